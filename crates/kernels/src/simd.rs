@@ -1,0 +1,154 @@
+//! The only file that touches `core::arch::wasm32`.
+//!
+//! `F4` is four f32 lanes. Built with `-C target-feature=+simd128` it is one
+//! `v128` and every method is a single SIMD128 instruction; built without, it
+//! is `[f32; 4]` and the same methods are plain scalar code, so each kernel is
+//! written once and compiles to either.
+
+#[cfg(target_feature = "simd128")]
+mod imp {
+    use core::arch::wasm32::*;
+
+    /// Four f32 lanes in one `v128`.
+    #[derive(Clone, Copy)]
+    #[repr(transparent)]
+    pub struct F4(v128);
+
+    impl F4 {
+        #[inline(always)]
+        pub fn zero() -> F4 {
+            F4(f32x4_splat(0.0))
+        }
+        #[inline(always)]
+        pub fn splat(x: f32) -> F4 {
+            F4(f32x4_splat(x))
+        }
+        /// Unaligned load of 4 floats.
+        #[inline(always)]
+        pub unsafe fn load(p: *const f32) -> F4 {
+            F4(core::ptr::read_unaligned(p as *const v128))
+        }
+        /// Unaligned store of 4 floats.
+        #[inline(always)]
+        pub unsafe fn store(self, p: *mut f32) {
+            core::ptr::write_unaligned(p as *mut v128, self.0)
+        }
+        /// Load one float and broadcast it (`v128.load32_splat`).
+        #[inline(always)]
+        pub unsafe fn load_splat(p: *const f32) -> F4 {
+            F4(v128_load32_splat(p as *const u32))
+        }
+        #[inline(always)]
+        pub fn add(self, o: F4) -> F4 {
+            F4(f32x4_add(self.0, o.0))
+        }
+        #[inline(always)]
+        pub fn sub(self, o: F4) -> F4 {
+            F4(f32x4_sub(self.0, o.0))
+        }
+        #[inline(always)]
+        pub fn mul(self, o: F4) -> F4 {
+            F4(f32x4_mul(self.0, o.0))
+        }
+        #[inline(always)]
+        pub fn div(self, o: F4) -> F4 {
+            F4(f32x4_div(self.0, o.0))
+        }
+        #[inline(always)]
+        pub fn sqrt(self) -> F4 {
+            F4(f32x4_sqrt(self.0))
+        }
+        /// Lane-wise `if a > b { a } else { b }` (NaN-propagating like `pmax`).
+        #[inline(always)]
+        pub fn max(self, o: F4) -> F4 {
+            F4(f32x4_pmax(self.0, o.0))
+        }
+        /// Lane-wise `self > 0 ? on : 0`.
+        #[inline(always)]
+        pub fn select_pos(self, on: F4) -> F4 {
+            let mask = f32x4_gt(self.0, f32x4_splat(0.0));
+            F4(v128_and(mask, on.0))
+        }
+        /// Sum of the four lanes, in the fixed order ((0+1)+(2+3)).
+        #[inline(always)]
+        pub fn hsum(self) -> f32 {
+            let v = self.0;
+            (f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<1>(v))
+                + (f32x4_extract_lane::<2>(v) + f32x4_extract_lane::<3>(v))
+        }
+    }
+}
+
+#[cfg(not(target_feature = "simd128"))]
+mod imp {
+    /// Four f32 lanes as a plain array (scalar build).
+    #[derive(Clone, Copy)]
+    pub struct F4([f32; 4]);
+
+    impl F4 {
+        #[inline(always)]
+        pub fn zero() -> F4 {
+            F4([0.0; 4])
+        }
+        #[inline(always)]
+        pub fn splat(x: f32) -> F4 {
+            F4([x; 4])
+        }
+        #[inline(always)]
+        pub unsafe fn load(p: *const f32) -> F4 {
+            F4([*p, *p.add(1), *p.add(2), *p.add(3)])
+        }
+        #[inline(always)]
+        pub unsafe fn store(self, p: *mut f32) {
+            *p = self.0[0];
+            *p.add(1) = self.0[1];
+            *p.add(2) = self.0[2];
+            *p.add(3) = self.0[3];
+        }
+        #[inline(always)]
+        pub unsafe fn load_splat(p: *const f32) -> F4 {
+            F4([*p; 4])
+        }
+        #[inline(always)]
+        fn map2(self, o: F4, f: impl Fn(f32, f32) -> f32) -> F4 {
+            F4([f(self.0[0], o.0[0]), f(self.0[1], o.0[1]), f(self.0[2], o.0[2]), f(self.0[3], o.0[3])])
+        }
+        #[inline(always)]
+        pub fn add(self, o: F4) -> F4 {
+            self.map2(o, |a, b| a + b)
+        }
+        #[inline(always)]
+        pub fn sub(self, o: F4) -> F4 {
+            self.map2(o, |a, b| a - b)
+        }
+        #[inline(always)]
+        pub fn mul(self, o: F4) -> F4 {
+            self.map2(o, |a, b| a * b)
+        }
+        #[inline(always)]
+        pub fn div(self, o: F4) -> F4 {
+            self.map2(o, |a, b| a / b)
+        }
+        #[inline(always)]
+        pub fn sqrt(self) -> F4 {
+            F4([self.0[0].sqrt(), self.0[1].sqrt(), self.0[2].sqrt(), self.0[3].sqrt()])
+        }
+        #[inline(always)]
+        pub fn max(self, o: F4) -> F4 {
+            self.map2(o, |a, b| if a < b { b } else { a })
+        }
+        #[inline(always)]
+        pub fn select_pos(self, on: F4) -> F4 {
+            self.map2(on, |a, b| if a > 0.0 { b } else { 0.0 })
+        }
+        #[inline(always)]
+        pub fn hsum(self) -> f32 {
+            (self.0[0] + self.0[1]) + (self.0[2] + self.0[3])
+        }
+    }
+}
+
+pub use imp::F4;
+
+/// Whether this build uses SIMD128 (reported to TypeScript by `simd_enabled`).
+pub const SIMD: bool = cfg!(target_feature = "simd128");

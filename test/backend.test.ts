@@ -1,0 +1,126 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { KERNEL_FUNCTIONS } from '../ts/backend/exports.js';
+import { defaultWasmUrl, initBackend, simdSupported, getBackend } from '../ts/backend/load.js';
+import { BACKENDS } from './helpers.js';
+
+const path = (name: 'simd' | 'scalar') => fileURLToPath(defaultWasmUrl(name));
+
+/** Disassembles with wabt's wasm-objdump (installed by .ci/run). */
+function disassemble(file: string): string {
+  return execFileSync('wasm-objdump', ['-d', file], { maxBuffer: 64 << 20 }).toString();
+}
+
+/** Reads the features listed in the `target_features` custom section. */
+function targetFeatures(bytes: Uint8Array): string[] {
+  const mod = new WebAssembly.Module(bytes);
+  const sections = WebAssembly.Module.customSections(mod, 'target_features');
+  if (sections.length === 0) return [];
+  const b = new Uint8Array(sections[0]);
+  let i = 0;
+  const leb = () => { let r = 0, s = 0, x; do { x = b[i++]; r |= (x & 0x7f) << s; s += 7; } while (x & 0x80); return r; };
+  const out: string[] = [];
+  for (let n = leb(); n > 0; n--) {
+    const prefix = String.fromCharCode(b[i++]);
+    const len = leb();
+    out.push(prefix + new TextDecoder().decode(b.subarray(i, i + len)));
+    i += len;
+  }
+  return out;
+}
+
+describe('wasm builds', () => {
+  it('the SIMD build contains f32x4 instructions', () => {
+    const code = disassemble(path('simd'));
+    expect(code).toMatch(/f32x4\.mul/);
+    expect(code).toMatch(/f32x4\.add/);
+    expect(targetFeatures(readFileSync(path('simd')))).toContain('+simd128');
+  });
+
+  it('the scalar build contains no SIMD instructions at all', () => {
+    const code = disassemble(path('scalar'));
+    expect(code.length).toBeGreaterThan(1000); // really disassembled something
+    expect(code).not.toMatch(/v128|f32x4|i32x4|i8x16|i16x8|i64x2|f64x2/);
+    expect(targetFeatures(readFileSync(path('scalar')))).not.toContain('+simd128');
+  });
+
+  it('the TypeScript binding list matches the export list of both builds', () => {
+    for (const name of BACKENDS) {
+      const mod = new WebAssembly.Module(readFileSync(path(name)));
+      const fns = WebAssembly.Module.exports(mod).filter((e) => e.kind === 'function').map((e) => e.name).sort();
+      expect(fns).toEqual([...KERNEL_FUNCTIONS].sort());
+      expect(WebAssembly.Module.exports(mod).some((e) => e.kind === 'memory' && e.name === 'memory')).toBe(true);
+    }
+  });
+});
+
+describe('initBackend', () => {
+  it('instantiates both builds in Node and each reports what it is', async () => {
+    const simd = await initBackend({ backend: 'simd' });
+    expect(simd.name).toBe('simd');
+    expect(simd.simd).toBe(true);
+    const scalar = await initBackend({ backend: 'scalar' });
+    expect(scalar.name).toBe('scalar');
+    expect(scalar.simd).toBe(false);
+    expect(getBackend()).toBe(scalar);
+  });
+
+  it("'auto' picks SIMD on an engine that supports it", async () => {
+    expect(simdSupported()).toBe(true); // Node 20 has SIMD128
+    expect((await initBackend({ backend: 'auto' })).name).toBe('simd');
+  });
+
+  it('loads from the package, not the working directory', async () => {
+    const cwd = process.cwd();
+    process.chdir('/');
+    try {
+      expect((await initBackend()).name).toBe('simd');
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  it('rejects an unknown backend name and a missing file clearly', async () => {
+    // @ts-expect-error deliberately wrong
+    await expect(initBackend({ backend: 'gpu' })).rejects.toThrow(/unknown backend 'gpu'.*auto, simd, scalar/);
+    await expect(initBackend({ backend: 'simd', wasm: { simd: new URL('file:///nonexistent/k.wasm') } }))
+      .rejects.toThrow(/cannot read the kernels at \/nonexistent\/k.wasm/);
+  });
+
+  it('accepts bytes and rejects a module that is not the kernels', async () => {
+    const bytes = readFileSync(path('scalar'));
+    expect((await initBackend({ backend: 'scalar', wasm: { scalar: bytes } })).name).toBe('scalar');
+    const empty = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
+    await expect(initBackend({ backend: 'scalar', wasm: { scalar: empty } })).rejects.toThrow(/lack exports: alloc/);
+  });
+});
+
+describe('Heap and F32Buffer', () => {
+  it('keeps views valid across memory.grow', async () => {
+    const be = await initBackend({ backend: 'simd' });
+    const a = be.heap.from([1, 2, 3, 4, 5]);
+    const oldView = a.view;
+    const before = be.heap.memoryBytes;
+    const big = be.heap.alloc(16 << 20); // 64 MB forces growth
+    expect(be.heap.memoryBytes).toBeGreaterThan(before);
+    expect(oldView.length).toBe(0); // detached by the growth
+    expect(Array.from(a.view)).toEqual([1, 2, 3, 4, 5]);
+    big.free();
+    a.free();
+    expect(() => a.view).toThrow(/used after free/);
+  });
+
+  it('tracks allocated bytes and rejects bad sizes', async () => {
+    const be = await initBackend({ backend: 'scalar' });
+    const start = be.heap.allocatedBytes;
+    const bufs = Array.from({ length: 10 }, (_, i) => be.heap.alloc(100 + i, 0));
+    expect(be.heap.allocatedBytes - start).toBe(bufs.reduce((s, b) => s + b.length * 4, 0));
+    bufs.forEach((b) => b.free());
+    expect(be.heap.allocatedBytes).toBe(start);
+    expect(() => be.heap.alloc(-1)).toThrow(/non-negative integer/);
+    expect(() => be.heap.alloc(1.5)).toThrow(/non-negative integer/);
+    expect(() => be.heap.alloc(3).set([1, 2])).toThrow(/source has 2 values, buffer holds 3/);
+  });
+});

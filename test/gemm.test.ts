@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { gemm } from '../ts/kernels/gemm.js';
+import { gemmRef } from './reference/gemm.js';
+import { bothBackends, maxErrRatio, randArray, randInt, rng } from './helpers.js';
+
+const backends = await bothBackends();
+
+describe.each(backends.map((b) => [b.name, b] as const))('gemm (%s)', (_name, be) => {
+  const cases: [boolean, boolean, number, number, number][] = [];
+  const r = rng(42);
+  // Edges of every blocking level: 1, non-multiples of MR/NR, past KC=256 and MC=120.
+  for (const [m, n, k] of [[1, 1, 1], [1, 7, 3], [5, 9, 13], [6, 25, 784], [17, 33, 300], [121, 10, 257], [3, 4100, 2]]) {
+    for (const ta of [false, true]) for (const tb of [false, true]) cases.push([ta, tb, m, n, k]);
+  }
+  for (let i = 0; i < 20; i++) cases.push([r() < 0.5, r() < 0.5, randInt(r, 1, 70), randInt(r, 1, 70), randInt(r, 1, 300)]);
+
+  it.each(cases)('transA=%s transB=%s m=%i n=%i k=%i matches the naive reference', (ta, tb, m, n, k) => {
+    const rr = rng(m * 1000 + n * 10 + k);
+    const A = randArray(m * k, rr), B = randArray(k * n, rr), C0 = randArray(m * n, rr);
+    for (const [alpha, beta] of [[1, 0], [0.5, 1], [-1.5, 0.25]]) {
+      const a = be.heap.from(A), b = be.heap.from(B), c = be.heap.from(C0);
+      gemm(be, { m, n, k, transA: ta, transB: tb, alpha, beta }, a, b, c);
+      const ref = gemmRef(ta, tb, m, n, k, alpha, A, B, beta, C0);
+      // f32 accumulation over k terms of |a*b| <= 1: error grows ~ k * eps.
+      expect(maxErrRatio(c.view, ref, 1e-6 * k + 1e-6, 1e-5)).toBeLessThanOrEqual(1);
+      [a, b, c].forEach((x) => x.free());
+    }
+  });
+
+  it('beta = 0 overwrites NaN in C; k = 0 scales C by beta', () => {
+    const a = be.heap.from([1, 2]), b = be.heap.from([3, 4]), c = be.heap.from([NaN]);
+    gemm(be, { m: 1, n: 1, k: 2 }, a, b, c);
+    expect(c.view[0]).toBe(11);
+    gemm(be, { m: 1, n: 1, k: 0, beta: 2 }, a, b, c);
+    expect(c.view[0]).toBe(22);
+  });
+
+  it('rejects buffers too small for the shape', () => {
+    const a = be.heap.alloc(5), b = be.heap.alloc(6), c = be.heap.alloc(4);
+    expect(() => gemm(be, { m: 2, n: 2, k: 3 }, a, b, c)).toThrow(/gemm: buffer A holds 5 floats, needs 6/);
+    expect(() => gemm(be, { m: 2, n: 2, k: -3 }, a, b, c)).toThrow(/gemm: k must be a non-negative integer/);
+  });
+});
+
+it('SIMD and scalar builds agree within f32 rounding', () => {
+  const [simd, scalar] = backends;
+  const m = 37, n = 91, k = 400;
+  const r = rng(7);
+  const A = randArray(m * k, r), B = randArray(k * n, r);
+  const out = [simd, scalar].map((be) => {
+    const a = be.heap.from(A), b = be.heap.from(B), c = be.heap.alloc(m * n);
+    gemm(be, { m, n, k }, a, b, c);
+    return c.toArray();
+  });
+  expect(maxErrRatio(out[0], out[1], 1e-4, 1e-5)).toBeLessThanOrEqual(1);
+});

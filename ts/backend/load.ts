@@ -1,0 +1,145 @@
+/**
+ * Loading and instantiating the kernels (pkg/kernels.simd.wasm, pkg/kernels.scalar.wasm).
+ *
+ * Node reads the files next to the installed package (resolved from this module's
+ * URL, never the working directory); a browser fetches the same URLs, which
+ * bundlers such as Vite rewrite into emitted assets. Callers may also hand in
+ * bytes, a URL or a compiled `WebAssembly.Module` themselves.
+ */
+import { ABI_VERSION, KERNEL_FUNCTIONS, type KernelExports } from './exports.js';
+import { Heap } from './memory.js';
+
+/** A compiled kernels build. */
+export type BackendName = 'simd' | 'scalar';
+/** What {@link initBackend} may be asked for; 'auto' picks SIMD where supported. */
+export type BackendChoice = 'auto' | BackendName;
+/** Where a wasm build comes from. */
+export type WasmSource = URL | string | ArrayBuffer | Uint8Array | WebAssembly.Module;
+
+/** Options of {@link initBackend}. */
+export interface BackendOptions {
+  /** Which build to use (default 'auto'). */
+  backend?: BackendChoice;
+  /** Override where each build is loaded from (default: the package's pkg/ directory). */
+  wasm?: Partial<Record<BackendName, WasmSource>>;
+}
+
+// A minimal module using a v128 instruction (i8x16.splat + i8x16.popcnt); only an
+// engine with SIMD128 validates it. Same probe as the wasm-feature-detect package.
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+]);
+
+/** Whether this JavaScript engine supports WebAssembly SIMD128. */
+export function simdSupported(): boolean {
+  try {
+    return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+/** Default location of a build, relative to this module (ts/backend or dist/backend). */
+export function defaultWasmUrl(name: BackendName): URL {
+  return new URL(`../../pkg/kernels.${name}.wasm`, import.meta.url);
+}
+
+const isNode = typeof process === 'object' && process !== null && typeof process.versions?.node === 'string';
+
+async function readSource(src: WasmSource): Promise<WebAssembly.Module> {
+  if (src instanceof WebAssembly.Module) return src;
+  if (src instanceof ArrayBuffer) return WebAssembly.compile(src);
+  if (src instanceof Uint8Array) return WebAssembly.compile(new Uint8Array(src));
+  const url = typeof src === 'string' ? new URL(src, isNode ? `file://${process.cwd()}/` : globalThis.location?.href) : src;
+  if (isNode && url.protocol === 'file:') {
+    const { readFile } = await import('node:fs/promises');
+    const { fileURLToPath } = await import('node:url');
+    const path = fileURLToPath(url);
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = await readFile(path);
+    } catch (e) {
+      throw new Error(`cnn-wasm: cannot read the kernels at ${path}: ${(e as Error).message}. ` +
+        'Reinstall the package, or rebuild with `npm run build:wasm`.');
+    }
+    return WebAssembly.compile(bytes);
+  }
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`cnn-wasm: fetching the kernels from ${url.href} failed: HTTP ${res.status}`);
+  return WebAssembly.compile(await res.arrayBuffer());
+}
+
+/** One instantiated kernels build: its exports, its memory and a heap. */
+export class Backend {
+  /** f32 allocation in this instance's memory. */
+  readonly heap: Heap;
+
+  constructor(
+    /** Which build this is. */
+    readonly name: BackendName,
+    /** The raw kernel exports. */
+    readonly k: KernelExports,
+  ) {
+    this.heap = new Heap(k);
+  }
+
+  /** Whether the instantiated build really uses SIMD128 (asked from the wasm itself). */
+  get simd(): boolean {
+    return this.k.simd_enabled() === 1;
+  }
+}
+
+/** Instantiates a build from a module, checking its exports and ABI version. */
+export async function instantiateBackend(name: BackendName, module: WebAssembly.Module): Promise<Backend> {
+  const instance = await WebAssembly.instantiate(module, {});
+  const ex = instance.exports as Record<string, unknown>;
+  const missing = KERNEL_FUNCTIONS.filter((f) => typeof ex[f] !== 'function');
+  if (missing.length > 0 || !(ex.memory instanceof WebAssembly.Memory)) {
+    throw new Error(`cnn-wasm: the ${name} kernels lack exports: ${[...missing, ...(ex.memory ? [] : ['memory'])].join(', ')} ` +
+      '(pkg/ and the TypeScript are from different versions; rebuild with `npm run build:wasm`)');
+  }
+  const k = ex as unknown as KernelExports;
+  const abi = k.abi_version();
+  if (abi !== ABI_VERSION) {
+    throw new Error(`cnn-wasm: the ${name} kernels have ABI version ${abi}, this library expects ${ABI_VERSION}`);
+  }
+  return new Backend(name, k);
+}
+
+let current: Backend | null = null;
+
+/**
+ * Loads and instantiates a kernels build and makes it the default backend.
+ *
+ * 'auto' chooses SIMD when the engine validates a SIMD128 probe, else scalar.
+ * Asking for 'simd' on an engine without SIMD128 throws.
+ */
+export async function initBackend(options: BackendOptions = {}): Promise<Backend> {
+  const choice = options.backend ?? 'auto';
+  if (choice !== 'auto' && choice !== 'simd' && choice !== 'scalar') {
+    throw new Error(`cnn-wasm: unknown backend '${String(choice)}' (valid: auto, simd, scalar)`);
+  }
+  const simd = simdSupported();
+  if (choice === 'simd' && !simd) {
+    throw new Error("cnn-wasm: backend 'simd' requested but this JavaScript engine does not support " +
+      "WebAssembly SIMD128; use backend 'scalar' or 'auto'");
+  }
+  const name: BackendName = choice === 'auto' ? (simd ? 'simd' : 'scalar') : choice;
+  const module = await readSource(options.wasm?.[name] ?? defaultWasmUrl(name));
+  const backend = await instantiateBackend(name, module);
+  current = backend;
+  return backend;
+}
+
+/** The backend set by the last {@link initBackend}; throws if there is none. */
+export function getBackend(): Backend {
+  if (current === null) {
+    throw new Error('cnn-wasm: no backend initialised; call `await initBackend()` first');
+  }
+  return current;
+}
+
+/** Makes `backend` the default returned by {@link getBackend}. */
+export function setBackend(backend: Backend): void {
+  current = backend;
+}

@@ -1,0 +1,38 @@
+/** The `cnn-wasm` command line: one file per command, registered here. */
+import { Command, CommanderError } from 'commander';
+import { VERSION } from '../version.js';
+import { UsageError } from './options.js';
+import * as info from './info.js';
+
+/** Builds the commander program (exported for tests). */
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('cnn-wasm')
+    .description('Train and run small CNNs in WebAssembly (SIMD128 or scalar)')
+    .version(VERSION, '-v, --version')
+    .showHelpAfterError()
+    .exitOverride();
+  info.register(program);
+  return program;
+}
+
+/** Runs the CLI; resolves to the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help / version are "errors" with exit code 0; usage mistakes exit 2.
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    if (e instanceof UsageError) {
+      console.error(`cnn-wasm: ${e.message}`);
+      return 2;
+    }
+    console.error(`cnn-wasm: ${(e as Error).message}`);
+    return 1;
+  }
+}

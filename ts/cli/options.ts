@@ -1,0 +1,33 @@
+/** Parsing of CLI flag values; a bad value throws a UsageError listing valid choices (exit 2). */
+import type { BackendChoice } from '../backend/load.js';
+
+/** A mistake on the command line: printed without a stack, exit code 2. */
+export class UsageError extends Error {}
+
+/** Validates one of a fixed set of choices. */
+export function parseChoice<T extends string>(flag: string, value: string, choices: readonly T[]): T {
+  if ((choices as readonly string[]).includes(value)) return value as T;
+  throw new UsageError(`invalid value '${value}' for ${flag} (valid: ${choices.join(', ')})`);
+}
+
+export function parseBackend(value: string): BackendChoice {
+  return parseChoice('--backend', value, ['auto', 'simd', 'scalar'] as const);
+}
+
+/** Parses an integer flag within [min, max]. */
+export function parseIntFlag(flag: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const v = Number(value);
+  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(v) || v < min || v > max) {
+    throw new UsageError(`invalid value '${value}' for ${flag} (an integer from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''})`);
+  }
+  return v;
+}
+
+/** Parses a finite number flag within [min, max]. */
+export function parseNumberFlag(flag: string, value: string, min: number, max = Infinity): number {
+  const v = Number(value);
+  if (value.trim() === '' || !Number.isFinite(v) || v < min || v > max) {
+    throw new UsageError(`invalid value '${value}' for ${flag} (a number from ${min}${max < Infinity ? ` to ${max}` : ''})`);
+  }
+  return v;
+}
