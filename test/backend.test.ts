@@ -15,7 +15,7 @@ function disassemble(file: string): string {
 
 /** Reads the features listed in the `target_features` custom section. */
 function targetFeatures(bytes: Uint8Array): string[] {
-  const mod = new WebAssembly.Module(bytes);
+  const mod = new WebAssembly.Module(new Uint8Array(bytes));
   const sections = WebAssembly.Module.customSections(mod, 'target_features');
   if (sections.length === 0) return [];
   const b = new Uint8Array(sections[0]);
@@ -48,7 +48,7 @@ describe('wasm builds', () => {
 
   it('the TypeScript binding list matches the export list of both builds', () => {
     for (const name of BACKENDS) {
-      const mod = new WebAssembly.Module(readFileSync(path(name)));
+      const mod = new WebAssembly.Module(new Uint8Array(readFileSync(path(name))));
       const fns = WebAssembly.Module.exports(mod).filter((e) => e.kind === 'function').map((e) => e.name).sort();
       expect(fns).toEqual([...KERNEL_FUNCTIONS].sort());
       expect(WebAssembly.Module.exports(mod).some((e) => e.kind === 'memory' && e.name === 'memory')).toBe(true);

@@ -15,6 +15,49 @@ export interface KernelExports {
     transA: number, transB: number, m: number, n: number, k: number, alpha: number,
     a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number,
   ): void;
+  conv2d_forward(
+    x: number, w: number, bias: number, y: number, cols: number,
+    n: number, c: number, h: number, wd: number, f: number, kh: number, kw: number,
+    sh: number, sw: number, ph: number, pw: number, oh: number, ow: number,
+  ): void;
+  conv2d_backward(
+    x: number, w: number, dy: number, dx: number, dw: number, dbias: number, cols: number,
+    n: number, c: number, h: number, wd: number, f: number, kh: number, kw: number,
+    sh: number, sw: number, ph: number, pw: number, oh: number, ow: number,
+  ): void;
+  im2col(x: number, cols: number, c: number, h: number, wd: number, kh: number, kw: number,
+    sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+  col2im(dcols: number, dx: number, c: number, h: number, wd: number, kh: number, kw: number,
+    sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+  maxpool2d_forward(x: number, y: number, argmax: number, planes: number, h: number, w: number,
+    kh: number, kw: number, sh: number, sw: number, oh: number, ow: number): void;
+  maxpool2d_backward(dy: number, argmax: number, dx: number, planes: number, h: number, w: number, oh: number, ow: number): void;
+  avgpool2d_forward(x: number, y: number, planes: number, h: number, w: number,
+    kh: number, kw: number, sh: number, sw: number, oh: number, ow: number): void;
+  avgpool2d_backward(dy: number, dx: number, planes: number, h: number, w: number,
+    kh: number, kw: number, sh: number, sw: number, oh: number, ow: number): void;
+  pad2d_forward(x: number, y: number, planes: number, h: number, w: number, top: number, left: number, oh: number, ow: number): void;
+  pad2d_backward(dy: number, dx: number, planes: number, h: number, w: number, top: number, left: number, oh: number, ow: number): void;
+  relu_forward(x: number, y: number, len: number): void;
+  relu_backward(y: number, dy: number, dx: number, len: number): void;
+  bias_add_rows(y: number, bias: number, rows: number, cols: number): void;
+  bias_grad_rows(dy: number, dbias: number, rows: number, cols: number): void;
+  dropout_forward(x: number, y: number, mask: number, len: number, keep: number, seedLo: number, seedHi: number): void;
+  mul(a: number, b: number, dst: number, len: number): void;
+  fill(p: number, len: number, v: number): void;
+  affine(x: number, y: number, len: number, scale: number, shift: number): void;
+  batchnorm_forward_train(x: number, y: number, gamma: number, beta: number, mean: number, invstd: number,
+    runningMean: number, runningVar: number, n: number, c: number, s: number, momentum: number, eps: number): void;
+  batchnorm_forward_infer(x: number, y: number, gamma: number, beta: number, runningMean: number, runningVar: number,
+    n: number, c: number, s: number, eps: number): void;
+  batchnorm_backward(x: number, dy: number, gamma: number, mean: number, invstd: number,
+    dx: number, dgamma: number, dbeta: number, n: number, c: number, s: number): void;
+  softmax(logits: number, probs: number, n: number, k: number): void;
+  softmax_xent(logits: number, labels: number, dlogits: number, n: number, k: number): number;
+  argmax_rows(x: number, out: number, n: number, k: number): void;
+  sgd_update(w: number, g: number, v: number, len: number, lr: number, momentum: number, weightDecay: number, nesterov: number): void;
+  adam_update(w: number, g: number, m: number, v: number, len: number, lr: number, beta1: number, beta2: number,
+    eps: number, weightDecay: number, decoupled: number, biasCorrection1: number, biasCorrection2: number): void;
 }
 
 /** Names of the function exports, in the order of {@link KernelExports}. */
@@ -24,6 +67,32 @@ export const KERNEL_FUNCTIONS = [
   'simd_enabled',
   'abi_version',
   'sgemm',
+  'conv2d_forward',
+  'conv2d_backward',
+  'im2col',
+  'col2im',
+  'maxpool2d_forward',
+  'maxpool2d_backward',
+  'avgpool2d_forward',
+  'avgpool2d_backward',
+  'pad2d_forward',
+  'pad2d_backward',
+  'relu_forward',
+  'relu_backward',
+  'bias_add_rows',
+  'bias_grad_rows',
+  'dropout_forward',
+  'mul',
+  'fill',
+  'affine',
+  'batchnorm_forward_train',
+  'batchnorm_forward_infer',
+  'batchnorm_backward',
+  'softmax',
+  'softmax_xent',
+  'argmax_rows',
+  'sgd_update',
+  'adam_update',
 ] as const satisfies readonly (Exclude<keyof KernelExports, 'memory'>)[];
 
 /** The ABI version this TypeScript expects from `abi_version()`. */

@@ -7,25 +7,29 @@
  */
 import type { KernelExports } from './exports.js';
 
-/** An owned block of `length` f32 values at byte address `ptr` in wasm memory. */
-export class F32Buffer {
-  private cached: Float32Array | null = null;
+type View = Float32Array | Int32Array;
+
+/** An owned block of `length` 4-byte values at byte address `ptr` in wasm memory. */
+abstract class WasmBuffer<V extends View> {
+  private cached: V | null = null;
   private freed = false;
 
   constructor(
     private readonly heap: Heap,
     /** Byte address of element 0. */
     readonly ptr: number,
-    /** Number of f32 elements. */
+    /** Number of elements. */
     readonly length: number,
   ) {}
 
-  /** A Float32Array over the buffer, valid until the next memory growth. */
-  get view(): Float32Array {
-    if (this.freed) throw new Error('F32Buffer: used after free()');
+  protected abstract makeView(buffer: ArrayBuffer, ptr: number, length: number): V;
+
+  /** A typed array over the buffer, re-made after memory growth; don't keep it across calls that allocate. */
+  get view(): V {
+    if (this.freed) throw new Error(`${this.constructor.name}: used after free()`);
     const buf = this.heap.memory.buffer;
     if (this.cached === null || this.cached.buffer !== buf) {
-      this.cached = new Float32Array(buf, this.ptr, this.length);
+      this.cached = this.makeView(buf, this.ptr, this.length);
     }
     return this.cached;
   }
@@ -33,14 +37,14 @@ export class F32Buffer {
   /** Copies `src` into the buffer (lengths must match). */
   set(src: ArrayLike<number>): void {
     if (src.length !== this.length) {
-      throw new Error(`F32Buffer.set: source has ${src.length} values, buffer holds ${this.length}`);
+      throw new Error(`${this.constructor.name}.set: source has ${src.length} values, buffer holds ${this.length}`);
     }
     this.view.set(src);
   }
 
   /** A copy of the contents in JS memory. */
-  toArray(): Float32Array {
-    return new Float32Array(this.view);
+  toArray(): V {
+    return this.view.slice() as V;
   }
 
   /** Fills the buffer with `value`. */
@@ -62,6 +66,20 @@ export class F32Buffer {
   }
 }
 
+/** f32 values in wasm memory. */
+export class F32Buffer extends WasmBuffer<Float32Array> {
+  protected makeView(buffer: ArrayBuffer, ptr: number, length: number): Float32Array {
+    return new Float32Array(buffer, ptr, length);
+  }
+}
+
+/** i32 values in wasm memory (labels, argmax indices). */
+export class I32Buffer extends WasmBuffer<Int32Array> {
+  protected makeView(buffer: ArrayBuffer, ptr: number, length: number): Int32Array {
+    return new Int32Array(buffer, ptr, length);
+  }
+}
+
 /** Allocation of f32 buffers in one wasm instance's memory. */
 export class Heap {
   private liveBytes = 0;
@@ -73,20 +91,29 @@ export class Heap {
     return this.k.memory;
   }
 
-  /** Allocates `length` f32 values (uninitialised unless `fill` is given). */
-  alloc(length: number, fill?: number): F32Buffer {
+  private allocBytes(length: number): number {
     if (!Number.isInteger(length) || length < 0) {
       throw new Error(`Heap.alloc: length must be a non-negative integer, got ${length}`);
     }
     const bytes = Math.max(1, length) * 4;
     const ptr = this.k.alloc(bytes);
     if (ptr === 0) {
-      throw new Error(`Heap.alloc: out of wasm memory allocating ${length} floats (${bytes} bytes)`);
+      throw new Error(`Heap.alloc: out of wasm memory allocating ${length} values (${bytes} bytes)`);
     }
     this.liveBytes += bytes;
-    const buf = new F32Buffer(this, ptr, length);
+    return ptr;
+  }
+
+  /** Allocates `length` f32 values (uninitialised unless `fill` is given). */
+  alloc(length: number, fill?: number): F32Buffer {
+    const buf = new F32Buffer(this, this.allocBytes(length), length);
     if (fill !== undefined) buf.fill(fill);
     return buf;
+  }
+
+  /** Allocates `length` i32 values (uninitialised). */
+  allocI32(length: number): I32Buffer {
+    return new I32Buffer(this, this.allocBytes(length), length);
   }
 
   /** Allocates a buffer holding a copy of `src`. */

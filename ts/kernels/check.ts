@@ -1,5 +1,5 @@
 /** Argument validation shared by the kernel wrappers: errors name the kernel and the argument. */
-import type { F32Buffer } from '../backend/memory.js';
+import type { F32Buffer, I32Buffer } from '../backend/memory.js';
 
 /** Throws unless `v` is a non-negative integer. */
 export function checkDim(kernel: string, name: string, v: number): void {
@@ -12,7 +12,7 @@ export function checkPositive(kernel: string, name: string, v: number): void {
 }
 
 /** Throws unless `buf` is live and holds at least `need` floats. */
-export function checkBuffer(kernel: string, name: string, buf: F32Buffer, need: number): void {
+export function checkBuffer(kernel: string, name: string, buf: F32Buffer | I32Buffer, need: number): void {
   if (buf.isFreed) throw new Error(`${kernel}: buffer ${name} was freed`);
   if (buf.length < need) throw new Error(`${kernel}: buffer ${name} holds ${buf.length} floats, needs ${need}`);
 }

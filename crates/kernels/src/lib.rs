@@ -5,7 +5,14 @@
 //! validated in TypeScript before a call, so these wrappers do not re-check.
 //! Booleans cross the boundary as `i32` (0 = false).
 
+pub mod act;
+pub mod conv;
 pub mod gemm;
+pub mod loss;
+pub mod norm;
+pub mod optim;
+pub mod pool;
+pub mod rng;
 pub mod simd;
 
 use std::alloc::{alloc as sys_alloc, dealloc, Layout};
@@ -66,4 +73,217 @@ pub unsafe extern "C" fn sgemm(
     ldc: usize,
 ) {
     gemm::sgemm(trans_a != 0, trans_b != 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// ---------------------------------------------------------------- convolution
+
+#[allow(clippy::too_many_arguments)]
+fn geom(n: usize, c: usize, h: usize, w: usize, f: usize, kh: usize, kw: usize, sh: usize, sw: usize, ph: usize, pw: usize, oh: usize, ow: usize) -> conv::Geom {
+    conv::Geom { n, c, h, w, f, kh, kw, sh, sw, ph, pw, oh, ow }
+}
+
+/// y [N,F,OH,OW] = conv2d(x [N,C,H,W], w [F,C,KH,KW]) + bias [F] (bias may be 0).
+/// `cols` is a workspace of C*KH*KW*OH*OW floats.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn conv2d_forward(
+    x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, cols: *mut f32,
+    n: usize, c: usize, h: usize, wd: usize, f: usize, kh: usize, kw: usize,
+    sh: usize, sw: usize, ph: usize, pw: usize, oh: usize, ow: usize,
+) {
+    conv::forward(&geom(n, c, h, wd, f, kh, kw, sh, sw, ph, pw, oh, ow), x, w, bias, y, cols)
+}
+
+/// Gradients of conv2d_forward: dw and dbias (may be 0) are overwritten; dx is
+/// overwritten unless 0. `cols` is a workspace of C*KH*KW*OH*OW floats.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn conv2d_backward(
+    x: *const f32, w: *const f32, dy: *const f32, dx: *mut f32, dw: *mut f32, dbias: *mut f32, cols: *mut f32,
+    n: usize, c: usize, h: usize, wd: usize, f: usize, kh: usize, kw: usize,
+    sh: usize, sw: usize, ph: usize, pw: usize, oh: usize, ow: usize,
+) {
+    conv::backward(&geom(n, c, h, wd, f, kh, kw, sh, sw, ph, pw, oh, ow), x, w, dy, dx, dw, dbias, cols)
+}
+
+/// im2col of one image x [C,H,W] into cols [C*KH*KW, OH*OW].
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn im2col(
+    x: *const f32, cols: *mut f32, c: usize, h: usize, wd: usize, kh: usize, kw: usize,
+    sh: usize, sw: usize, ph: usize, pw: usize, oh: usize, ow: usize,
+) {
+    conv::im2col(&geom(1, c, h, wd, 0, kh, kw, sh, sw, ph, pw, oh, ow), x, cols)
+}
+
+/// dx [C,H,W] += col2im(dcols [C*KH*KW, OH*OW]) for one image.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn col2im(
+    dcols: *const f32, dx: *mut f32, c: usize, h: usize, wd: usize, kh: usize, kw: usize,
+    sh: usize, sw: usize, ph: usize, pw: usize, oh: usize, ow: usize,
+) {
+    conv::col2im(&geom(1, c, h, wd, 0, kh, kw, sh, sw, ph, pw, oh, ow), dcols, dx)
+}
+
+// -------------------------------------------------------------------- pooling
+
+/// Max pooling over `planes` = N*C planes; argmax (i32) gets in-plane indices.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn maxpool2d_forward(
+    x: *const f32, y: *mut f32, argmax: *mut i32, planes: usize, h: usize, w: usize,
+    kh: usize, kw: usize, sh: usize, sw: usize, oh: usize, ow: usize,
+) {
+    pool::max_forward(x, y, argmax, planes, h, w, kh, kw, sh, sw, oh, ow)
+}
+
+/// dx = scatter of dy to the recorded argmax cells (dx overwritten).
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn maxpool2d_backward(dy: *const f32, argmax: *const i32, dx: *mut f32, planes: usize, h: usize, w: usize, oh: usize, ow: usize) {
+    pool::max_backward(dy, argmax, dx, planes, h, w, oh, ow)
+}
+
+/// Average pooling over `planes` planes.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn avgpool2d_forward(
+    x: *const f32, y: *mut f32, planes: usize, h: usize, w: usize,
+    kh: usize, kw: usize, sh: usize, sw: usize, oh: usize, ow: usize,
+) {
+    pool::avg_forward(x, y, planes, h, w, kh, kw, sh, sw, oh, ow)
+}
+
+/// Gradient of average pooling (dx overwritten).
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn avgpool2d_backward(
+    dy: *const f32, dx: *mut f32, planes: usize, h: usize, w: usize,
+    kh: usize, kw: usize, sh: usize, sw: usize, oh: usize, ow: usize,
+) {
+    pool::avg_backward(dy, dx, planes, h, w, kh, kw, sh, sw, oh, ow)
+}
+
+/// Zero padding of `planes` planes: [h,w] placed at (top,left) inside [oh,ow].
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn pad2d_forward(x: *const f32, y: *mut f32, planes: usize, h: usize, w: usize, top: usize, left: usize, oh: usize, ow: usize) {
+    pool::pad_forward(x, y, planes, h, w, top, left, oh, ow)
+}
+
+/// Gradient of zero padding: the crop of dy.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn pad2d_backward(dy: *const f32, dx: *mut f32, planes: usize, h: usize, w: usize, top: usize, left: usize, oh: usize, ow: usize) {
+    pool::pad_backward(dy, dx, planes, h, w, top, left, oh, ow)
+}
+
+// ---------------------------------------------------------------- element-wise
+
+#[no_mangle]
+pub unsafe extern "C" fn relu_forward(x: *const f32, y: *mut f32, len: usize) {
+    act::relu_forward(x, y, len)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn relu_backward(y: *const f32, dy: *const f32, dx: *mut f32, len: usize) {
+    act::relu_backward(y, dy, dx, len)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn bias_add_rows(y: *mut f32, bias: *const f32, rows: usize, cols: usize) {
+    act::bias_add_rows(y, bias, rows, cols)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn bias_grad_rows(dy: *const f32, dbias: *mut f32, rows: usize, cols: usize) {
+    act::bias_grad_rows(dy, dbias, rows, cols)
+}
+
+/// Inverted dropout; the 64-bit stream seed is passed as two u32 halves.
+#[no_mangle]
+pub unsafe extern "C" fn dropout_forward(x: *const f32, y: *mut f32, mask: *mut f32, len: usize, keep: f32, seed_lo: u32, seed_hi: u32) {
+    act::dropout_forward(x, y, mask, len, keep, (seed_hi as u64) << 32 | seed_lo as u64)
+}
+
+/// dst = a * b element-wise.
+#[no_mangle]
+pub unsafe extern "C" fn mul(a: *const f32, b: *const f32, dst: *mut f32, len: usize) {
+    act::mul(a, b, dst, len)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn fill(p: *mut f32, len: usize, v: f32) {
+    act::fill(p, len, v)
+}
+
+/// y = x * scale + shift.
+#[no_mangle]
+pub unsafe extern "C" fn affine(x: *const f32, y: *mut f32, len: usize, scale: f32, shift: f32) {
+    act::affine(x, y, len, scale, shift)
+}
+
+// ------------------------------------------------------------- normalisation
+
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn batchnorm_forward_train(
+    x: *const f32, y: *mut f32, gamma: *const f32, beta: *const f32, mean: *mut f32, invstd: *mut f32,
+    running_mean: *mut f32, running_var: *mut f32, n: usize, c: usize, s: usize, momentum: f32, eps: f32,
+) {
+    norm::forward_train(x, y, gamma, beta, mean, invstd, running_mean, running_var, n, c, s, momentum, eps)
+}
+
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn batchnorm_forward_infer(
+    x: *const f32, y: *mut f32, gamma: *const f32, beta: *const f32, running_mean: *const f32,
+    running_var: *const f32, n: usize, c: usize, s: usize, eps: f32,
+) {
+    norm::forward_infer(x, y, gamma, beta, running_mean, running_var, n, c, s, eps)
+}
+
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn batchnorm_backward(
+    x: *const f32, dy: *const f32, gamma: *const f32, mean: *const f32, invstd: *const f32,
+    dx: *mut f32, dgamma: *mut f32, dbeta: *mut f32, n: usize, c: usize, s: usize,
+) {
+    norm::backward(x, dy, gamma, mean, invstd, dx, dgamma, dbeta, n, c, s)
+}
+
+// ----------------------------------------------------------------------- loss
+
+#[no_mangle]
+pub unsafe extern "C" fn softmax(logits: *const f32, probs: *mut f32, n: usize, k: usize) {
+    loss::softmax(logits, probs, n, k)
+}
+
+/// Mean softmax cross-entropy; writes dlogits. Labels are i32 in 0..k.
+#[no_mangle]
+pub unsafe extern "C" fn softmax_xent(logits: *const f32, labels: *const i32, dlogits: *mut f32, n: usize, k: usize) -> f32 {
+    loss::softmax_xent(logits, labels, dlogits, n, k)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn argmax_rows(x: *const f32, out: *mut i32, n: usize, k: usize) {
+    loss::argmax_rows(x, out, n, k)
+}
+
+// ----------------------------------------------------------------- optimisers
+
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn sgd_update(w: *mut f32, g: *const f32, v: *mut f32, len: usize, lr: f32, momentum: f32, weight_decay: f32, nesterov: i32) {
+    optim::sgd(w, g, v, len, lr, momentum, weight_decay, nesterov != 0)
+}
+
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn adam_update(
+    w: *mut f32, g: *const f32, m: *mut f32, v: *mut f32, len: usize, lr: f32, beta1: f32, beta2: f32,
+    eps: f32, weight_decay: f32, decoupled: i32, bias_correction1: f32, bias_correction2: f32,
+) {
+    optim::adam(w, g, m, v, len, lr, beta1, beta2, eps, weight_decay, decoupled != 0, bias_correction1, bias_correction2)
 }

@@ -1,0 +1,69 @@
+//! Softmax and fused softmax + cross-entropy over rows of logits [N, K].
+
+/// probs[r] = softmax(logits[r]) (max-subtracted for stability). May alias.
+pub unsafe fn softmax(logits: *const f32, probs: *mut f32, n: usize, k: usize) {
+    for r in 0..n {
+        let (x, p) = (logits.add(r * k), probs.add(r * k));
+        let mut mx = *x;
+        for j in 1..k {
+            if *x.add(j) > mx {
+                mx = *x.add(j);
+            }
+        }
+        let mut s = 0.0f32;
+        for j in 0..k {
+            let e = (*x.add(j) - mx).exp();
+            *p.add(j) = e;
+            s += e;
+        }
+        let inv = 1.0 / s;
+        for j in 0..k {
+            *p.add(j) *= inv;
+        }
+    }
+}
+
+/// Mean cross-entropy of softmax(logits) against integer labels; writes
+/// dlogits = (softmax - onehot) / N (may alias logits) and returns the loss.
+/// Labels are checked in TypeScript to lie in 0..k.
+pub unsafe fn softmax_xent(logits: *const f32, labels: *const i32, dlogits: *mut f32, n: usize, k: usize) -> f32 {
+    let mut total = 0.0f64;
+    let inv_n = 1.0 / n as f32;
+    for r in 0..n {
+        let (x, d) = (logits.add(r * k), dlogits.add(r * k));
+        let mut mx = *x;
+        for j in 1..k {
+            if *x.add(j) > mx {
+                mx = *x.add(j);
+            }
+        }
+        let mut s = 0.0f32;
+        for j in 0..k {
+            s += (*x.add(j) - mx).exp();
+        }
+        let label = *labels.add(r) as usize;
+        // -log softmax[label] = log(sum) - (x[label] - max)
+        total += (s.ln() - (*x.add(label) - mx)) as f64;
+        let inv = 1.0 / s;
+        for j in 0..k {
+            let pj = (*x.add(j) - mx).exp() * inv;
+            *d.add(j) = (pj - if j == label { 1.0 } else { 0.0 }) * inv_n;
+        }
+    }
+    (total / n as f64) as f32
+}
+
+/// out[r] = index of the first maximum of row r.
+pub unsafe fn argmax_rows(x: *const f32, out: *mut i32, n: usize, k: usize) {
+    for r in 0..n {
+        let row = x.add(r * k);
+        let (mut best, mut at) = (*row, 0usize);
+        for j in 1..k {
+            if *row.add(j) > best {
+                best = *row.add(j);
+                at = j;
+            }
+        }
+        *out.add(r) = at as i32;
+    }
+}

@@ -1,0 +1,122 @@
+//! Max and average pooling over NCHW planes (no padding: 'valid' windows).
+//!
+//! `planes` = N*C independent H x W planes; windows kh x kw with strides sh, sw;
+//! output oh x ow per plane, with (oh-1)*sh + kh <= h (TypeScript checks).
+
+/// y = max over each window; argmax[o] = the in-plane index (iy*w + ix) of the
+/// first maximum in row-major window order (ties go to the first, as in PyTorch).
+pub unsafe fn max_forward(
+    x: *const f32, y: *mut f32, argmax: *mut i32, planes: usize,
+    h: usize, w: usize, kh: usize, kw: usize, sh: usize, sw: usize, oh: usize, ow: usize,
+) {
+    for p in 0..planes {
+        let xp = x.add(p * h * w);
+        let (yp, ap) = (y.add(p * oh * ow), argmax.add(p * oh * ow));
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let base = oy * sh * w + ox * sw;
+                let mut best = *xp.add(base);
+                let mut at = base;
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        let idx = base + ky * w + kx;
+                        let v = *xp.add(idx);
+                        if v > best {
+                            best = v;
+                            at = idx;
+                        }
+                    }
+                }
+                *yp.add(oy * ow + ox) = best;
+                *ap.add(oy * ow + ox) = at as i32;
+            }
+        }
+    }
+}
+
+/// dx = 0, then dx[argmax[o]] += dy[o] (overlapping windows add up).
+pub unsafe fn max_backward(dy: *const f32, argmax: *const i32, dx: *mut f32, planes: usize, h: usize, w: usize, oh: usize, ow: usize) {
+    crate::act::fill(dx, planes * h * w, 0.0);
+    for p in 0..planes {
+        let dxp = dx.add(p * h * w);
+        let (dyp, ap) = (dy.add(p * oh * ow), argmax.add(p * oh * ow));
+        for o in 0..oh * ow {
+            *dxp.add(*ap.add(o) as usize) += *dyp.add(o);
+        }
+    }
+}
+
+/// y = mean over each window.
+pub unsafe fn avg_forward(
+    x: *const f32, y: *mut f32, planes: usize,
+    h: usize, w: usize, kh: usize, kw: usize, sh: usize, sw: usize, oh: usize, ow: usize,
+) {
+    let inv = 1.0 / (kh * kw) as f32;
+    for p in 0..planes {
+        let xp = x.add(p * h * w);
+        let yp = y.add(p * oh * ow);
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let base = oy * sh * w + ox * sw;
+                let mut s = 0.0f32;
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        s += *xp.add(base + ky * w + kx);
+                    }
+                }
+                *yp.add(oy * ow + ox) = s * inv;
+            }
+        }
+    }
+}
+
+/// dx = 0, then each window's cells get dy / (kh*kw).
+pub unsafe fn avg_backward(
+    dy: *const f32, dx: *mut f32, planes: usize,
+    h: usize, w: usize, kh: usize, kw: usize, sh: usize, sw: usize, oh: usize, ow: usize,
+) {
+    crate::act::fill(dx, planes * h * w, 0.0);
+    let inv = 1.0 / (kh * kw) as f32;
+    for p in 0..planes {
+        let dxp = dx.add(p * h * w);
+        let dyp = dy.add(p * oh * ow);
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let g = *dyp.add(oy * ow + ox) * inv;
+                let base = oy * sh * w + ox * sw;
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        *dxp.add(base + ky * w + kx) += g;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Zero padding: y [planes, oh, ow] holds x [planes, h, w] at offset (top, left).
+pub unsafe fn pad_forward(x: *const f32, y: *mut f32, planes: usize, h: usize, w: usize, top: usize, left: usize, oh: usize, ow: usize) {
+    crate::act::fill(y, planes * oh * ow, 0.0);
+    for p in 0..planes {
+        for iy in 0..h {
+            let src = x.add((p * h + iy) * w);
+            let dst = y.add((p * oh + iy + top) * ow + left);
+            for ix in 0..w {
+                *dst.add(ix) = *src.add(ix);
+            }
+        }
+    }
+}
+
+/// Gradient of zero padding: dx is the (top, left) crop of dy.
+pub unsafe fn pad_backward(dy: *const f32, dx: *mut f32, planes: usize, h: usize, w: usize, top: usize, left: usize, oh: usize, ow: usize) {
+    for p in 0..planes {
+        for iy in 0..h {
+            let src = dy.add((p * oh + iy + top) * ow + left);
+            let dst = dx.add((p * h + iy) * w);
+            for ix in 0..w {
+                *dst.add(ix) = *src.add(ix);
+            }
+        }
+    }
+}

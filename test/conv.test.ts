@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { col2im, conv2dBackward, conv2dForward, convGeometry, convWorkspaceSize, im2col, type Padding } from '../ts/kernels/conv.js';
+import { convBackwardRef, convForwardRef, dot, numericGrad } from './reference/nn.js';
+import { bothBackends, maxErrRatio, randArray, randInt, rng } from './helpers.js';
+
+const backends = await bothBackends();
+
+type Case = { n: number; c: number; h: number; w: number; f: number; k: [number, number]; s: [number, number]; pad: Padding };
+const cases: Case[] = [
+  { n: 2, c: 1, h: 32, w: 32, f: 6, k: [5, 5], s: [1, 1], pad: 'valid' },      // LeNet conv1
+  { n: 1, c: 6, h: 14, w: 14, f: 16, k: [5, 5], s: [1, 1], pad: 'valid' },     // LeNet conv2
+  { n: 3, c: 16, h: 5, w: 5, f: 12, k: [5, 5], s: [1, 1], pad: 'valid' },      // LeNet conv3: 1x1 output
+  { n: 2, c: 3, h: 9, w: 11, f: 5, k: [3, 3], s: [2, 2], pad: 'same' },
+  { n: 1, c: 2, h: 10, w: 10, f: 3, k: [7, 7], s: [1, 1], pad: 'same' },
+  { n: 2, c: 5, h: 6, w: 7, f: 9, k: [1, 1], s: [1, 1], pad: 'valid' },        // 1x1: no im2col
+  { n: 1, c: 4, h: 8, w: 8, f: 3, k: [1, 1], s: [2, 2], pad: 'valid' },
+  { n: 1, c: 64, h: 4, w: 4, f: 64, k: [3, 3], s: [1, 1], pad: 1 },
+  { n: 2, c: 3, h: 7, w: 6, f: 2, k: [4, 2], s: [3, 2], pad: [2, 1] },
+  { n: 1, c: 1, h: 5, w: 5, f: 1, k: [2, 2], s: [1, 1], pad: 'same' },         // asymmetric 'same' padding
+];
+const r = rng(2024);
+for (let i = 0; i < 8; i++) {
+  const k = randInt(r, 1, 5);
+  cases.push({ n: randInt(r, 1, 3), c: randInt(r, 1, 9), h: randInt(r, k, 12), w: randInt(r, k, 12), f: randInt(r, 1, 13),
+    k: [k, randInt(r, 1, k)], s: [randInt(r, 1, 2), randInt(r, 1, 3)], pad: (['valid', 'same', 1] as const)[randInt(r, 0, 2)] });
+}
+
+describe.each(backends.map((b) => [b.name, b] as const))('conv2d (%s)', (_name, be) => {
+  it.each(cases.map((c) => [JSON.stringify(c), c] as const))('%s: forward and backward match the naive reference', (_s, cs) => {
+    const g = convGeometry([cs.n, cs.c, cs.h, cs.w], cs.f, cs.k, cs.s, cs.pad);
+    const rr = rng(g.n * 7 + g.c * 13 + g.h * 17 + g.f);
+    const X = randArray(g.n * g.c * g.h * g.w, rr), W = randArray(g.f * g.c * g.kh * g.kw, rr), B = randArray(g.f, rr);
+    const DY = randArray(g.n * g.f * g.oh * g.ow, rr);
+    const x = be.heap.from(X), w = be.heap.from(W), b = be.heap.from(B), dy = be.heap.from(DY);
+    const y = be.heap.alloc(DY.length), cols = be.heap.alloc(convWorkspaceSize(g));
+    const dx = be.heap.alloc(X.length, NaN), dw = be.heap.alloc(W.length, NaN), db = be.heap.alloc(g.f, NaN);
+    const ckk = g.c * g.kh * g.kw;
+
+    conv2dForward(be, g, x, w, b, y, cols);
+    expect(maxErrRatio(y.view, convForwardRef(g, X, W, B), 1e-6 * ckk, 1e-5)).toBeLessThanOrEqual(1);
+
+    conv2dBackward(be, g, x, w, dy, dx, dw, db, cols);
+    const ref = convBackwardRef(g, X, W, DY);
+    const tol = 1e-6 * g.n * g.oh * g.ow * g.f;
+    expect(maxErrRatio(dx.view, ref.dx, tol, 1e-5)).toBeLessThanOrEqual(1);
+    expect(maxErrRatio(dw.view, ref.dw, tol, 1e-5)).toBeLessThanOrEqual(1);
+    expect(maxErrRatio(db.view, ref.db, tol, 1e-5)).toBeLessThanOrEqual(1);
+
+    // Finite differences of L = <conv(x, w, b), dy> (reference forward, f64) at sampled entries.
+    const pick = (len: number) => Array.from({ length: Math.min(len, 6) }, () => randInt(rr, 0, len - 1));
+    const ix = pick(X.length), iw = pick(W.length), ib = pick(g.f);
+    const L = (xx: ArrayLike<number>, ww: ArrayLike<number>, bb: ArrayLike<number>) => dot(convForwardRef(g, xx, ww, bb), DY);
+    const nx = numericGrad((v) => L(v, W, B), X, ix), nw = numericGrad((v) => L(X, v, B), W, iw), nb = numericGrad((v) => L(X, W, v), B, ib);
+    expect(maxErrRatio(ix.map((i) => dx.view[i]), nx, tol, 1e-4)).toBeLessThanOrEqual(1);
+    expect(maxErrRatio(iw.map((i) => dw.view[i]), nw, tol, 1e-4)).toBeLessThanOrEqual(1);
+    expect(maxErrRatio(ib.map((i) => db.view[i]), nb, tol, 1e-4)).toBeLessThanOrEqual(1);
+
+    // Without dx (first layer), dw is the same.
+    const dw2 = be.heap.alloc(W.length);
+    conv2dBackward(be, g, x, w, dy, null, dw2, null, cols);
+    expect(Array.from(dw2.view)).toEqual(Array.from(dw.view));
+    [x, w, b, dy, y, cols, dx, dw, db, dw2].forEach((t) => t.free());
+  });
+
+  it('col2im is the adjoint of im2col: <im2col(x), C> = <x, col2im(C)>', () => {
+    for (const cs of cases) {
+      const g = { ...convGeometry([1, cs.c, cs.h, cs.w], cs.f, cs.k, cs.s, cs.pad) };
+      const rr = rng(g.c + g.h);
+      const X = randArray(g.c * g.h * g.w, rr), C = randArray(convWorkspaceSize(g), rr);
+      const x = be.heap.from(X), cols = be.heap.alloc(C.length), c = be.heap.from(C), dx = be.heap.alloc(X.length, 0);
+      im2col(be, g, x, cols);
+      col2im(be, g, c, dx);
+      const lhs = dot(cols.view, C), rhs = dot(X, dx.view);
+      expect(Math.abs(lhs - rhs)).toBeLessThan(1e-4 * (1 + Math.abs(lhs)));
+      [x, cols, c, dx].forEach((t) => t.free());
+    }
+  });
+
+  it('rejects geometry that does not fit and undersized buffers', () => {
+    expect(() => convGeometry([1, 1, 3, 3], 1, [5, 5], [1, 1], 'valid')).toThrow(/5x5 kernel .* does not fit a 3x3 input/);
+    expect(() => convGeometry([1, 1, 3, 3], 1, [0, 1], [1, 1], 'valid')).toThrow(/kernel height must be a positive integer/);
+    const g = convGeometry([1, 2, 4, 4], 3, [3, 3], [1, 1], 'valid');
+    const small = be.heap.alloc(5);
+    expect(() => conv2dForward(be, g, small, small, null, small, small)).toThrow(/conv2dForward: buffer x holds 5 floats, needs 32/);
+    small.free();
+  });
+});
+
+it('the SIMD and scalar builds agree on conv forward and backward', () => {
+  const g = convGeometry([4, 6, 14, 14], 16, [5, 5], [1, 1], 'valid');
+  const rr = rng(5);
+  const X = randArray(g.n * g.c * g.h * g.w, rr), W = randArray(g.f * g.c * 25, rr), DY = randArray(g.n * g.f * g.oh * g.ow, rr);
+  const outs = backends.map((be) => {
+    const x = be.heap.from(X), w = be.heap.from(W), dy = be.heap.from(DY), cols = be.heap.alloc(convWorkspaceSize(g));
+    const y = be.heap.alloc(DY.length), dx = be.heap.alloc(X.length), dw = be.heap.alloc(W.length);
+    conv2dForward(be, g, x, w, null, y, cols);
+    conv2dBackward(be, g, x, w, dy, dx, dw, null, cols);
+    return [y.toArray(), dx.toArray(), dw.toArray()];
+  });
+  // Different tile shapes sum in a different order: agreement to f32 rounding of 150-600 terms.
+  for (let i = 0; i < 3; i++) expect(maxErrRatio(outs[0][i], outs[1][i], 1e-4, 1e-5)).toBeLessThanOrEqual(1);
+});
