@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { col2im, conv2dBackward, conv2dForward, convGeometry, convWorkspaceSize, im2col, type Padding } from '../ts/kernels/conv.js';
+import { col2im, conv2dBackward, conv2dForward, convGeometry, convWorkspaceSize, im2col, im2colSize, type Padding } from '../ts/kernels/conv.js';
 import { convBackwardRef, convForwardRef, dot, numericGrad } from './reference/nn.js';
 import { bothBackends, maxErrRatio, randArray, randInt, rng } from './helpers.js';
 
@@ -17,6 +17,8 @@ const cases: Case[] = [
   { n: 1, c: 64, h: 4, w: 4, f: 64, k: [3, 3], s: [1, 1], pad: 1 },
   { n: 2, c: 3, h: 7, w: 6, f: 2, k: [4, 2], s: [3, 2], pad: [2, 1] },
   { n: 1, c: 1, h: 5, w: 5, f: 1, k: [2, 2], s: [1, 1], pad: 'same' },         // asymmetric 'same' padding
+  { n: 7, c: 2, h: 12, w: 12, f: 4, k: [3, 3], s: [1, 1], pad: 'valid' },      // images grouped 6 + 1 per GEMM
+  { n: 5, c: 3, h: 4, w: 4, f: 5, k: [1, 1], s: [1, 1], pad: 'valid' },        // 1x1, grouped
 ];
 const r = rng(2024);
 for (let i = 0; i < 8; i++) {
@@ -32,7 +34,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('conv2d (%s)', (_name, 
     const X = randArray(g.n * g.c * g.h * g.w, rr), W = randArray(g.f * g.c * g.kh * g.kw, rr), B = randArray(g.f, rr);
     const DY = randArray(g.n * g.f * g.oh * g.ow, rr);
     const x = be.heap.from(X), w = be.heap.from(W), b = be.heap.from(B), dy = be.heap.from(DY);
-    const y = be.heap.alloc(DY.length), cols = be.heap.alloc(convWorkspaceSize(g));
+    const y = be.heap.alloc(DY.length), cols = be.heap.alloc(convWorkspaceSize(be, g));
     const dx = be.heap.alloc(X.length, NaN), dw = be.heap.alloc(W.length, NaN), db = be.heap.alloc(g.f, NaN);
     const ckk = g.c * g.kh * g.kw;
 
@@ -66,7 +68,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('conv2d (%s)', (_name, 
     for (const cs of cases) {
       const g = { ...convGeometry([1, cs.c, cs.h, cs.w], cs.f, cs.k, cs.s, cs.pad) };
       const rr = rng(g.c + g.h);
-      const X = randArray(g.c * g.h * g.w, rr), C = randArray(convWorkspaceSize(g), rr);
+      const X = randArray(g.c * g.h * g.w, rr), C = randArray(im2colSize(g), rr);
       const x = be.heap.from(X), cols = be.heap.alloc(C.length), c = be.heap.from(C), dx = be.heap.alloc(X.length, 0);
       im2col(be, g, x, cols);
       col2im(be, g, c, dx);
@@ -91,7 +93,7 @@ it('the SIMD and scalar builds agree on conv forward and backward', () => {
   const rr = rng(5);
   const X = randArray(g.n * g.c * g.h * g.w, rr), W = randArray(g.f * g.c * 25, rr), DY = randArray(g.n * g.f * g.oh * g.ow, rr);
   const outs = backends.map((be) => {
-    const x = be.heap.from(X), w = be.heap.from(W), dy = be.heap.from(DY), cols = be.heap.alloc(convWorkspaceSize(g));
+    const x = be.heap.from(X), w = be.heap.from(W), dy = be.heap.from(DY), cols = be.heap.alloc(convWorkspaceSize(be, g));
     const y = be.heap.alloc(DY.length), dx = be.heap.alloc(X.length), dw = be.heap.alloc(W.length);
     conv2dForward(be, g, x, w, null, y, cols);
     conv2dBackward(be, g, x, w, dy, dx, dw, null, cols);

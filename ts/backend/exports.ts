@@ -15,6 +15,7 @@ export interface KernelExports {
     transA: number, transB: number, m: number, n: number, k: number, alpha: number,
     a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number,
   ): void;
+  conv2d_workspace_len(n: number, c: number, kh: number, kw: number, f: number, oh: number, ow: number): number;
   conv2d_forward(
     x: number, w: number, bias: number, y: number, cols: number,
     n: number, c: number, h: number, wd: number, f: number, kh: number, kw: number,
@@ -67,6 +68,7 @@ export const KERNEL_FUNCTIONS = [
   'simd_enabled',
   'abi_version',
   'sgemm',
+  'conv2d_workspace_len',
   'conv2d_forward',
   'conv2d_backward',
   'im2col',

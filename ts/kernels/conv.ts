@@ -46,8 +46,16 @@ export function convGeometry(
   return { n, c, h, w, f: filters, kh, kw, sh, sw, ph, pw, oh, ow };
 }
 
-/** Floats of the im2col workspace one conv call needs (C*KH*KW * OH*OW). */
-export function convWorkspaceSize(g: ConvGeometry): number {
+/**
+ * Floats of workspace a conv call needs: the im2col matrix of a group of images
+ * (small outputs are batched into one GEMM), as the kernels compute it.
+ */
+export function convWorkspaceSize(be: Backend, g: ConvGeometry): number {
+  return be.k.conv2d_workspace_len(g.n, g.c, g.kh, g.kw, g.f, g.oh, g.ow);
+}
+
+/** Floats im2col/col2im of one image use: C*KH*KW x OH*OW. */
+export function im2colSize(g: ConvGeometry): number {
   return g.c * g.kh * g.kw * g.oh * g.ow;
 }
 
@@ -61,7 +69,7 @@ const ARGS = (g: ConvGeometry) => [g.n, g.c, g.h, g.w, g.f, g.kh, g.kw, g.sh, g.
 /** y [N,F,OH,OW] = conv(x [N,C,H,W], w [F,C,KH,KW]) + bias [F] (bias optional). */
 export function conv2dForward(be: Backend, g: ConvGeometry, x: F32Buffer, w: F32Buffer, bias: F32Buffer | null, y: F32Buffer, cols: F32Buffer): void {
   checkConv('conv2dForward', g, [['x', x, g.n * g.c * g.h * g.w], ['w', w, g.f * g.c * g.kh * g.kw], ['bias', bias, g.f],
-    ['y', y, g.n * g.f * g.oh * g.ow], ['cols', cols, convWorkspaceSize(g)]]);
+    ['y', y, g.n * g.f * g.oh * g.ow], ['cols', cols, convWorkspaceSize(be, g)]]);
   be.k.conv2d_forward(x.ptr, w.ptr, bias ? bias.ptr : 0, y.ptr, cols.ptr, ...ARGS(g));
 }
 
@@ -71,18 +79,18 @@ export function conv2dBackward(
   dx: F32Buffer | null, dw: F32Buffer, dbias: F32Buffer | null, cols: F32Buffer,
 ): void {
   checkConv('conv2dBackward', g, [['x', x, g.n * g.c * g.h * g.w], ['w', w, g.f * g.c * g.kh * g.kw], ['dy', dy, g.n * g.f * g.oh * g.ow],
-    ['dx', dx, g.n * g.c * g.h * g.w], ['dw', dw, g.f * g.c * g.kh * g.kw], ['dbias', dbias, g.f], ['cols', cols, convWorkspaceSize(g)]]);
+    ['dx', dx, g.n * g.c * g.h * g.w], ['dw', dw, g.f * g.c * g.kh * g.kw], ['dbias', dbias, g.f], ['cols', cols, convWorkspaceSize(be, g)]]);
   be.k.conv2d_backward(x.ptr, w.ptr, dy.ptr, dx ? dx.ptr : 0, dw.ptr, dbias ? dbias.ptr : 0, cols.ptr, ...ARGS(g));
 }
 
 /** im2col of image 0 of x into cols [C*KH*KW, OH*OW]. */
 export function im2col(be: Backend, g: ConvGeometry, x: F32Buffer, cols: F32Buffer): void {
-  checkConv('im2col', { ...g, n: 1 }, [['x', x, g.c * g.h * g.w], ['cols', cols, convWorkspaceSize(g)]]);
+  checkConv('im2col', { ...g, n: 1 }, [['x', x, g.c * g.h * g.w], ['cols', cols, im2colSize(g)]]);
   be.k.im2col(x.ptr, cols.ptr, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow);
 }
 
 /** dx [C,H,W] += col2im(dcols). */
 export function col2im(be: Backend, g: ConvGeometry, dcols: F32Buffer, dx: F32Buffer): void {
-  checkConv('col2im', { ...g, n: 1 }, [['dcols', dcols, convWorkspaceSize(g)], ['dx', dx, g.c * g.h * g.w]]);
+  checkConv('col2im', { ...g, n: 1 }, [['dcols', dcols, im2colSize(g)], ['dx', dx, g.c * g.h * g.w]]);
   be.k.col2im(dcols.ptr, dx.ptr, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow);
 }

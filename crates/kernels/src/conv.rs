@@ -53,16 +53,16 @@ fn valid_range(out: usize, stride: usize, pad: usize, k: usize, size: usize) -> 
     (if lo < hi { lo } else { hi }, hi)
 }
 
-/// cols[(ci*KH + ky)*KW + kx][oy*OW + ox] = x[ci][oy*sh - ph + ky][ox*sw - pw + kx] (0 outside).
-pub unsafe fn im2col(g: &Geom, x: *const f32, cols: *mut f32) {
-    let ohw = g.ohw();
+/// cols[(ci*KH + ky)*KW + kx][oy*OW + ox] = x[ci][oy*sh - ph + ky][ox*sw - pw + kx] (0 outside),
+/// row r of cols starting at `cols + r*ld` (ld >= OH*OW lets images sit side by side).
+pub unsafe fn im2col(g: &Geom, x: *const f32, cols: *mut f32, ld: usize) {
     for ci in 0..g.c {
         let plane = x.add(ci * g.h * g.w);
         for ky in 0..g.kh {
             let (oy_lo, oy_hi) = valid_range(g.oh, g.sh, g.ph, ky, g.h);
             for kx in 0..g.kw {
                 let (ox_lo, ox_hi) = valid_range(g.ow, g.sw, g.pw, kx, g.w);
-                let row = cols.add(((ci * g.kh + ky) * g.kw + kx) * ohw);
+                let row = cols.add(((ci * g.kh + ky) * g.kw + kx) * ld);
                 for oy in 0..g.oh {
                     let dst = row.add(oy * g.ow);
                     if oy < oy_lo || oy >= oy_hi {
@@ -94,17 +94,16 @@ pub unsafe fn im2col(g: &Geom, x: *const f32, cols: *mut f32) {
     }
 }
 
-/// The adjoint of im2col: dx[ci][iy][ix] += every dcols entry im2col read from there.
-/// dx must be zeroed (or hold a gradient to add to) before the call.
-pub unsafe fn col2im(g: &Geom, dcols: *const f32, dx: *mut f32) {
-    let ohw = g.ohw();
+/// The adjoint of im2col: dx[ci][iy][ix] += every dcols entry im2col read from there
+/// (row r of dcols at `dcols + r*ld`). dx must be zeroed (or hold a gradient to add to).
+pub unsafe fn col2im(g: &Geom, dcols: *const f32, ld: usize, dx: *mut f32) {
     for ci in 0..g.c {
         let plane = dx.add(ci * g.h * g.w);
         for ky in 0..g.kh {
             let (oy_lo, oy_hi) = valid_range(g.oh, g.sh, g.ph, ky, g.h);
             for kx in 0..g.kw {
                 let (ox_lo, ox_hi) = valid_range(g.ow, g.sw, g.pw, kx, g.w);
-                let row = dcols.add(((ci * g.kh + ky) * g.kw + kx) * ohw);
+                let row = dcols.add(((ci * g.kh + ky) * g.kw + kx) * ld);
                 for oy in oy_lo..oy_hi {
                     let src = row.add(oy * g.ow);
                     let dst = plane.add((oy * g.sh + ky - g.ph) * g.w);
@@ -124,35 +123,80 @@ fn cols_are_input(g: &Geom) -> bool {
     g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.oh == g.h && g.ow == g.w
 }
 
-/// y = conv(x, w) + bias (bias may be null). `cols` holds CKK*OHW floats.
-pub unsafe fn forward(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, cols: *mut f32) {
+/// GEMM columns one call should have at least: with small outputs (conv3 of
+/// LeNet has OH*OW = 1) a per-image GEMM is a matrix-vector product, so images
+/// are grouped until a GEMM has this many columns.
+const TARGET_COLUMNS: usize = 512;
+
+/// Images per GEMM: 1 when an image alone fills TARGET_COLUMNS.
+#[inline]
+pub fn group_size(g: &Geom) -> usize {
+    let ohw = g.ohw().max(1);
+    let want = (TARGET_COLUMNS + ohw - 1) / ohw;
+    want.max(1).min(g.n.max(1))
+}
+
+/// Floats of workspace forward/backward need: the im2col matrix for a group of
+/// images, plus (when grouping) an [F, group*OHW] matrix for outputs in GEMM order.
+pub fn workspace_len(g: &Geom) -> usize {
+    let gs = group_size(g);
+    let cols = g.ckk() * gs * g.ohw();
+    if gs == 1 {
+        cols
+    } else {
+        cols + g.f * gs * g.ohw()
+    }
+}
+
+/// im2col of images n0..n0+gs side by side: columns i*OHW.. hold image n0+i.
+unsafe fn im2col_group(g: &Geom, x: *const f32, n0: usize, gs: usize, cols: *mut f32) {
+    let chw = g.c * g.h * g.w;
+    for i in 0..gs {
+        im2col(g, x.add((n0 + i) * chw), cols.add(i * g.ohw()), gs * g.ohw());
+    }
+}
+
+/// y = conv(x, w) + bias (bias may be null). `work` holds workspace_len(g) floats.
+pub unsafe fn forward(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, work: *mut f32) {
     let (ckk, ohw) = (g.ckk(), g.ohw());
-    for n in 0..g.n {
-        let xn = x.add(n * g.c * g.h * g.w);
-        let yn = y.add(n * g.f * ohw);
-        let b: *const f32 = if cols_are_input(g) {
-            xn
+    let gs = group_size(g);
+    let chw = g.c * g.h * g.w;
+    let mut n0 = 0;
+    while n0 < g.n {
+        let gn = if g.n - n0 < gs { g.n - n0 } else { gs };
+        let ncols = gn * ohw;
+        // B operand: [CKK, gn*OHW]
+        let b: *const f32 = if gn == 1 && cols_are_input(g) {
+            x.add(n0 * chw)
         } else {
-            im2col(g, xn, cols);
-            cols
+            im2col_group(g, x, n0, gn, work);
+            work
         };
-        if bias.is_null() {
-            sgemm(false, false, g.f, ohw, ckk, 1.0, w, ckk, b, ohw, 0.0, yn, ohw);
-        } else {
+        // Output in GEMM order: straight into y for one image, else a [F, gn*OHW] buffer.
+        let out = if gn == 1 { y.add(n0 * g.f * ohw) } else { work.add(ckk * gs * ohw) };
+        let beta = if bias.is_null() { 0.0 } else { 1.0 };
+        if !bias.is_null() {
             for fi in 0..g.f {
-                let v = *bias.add(fi);
-                let row = yn.add(fi * ohw);
-                for i in 0..ohw {
-                    *row.add(i) = v;
+                crate::act::fill(out.add(fi * ncols), ncols, *bias.add(fi));
+            }
+        }
+        sgemm(false, false, g.f, ncols, ckk, 1.0, w, ckk, b, ncols, beta, out, ncols);
+        if gn > 1 {
+            // [F, gn, OHW] -> y[n0+i, F, OHW]
+            for i in 0..gn {
+                for fi in 0..g.f {
+                    let src = out.add(fi * ncols + i * ohw);
+                    let dst = y.add(((n0 + i) * g.f + fi) * ohw);
+                    core::ptr::copy_nonoverlapping(src, dst, ohw);
                 }
             }
-            sgemm(false, false, g.f, ohw, ckk, 1.0, w, ckk, b, ohw, 1.0, yn, ohw);
         }
+        n0 += gn;
     }
 }
 
 /// Gradients of `forward`: dw (F x CKK) and dbias (F) are overwritten; dx is
-/// overwritten when non-null (the first layer skips it). `cols` holds CKK*OHW floats.
+/// overwritten when non-null (the first layer skips it). `work` holds workspace_len(g) floats.
 pub unsafe fn backward(
     g: &Geom,
     x: *const f32,
@@ -161,42 +205,58 @@ pub unsafe fn backward(
     dx: *mut f32,
     dw: *mut f32,
     dbias: *mut f32,
-    cols: *mut f32,
+    work: *mut f32,
 ) {
     let (ckk, ohw) = (g.ckk(), g.ohw());
-    let direct = cols_are_input(g);
+    let gs = group_size(g);
+    let chw = g.c * g.h * g.w;
     if !dbias.is_null() {
         for fi in 0..g.f {
             let mut s = 0.0f32;
             for n in 0..g.n {
-                let row = dy.add((n * g.f + fi) * ohw);
-                s += crate::act::sum(row, ohw);
+                s += crate::act::sum(dy.add((n * g.f + fi) * ohw), ohw);
             }
             *dbias.add(fi) = s;
         }
     }
-    for n in 0..g.n {
-        let xn = x.add(n * g.c * g.h * g.w);
-        let dyn_ = dy.add(n * g.f * ohw);
-        // dw (+)= dy[n] . cols^T
-        let b: *const f32 = if direct {
-            xn
+    let mut n0 = 0;
+    while n0 < g.n {
+        let gn = if g.n - n0 < gs { g.n - n0 } else { gs };
+        let ncols = gn * ohw;
+        let direct = gn == 1 && cols_are_input(g);
+        // dY in GEMM order [F, gn*OHW]
+        let dyg: *const f32 = if gn == 1 {
+            dy.add(n0 * g.f * ohw)
         } else {
-            im2col(g, xn, cols);
-            cols
-        };
-        sgemm(false, true, g.f, ckk, ohw, 1.0, dyn_, ohw, b, ohw, if n == 0 { 0.0 } else { 1.0 }, dw, ckk);
-        if !dx.is_null() {
-            let dxn = dx.add(n * g.c * g.h * g.w);
-            if direct {
-                sgemm(true, false, ckk, ohw, g.f, 1.0, w, ckk, dyn_, ohw, 0.0, dxn, ohw);
-            } else {
-                sgemm(true, false, ckk, ohw, g.f, 1.0, w, ckk, dyn_, ohw, 0.0, cols, ohw);
-                for i in 0..g.c * g.h * g.w {
-                    *dxn.add(i) = 0.0;
+            let t = work.add(ckk * gs * ohw);
+            for i in 0..gn {
+                for fi in 0..g.f {
+                    core::ptr::copy_nonoverlapping(dy.add(((n0 + i) * g.f + fi) * ohw), t.add(fi * ncols + i * ohw), ohw);
                 }
-                col2im(g, cols, dxn);
+            }
+            t
+        };
+        // dw (+)= dY . cols^T
+        let b: *const f32 = if direct {
+            x.add(n0 * chw)
+        } else {
+            im2col_group(g, x, n0, gn, work);
+            work
+        };
+        sgemm(false, true, g.f, ckk, ncols, 1.0, dyg, ncols, b, ncols, if n0 == 0 { 0.0 } else { 1.0 }, dw, ckk);
+        if !dx.is_null() {
+            if direct {
+                sgemm(true, false, ckk, ohw, g.f, 1.0, w, ckk, dyg, ohw, 0.0, dx.add(n0 * chw), ohw);
+            } else {
+                // dcols = W^T . dY  -> [CKK, gn*OHW], then col2im per image
+                sgemm(true, false, ckk, ncols, g.f, 1.0, w, ckk, dyg, ncols, 0.0, work, ncols);
+                for i in 0..gn {
+                    let dxn = dx.add((n0 + i) * chw);
+                    crate::act::fill(dxn, chw, 0.0);
+                    col2im(g, work.add(i * ohw), ncols, dxn);
+                }
             }
         }
+        n0 += gn;
     }
 }

@@ -1,128 +1,138 @@
-//! Packed single-precision GEMM: C = alpha * op(A) * op(B) + beta * C, row-major.
+//! Single-precision GEMM: C = alpha * op(A) * op(B) + beta * C, row-major.
 //!
-//! BLIS structure (loops jc -> pc -> ic -> jr -> ir):
-//! - op(B) is packed, KC rows x NC columns at a time, into NR-column panels;
-//! - op(A) is packed, MC rows x KC at a time, into MR-row panels (alpha folded in);
-//! - one register-blocked microkernel multiplies an MR-row panel by an NR-column
-//!   panel. Packing reads any stride, so transposed operands cost nothing extra.
+//! BLIS structure: op(A) is packed MC x KC at a time into MR-row panels (alpha
+//! folded in, any stride, so a transposed A costs nothing extra) and one
+//! register-blocked microkernel multiplies a panel of A by a panel of op(B),
+//! which is packed KC x NC at a time into NR-column panels.
 //!
-//! Tile sizes follow the probe in shared/notes/wasm-simd-gemm-probe.md: with SIMD
-//! a 4x8 tile (8 f32x4 accumulators + 2 B vectors + 1 broadcast <= 14 live v128,
-//! above which V8 spills); the scalar build uses 2x4 (8 scalar accumulators),
-//! the best scalar kernel measured there.
+//! Tile shapes follow shared/notes/wasm-simd-gemm-probe.md: 4x8 with SIMD
+//! (8 f32x4 accumulators + 2 B vectors + 1 broadcast <= 14 live v128; V8 spills
+//! beyond), 2x4 in the scalar build (8 scalar accumulators, the best scalar
+//! kernel measured there). The driver is `#[inline(never)]`: one giant function
+//! made V8 fall back to a weaker register allocator.
+//!
+//! The probe's other winner, 2x16 reading B in place ("directB"), was tried here
+//! and measured slower than 4x8 on packed B on every benchmark shape (conv1 GEMM
+//! 15.5 vs 23.7 GFLOP/s, 512^3 29.7 vs 48.8), so there is one driver.
 
 use crate::simd::F4;
 use core::mem::MaybeUninit;
 
-/// Rows of the register tile.
+/// Tile: MR rows x 4*NV columns.
 #[cfg(target_feature = "simd128")]
-pub const MR: usize = 4;
-/// f32x4 vectors per tile row (NR = 4 * NV columns).
+const MR: usize = 4;
 #[cfg(target_feature = "simd128")]
 const NV: usize = 2;
 #[cfg(not(target_feature = "simd128"))]
-pub const MR: usize = 2;
+const MR: usize = 2;
 #[cfg(not(target_feature = "simd128"))]
 const NV: usize = 1;
 
-/// Columns of the register tile.
-pub const NR: usize = 4 * NV;
+const NR: usize = 4 * NV;
 const KC: usize = 256;
-const MC: usize = 120; // a multiple of MR (4 and 2)
+const MC: usize = 120; // a multiple of MR
 const NC: usize = 4096;
+/// Floats of the edge scratch tile.
+const MAX_TILE: usize = MR * NR;
 
 // Packing buffers. wasm is single-threaded, so one static pair serves every call;
 // statics live in .bss, which costs no bytes in the .wasm file.
 static mut PACK_A: [f32; MC * KC] = [0.0; MC * KC];
 static mut PACK_B: [f32; KC * NC] = [0.0; KC * NC];
 
-/// Element (row, col) of a row-major matrix stored with leading dimension `ld`,
-/// read as its transpose when `trans`.
-#[inline(always)]
-unsafe fn at(p: *const f32, ld: usize, trans: bool, row: usize, col: usize) -> f32 {
-    if trans {
-        *p.add(col * ld + row)
-    } else {
-        *p.add(row * ld + col)
-    }
-}
-
-/// Packs op(A)[i0..i0+mc, p0..p0+kc] * alpha into MR-row panels: panel q holds
-/// rows q*MR.., stored k-major (MR floats per k). Rows past mc are not written:
-/// the microkernel for a short panel only reads the rows it has.
-unsafe fn pack_a(trans: bool, a: *const f32, lda: usize, i0: usize, p0: usize, mc: usize, kc: usize, alpha: f32, dst: *mut f32) {
+/// Packs op(A)[i0..i0+mc, p0..p0+kc] * alpha into P-row panels: panel q holds
+/// rows q.., k-major (P floats per k). Rows past mc are not written: the
+/// microkernel for a short panel reads only the rows it has.
+unsafe fn pack_a<const P: usize>(trans: bool, a: *const f32, lda: usize, i0: usize, p0: usize, mc: usize, kc: usize, alpha: f32, dst: *mut f32) {
     let mut q = 0;
     while q < mc {
-        let rows = if mc - q < MR { mc - q } else { MR };
+        let rows = if mc - q < P { mc - q } else { P };
         let panel = dst.add(q * kc);
         if !trans {
             for r in 0..rows {
                 let src = a.add((i0 + q + r) * lda + p0);
                 for p in 0..kc {
-                    *panel.add(p * MR + r) = alpha * *src.add(p);
+                    *panel.add(p * P + r) = alpha * *src.add(p);
                 }
             }
         } else {
             for p in 0..kc {
                 let src = a.add((p0 + p) * lda + i0 + q);
                 for r in 0..rows {
-                    *panel.add(p * MR + r) = alpha * *src.add(r);
+                    *panel.add(p * P + r) = alpha * *src.add(r);
                 }
             }
         }
-        q += MR;
+        q += P;
     }
 }
 
-/// Packs op(B)[p0..p0+kc, j0..j0+nc] into NR-column panels, k-major (NR floats
-/// per k). A short last panel is zero-padded to NR columns.
-unsafe fn pack_b(trans: bool, b: *const f32, ldb: usize, p0: usize, j0: usize, kc: usize, nc: usize, dst: *mut f32) {
+/// Packs op(B)[p0..p0+kc, j0..j0+nc] into W-column panels, k-major (W floats
+/// per k). A short last panel is zero-padded to W columns.
+unsafe fn pack_b<const W: usize>(trans: bool, b: *const f32, ldb: usize, p0: usize, j0: usize, kc: usize, nc: usize, dst: *mut f32) {
     let mut q = 0;
     while q < nc {
-        let cols = if nc - q < NR { nc - q } else { NR };
+        let cols = if nc - q < W { nc - q } else { W };
         let panel = dst.add(q * kc);
-        if !trans && cols == NR {
+        if !trans && cols == W {
             for p in 0..kc {
                 let src = b.add((p0 + p) * ldb + j0 + q);
-                let d = panel.add(p * NR);
-                for v in 0..NV {
+                let d = panel.add(p * W);
+                for v in 0..W / 4 {
                     F4::load(src.add(4 * v)).store(d.add(4 * v));
+                }
+            }
+        } else if trans {
+            // op(B) column j is row j of the stored matrix: read it contiguously.
+            for c in 0..cols {
+                let src = b.add((j0 + q + c) * ldb + p0);
+                for p in 0..kc {
+                    *panel.add(p * W + c) = *src.add(p);
+                }
+            }
+            for c in cols..W {
+                for p in 0..kc {
+                    *panel.add(p * W + c) = 0.0;
                 }
             }
         } else {
             for p in 0..kc {
-                let d = panel.add(p * NR);
+                let src = b.add((p0 + p) * ldb + j0 + q);
+                let d = panel.add(p * W);
                 for c in 0..cols {
-                    *d.add(c) = at(b, ldb, trans, p0 + p, j0 + q + c);
+                    *d.add(c) = *src.add(c);
                 }
-                for c in cols..NR {
+                for c in cols..W {
                     *d.add(c) = 0.0;
                 }
             }
         }
-        q += NR;
+        q += W;
     }
 }
 
-/// The microkernel: an R x NR tile (R <= MR) of packed A panel x packed B panel
-/// over kc steps, stored to `c` (row stride ldc), added to it when `accumulate`.
+/// The microkernel: an R x 4V tile. A is a P-row packed panel (P floats per k,
+/// the first R used); B advances `ldb` floats per k (W for a packed panel, N for
+/// B read with a stride). Stores to `c` (row stride ldc), or adds when `accumulate`.
 #[inline(always)]
-unsafe fn micro<const R: usize>(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, accumulate: bool) {
-    let mut acc = [[F4::zero(); NV]; R];
+unsafe fn micro<const R: usize, const V: usize, const P: usize>(
+    kc: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, accumulate: bool,
+) {
+    let mut acc = [[F4::zero(); V]; R];
     let (mut a, mut b) = (a, b);
     for _ in 0..kc {
-        let mut bv = [F4::zero(); NV];
+        let mut bv = [F4::zero(); V];
         for (j, v) in bv.iter_mut().enumerate() {
             *v = F4::load(b.add(4 * j));
         }
         for (i, row) in acc.iter_mut().enumerate() {
             let av = F4::load_splat(a.add(i));
-            for j in 0..NV {
+            for j in 0..V {
                 row[j] = row[j].add(av.mul(bv[j]));
             }
         }
-        a = a.add(MR);
-        b = b.add(NR);
+        a = a.add(P);
+        b = b.add(ldb);
     }
     for (i, row) in acc.iter().enumerate() {
         for (j, v) in row.iter().enumerate() {
@@ -136,52 +146,43 @@ unsafe fn micro<const R: usize>(kc: usize, a: *const f32, b: *const f32, c: *mut
     }
 }
 
+/// Runs the microkernel for a panel with `rows` <= P valid rows.
 #[inline(always)]
-unsafe fn micro_rows(rows: usize, kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, accumulate: bool) {
+#[allow(clippy::too_many_arguments)]
+unsafe fn micro_rows<const V: usize, const P: usize>(
+    rows: usize, kc: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, accumulate: bool,
+) {
     match rows {
-        4 => micro::<4>(kc, a, b, c, ldc, accumulate),
-        3 => micro::<3>(kc, a, b, c, ldc, accumulate),
-        2 => micro::<2>(kc, a, b, c, ldc, accumulate),
-        _ => micro::<1>(kc, a, b, c, ldc, accumulate),
+        4 if P >= 4 => micro::<4, V, P>(kc, a, b, ldb, c, ldc, accumulate),
+        3 if P >= 3 => micro::<3, V, P>(kc, a, b, ldb, c, ldc, accumulate),
+        2 if P >= 2 => micro::<2, V, P>(kc, a, b, ldb, c, ldc, accumulate),
+        _ => micro::<1, V, P>(kc, a, b, ldb, c, ldc, accumulate),
     }
 }
 
-/// Multiplies the packed mc x kc block of A by the packed kc x nc block of B into C.
-unsafe fn macro_kernel(mc: usize, nc: usize, kc: usize, pa: *const f32, pb: *const f32, c: *mut f32, ldc: usize, accumulate: bool) {
-    let mut jr = 0;
-    while jr < nc {
-        let cols = if nc - jr < NR { nc - jr } else { NR };
-        let panel_b = pb.add(jr * kc);
-        let mut ir = 0;
-        while ir < mc {
-            let rows = if mc - ir < MR { mc - ir } else { MR };
-            let panel_a = pa.add(ir * kc);
-            let cij = c.add(ir * ldc + jr);
-            if cols == NR {
-                micro_rows(rows, kc, panel_a, panel_b, cij, ldc, accumulate);
-            } else {
-                // Right edge: compute the full-width tile on the stack (uninitialised:
-                // a zeroed temporary would become a memset call), copy the valid part.
-                let mut tile: MaybeUninit<[f32; MR * NR]> = MaybeUninit::uninit();
-                let t = tile.as_mut_ptr() as *mut f32;
-                micro_rows(rows, kc, panel_a, panel_b, t, NR, false);
-                for r in 0..rows {
-                    for q in 0..cols {
-                        let dst = cij.add(r * ldc + q);
-                        let v = *t.add(r * NR + q);
-                        *dst = if accumulate { *dst + v } else { v };
-                    }
-                }
-            }
-            ir += MR;
+/// A tile at the right edge (cols < 4V valid columns): compute the full-width
+/// tile on the stack (uninitialised: a zeroed temporary becomes a memset call)
+/// from a zero-padded B panel, then store or add the valid part.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn edge_tile<const V: usize, const P: usize>(
+    rows: usize, cols: usize, kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, accumulate: bool,
+) {
+    let mut tile: MaybeUninit<[f32; MAX_TILE]> = MaybeUninit::uninit();
+    let t = tile.as_mut_ptr() as *mut f32;
+    micro_rows::<V, P>(rows, kc, a, b, 4 * V, t, 4 * V, false);
+    for r in 0..rows {
+        for q in 0..cols {
+            let dst = c.add(r * ldc + q);
+            let v = *t.add(r * 4 * V + q);
+            *dst = if accumulate { *dst + v } else { v };
         }
-        jr += NR;
     }
 }
 
 /// Scales the m x n matrix C (row stride ldc) by beta; beta == 0 writes zeros
 /// (so NaN or garbage in C does not survive, as in BLAS).
-pub unsafe fn scale(m: usize, n: usize, beta: f32, c: *mut f32, ldc: usize) {
+unsafe fn scale(m: usize, n: usize, beta: f32, c: *mut f32, ldc: usize) {
     for i in 0..m {
         let row = c.add(i * ldc);
         for j in 0..n {
@@ -190,24 +191,58 @@ pub unsafe fn scale(m: usize, n: usize, beta: f32, c: *mut f32, ldc: usize) {
     }
 }
 
-/// C[m x n] = alpha * op(A)[m x k] * op(B)[k x n] + beta * C, all row-major.
-/// op(A) = A^T when `trans_a` (A is then stored k x m with row stride lda), same for B.
+/// Driver over packed A and packed B (MR x NR tiles).
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
+unsafe fn gemm_packed_b(
+    trans_a: bool, trans_b: bool, m: usize, n: usize, k: usize, alpha: f32,
+    a: *const f32, lda: usize, b: *const f32, ldb: usize, beta: f32, c: *mut f32, ldc: usize,
+) {
+    let pa = core::ptr::addr_of_mut!(PACK_A) as *mut f32;
+    let pb = core::ptr::addr_of_mut!(PACK_B) as *mut f32;
+    let mut jc = 0;
+    while jc < n {
+        let nc = if n - jc < NC { n - jc } else { NC };
+        let mut pc = 0;
+        while pc < k {
+            let kc = if k - pc < KC { k - pc } else { KC };
+            let accumulate = pc > 0 || beta != 0.0;
+            pack_b::<NR>(trans_b, b, ldb, pc, jc, kc, nc, pb);
+            let mut ic = 0;
+            while ic < m {
+                let mc = if m - ic < MC { m - ic } else { MC };
+                pack_a::<MR>(trans_a, a, lda, ic, pc, mc, kc, alpha, pa);
+                let mut jr = 0;
+                while jr < nc {
+                    let cols = if nc - jr < NR { nc - jr } else { NR };
+                    let panel_b = pb.add(jr * kc);
+                    let mut ir = 0;
+                    while ir < mc {
+                        let rows = if mc - ir < MR { mc - ir } else { MR };
+                        let cij = c.add((ic + ir) * ldc + jc + jr);
+                        if cols == NR {
+                            micro_rows::<NV, MR>(rows, kc, pa.add(ir * kc), panel_b, NR, cij, ldc, accumulate);
+                        } else {
+                            edge_tile::<NV, MR>(rows, cols, kc, pa.add(ir * kc), panel_b, cij, ldc, accumulate);
+                        }
+                        ir += MR;
+                    }
+                    jr += NR;
+                }
+                ic += MC;
+            }
+            pc += KC;
+        }
+        jc += NC;
+    }
+}
+
+/// C[m x n] = alpha * op(A)[m x k] * op(B)[k x n] + beta * C, all row-major.
+/// op(A) = A^T when `trans_a` (A is then stored k x m with row stride lda), same for B.
+#[allow(clippy::too_many_arguments)]
 pub unsafe fn sgemm(
-    trans_a: bool,
-    trans_b: bool,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: *const f32,
-    lda: usize,
-    b: *const f32,
-    ldb: usize,
-    beta: f32,
-    c: *mut f32,
-    ldc: usize,
+    trans_a: bool, trans_b: bool, m: usize, n: usize, k: usize, alpha: f32,
+    a: *const f32, lda: usize, b: *const f32, ldb: usize, beta: f32, c: *mut f32, ldc: usize,
 ) {
     if m == 0 || n == 0 {
         return;
@@ -218,29 +253,9 @@ pub unsafe fn sgemm(
         }
         return;
     }
-    // beta is applied once up front unless it is 0 (first k block stores) or 1.
+    // beta is applied once up front unless it is 0 (the first k block stores) or 1.
     if beta != 0.0 && beta != 1.0 {
         scale(m, n, beta, c, ldc);
     }
-    let pa = core::ptr::addr_of_mut!(PACK_A) as *mut f32;
-    let pb = core::ptr::addr_of_mut!(PACK_B) as *mut f32;
-    let mut jc = 0;
-    while jc < n {
-        let nc = if n - jc < NC { n - jc } else { NC };
-        let mut pc = 0;
-        while pc < k {
-            let kc = if k - pc < KC { k - pc } else { KC };
-            let accumulate = pc > 0 || beta != 0.0;
-            pack_b(trans_b, b, ldb, pc, jc, kc, nc, pb);
-            let mut ic = 0;
-            while ic < m {
-                let mc = if m - ic < MC { m - ic } else { MC };
-                pack_a(trans_a, a, lda, ic, pc, mc, kc, alpha, pa);
-                macro_kernel(mc, nc, kc, pa, pb, c.add(ic * ldc + jc), ldc, accumulate);
-                ic += MC;
-            }
-            pc += KC;
-        }
-        jc += NC;
-    }
+    gemm_packed_b(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }

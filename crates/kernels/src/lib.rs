@@ -82,8 +82,15 @@ fn geom(n: usize, c: usize, h: usize, w: usize, f: usize, kh: usize, kw: usize, 
     conv::Geom { n, c, h, w, f, kh, kw, sh, sw, ph, pw, oh, ow }
 }
 
+/// Floats of workspace conv2d_forward / conv2d_backward need for this geometry.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub extern "C" fn conv2d_workspace_len(n: usize, c: usize, kh: usize, kw: usize, f: usize, oh: usize, ow: usize) -> usize {
+    conv::workspace_len(&geom(n, c, 0, 0, f, kh, kw, 1, 1, 0, 0, oh, ow))
+}
+
 /// y [N,F,OH,OW] = conv2d(x [N,C,H,W], w [F,C,KH,KW]) + bias [F] (bias may be 0).
-/// `cols` is a workspace of C*KH*KW*OH*OW floats.
+/// `cols` is a workspace of conv2d_workspace_len floats.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn conv2d_forward(
@@ -95,7 +102,7 @@ pub unsafe extern "C" fn conv2d_forward(
 }
 
 /// Gradients of conv2d_forward: dw and dbias (may be 0) are overwritten; dx is
-/// overwritten unless 0. `cols` is a workspace of C*KH*KW*OH*OW floats.
+/// overwritten unless 0. `cols` is a workspace of conv2d_workspace_len floats.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn conv2d_backward(
@@ -113,7 +120,7 @@ pub unsafe extern "C" fn im2col(
     x: *const f32, cols: *mut f32, c: usize, h: usize, wd: usize, kh: usize, kw: usize,
     sh: usize, sw: usize, ph: usize, pw: usize, oh: usize, ow: usize,
 ) {
-    conv::im2col(&geom(1, c, h, wd, 0, kh, kw, sh, sw, ph, pw, oh, ow), x, cols)
+    conv::im2col(&geom(1, c, h, wd, 0, kh, kw, sh, sw, ph, pw, oh, ow), x, cols, oh * ow)
 }
 
 /// dx [C,H,W] += col2im(dcols [C*KH*KW, OH*OW]) for one image.
@@ -123,7 +130,7 @@ pub unsafe extern "C" fn col2im(
     dcols: *const f32, dx: *mut f32, c: usize, h: usize, wd: usize, kh: usize, kw: usize,
     sh: usize, sw: usize, ph: usize, pw: usize, oh: usize, ow: usize,
 ) {
-    conv::col2im(&geom(1, c, h, wd, 0, kh, kw, sh, sw, ph, pw, oh, ow), dcols, dx)
+    conv::col2im(&geom(1, c, h, wd, 0, kh, kw, sh, sw, ph, pw, oh, ow), dcols, oh * ow, dx)
 }
 
 // -------------------------------------------------------------------- pooling

@@ -1,0 +1,110 @@
+/**
+ * Kernel benchmark: GFLOP/s of GEMM and conv kernels at LeNet-5 batch-128 shapes,
+ * SIMD and scalar builds measured side by side in one run.
+ */
+import { initBackend, type Backend } from '../backend/load.js';
+import type { F32Buffer } from '../backend/memory.js';
+import { gemm } from '../kernels/gemm.js';
+import { conv2dBackward, conv2dForward, convGeometry, convWorkspaceSize, type ConvGeometry } from '../kernels/conv.js';
+import { interleaved } from './timing.js';
+
+/** One benchmark line. */
+export interface KernelResult {
+  name: string;
+  description: string;
+  flops: number;
+  simdGflops: number;
+  scalarGflops: number;
+}
+
+interface Case {
+  name: string;
+  description: string;
+  flops: number;
+  /** Allocates inputs on `be` and returns the call to time plus a cleanup. */
+  setup(be: Backend): { run: () => void; free: () => void };
+}
+
+function randomBuffer(be: Backend, n: number, seed: number): F32Buffer {
+  const b = be.heap.alloc(n);
+  const v = b.view;
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    v[i] = s / 2 ** 32 - 0.5;
+  }
+  return b;
+}
+
+function gemmCase(name: string, description: string, m: number, n: number, k: number): Case {
+  return {
+    name, description, flops: 2 * m * n * k,
+    setup(be) {
+      const a = randomBuffer(be, m * k, 1), b = randomBuffer(be, k * n, 2), c = be.heap.alloc(m * n);
+      return { run: () => gemm(be, { m, n, k }, a, b, c), free: () => [a, b, c].forEach((x) => x.free()) };
+    },
+  };
+}
+
+function convCases(layer: string, g: ConvGeometry, needDx: boolean): Case[] {
+  const fwdFlops = 2 * g.n * g.f * g.oh * g.ow * g.c * g.kh * g.kw;
+  const shape = `x[${g.n},${g.c},${g.h},${g.w}] * w[${g.f},${g.c},${g.kh},${g.kw}]`;
+  const alloc = (be: Backend) => ({
+    x: randomBuffer(be, g.n * g.c * g.h * g.w, 3), w: randomBuffer(be, g.f * g.c * g.kh * g.kw, 4), b: randomBuffer(be, g.f, 5),
+    y: be.heap.alloc(g.n * g.f * g.oh * g.ow), dy: randomBuffer(be, g.n * g.f * g.oh * g.ow, 6), cols: be.heap.alloc(convWorkspaceSize(be, g)),
+    dx: be.heap.alloc(g.n * g.c * g.h * g.w), dw: be.heap.alloc(g.f * g.c * g.kh * g.kw), db: be.heap.alloc(g.f),
+  });
+  const freeAll = (t: Record<string, F32Buffer>) => Object.values(t).forEach((x) => x.free());
+  return [
+    {
+      name: `${layer}-forward`, description: `${shape} forward (im2col + GEMM + bias)`, flops: fwdFlops,
+      setup(be) {
+        const t = alloc(be);
+        return { run: () => conv2dForward(be, g, t.x, t.w, t.b, t.y, t.cols), free: () => freeAll(t) };
+      },
+    },
+    {
+      name: `${layer}-backward`, description: `${shape} backward (${needDx ? 'dx, ' : ''}dw, db)`, flops: fwdFlops * (needDx ? 2 : 1),
+      setup(be) {
+        const t = alloc(be);
+        return { run: () => conv2dBackward(be, g, t.x, t.w, t.dy, needDx ? t.dx : null, t.dw, t.db, t.cols), free: () => freeAll(t) };
+      },
+    },
+  ];
+}
+
+/** The benchmark list: LeNet-5 (batch 128) GEMM shapes, square GEMMs, and each conv's forward/backward. */
+export function kernelCases(batch = 128): Case[] {
+  const conv1 = convGeometry([batch, 1, 32, 32], 6, [5, 5], [1, 1], 'valid');
+  const conv2 = convGeometry([batch, 6, 14, 14], 16, [5, 5], [1, 1], 'valid');
+  const conv3 = convGeometry([batch, 16, 5, 5], 120, [5, 5], [1, 1], 'valid');
+  return [
+    gemmCase('gemm-conv1', '[6x25] x [25x100352] (LeNet conv1 as one GEMM)', 6, 100352, 25),
+    gemmCase('gemm-conv2', '[16x150] x [150x12800] (LeNet conv2)', 16, 12800, 150),
+    gemmCase('gemm-conv3', '[120x400] x [400x128] (LeNet conv3)', 120, 128, 400),
+    gemmCase('gemm-dense', '[128x120] x [120x84] (LeNet dense)', 128, 84, 120),
+    gemmCase('gemm-256', '256^3', 256, 256, 256),
+    gemmCase('gemm-512', '512^3', 512, 512, 512),
+    ...convCases('conv1', conv1, false),
+    ...convCases('conv2', conv2, true),
+    ...convCases('conv3', conv3, true),
+  ];
+}
+
+/** Runs every case on both builds, interleaved; `filter` keeps names containing it. */
+export async function benchKernels(opts: { filter?: string; rounds?: number; minMs?: number; onResult?: (r: KernelResult) => void } = {}): Promise<KernelResult[]> {
+  const simd = await initBackend({ backend: 'simd' });
+  const scalar = await initBackend({ backend: 'scalar' });
+  const out: KernelResult[] = [];
+  for (const c of kernelCases()) {
+    if (opts.filter && !c.name.includes(opts.filter)) continue;
+    const a = c.setup(simd), b = c.setup(scalar);
+    const [ts, tc] = interleaved([a.run, b.run], { rounds: opts.rounds ?? 5, minMs: opts.minMs ?? 80 });
+    a.free();
+    b.free();
+    const r = { name: c.name, description: c.description, flops: c.flops, simdGflops: c.flops / ts / 1e9, scalarGflops: c.flops / tc / 1e9 };
+    out.push(r);
+    opts.onResult?.(r);
+  }
+  return out;
+}
