@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { UsageError } from './options.js';
+import * as bench from './bench.js';
 import * as info from './info.js';
 
 /** Builds the commander program (exported for tests). */
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   info.register(program);
+  bench.register(program);
   return program;
 }
 
