@@ -1,0 +1,112 @@
+/** 2-D convolution layer (NCHW), optional fused relu. Weights [F, C, KH, KW], bias [F]. */
+import type { F32Buffer } from '../backend/memory.js';
+import { checkInitializer, initialize, type Initializer } from '../init.js';
+import { conv2dBackward, conv2dForward, convGeometry, convWorkspaceSize, type ConvGeometry, type Padding } from '../kernels/conv.js';
+import { reluBackward, reluForward } from '../kernels/elementwise.js';
+import { checkActivation, fmtShape, Layer, makeParam, type Activation, type BuildContext, type ForwardContext, type Param, type Shape } from './layer.js';
+
+/** Options of {@link conv2d}, Keras-style. */
+export interface Conv2DOptions {
+  filters: number;
+  kernelSize: number | [number, number];
+  strides?: number | [number, number];
+  padding?: Padding;
+  activation?: Activation;
+  useBias?: boolean;
+  /** Default: heNormal with relu, glorotUniform otherwise. */
+  kernelInitializer?: Initializer;
+  biasInitializer?: Initializer;
+  name?: string;
+}
+
+export const pair = (v: number | readonly number[], what: string, where: string): [number, number] => {
+  const p = typeof v === 'number' ? [v, v] : [...v];
+  if (p.length !== 2 || !p.every((x) => Number.isInteger(x) && x >= 1)) {
+    throw new Error(`${where}: ${what} must be a positive integer or a pair of them, got ${JSON.stringify(v)}`);
+  }
+  return p as [number, number];
+};
+
+export class Conv2D extends Layer {
+  readonly kind = 'conv2d';
+  readonly filters: number;
+  readonly kernelSize: [number, number];
+  readonly strides: [number, number];
+  readonly padding: Padding;
+  readonly activation: Activation;
+  readonly useBias: boolean;
+  readonly kernelInitializer: Initializer;
+  readonly biasInitializer: Initializer;
+  private geom!: ConvGeometry;
+  private kernel!: Param;
+  private bias: Param | null = null;
+  private x: F32Buffer | null = null;
+
+  constructor(o: Conv2DOptions) {
+    super(o.name);
+    const where = `conv2d${o.name ? ` '${o.name}'` : ''}`;
+    if (!Number.isInteger(o.filters) || o.filters < 1) throw new Error(`${where}: filters must be a positive integer, got ${o.filters}`);
+    this.filters = o.filters;
+    this.kernelSize = pair(o.kernelSize, 'kernelSize', where);
+    this.strides = pair(o.strides ?? 1, 'strides', where);
+    this.padding = o.padding ?? 'valid';
+    this.activation = checkActivation(o.activation, where);
+    this.useBias = o.useBias ?? true;
+    this.kernelInitializer = checkInitializer(o.kernelInitializer ?? (this.activation === 'relu' ? 'heNormal' : 'glorotUniform'), where);
+    this.biasInitializer = checkInitializer(o.biasInitializer ?? 'zeros', where);
+  }
+
+  protected computeOutputShape(s: Shape, ctx: BuildContext): Shape {
+    if (s.length !== 3) this.shapeError(s, '(channels, height, width)');
+    try {
+      this.geom = convGeometry([1, s[0], s[1], s[2]], this.filters, this.kernelSize, this.strides, this.padding);
+    } catch (e) {
+      throw new Error(`layer '${this.name}' (conv2d): input shape ${fmtShape(s)}: ${(e as Error).message}`);
+    }
+    const g = this.geom;
+    const [kh, kw] = this.kernelSize;
+    this.kernel = makeParam(this.be, this.name, 'kernel', [g.f, g.c, kh, kw], true);
+    initialize(this.kernelInitializer, this.kernel.value.view, g.c * kh * kw, g.f * kh * kw, ctx.rng);
+    if (this.useBias) {
+      this.bias = makeParam(this.be, this.name, 'bias', [g.f], true);
+      initialize(this.biasInitializer, this.bias.value.view, g.c * kh * kw, g.f, ctx.rng);
+    }
+    return [g.f, g.oh, g.ow];
+  }
+
+  forward(x: F32Buffer, n: number, ctx: ForwardContext): F32Buffer {
+    const g = { ...this.geom, n };
+    const y = this.buffer('y', n * this.outputSize);
+    const work = this.buffer('work', convWorkspaceSize(this.be, g));
+    conv2dForward(this.be, g, x, this.kernel.value, this.bias?.value ?? null, y, work);
+    if (this.activation === 'relu') reluForward(this.be, y, y, n * this.outputSize);
+    this.x = ctx.training ? x : null;
+    return y;
+  }
+
+  backward(dy: F32Buffer, n: number, needDx: boolean): F32Buffer | null {
+    if (!this.x) throw new Error(`layer '${this.name}': backward without a training forward`);
+    const g = { ...this.geom, n };
+    let grad = dy;
+    if (this.activation === 'relu') {
+      grad = this.buffer('dpre', n * this.outputSize);
+      reluBackward(this.be, this.buffer('y', 0), dy, grad, n * this.outputSize);
+    }
+    const dx = needDx ? this.buffer('dx', n * this.inputSize) : null;
+    const work = this.buffer('work', convWorkspaceSize(this.be, g));
+    conv2dBackward(this.be, g, this.x, this.kernel.value, grad, dx, this.kernel.grad!, this.bias?.grad ?? null, work);
+    return dx;
+  }
+
+  override params(): Param[] {
+    return this.bias ? [this.kernel, this.bias] : [this.kernel];
+  }
+
+  config(): Record<string, unknown> {
+    return {
+      kind: this.kind, name: this.name, filters: this.filters, kernelSize: this.kernelSize, strides: this.strides,
+      padding: this.padding, activation: this.activation, useBias: this.useBias,
+      kernelInitializer: this.kernelInitializer, biasInitializer: this.biasInitializer,
+    };
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * The layer contract. A layer is built once for an input shape (without the
+ * batch dimension), then runs forward/backward over batches whose activations
+ * live in wasm memory. Each layer owns its output and input-gradient buffers,
+ * grown only when a larger batch arrives, so a training step allocates nothing.
+ */
+import type { Backend } from '../backend/load.js';
+import type { F32Buffer, I32Buffer } from '../backend/memory.js';
+import type { Rng } from '../rng.js';
+
+/** A shape without the batch dimension: [C, H, W] for images, [D] for vectors. */
+export type Shape = number[];
+
+/** A tensor the model stores: trainable parameters (with a gradient) or running statistics. */
+export interface Param {
+  /** `<layer>/<name>`, unique within a model. */
+  name: string;
+  shape: number[];
+  value: F32Buffer;
+  /** Gradient of the loss, written by backward; null for non-trainable tensors. */
+  grad: F32Buffer | null;
+}
+
+/** Context given to `build`. */
+export interface BuildContext {
+  backend: Backend;
+  /** Initialiser randomness (seeded by the model). */
+  rng: Rng;
+}
+
+/** Per-call context of a forward pass. */
+export interface ForwardContext {
+  training: boolean;
+  /** A fresh 53-bit seed per training step (dropout streams derive from it). */
+  stepSeed: number;
+}
+
+/** Formats a shape for messages: [6, 28, 28] -> "(6, 28, 28)". */
+export function fmtShape(s: readonly number[]): string {
+  return `(${s.join(', ')})`;
+}
+
+export abstract class Layer {
+  /** Unique name in the model (assigned by `sequential` when not given). */
+  name: string;
+  /** Kind used in configs and summaries, e.g. 'conv2d'. */
+  abstract readonly kind: string;
+  inputShape: Shape = [];
+  outputShape: Shape = [];
+  protected be!: Backend;
+  private pool = new Map<string, F32Buffer | I32Buffer>();
+
+  constructor(name?: string) {
+    this.name = name ?? '';
+  }
+
+  /** Builds for `inputShape` (validated; errors name the layer and the shapes); returns the output shape. */
+  build(inputShape: Shape, ctx: BuildContext): Shape {
+    this.be = ctx.backend;
+    this.inputShape = [...inputShape];
+    this.outputShape = this.computeOutputShape(inputShape, ctx);
+    return this.outputShape;
+  }
+
+  protected abstract computeOutputShape(inputShape: Shape, ctx: BuildContext): Shape;
+
+  /** Forward over a batch of `n`: x holds n * size(inputShape) values. */
+  abstract forward(x: F32Buffer, n: number, ctx: ForwardContext): F32Buffer;
+
+  /**
+   * Backward of the last training forward: writes parameter gradients and returns
+   * dL/dx (or null when `needDx` is false, as for the first layer).
+   */
+  abstract backward(dy: F32Buffer, n: number, needDx: boolean): F32Buffer | null;
+
+  /** Parameters and statistics, in a fixed order (the model file order). */
+  params(): Param[] {
+    return [];
+  }
+
+  /** The JSON-serialisable configuration that recreates this layer. */
+  abstract config(): Record<string, unknown>;
+
+  /** Buffers owned by this layer, grown on demand (contents are not kept when growing). */
+  protected buffer(key: string, length: number): F32Buffer {
+    const b = this.pool.get(key) as F32Buffer | undefined;
+    if (b && b.length >= length) return b;
+    b?.free();
+    const nb = this.be.heap.alloc(length);
+    this.pool.set(key, nb);
+    return nb;
+  }
+
+  protected bufferI32(key: string, length: number): I32Buffer {
+    const b = this.pool.get(key) as I32Buffer | undefined;
+    if (b && b.length >= length) return b;
+    b?.free();
+    const nb = this.be.heap.allocI32(length);
+    this.pool.set(key, nb);
+    return nb;
+  }
+
+  /** The last output buffer (for diagnostics), if any. */
+  lastOutput(): F32Buffer | null {
+    return (this.pool.get('y') as F32Buffer | undefined) ?? null;
+  }
+
+  /** Frees every buffer the layer owns, parameters included. */
+  dispose(): void {
+    for (const b of this.pool.values()) b.free();
+    this.pool.clear();
+    for (const p of this.params()) {
+      p.value.free();
+      p.grad?.free();
+    }
+  }
+
+  /** Values per example of the output. */
+  get outputSize(): number {
+    return this.outputShape.reduce((a, b) => a * b, 1);
+  }
+
+  /** Values per example of the input. */
+  get inputSize(): number {
+    return this.inputShape.reduce((a, b) => a * b, 1);
+  }
+
+  /** Throws the standard shape error naming this layer. */
+  protected shapeError(inputShape: Shape, expected: string): never {
+    throw new Error(`layer '${this.name}' (${this.kind}): expected input shape ${expected}, got ${fmtShape(inputShape)}`);
+  }
+}
+
+/** Allocates a parameter tensor (and its gradient when trainable). */
+export function makeParam(be: Backend, layer: string, name: string, shape: number[], trainable: boolean): Param {
+  const size = shape.reduce((a, b) => a * b, 1);
+  return { name: `${layer}/${name}`, shape, value: be.heap.alloc(size, 0), grad: trainable ? be.heap.alloc(size, 0) : null };
+}
+
+/** Activation fused into conv2d / dense. */
+export type Activation = 'linear' | 'relu';
+
+export function checkActivation(a: unknown, where: string): Activation {
+  if (a === undefined || a === 'linear' || a === 'relu') return (a ?? 'linear') as Activation;
+  throw new Error(`${where}: unknown activation ${JSON.stringify(a)} (valid: 'linear', 'relu')`);
+}

@@ -1,0 +1,473 @@
+/**
+ * Sequential: a stack of layers ending in logits, trained with softmax
+ * cross-entropy. Shapes are inferred at construction; activations, gradients
+ * and parameters stay in wasm memory; each training step reuses the same
+ * buffers (grown only for a larger batch).
+ */
+import { getBackend, type Backend } from './backend/load.js';
+import type { F32Buffer, I32Buffer } from './backend/memory.js';
+import { softmax, softmaxCrossEntropy } from './kernels/loss.js';
+import { fmtShape, type Layer, type Param, type Shape } from './layers/layer.js';
+import { Dropout } from './layers/simple.js';
+import type { Optimizer } from './optim/optimizer.js';
+import { Rng } from './rng.js';
+
+/** How raw 0..255 pixels become network inputs: x = (pixel * scale - mean) / std. */
+export interface Normalization {
+  scale: number;
+  mean: number;
+  std: number;
+}
+
+/** MNIST statistics used by seed 001: (x/255 - 0.1307) / 0.3081. */
+export const MNIST_NORMALIZATION: Normalization = { scale: 1 / 255, mean: 0.1307, std: 0.3081 };
+
+/** Labelled examples. u8 images are normalised with the model's {@link Normalization}; f32 images are used as given. */
+export interface Dataset {
+  /** count * size(inputShape) values, NCHW. */
+  images: Uint8Array | Float32Array;
+  labels: ArrayLike<number>;
+  count: number;
+}
+
+/** Options of {@link sequential}. */
+export interface SequentialOptions {
+  /** Shape of one example without the batch dimension, e.g. [1, 28, 28]. */
+  inputShape: Shape;
+  /** Default: the backend of the last `initBackend()`. */
+  backend?: Backend;
+  /** Seed of initialisation (default 0). */
+  seed?: number;
+  /** Applied to u8 inputs (default: MNIST statistics). */
+  normalization?: Normalization;
+  /** Number of classes of the output (checked against the last layer). Default 10. */
+  classes?: number;
+}
+
+/** Per-epoch (and per-batch) numbers reported to callbacks and in the history. */
+export interface EpochLogs {
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  valLoss?: number;
+  valAccuracy?: number;
+  imagesPerSecond: number;
+  seconds: number;
+  learningRate: number;
+}
+
+export interface BatchLogs {
+  epoch: number;
+  batch: number;
+  batches: number;
+  loss: number;
+  accuracy: number;
+  imagesPerSecond: number;
+  learningRate: number;
+}
+
+/** Hooks called during {@link Sequential.fit}. */
+export interface Callbacks {
+  onTrainBegin?(): void | Promise<void>;
+  onEpochBegin?(epoch: number): void | Promise<void>;
+  onBatchEnd?(logs: BatchLogs): void | Promise<void>;
+  onEpochEnd?(logs: EpochLogs): void | Promise<void>;
+  onTrainEnd?(history: History): void | Promise<void>;
+  /** Problems worth telling the user (e.g. a network stuck at chance level). */
+  onWarning?(message: string): void;
+}
+
+/** Options of {@link Sequential.fit}. */
+export interface FitOptions {
+  optimizer: Optimizer;
+  epochs?: number;
+  batchSize?: number;
+  shuffle?: boolean;
+  /** Seed of shuffling and dropout (default: the model seed). */
+  seed?: number;
+  validationData?: Dataset;
+  callbacks?: Callbacks;
+  /** Stop after this many training steps (for tests, benchmarks and quick runs). */
+  maxSteps?: number;
+}
+
+export interface History {
+  epochs: EpochLogs[];
+  /** Whether training ended early through `stopTraining` or `maxSteps`. */
+  stopped: boolean;
+  steps: number;
+}
+
+/** Loss and accuracy (a fraction) over a data set. */
+export interface Evaluation {
+  loss: number;
+  accuracy: number;
+}
+
+/** Activation statistics of one layer after the last forward pass. */
+export interface LayerStats {
+  layer: string;
+  kind: string;
+  maxAbs: number;
+  /** Fraction of exactly-zero outputs (dead units for relu outputs). */
+  zeroFraction: number;
+}
+
+const yieldToEventLoop = () => new Promise<void>((r) => setTimeout(r, 0));
+
+export class Sequential {
+  readonly layers: Layer[];
+  readonly inputShape: Shape;
+  readonly backend: Backend;
+  readonly seed: number;
+  readonly classes: number;
+  normalization: Normalization;
+  /** Set to true (e.g. from a callback or a signal handler) to stop fit after the current step. */
+  stopTraining = false;
+  private lut = new Float32Array(256);
+  private xBuf: F32Buffer | null = null;
+  private labelBuf: I32Buffer | null = null;
+  private dlogits: F32Buffer | null = null;
+  private probs: F32Buffer | null = null;
+  private firstParamLayer: number;
+  private lastBatch = 0;
+  private disposed = false;
+
+  constructor(layers: Layer[], o: SequentialOptions) {
+    if (layers.length === 0) throw new Error('sequential: needs at least one layer');
+    if (!Array.isArray(o.inputShape) || o.inputShape.length === 0 || !o.inputShape.every((d) => Number.isInteger(d) && d >= 1)) {
+      throw new Error(`sequential: inputShape must be positive integers like [1, 28, 28], got ${JSON.stringify(o.inputShape)}`);
+    }
+    this.backend = o.backend ?? getBackend();
+    this.layers = layers;
+    this.inputShape = [...o.inputShape];
+    this.seed = o.seed ?? 0;
+    this.classes = o.classes ?? 10;
+    this.normalization = o.normalization ?? MNIST_NORMALIZATION;
+    this.setNormalization(this.normalization);
+    const counts = new Map<string, number>();
+    const names = new Set<string>();
+    for (const l of layers) {
+      if (!l.name) {
+        const k = (counts.get(l.kind) ?? 0) + 1;
+        counts.set(l.kind, k);
+        l.name = `${l.kind}_${k}`;
+      }
+      if (names.has(l.name)) throw new Error(`sequential: two layers are named '${l.name}'`);
+      names.add(l.name);
+    }
+    const rng = new Rng(this.seed);
+    let shape = this.inputShape;
+    layers.forEach((l, i) => {
+      if (l instanceof Dropout) l.index = i;
+      shape = l.build(shape, { backend: this.backend, rng });
+    });
+    if (shape.length !== 1 || shape[0] !== this.classes) {
+      throw new Error(`sequential: the last layer '${layers[layers.length - 1].name}' outputs ${fmtShape(shape)}, expected (${this.classes}) logits — end with dense({ units: ${this.classes} })`);
+    }
+    this.firstParamLayer = layers.findIndex((l) => l.params().some((p) => p.grad));
+  }
+
+  /** Changes how u8 pixels are normalised. */
+  setNormalization(n: Normalization): void {
+    if (![n.scale, n.mean, n.std].every(Number.isFinite) || n.std === 0) throw new Error(`normalization: scale, mean and std must be finite and std non-zero, got ${JSON.stringify(n)}`);
+    this.normalization = { ...n };
+    for (let v = 0; v < 256; v++) this.lut[v] = (v * n.scale - n.mean) / n.std;
+  }
+
+  /** Values in one example. */
+  get inputSize(): number {
+    return this.inputShape.reduce((a, b) => a * b, 1);
+  }
+
+  /** Every parameter and statistic tensor, in model-file order. */
+  params(): Param[] {
+    return this.layers.flatMap((l) => l.params());
+  }
+
+  /** Number of trainable values. */
+  get trainableCount(): number {
+    return this.params().filter((p) => p.grad).reduce((s, p) => s + p.value.length, 0);
+  }
+
+  /** A Keras-like table: layer, output shape, parameter count. */
+  summary(): string {
+    const rows = this.layers.map((l) => [`${l.name} (${l.kind})`, fmtShape(['batch' as unknown as number, ...l.outputShape]).replace('batch', 'None'), String(l.params().reduce((s, p) => s + p.value.length, 0))]);
+    const head = ['Layer (type)', 'Output shape', 'Param #'];
+    const w = [0, 1, 2].map((i) => Math.max(head[i].length, ...rows.map((r) => r[i].length)) + 2);
+    const line = (r: string[]) => r[0].padEnd(w[0]) + r[1].padEnd(w[1]) + r[2].padStart(w[2]);
+    const total = this.params().reduce((s, p) => s + p.value.length, 0);
+    const trainable = this.trainableCount;
+    const sep = '='.repeat(w[0] + w[1] + w[2]);
+    return [
+      `Model: sequential, input ${fmtShape(this.inputShape)}, backend ${this.backend.name}`,
+      sep, line(head), sep, ...rows.map(line), sep,
+      `Total params: ${total.toLocaleString('en-US')}`,
+      `Trainable params: ${trainable.toLocaleString('en-US')}`,
+      `Non-trainable params: ${(total - trainable).toLocaleString('en-US')}`,
+    ].join('\n');
+  }
+
+  private checkAlive(): void {
+    if (this.disposed) throw new Error('model: used after dispose()');
+  }
+
+  private stage(n: number): F32Buffer {
+    const need = n * this.inputSize;
+    if (!this.xBuf || this.xBuf.length < need) {
+      this.xBuf?.free();
+      this.xBuf = this.backend.heap.alloc(need);
+    }
+    return this.xBuf;
+  }
+
+  /** Copies examples idx[from..from+n) (or from..from+n when idx is null) into wasm memory, normalised. */
+  private loadBatch(data: Dataset, idx: Uint32Array | null, from: number, n: number, withLabels: boolean): F32Buffer {
+    const size = this.inputSize;
+    const x = this.stage(n);
+    const xv = x.view;
+    const lut = this.lut;
+    const imgs = data.images;
+    const u8 = imgs instanceof Uint8Array;
+    for (let b = 0; b < n; b++) {
+      const e = idx ? idx[from + b] : from + b;
+      const src = e * size, dst = b * size;
+      if (u8) {
+        for (let i = 0; i < size; i++) xv[dst + i] = lut[imgs[src + i]];
+      } else {
+        xv.set((imgs as Float32Array).subarray(src, src + size), dst);
+      }
+    }
+    if (withLabels) {
+      if (!this.labelBuf || this.labelBuf.length < n) {
+        this.labelBuf?.free();
+        this.labelBuf = this.backend.heap.allocI32(Math.max(n, 1));
+      }
+      const lv = this.labelBuf.view;
+      for (let b = 0; b < n; b++) {
+        const e = idx ? idx[from + b] : from + b;
+        lv[b] = data.labels[e];
+      }
+    }
+    return x;
+  }
+
+  /** Validates a data set against the input shape and classes. */
+  checkDataset(d: Dataset, what = 'data'): void {
+    const size = this.inputSize;
+    if (!Number.isInteger(d.count) || d.count < 1) throw new Error(`${what}: count must be a positive integer, got ${d.count}`);
+    if (d.images.length !== d.count * size) {
+      throw new Error(`${what}: ${d.images.length} pixel values for ${d.count} examples of shape ${fmtShape(this.inputShape)} (expected ${d.count * size})`);
+    }
+    if (d.labels.length < d.count) throw new Error(`${what}: ${d.labels.length} labels for ${d.count} examples`);
+    for (let i = 0; i < d.count; i++) {
+      const l = d.labels[i];
+      if (!Number.isInteger(l) || l < 0 || l >= this.classes) throw new Error(`${what}: label ${l} at index ${i} is outside 0..${this.classes - 1}`);
+    }
+    if (d.images instanceof Float32Array) {
+      for (let i = 0; i < d.images.length; i++) {
+        if (!Number.isFinite(d.images[i])) throw new Error(`${what}: image value ${d.images[i]} at index ${i} is not finite`);
+      }
+    }
+  }
+
+  /** Forward pass over n staged examples; returns the logits buffer [n, classes]. */
+  forwardBuffer(x: F32Buffer, n: number, training: boolean, stepSeed = 0): F32Buffer {
+    this.checkAlive();
+    let h = x;
+    const ctx = { training, stepSeed };
+    for (const l of this.layers) h = l.forward(h, n, ctx);
+    this.lastBatch = n;
+    return h;
+  }
+
+  /** Backward from dlogits through every layer; fills parameter gradients. */
+  private backwardBuffer(dlogits: F32Buffer, n: number): void {
+    let g: F32Buffer | null = dlogits;
+    for (let i = this.layers.length - 1; i >= 0 && g; i--) {
+      g = this.layers[i].backward(g, n, i > this.firstParamLayer);
+    }
+  }
+
+  /** Mean loss of the staged batch; writes dlogits. */
+  private lossAndGrad(logits: F32Buffer, n: number): number {
+    const k = this.classes;
+    if (!this.dlogits || this.dlogits.length < n * k) {
+      this.dlogits?.free();
+      this.dlogits = this.backend.heap.alloc(n * k);
+    }
+    return softmaxCrossEntropy(this.backend, logits, this.labelBuf!, this.dlogits, n, k);
+  }
+
+  private correct(logits: F32Buffer, n: number): number {
+    const k = this.classes;
+    const z = logits.view, lv = this.labelBuf!.view;
+    let c = 0;
+    for (let r = 0; r < n; r++) {
+      let best = 0;
+      for (let j = 1; j < k; j++) if (z[r * k + j] > z[r * k + best]) best = j;
+      if (best === lv[r]) c++;
+    }
+    return c;
+  }
+
+  /**
+   * One training step on examples idx[from..from+n): forward, loss, backward,
+   * optimiser update. Returns the mean loss and the number classified correctly.
+   */
+  trainStep(data: Dataset, idx: Uint32Array | null, from: number, n: number, optimizer: Optimizer, stepSeed: number): { loss: number; correct: number } {
+    const x = this.loadBatch(data, idx, from, n, true);
+    const logits = this.forwardBuffer(x, n, true, stepSeed);
+    const correct = this.correct(logits, n);
+    const loss = this.lossAndGrad(logits, n);
+    if (!Number.isFinite(loss)) {
+      throw new Error(`training diverged: loss is ${loss} at step ${optimizer.iterations} (learning rate ${optimizer.learningRate}); lower the learning rate`);
+    }
+    this.backwardBuffer(this.dlogits!, n);
+    optimizer.step(this.backend, this.params());
+    return { loss, correct };
+  }
+
+  /** Trains for `epochs` over `data`; resolves to the history. */
+  async fit(data: Dataset, o: FitOptions): Promise<History> {
+    this.checkAlive();
+    this.checkDataset(data, 'fit data');
+    if (o.validationData) this.checkDataset(o.validationData, 'validation data');
+    const epochs = o.epochs ?? 1, batchSize = o.batchSize ?? 32;
+    if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`fit: epochs must be a positive integer, got ${epochs}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`fit: batchSize must be a positive integer, got ${batchSize}`);
+    const cb = o.callbacks ?? {};
+    const rng = new Rng((o.seed ?? this.seed) + 0x5eed);
+    const idx = Uint32Array.from({ length: data.count }, (_, i) => i);
+    const batches = Math.ceil(data.count / batchSize);
+    const history: History = { epochs: [], stopped: false, steps: 0 };
+    this.stopTraining = false;
+    await cb.onTrainBegin?.();
+    let lastYield = performance.now();
+    for (let epoch = 0; epoch < epochs && !history.stopped; epoch++) {
+      await cb.onEpochBegin?.(epoch);
+      if (o.shuffle ?? true) rng.shuffle(idx);
+      const t0 = performance.now();
+      let lossSum = 0, correct = 0, seen = 0;
+      for (let b = 0; b < batches; b++) {
+        const from = b * batchSize, n = Math.min(batchSize, data.count - from);
+        const lr = o.optimizer.learningRate;
+        const r = this.trainStep(data, idx, from, n, o.optimizer, rng.seed53());
+        history.steps++;
+        lossSum += r.loss * n;
+        correct += r.correct;
+        seen += n;
+        const elapsed = (performance.now() - t0) / 1000;
+        await cb.onBatchEnd?.({ epoch, batch: b, batches, loss: r.loss, accuracy: r.correct / n, imagesPerSecond: seen / Math.max(elapsed, 1e-9), learningRate: lr });
+        if (performance.now() - lastYield > 50) {
+          await yieldToEventLoop(); // lets signal handlers and UIs run
+          lastYield = performance.now();
+        }
+        if (this.stopTraining || (o.maxSteps !== undefined && history.steps >= o.maxSteps)) {
+          history.stopped = true;
+          break;
+        }
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      const logs: EpochLogs = { epoch, loss: lossSum / seen, accuracy: correct / seen, imagesPerSecond: seen / seconds, seconds, learningRate: o.optimizer.learningRate };
+      if (o.validationData) {
+        const v = this.evaluate(o.validationData, { batchSize: Math.max(batchSize, 256) });
+        logs.valLoss = v.loss;
+        logs.valAccuracy = v.accuracy;
+      }
+      history.epochs.push(logs);
+      if (epoch === 0 && !history.stopped && logs.accuracy < 2 / this.classes) {
+        const dead = this.activationStats().filter((s) => s.zeroFraction > 0.95).map((s) => `${s.layer} ${(s.zeroFraction * 100).toFixed(0)}% zero`);
+        cb.onWarning?.(`training accuracy after the first epoch is ${(logs.accuracy * 100).toFixed(1)}%, about chance level: the network is not learning` +
+          (dead.length ? ` (dead ReLU outputs: ${dead.join(', ')})` : '') + '; try another seed, initialiser or a lower learning rate');
+      }
+      await cb.onEpochEnd?.(logs);
+    }
+    await cb.onTrainEnd?.(history);
+    return history;
+  }
+
+  /** Mean loss and accuracy over a data set (inference mode). */
+  evaluate(data: Dataset, o: { batchSize?: number } = {}): Evaluation {
+    this.checkAlive();
+    this.checkDataset(data, 'evaluate data');
+    const bs = o.batchSize ?? 256;
+    let lossSum = 0, correct = 0;
+    for (let from = 0; from < data.count; from += bs) {
+      const n = Math.min(bs, data.count - from);
+      const x = this.loadBatch(data, null, from, n, true);
+      const logits = this.forwardBuffer(x, n, false);
+      correct += this.correct(logits, n);
+      lossSum += this.lossAndGrad(logits, n) * n;
+    }
+    return { loss: lossSum / data.count, accuracy: correct / data.count };
+  }
+
+  /**
+   * Class probabilities for `count` examples (u8 pixels are normalised, f32 used
+   * as given). Returns a new Float32Array [count, classes].
+   */
+  predict(images: Uint8Array | Float32Array, o: { batchSize?: number } = {}): Float32Array {
+    this.checkAlive();
+    const size = this.inputSize;
+    if (images.length === 0 || images.length % size !== 0) {
+      throw new Error(`predict: ${images.length} values is not a whole number of examples of shape ${fmtShape(this.inputShape)} (${size} values each)`);
+    }
+    const count = images.length / size, k = this.classes, bs = o.batchSize ?? 256;
+    const out = new Float32Array(count * k);
+    const data: Dataset = { images, labels: [], count };
+    for (let from = 0; from < count; from += bs) {
+      const n = Math.min(bs, count - from);
+      const logits = this.forwardBuffer(this.loadBatch(data, null, from, n, false), n, false);
+      if (!this.probs || this.probs.length < n * k) {
+        this.probs?.free();
+        this.probs = this.backend.heap.alloc(Math.max(bs, n) * k);
+      }
+      softmax(this.backend, logits, this.probs, n, k);
+      out.set(this.probs.view.subarray(0, n * k), from * k);
+    }
+    return out;
+  }
+
+  /** The most probable class of each example. */
+  predictClass(images: Uint8Array | Float32Array): Int32Array {
+    const p = this.predict(images), k = this.classes;
+    const out = new Int32Array(p.length / k);
+    for (let r = 0; r < out.length; r++) {
+      let best = 0;
+      for (let j = 1; j < k; j++) if (p[r * k + j] > p[r * k + best]) best = j;
+      out[r] = best;
+    }
+    return out;
+  }
+
+  /** Per-layer max |activation| and zero fraction over the last forward batch. */
+  activationStats(): LayerStats[] {
+    const n = this.lastBatch;
+    return this.layers.flatMap((l) => {
+      const y = l.lastOutput();
+      if (!y || n === 0) return [];
+      const v = y.view.subarray(0, n * l.outputSize);
+      let mx = 0, zeros = 0;
+      for (let i = 0; i < v.length; i++) {
+        const a = Math.abs(v[i]);
+        if (a > mx) mx = a;
+        if (v[i] === 0) zeros++;
+      }
+      return [{ layer: l.name, kind: l.kind, maxAbs: mx, zeroFraction: zeros / v.length }];
+    });
+  }
+
+  /** Frees all wasm memory of the model; it cannot be used afterwards. Idempotent. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const l of this.layers) l.dispose();
+    for (const b of [this.xBuf, this.labelBuf, this.dlogits, this.probs]) b?.free();
+  }
+}
+
+/** Builds a model: `sequential([conv2d(...), ...], { inputShape: [1, 28, 28] })`. */
+export function sequential(layers: Layer[], o: SequentialOptions): Sequential {
+  return new Sequential(layers, o);
+}
