@@ -1,13 +1,42 @@
 /**
  * cnn-wasm: train and run small convolutional networks in WebAssembly.
  *
- * Start with `await initBackend()`; everything else takes the backend it returns
- * (or the default one).
+ * ```ts
+ * import { initBackend, sequential, conv2d, maxPooling2d, flatten, dense, sgd } from 'cnn-wasm';
+ * await initBackend();                        // SIMD128 where available
+ * const model = sequential([conv2d({ filters: 8, kernelSize: 3, activation: 'relu' }),
+ *   maxPooling2d(), flatten(), dense({ units: 10 })], { inputShape: [1, 28, 28] });
+ * await model.fit(train, { optimizer: sgd({ learningRate: 0.01, momentum: 0.9 }), epochs: 3 });
+ * ```
  */
 export { initBackend, getBackend, setBackend, simdSupported, instantiateBackend, defaultWasmUrl, Backend } from './backend/load.js';
 export type { BackendName, BackendChoice, BackendOptions, WasmSource } from './backend/load.js';
-export { F32Buffer, Heap } from './backend/memory.js';
+export { F32Buffer, I32Buffer, Heap } from './backend/memory.js';
 export type { KernelExports } from './backend/exports.js';
 export { gemm } from './kernels/gemm.js';
 export type { GemmParams } from './kernels/gemm.js';
+export { conv2d, dense, maxPooling2d, averagePooling2d, batchNormalization, relu, flatten, dropout, zeroPadding2d, layerFromConfig } from './layers/index.js';
+export { Conv2D, Dense, MaxPooling2D, AveragePooling2D, BatchNormalization, ReLU, Flatten, Dropout, ZeroPadding2D } from './layers/index.js';
+export type { Conv2DOptions } from './layers/conv2d.js';
+export type { DenseOptions } from './layers/dense.js';
+export type { Pooling2DOptions } from './layers/pooling.js';
+export type { BatchNormOptions } from './layers/batchnorm.js';
+export { Layer } from './layers/layer.js';
+export type { Param, Shape, Activation } from './layers/layer.js';
+export type { Padding } from './kernels/conv.js';
+export { normal, constant, uniform } from './init.js';
+export type { Initializer } from './init.js';
+export { sequential, Sequential, MNIST_NORMALIZATION } from './model.js';
+export type { Dataset, Normalization, SequentialOptions, FitOptions, History, EpochLogs, BatchLogs, Callbacks, Evaluation, LayerStats } from './model.js';
+export { sgd, adam, Sgd, Adam, Optimizer, optimizerFromConfig } from './optim/optimizer.js';
+export type { SgdOptions, AdamOptions, OptimizerConfig } from './optim/optimizer.js';
+export { constantLr, stepDecay, exponentialDecay, learningRateAt } from './optim/schedule.js';
+export type { LearningRate } from './optim/schedule.js';
+export { gradientCheck } from './gradcheck.js';
+export type { GradientCheckResult, GradientCheckOptions, TensorCheck } from './gradcheck.js';
+export { createPreset, PRESET_NAMES, presetDescription } from './models/presets.js';
+export type { Recipe } from './models/presets.js';
+export { serializeModel, deserializeModel, readModelHeader, ModelFileError } from './io/modelfile.js';
+export type { LoadedModel, ModelHeader } from './io/modelfile.js';
+export { Rng } from './rng.js';
 export { VERSION } from './version.js';

@@ -328,6 +328,26 @@ export class Sequential {
     return { loss, correct };
   }
 
+  /**
+   * Training-mode forward and backward on examples from..from+n of `data`
+   * without updating anything but the gradients (and batch-norm running
+   * statistics). Returns the mean loss. Used by gradient checks and tests.
+   */
+  computeGradients(data: Dataset, from: number, n: number, stepSeed = 0): number {
+    this.checkAlive();
+    const logits = this.forwardBuffer(this.loadBatch(data, null, from, n, true), n, true, stepSeed);
+    const loss = this.lossAndGrad(logits, n);
+    this.backwardBuffer(this.dlogits!, n);
+    return loss;
+  }
+
+  /** Training-mode loss on examples from..from+n (same dropout masks for the same stepSeed). */
+  trainingLoss(data: Dataset, from: number, n: number, stepSeed = 0): number {
+    this.checkAlive();
+    const logits = this.forwardBuffer(this.loadBatch(data, null, from, n, true), n, true, stepSeed);
+    return this.lossAndGrad(logits, n);
+  }
+
   /** Trains for `epochs` over `data`; resolves to the history. */
   async fit(data: Dataset, o: FitOptions): Promise<History> {
     this.checkAlive();
