@@ -4,6 +4,7 @@ import { VERSION } from '../version.js';
 import { UsageError } from './options.js';
 import * as bench from './bench.js';
 import * as info from './info.js';
+import * as train from './train.js';
 
 /** Builds the commander program (exported for tests). */
 export function buildProgram(): Command {
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .version(VERSION, '-v, --version')
     .showHelpAfterError()
     .exitOverride();
+  train.register(program);
   info.register(program);
   bench.register(program);
   return program;

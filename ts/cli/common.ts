@@ -1,0 +1,67 @@
+/** Shared CLI plumbing: data set loading with download progress, output streams, model resolution. */
+import cliProgress from 'cli-progress';
+import { DatasetNameError, loadDataset, type DatasetSplits } from '../data/datasets.js';
+import { IdxError } from '../data/idx.js';
+import type { Dataset } from '../model.js';
+import { UsageError } from './options.js';
+
+/** Where human-readable messages go: stderr when stdout carries JSON. */
+export interface Out {
+  info(msg: string): void;
+  json: boolean;
+}
+
+export function makeOut(json: boolean): Out {
+  return { json, info: (m) => (json ? process.stderr.write(`${m}\n`) : console.log(m)) };
+}
+
+/** A file or data problem: exit code 1 with a message naming the path. */
+export class FileProblem extends Error {}
+
+/** Loads a data set for the CLI, showing a bar for downloads and one line for a fallback. */
+export async function cliDataset(spec: string, out: Out): Promise<DatasetSplits> {
+  let bar: cliProgress.SingleBar | null = null;
+  const showBars = process.stderr.isTTY && !out.json;
+  try {
+    const d = await loadDataset(spec, {
+      onDownloadStart: (file) => {
+        bar?.stop();
+        if (showBars) {
+          bar = new cliProgress.SingleBar({ format: `downloading ${file} |{bar}| {percentage}% {value}/{total} bytes`, stream: process.stderr }, cliProgress.Presets.shades_classic);
+          bar.start(1, 0);
+        } else {
+          process.stderr.write(`downloading ${file}\n`);
+        }
+      },
+      onDownload: (_f, received, total) => {
+        if (bar) {
+          bar.setTotal(total ?? Math.max(received, 1));
+          bar.update(received);
+        }
+      },
+    });
+    (bar as cliProgress.SingleBar | null)?.stop();
+    if (d.fallbackReason) {
+      process.stderr.write(`MNIST could not be downloaded (${d.fallbackReason.replace(/^could not download /, '')}); using the bundled sample of real MNIST: 9,000 train / 1,000 test digits\n`);
+    }
+    return d;
+  } catch (e) {
+    (bar as cliProgress.SingleBar | null)?.stop();
+    if (e instanceof DatasetNameError) throw new UsageError(e.message);
+    if (e instanceof IdxError) throw new FileProblem(e.message);
+    throw e;
+  }
+}
+
+/** A split as a model Dataset. */
+export function asDataset(s: { images: Uint8Array; labels: Uint8Array; count: number }, from = 0, count = s.count - from): Dataset {
+  const size = s.images.length / s.count;
+  return { images: s.images.subarray(from * size, (from + count) * size), labels: s.labels.subarray(from, from + count), count };
+}
+
+/** Checks the images are 28x28 (what every preset expects). */
+export function checkImageSize(d: DatasetSplits): void {
+  for (const [split, s] of [['train', d.train], ['test', d.test]] as const) {
+    if (s.rows !== 28 || s.cols !== 28) throw new FileProblem(`${d.source}: ${split} images are ${s.rows}x${s.cols}; the models expect 28x28`);
+  }
+}

@@ -1,0 +1,145 @@
+/** `cnn-wasm train`: train a preset on a data set, with progress, validation, a final test and a saved model. */
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { initBackend } from '../backend/load.js';
+import { saveModel } from '../io/node.js';
+import { createPreset, PRESET_NAMES } from '../models/presets.js';
+import { optimizerFromConfig, type OptimizerConfig } from '../optim/optimizer.js';
+import { asDataset, checkImageSize, cliDataset, makeOut } from './common.js';
+import { parseBackend, parseChoice, parseIntFlag, parseNumberFlag, UsageError } from './options.js';
+
+interface TrainFlags {
+  model: string; dataset: string; epochs?: string; batchSize?: string; lr?: string; momentum?: string; weightDecay?: string;
+  optimizer?: string; backend: string; seed: string; limit?: string; valSize?: string; out?: string; json?: boolean; progress: boolean;
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+const fmtInt = (x: number) => Math.round(x).toLocaleString('en-US');
+
+export function register(program: Command): void {
+  program
+    .command('train')
+    .description('train a model (default: lenet5-bn with its seed recipe on MNIST) and save it')
+    .option('--model <name>', `preset: ${PRESET_NAMES.join(' | ')}`, 'lenet5-bn')
+    .option('--dataset <name|dir>', 'mnist | mnist-sample | fashion-mnist | a directory with the four IDX files', 'mnist')
+    .option('--epochs <n>', 'epochs (default: the preset recipe)')
+    .option('--batch-size <n>', 'batch size (default: the preset recipe)')
+    .option('--lr <x>', 'initial learning rate (keeps the recipe schedule shape)')
+    .option('--momentum <x>', 'SGD momentum')
+    .option('--weight-decay <x>', 'weight decay')
+    .option('--optimizer <name>', 'sgd | adam (default: the preset recipe)')
+    .option('--backend <name>', 'auto | simd | scalar', 'auto')
+    .option('--seed <n>', 'seed of initialisation, shuffling and dropout', '1')
+    .option('--limit <n>', 'train on the first n training images only')
+    .option('--val-size <n>', 'hold out n training images for validation (default: 5,000 on full data sets, 0 on the sample)')
+    .option('--out <file>', 'where to save the model (default: ./<model>-<dataset>.cnnw)')
+    .option('--json', 'print exactly one JSON line with the results')
+    .option('--no-progress', 'no progress bar (one line per epoch)')
+    .action(async (f: TrainFlags) => {
+      const out = makeOut(!!f.json);
+      const modelName = parseChoice('--model', f.model, PRESET_NAMES);
+      const backendChoice = parseBackend(f.backend);
+      const seed = parseIntFlag('--seed', f.seed, 0, 2 ** 31);
+      const be = await initBackend({ backend: backendChoice });
+      const data = await cliDataset(f.dataset, out);
+      checkImageSize(data);
+      const { model, recipe } = createPreset(modelName, { backend: be, seed });
+
+      // Optimiser: the recipe, with flags overriding.
+      let opt: OptimizerConfig = recipe.optimizer;
+      const optName = f.optimizer ? parseChoice('--optimizer', f.optimizer, ['sgd', 'adam'] as const) : opt.kind;
+      if (optName !== opt.kind) {
+        opt = optName === 'adam'
+          ? { kind: 'adam', learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, decoupled: false }
+          : { kind: 'sgd', learningRate: 0.01, momentum: 0.9, nesterov: false, weightDecay: 0 };
+      }
+      if (f.lr !== undefined) {
+        const lr = parseNumberFlag('--lr', f.lr, 0, 10);
+        const s = opt.learningRate;
+        opt = { ...opt, learningRate: typeof s === 'number' ? lr : { ...s, lr } } as OptimizerConfig;
+      }
+      if (f.momentum !== undefined) {
+        if (opt.kind !== 'sgd') throw new UsageError('--momentum applies to --optimizer sgd');
+        opt = { ...opt, momentum: parseNumberFlag('--momentum', f.momentum, 0, 0.999999) };
+      }
+      if (f.weightDecay !== undefined) opt = { ...opt, weightDecay: parseNumberFlag('--weight-decay', f.weightDecay, 0, 1) } as OptimizerConfig;
+      const optimizer = optimizerFromConfig(opt);
+      const epochs = f.epochs !== undefined ? parseIntFlag('--epochs', f.epochs, 1, 10_000) : recipe.epochs;
+      const batchSize = f.batchSize !== undefined ? parseIntFlag('--batch-size', f.batchSize, 1, 65_536) : recipe.batchSize;
+
+      // Splits: optional limit, validation hold-out from the end of the training set.
+      let trainCount = data.train.count;
+      if (f.limit !== undefined) trainCount = Math.min(trainCount, parseIntFlag('--limit', f.limit, 1));
+      const defaultVal = data.train.count >= 50_000 ? 5000 : 0;
+      const valSize = f.valSize !== undefined ? parseIntFlag('--val-size', f.valSize, 0, trainCount - 1) : Math.min(defaultVal, Math.floor(trainCount / 10));
+      const train = asDataset(data.train, 0, trainCount - valSize);
+      const val = valSize > 0 ? asDataset(data.train, trainCount - valSize, valSize) : null;
+      const test = asDataset(data.test);
+      const outPath = resolve(f.out ?? `${modelName}-${data.name.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+/, '')}.cnnw`);
+
+      out.info(`training ${modelName} on ${data.name} (${data.source}): ${fmtInt(train.count)} train, ${val ? `${fmtInt(val.count)} validation, ` : ''}${fmtInt(test.count)} test images`);
+      out.info(`backend ${be.name}, ${epochs} epoch(s), batch ${batchSize}, ${opt.kind} ${JSON.stringify(opt.learningRate)}${opt.kind === 'sgd' ? ` momentum ${opt.momentum}` : ''}${opt.weightDecay ? ` weight decay ${opt.weightDecay}` : ''}, seed ${seed}`);
+
+      // Ctrl-C: stop after the current step and save a checkpoint; a second Ctrl-C exits at once.
+      let interrupted = false;
+      const onSigint = () => {
+        if (interrupted) process.exit(130);
+        interrupted = true;
+        model.stopTraining = true;
+        process.stderr.write('\ninterrupted: finishing the current step and saving a checkpoint (Ctrl-C again to quit now)\n');
+      };
+      process.on('SIGINT', onSigint);
+
+      const useBar = f.progress && process.stderr.isTTY && !out.json;
+      let bar: cliProgress.SingleBar | null = null;
+      const t0 = performance.now();
+      let lastLine = 0;
+      const history = await model.fit(train, {
+        optimizer, epochs, batchSize, seed, validationData: val ?? test,
+        callbacks: {
+          onEpochBegin: (epoch) => {
+            if (useBar) {
+              bar = new cliProgress.SingleBar({
+                format: `epoch ${epoch + 1}/${epochs} |{bar}| {percentage}% | {value}/{total} | loss {loss} acc {acc} | {ips} img/s | ETA {eta_formatted}`,
+                stream: process.stderr, hideCursor: true, etaBuffer: 50,
+              }, cliProgress.Presets.shades_classic);
+              bar.start(Math.ceil(train.count / batchSize), 0, { loss: '-', acc: '-', ips: '-' });
+            }
+          },
+          onBatchEnd: (b) => {
+            if (bar) bar.update(b.batch + 1, { loss: b.loss.toFixed(4), acc: pct(b.accuracy), ips: fmtInt(b.imagesPerSecond) });
+            else if (!out.json && performance.now() - lastLine > 10_000) {
+              lastLine = performance.now();
+              out.info(`  epoch ${b.epoch + 1} step ${b.batch + 1}/${b.batches}: loss ${b.loss.toFixed(4)}, ${fmtInt(b.imagesPerSecond)} img/s`);
+            }
+          },
+          onEpochEnd: (l) => {
+            (bar as cliProgress.SingleBar | null)?.stop();
+            const vname = val ? 'val' : 'test';
+            out.info(`epoch ${l.epoch + 1}/${epochs}: loss ${l.loss.toFixed(4)}, acc ${pct(l.accuracy)}, ${vname} loss ${l.valLoss!.toFixed(4)}, ${vname} acc ${pct(l.valAccuracy!)}, ${fmtInt(l.imagesPerSecond)} img/s, ${l.seconds.toFixed(1)} s`);
+          },
+          onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
+        },
+      });
+      (bar as cliProgress.SingleBar | null)?.stop();
+      process.off('SIGINT', onSigint);
+      const seconds = (performance.now() - t0) / 1000;
+      const trainSeconds = history.epochs.reduce((s, e) => s + e.seconds, 0);
+      const imagesPerSecond = history.epochs.length ? history.epochs.reduce((s, e) => s + e.imagesPerSecond * e.seconds, 0) / trainSeconds : 0;
+      const result = model.evaluate(test);
+      const metadata = { preset: modelName, dataset: data.name, epochs: history.epochs.length, steps: history.steps, testAccuracy: result.accuracy, testLoss: result.loss, interrupted };
+      saveModel(model, outPath, { optimizer, metadata });
+      if (interrupted) out.info(`checkpoint saved to ${outPath} after ${history.steps} steps (optimizer state included; resume with the library's loadModel)`);
+      out.info(`test accuracy ${pct(result.accuracy)}, test loss ${result.loss.toFixed(4)} on ${fmtInt(test.count)} images; ${fmtInt(imagesPerSecond)} img/s training; ${seconds.toFixed(1)} s`);
+      out.info(`model saved to ${outPath}`);
+      if (out.json) {
+        console.log(JSON.stringify({
+          model: modelName, dataset: data.name, backend: be.name, epochs: history.epochs.length, trainImages: train.count,
+          testAccuracy: result.accuracy, testLoss: result.loss, imagesPerSecond: Math.round(imagesPerSecond), seconds: +seconds.toFixed(2), modelPath: outPath,
+        }));
+      }
+      model.dispose();
+      optimizer.dispose();
+    });
+}

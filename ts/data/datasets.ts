@@ -1,0 +1,122 @@
+/**
+ * Data sets by name: full MNIST (downloaded, verified, cached), the bundled
+ * real-MNIST sample, Fashion-MNIST (Debian's dataset-fashion-mnist package,
+ * else download), or any directory holding the four IDX files.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DownloadError, downloadVerified, verifyFile, type RemoteFile } from './download.js';
+import type { LabelledImages } from './idx.js';
+import { readSplit, sampleDir } from './sample.js';
+
+/** Train and test splits of a data set. */
+export interface DatasetSplits {
+  /** 'mnist', 'mnist-sample', 'fashion-mnist', or the directory given. */
+  name: string;
+  train: LabelledImages;
+  test: LabelledImages;
+  /** Where the files came from (printed by the CLI). */
+  source: string;
+  /** Set when the data set asked for could not be had and another was used. */
+  fallbackReason?: string;
+}
+
+export const DATASET_NAMES = ['mnist', 'mnist-sample', 'fashion-mnist'] as const;
+
+const SPLIT_FILES = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'];
+
+/** MNIST: the mirrors torchvision/TFDS use, with TFDS's sha256 of each .gz. */
+export const MNIST = {
+  mirrors: ['https://storage.googleapis.com/cvdf-datasets/mnist/', 'https://ossci-datasets.s3.amazonaws.com/mnist/'],
+  files: [
+    { name: SPLIT_FILES[0], sha256: '440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609', hashOf: 'download' },
+    { name: SPLIT_FILES[1], sha256: '3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c', hashOf: 'download' },
+    { name: SPLIT_FILES[2], sha256: '8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6', hashOf: 'download' },
+    { name: SPLIT_FILES[3], sha256: 'f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6', hashOf: 'download' },
+  ] as RemoteFile[],
+};
+
+/**
+ * Fashion-MNIST: the project's own mirror. Verified by the sha256 of the
+ * decompressed IDX bytes, because copies (Debian's among them) recompress the
+ * .gz and so change its hash but not its content.
+ */
+export const FASHION_MNIST = {
+  systemDir: '/usr/share/datasets/fashion-mnist',
+  mirrors: ['http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/'],
+  files: [
+    { name: SPLIT_FILES[0], sha256: 'c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888', hashOf: 'content' },
+    { name: SPLIT_FILES[1], sha256: 'bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9', hashOf: 'content' },
+    { name: SPLIT_FILES[2], sha256: '5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b', hashOf: 'content' },
+    { name: SPLIT_FILES[3], sha256: '0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34', hashOf: 'content' },
+  ] as RemoteFile[],
+};
+
+/** The cache directory: $CNN_WASM_CACHE, else $XDG_CACHE_HOME/cnn-wasm, else ~/.cache/cnn-wasm. */
+export function cacheDir(): string {
+  if (process.env.CNN_WASM_CACHE) return resolve(process.env.CNN_WASM_CACHE);
+  const xdg = process.env.XDG_CACHE_HOME;
+  return join(xdg && xdg.startsWith('/') ? xdg : join(homedir(), '.cache'), 'cnn-wasm');
+}
+
+/** Options of {@link loadDataset}. */
+export interface LoadDatasetOptions {
+  /** Override the cache directory. */
+  cacheDir?: string;
+  /** Override mirrors (tests serve files from a local HTTP server). */
+  mirrors?: { mnist?: string[]; fashion?: string[] };
+  /** Progress of downloads: file name, bytes so far, total (null if unknown). */
+  onDownload?(file: string, received: number, total: number | null): void;
+  /** Called before a download starts, with the file name. */
+  onDownloadStart?(file: string): void;
+  idleTimeoutMs?: number;
+  /** Skip the system Fashion-MNIST directory (tests). */
+  ignoreSystemFashion?: boolean;
+}
+
+/** Makes sure every file is in `dir`, verified; downloads what is missing or corrupt. */
+async function ensureFiles(dir: string, spec: { mirrors: string[]; files: RemoteFile[] }, o: LoadDatasetOptions): Promise<void> {
+  for (const f of spec.files) {
+    const dest = join(dir, f.name);
+    if (existsSync(dest) && verifyFile(readFileSync(dest), f)) continue;
+    o.onDownloadStart?.(f.name);
+    await downloadVerified(spec.mirrors, f, dest, { onProgress: (r, t) => o.onDownload?.(f.name, r, t), idleTimeoutMs: o.idleTimeoutMs });
+  }
+}
+
+function fromDir(name: string, dir: string, source = dir): DatasetSplits {
+  return { name, train: readSplit(dir, 'train'), test: readSplit(dir, 't10k'), source };
+}
+
+/** Loads a data set by name or directory. */
+export async function loadDataset(spec: string, o: LoadDatasetOptions = {}): Promise<DatasetSplits> {
+  const cache = o.cacheDir ?? cacheDir();
+  if (spec === 'mnist-sample') return fromDir('mnist-sample', sampleDir(), 'bundled sample of real MNIST (9,000 train / 1,000 test)');
+  if (spec === 'mnist') {
+    const dir = join(cache, 'mnist');
+    try {
+      await ensureFiles(dir, { ...MNIST, mirrors: o.mirrors?.mnist ?? MNIST.mirrors }, o);
+    } catch (e) {
+      if (!(e instanceof DownloadError)) throw e;
+      const s = fromDir('mnist-sample', sampleDir(), 'bundled sample of real MNIST (9,000 train / 1,000 test)');
+      return { ...s, fallbackReason: e.message };
+    }
+    return fromDir('mnist', dir);
+  }
+  if (spec === 'fashion-mnist') {
+    const sys = FASHION_MNIST.systemDir;
+    if (!o.ignoreSystemFashion && SPLIT_FILES.every((f) => existsSync(join(sys, f)))) return fromDir('fashion-mnist', sys);
+    const dir = join(cache, 'fashion-mnist');
+    await ensureFiles(dir, { ...FASHION_MNIST, mirrors: o.mirrors?.fashion ?? FASHION_MNIST.mirrors }, o);
+    return fromDir('fashion-mnist', dir);
+  }
+  if (spec.includes('/') || spec.startsWith('.') || existsSync(spec)) {
+    if (!existsSync(spec)) throw new Error(`dataset directory ${spec} does not exist`);
+    return fromDir(spec, resolve(spec));
+  }
+  throw new DatasetNameError(`unknown dataset '${spec}' (valid: ${DATASET_NAMES.join(', ')}, or a directory holding train-/t10k- images and labels IDX files)`);
+}
+
+/** An unknown data set name (a usage error). */
+export class DatasetNameError extends Error {}
