@@ -68,6 +68,9 @@ describe.each(backends.map((b) => [b.name, b] as const))('%s build', (_name, be)
       const g = { planes: 2, h: 3, w: 2, top: 2, left: 1, oh: 7, ow: 4 };
       const X = randArray(12, rng(1)), x = be.heap.from(X), y = be.heap.alloc(56, NaN), dx = be.heap.alloc(12);
       padForward(be, g, x, y);
+      const y2 = be.heap.alloc(56);
+      padForward(be, g, x, y2, -0.5);
+      expect(Array.from(y2.view).filter((v) => v === -0.5).length).toBe(56 - 12);
       for (let p = 0; p < 2; p++) for (let i = 0; i < 7; i++) for (let j = 0; j < 4; j++) {
         const inside = i >= 2 && i < 5 && j >= 1 && j < 3;
         expect(y.view[(p * 7 + i) * 4 + j]).toBe(inside ? X[(p * 3 + i - 2) * 2 + j - 1] : 0);

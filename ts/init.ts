@@ -6,6 +6,8 @@ export type Initializer =
   | 'heNormal'
   | 'glorotUniform'
   | 'zeros'
+  /** PyTorch's default for conv/linear weights and biases: U(-1/sqrt(fanIn), 1/sqrt(fanIn)). */
+  | 'torchDefault'
   | { kind: 'normal'; std: number; mean?: number }
   | { kind: 'constant'; value: number }
   | { kind: 'uniform'; limit: number };
@@ -32,6 +34,9 @@ export function initialize(init: Initializer, out: Float32Array, fanIn: number, 
   } else if (init === 'heNormal') {
     const std = Math.sqrt(2 / fanIn);
     for (let i = 0; i < out.length; i++) out[i] = rng.normal() * std;
+  } else if (init === 'torchDefault') {
+    const limit = 1 / Math.sqrt(fanIn);
+    for (let i = 0; i < out.length; i++) out[i] = (rng.uniform() * 2 - 1) * limit;
   } else if (init === 'glorotUniform') {
     const limit = Math.sqrt(6 / (fanIn + fanOut));
     for (let i = 0; i < out.length; i++) out[i] = (rng.uniform() * 2 - 1) * limit;
@@ -48,12 +53,12 @@ export function initialize(init: Initializer, out: Float32Array, fanIn: number, 
 
 /** Validates an initialiser read from user input or a model file. */
 export function checkInitializer(init: unknown, where: string): Initializer {
-  if (init === 'heNormal' || init === 'glorotUniform' || init === 'zeros') return init;
+  if (init === 'heNormal' || init === 'glorotUniform' || init === 'zeros' || init === 'torchDefault') return init;
   if (typeof init === 'object' && init !== null) {
     const o = init as Record<string, unknown>;
     if (o.kind === 'normal' && typeof o.std === 'number' && o.std >= 0) return init as Initializer;
     if (o.kind === 'constant' && typeof o.value === 'number') return init as Initializer;
     if (o.kind === 'uniform' && typeof o.limit === 'number' && o.limit >= 0) return init as Initializer;
   }
-  throw new Error(`${where}: invalid initializer ${JSON.stringify(init)} (valid: 'heNormal', 'glorotUniform', 'zeros', normal(std), constant(v), uniform(limit))`);
+  throw new Error(`${where}: invalid initializer ${JSON.stringify(init)} (valid: 'heNormal', 'glorotUniform', 'zeros', 'torchDefault', normal(std), constant(v), uniform(limit))`);
 }

@@ -37,7 +37,7 @@ export interface KernelExports {
     kh: number, kw: number, sh: number, sw: number, oh: number, ow: number): void;
   avgpool2d_backward(dy: number, dx: number, planes: number, h: number, w: number,
     kh: number, kw: number, sh: number, sw: number, oh: number, ow: number): void;
-  pad2d_forward(x: number, y: number, planes: number, h: number, w: number, top: number, left: number, oh: number, ow: number): void;
+  pad2d_forward(x: number, y: number, planes: number, h: number, w: number, top: number, left: number, oh: number, ow: number, value: number): void;
   pad2d_backward(dy: number, dx: number, planes: number, h: number, w: number, top: number, left: number, oh: number, ow: number): void;
   relu_forward(x: number, y: number, len: number): void;
   relu_backward(y: number, dy: number, dx: number, len: number): void;

@@ -2,9 +2,11 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { UsageError } from './options.js';
+import { FileProblem } from './common.js';
 import * as bench from './bench.js';
 import * as info from './info.js';
 import * as train from './train.js';
+import * as modelCommands from './model-commands.js';
 
 /** Builds the commander program (exported for tests). */
 export function buildProgram(): Command {
@@ -16,6 +18,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   train.register(program);
+  modelCommands.register(program);
   info.register(program);
   bench.register(program);
   return program;
@@ -35,6 +38,10 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof UsageError) {
       console.error(`cnn-wasm: ${e.message}`);
       return 2;
+    }
+    if (e instanceof FileProblem) {
+      console.error(`cnn-wasm: ${e.message}`);
+      return 1;
     }
     console.error(`cnn-wasm: ${(e as Error).message}`);
     return 1;

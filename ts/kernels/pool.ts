@@ -62,11 +62,11 @@ export function avgPoolBackward(be: Backend, g: PoolGeometry, dy: F32Buffer, dx:
 /** Zero padding geometry: planes of h x w placed at (top, left) in oh x ow. */
 export interface PadGeometry { planes: number; h: number; w: number; top: number; left: number; oh: number; ow: number }
 
-/** y = x zero-padded. */
-export function padForward(be: Backend, g: PadGeometry, x: F32Buffer, y: F32Buffer): void {
+/** y = x padded with `value` (default 0). */
+export function padForward(be: Backend, g: PadGeometry, x: F32Buffer, y: F32Buffer, value = 0): void {
   checkBuffer('padForward', 'x', x, g.planes * g.h * g.w);
   checkBuffer('padForward', 'y', y, g.planes * g.oh * g.ow);
-  be.k.pad2d_forward(x.ptr, y.ptr, g.planes, g.h, g.w, g.top, g.left, g.oh, g.ow);
+  be.k.pad2d_forward(x.ptr, y.ptr, g.planes, g.h, g.w, g.top, g.left, g.oh, g.ow, value);
 }
 
 /** dx = crop of dy (gradient of zero padding). */

@@ -87,14 +87,21 @@ export class Dropout extends Layer {
   }
 }
 
-/** Zero padding of images: `padding` rows/cols on each side, or [[top, bottom], [left, right]]. */
+/**
+ * Padding of images: `padding` rows/cols on each side, or [[top, bottom], [left, right]].
+ * The padded value is 0 unless `value` is given — e.g. the normalised background
+ * (-mean/std), which is what padding the raw image before normalising gives.
+ */
 export class ZeroPadding2D extends Layer {
   readonly kind = 'zeroPadding2d';
   readonly padding: [[number, number], [number, number]];
+  readonly value: number;
   private geom!: PadGeometry;
 
-  constructor(o: { padding?: number | [number, number] | [[number, number], [number, number]]; name?: string } = {}) {
+  constructor(o: { padding?: number | [number, number] | [[number, number], [number, number]]; value?: number; name?: string } = {}) {
     super(o.name);
+    this.value = o.value ?? 0;
+    if (!Number.isFinite(this.value)) throw new Error(`zeroPadding2d: value must be a finite number, got ${o.value}`);
     const p = o.padding ?? 1;
     const norm: unknown = typeof p === 'number' ? [[p, p], [p, p]] : typeof p[0] === 'number' ? [[p[0], p[0]], [p[1], p[1]]] : p;
     const flat = (norm as number[][]).flat();
@@ -111,7 +118,7 @@ export class ZeroPadding2D extends Layer {
   }
   forward(x: F32Buffer, n: number): F32Buffer {
     const y = this.buffer('y', n * this.outputSize);
-    padForward(this.be, { ...this.geom, planes: n * this.inputShape[0] }, x, y);
+    padForward(this.be, { ...this.geom, planes: n * this.inputShape[0] }, x, y, this.value);
     return y;
   }
   backward(dy: F32Buffer, n: number, needDx: boolean): F32Buffer | null {
@@ -121,6 +128,6 @@ export class ZeroPadding2D extends Layer {
     return dx;
   }
   config(): Record<string, unknown> {
-    return { kind: this.kind, name: this.name, padding: this.padding };
+    return { kind: this.kind, name: this.name, padding: this.padding, value: this.value };
   }
 }

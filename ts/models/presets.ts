@@ -30,15 +30,20 @@ const sgdRecipe = (lr: OptimizerConfig['learningRate'], weightDecay = 0): Optimi
 const PRESETS: Record<string, Preset> = {
   'lenet5-bn': {
     description: 'LeNet-5 with batch norm and dropout (seed 001): pad 28->32, conv6 5x5-BN-relu-pool, conv16 5x5-BN-relu-pool, conv120 5x5-BN-relu, dense84-relu-dropout(keep .9), dense10',
-    layers: () => [
-      zeroPadding2d({ padding: 2 }),
-      conv2d({ filters: 6, kernelSize: 5, kernelInitializer: 'heNormal' }), batchNormalization(), relu(), maxPooling2d({ poolSize: 2 }),
-      conv2d({ filters: 16, kernelSize: 5, kernelInitializer: 'heNormal' }), batchNormalization(), relu(), maxPooling2d({ poolSize: 2 }),
-      conv2d({ filters: 120, kernelSize: 5, kernelInitializer: 'heNormal' }), batchNormalization(), relu(),
-      flatten(),
-      dense({ units: 84, activation: 'relu' }), dropout({ rate: 0.1 }),
-      dense({ units: 10 }),
-    ],
+    // PyTorch's default init, as the seed used; padding with the normalised
+    // background equals padding the raw image before normalising, as the seed did.
+    layers: () => {
+      const t = { kernelInitializer: 'torchDefault', biasInitializer: 'torchDefault' } as const;
+      return [
+        zeroPadding2d({ padding: 2, value: -MNIST_NORMALIZATION.mean / MNIST_NORMALIZATION.std }),
+        conv2d({ filters: 6, kernelSize: 5, ...t }), batchNormalization(), relu(), maxPooling2d({ poolSize: 2 }),
+        conv2d({ filters: 16, kernelSize: 5, ...t }), batchNormalization(), relu(), maxPooling2d({ poolSize: 2 }),
+        conv2d({ filters: 120, kernelSize: 5, ...t }), batchNormalization(), relu(),
+        flatten(),
+        dense({ units: 84, activation: 'relu', ...t }), dropout({ rate: 0.1 }),
+        dense({ units: 10, ...t }),
+      ];
+    },
     recipe: { optimizer: sgdRecipe(stepDecay(0.1, 0.9, 30), 4e-4), batchSize: 128, epochs: 3, normalization: MNIST_NORMALIZATION },
   },
   lenet5: {

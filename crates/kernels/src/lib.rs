@@ -172,11 +172,11 @@ pub unsafe extern "C" fn avgpool2d_backward(
     pool::avg_backward(dy, dx, planes, h, w, kh, kw, sh, sw, oh, ow)
 }
 
-/// Zero padding of `planes` planes: [h,w] placed at (top,left) inside [oh,ow].
+/// Constant padding of `planes` planes: [h,w] placed at (top,left) inside [oh,ow], the rest `value`.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
-pub unsafe extern "C" fn pad2d_forward(x: *const f32, y: *mut f32, planes: usize, h: usize, w: usize, top: usize, left: usize, oh: usize, ow: usize) {
-    pool::pad_forward(x, y, planes, h, w, top, left, oh, ow)
+pub unsafe extern "C" fn pad2d_forward(x: *const f32, y: *mut f32, planes: usize, h: usize, w: usize, top: usize, left: usize, oh: usize, ow: usize, value: f32) {
+    pool::pad_forward(x, y, planes, h, w, top, left, oh, ow, value)
 }
 
 /// Gradient of zero padding: the crop of dy.

@@ -94,9 +94,9 @@ pub unsafe fn avg_backward(
     }
 }
 
-/// Zero padding: y [planes, oh, ow] holds x [planes, h, w] at offset (top, left).
-pub unsafe fn pad_forward(x: *const f32, y: *mut f32, planes: usize, h: usize, w: usize, top: usize, left: usize, oh: usize, ow: usize) {
-    crate::act::fill(y, planes * oh * ow, 0.0);
+/// Constant padding: y [planes, oh, ow] holds x [planes, h, w] at offset (top, left), `value` elsewhere.
+pub unsafe fn pad_forward(x: *const f32, y: *mut f32, planes: usize, h: usize, w: usize, top: usize, left: usize, oh: usize, ow: usize, value: f32) {
+    crate::act::fill(y, planes * oh * ow, value);
     for p in 0..planes {
         for iy in 0..h {
             let src = x.add((p * h + iy) * w);
