@@ -1,0 +1,142 @@
+/** The cnn-wasm command line, run as a user runs it (node bin/cnn-wasm.js; dist/ is built by `npm test`). */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import { describe, expect, it } from 'vitest';
+import { loadModel } from '../ts/io/node.js';
+import { initBackend } from '../ts/backend/load.js';
+import { mnistSample } from './data.js';
+
+const bin = new URL('../bin/cnn-wasm.js', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'cnn-wasm-cli-'));
+const env = { ...process.env, CNN_WASM_CACHE: join(dir, 'cache') };
+const run = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env, cwd: dir });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+
+describe('usage', () => {
+  it('--help lists every command', () => {
+    const r = run('--help');
+    expect(r.code).toBe(0);
+    for (const c of ['train', 'eval', 'predict', 'gradcheck', 'summary', 'info', 'bench']) expect(r.out).toMatch(new RegExp(`^  ${c} `, 'm'));
+  });
+
+  it.each([
+    [['train', '--model', 'resnet'], /invalid value 'resnet' for --model \(valid: lenet5-bn, lenet5, deep4, simple, dense-head\)/],
+    [['train', '--backend', 'gpu'], /invalid value 'gpu' for --backend \(valid: auto, simd, scalar\)/],
+    [['train', '--epochs', '0'], /invalid value '0' for --epochs \(an integer from 1 to 10000\)/],
+    [['train', '--lr', 'fast'], /invalid value 'fast' for --lr/],
+    [['train', '--optimizer', 'rmsprop'], /invalid value 'rmsprop' for --optimizer \(valid: sgd, adam\)/],
+    [['train', '--dataset', 'cifar10'], /unknown dataset 'cifar10' \(valid: mnist, mnist-sample, fashion-mnist/],
+    [['train', '--bogus'], /unknown option '--bogus'/],
+    [['frobnicate'], /unknown command 'frobnicate'/],
+    [['summary', '--model', 'vgg'], /invalid value 'vgg' for --model/],
+  ])('%j exits 2 naming the valid choices', (args, msg) => {
+    const r = run(...(args as string[]));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(msg as RegExp);
+  });
+
+  it('file problems exit 1 naming the path', () => {
+    expect(run('eval', join(dir, 'none.cnnw'), '--dataset', 'mnist-sample')).toMatchObject({ code: 1, err: expect.stringMatching(/none.cnnw: cannot read \(ENOENT\)/) });
+    writeFileSync(join(dir, 'junk.cnnw'), 'definitely not a model');
+    expect(run('eval', join(dir, 'junk.cnnw'))).toMatchObject({ code: 1, err: expect.stringMatching(/junk.cnnw: not a cnn-wasm model file/) });
+    writeFileSync(join(dir, 'digit.png'), 'not a png');
+    expect(run('predict', join(dir, 'junk.cnnw'), join(dir, 'digit.png'))).toMatchObject({ code: 1, err: expect.stringMatching(/digit.png: unsupported image format/) });
+    expect(run('train', '--dataset', join(dir, 'cache'))).toMatchObject({ code: 1, err: expect.stringMatching(/missing train-images-idx3-ubyte/) });
+  });
+
+  it('info and summary', () => {
+    const info = JSON.parse(run('info', '--json').out);
+    expect(info).toMatchObject({ backend: 'simd', simdSupported: true });
+    expect(run('info', '--backend', 'scalar').out).toMatch(/backend:\s+scalar/);
+    const s = run('summary', '--model', 'lenet5-bn');
+    expect(s.code).toBe(0);
+    expect(s.out).toMatch(/Total params: 62,/);
+  });
+});
+
+describe('train, eval, predict', () => {
+  const model = join(dir, 'm.cnnw');
+  it('train --json prints exactly one line with the results and saves the model', () => {
+    const r = run('train', '--dataset', 'mnist-sample', '--epochs', '1', '--json', '--out', model);
+    expect(r.code).toBe(0);
+    const lines = r.out.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const j = JSON.parse(lines[0]);
+    expect(Object.keys(j)).toEqual(['model', 'dataset', 'backend', 'epochs', 'trainImages', 'testAccuracy', 'testLoss', 'imagesPerSecond', 'seconds', 'modelPath']);
+    expect(j).toMatchObject({ model: 'lenet5-bn', dataset: 'mnist-sample', backend: 'simd', epochs: 1, trainImages: 9000, modelPath: model });
+    expect(j.testAccuracy).toBeGreaterThan(0.9);
+    expect(j.imagesPerSecond).toBeGreaterThan(0);
+    expect(r.err).toMatch(/epoch 1\/1: loss .* test acc/);
+    const ev = JSON.parse(run('eval', model, '--dataset', 'mnist-sample', '--json').out);
+    expect(ev.testAccuracy).toBe(j.testAccuracy);
+    expect(run('eval', model).out).toMatch(/on mnist-sample test \(1,000 images\): accuracy/); // data set recorded in the file
+  });
+
+  it('predict reads PNG and PGM, inverts dark-on-light, centres and resizes like MNIST', async () => {
+    const test = mnistSample('t10k', 20);
+    let right = 0;
+    for (let i = 0; i < 10; i++) {
+      const digit = test.images.subarray(i * 784, (i + 1) * 784);
+      // 3x larger, dark ink on white, off-centre in a 120x100 canvas.
+      const png = new PNG({ width: 120, height: 100 });
+      png.data.fill(255);
+      for (let y = 0; y < 84; y++) for (let x = 0; x < 84; x++) {
+        const v = 255 - digit[Math.floor(y / 3) * 28 + Math.floor(x / 3)];
+        const o = ((y + 10) * 120 + x + 30) * 4;
+        png.data[o] = png.data[o + 1] = png.data[o + 2] = v;
+      }
+      const file = join(dir, `d${i}.png`);
+      writeFileSync(file, PNG.sync.write(png));
+      const r = JSON.parse(run('predict', model, file, '--json', '--top', '3').out);
+      expect(r.predictions).toHaveLength(3);
+      if (r.predictions[0].class === test.labels[i]) right++;
+    }
+    expect(right).toBeGreaterThanOrEqual(8);
+    // The same picture as binary PGM decodes to the same prediction as the PNG.
+    const pix = new Uint8Array(120 * 100).fill(255);
+    const digit = test.images.subarray(784, 2 * 784);
+    for (let y = 0; y < 84; y++) for (let x = 0; x < 84; x++) pix[(y + 10) * 120 + x + 30] = 255 - digit[Math.floor(y / 3) * 28 + Math.floor(x / 3)];
+    writeFileSync(join(dir, 'd.pgm'), Buffer.concat([Buffer.from('P5\n# a digit\n120 100\n255\n'), Buffer.from(pix)]));
+    const fromPgm = run('predict', model, join(dir, 'd.pgm'), '--json');
+    expect(fromPgm.code).toBe(0);
+    expect(JSON.parse(fromPgm.out).predictions).toEqual(JSON.parse(run('predict', model, join(dir, 'd1.png'), '--json').out).predictions);
+  });
+
+  it('gradcheck passes for a preset', () => {
+    const r = run('gradcheck', '--model', 'simple');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/conv2d_1\/kernel .* ok/);
+    expect(r.out).toMatch(/all tensors agree/);
+  });
+
+  it('Ctrl-C stops training cleanly and saves a loadable checkpoint', async () => {
+    const out = join(dir, 'ckpt.cnnw');
+    const child = spawn(process.execPath, [bin, 'train', '--dataset', 'mnist-sample', '--epochs', '50', '--out', out, '--no-progress'], { env, cwd: dir });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    let stdout = '', sent = false;
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      if (!sent && stdout.includes('epoch 1/50:')) {
+        sent = true; // one Ctrl-C: a second one means "quit now"
+        child.kill('SIGINT');
+      }
+    });
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    expect(code).toBe(0);
+    expect(err).toMatch(/interrupted: finishing the current step and saving a checkpoint/);
+    expect(stdout).toMatch(/checkpoint saved to .*ckpt.cnnw after \d+ steps/);
+    expect(existsSync(out)).toBe(true);
+    await initBackend();
+    const loaded = loadModel(out);
+    expect(loaded.metadata.interrupted).toBe(true);
+    expect(loaded.optimizer!.iterations).toBeGreaterThan(70); // more than one epoch of 71 steps
+    loaded.model.dispose();
+    expect(readFileSync(out).length).toBeGreaterThan(200_000);
+  });
+});
