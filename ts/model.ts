@@ -124,6 +124,8 @@ export class Sequential {
   normalization: Normalization;
   /** Set to true (e.g. from a callback or a signal handler) to stop fit after the current step. */
   stopTraining = false;
+  /** When set, receives the time of each layer's forward/backward and of the optimiser step (profiling). */
+  profiler: ((layer: string, phase: 'forward' | 'backward' | 'update', ms: number) => void) | null = null;
   private lut = new Float32Array(256);
   private xBuf: F32Buffer | null = null;
   private labelBuf: I32Buffer | null = null;
@@ -276,7 +278,12 @@ export class Sequential {
     this.checkAlive();
     let h = x;
     const ctx = { training, stepSeed };
-    for (const l of this.layers) h = l.forward(h, n, ctx);
+    const prof = this.profiler;
+    for (const l of this.layers) {
+      const t0 = prof ? performance.now() : 0;
+      h = l.forward(h, n, ctx);
+      if (prof) prof(l.name, 'forward', performance.now() - t0);
+    }
     this.lastBatch = n;
     return h;
   }
@@ -284,8 +291,11 @@ export class Sequential {
   /** Backward from dlogits through every layer; fills parameter gradients. */
   private backwardBuffer(dlogits: F32Buffer, n: number): void {
     let g: F32Buffer | null = dlogits;
+    const prof = this.profiler;
     for (let i = this.layers.length - 1; i >= 0 && g; i--) {
+      const t0 = prof ? performance.now() : 0;
       g = this.layers[i].backward(g, n, i > this.firstParamLayer);
+      if (prof) prof(this.layers[i].name, 'backward', performance.now() - t0);
     }
   }
 
@@ -324,7 +334,9 @@ export class Sequential {
       throw new Error(`training diverged: loss is ${loss} at step ${optimizer.iterations} (learning rate ${optimizer.learningRate}); lower the learning rate`);
     }
     this.backwardBuffer(this.dlogits!, n);
+    const t0 = this.profiler ? performance.now() : 0;
     optimizer.step(this.backend, this.params());
+    if (this.profiler) this.profiler('optimizer', 'update', performance.now() - t0);
     return { loss, correct };
   }
 

@@ -33,3 +33,26 @@ export function interleaved(contenders: (() => void)[], opts: { rounds?: number;
   }
   return samples.map(median);
 }
+
+/** Async variant of {@link timePerCall}. */
+export async function timePerCallAsync(fn: () => Promise<void>, minMs: number): Promise<number> {
+  let reps = 1;
+  for (;;) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) await fn();
+    const dt = performance.now() - t0;
+    if (dt >= minMs) return dt / 1000 / reps;
+    reps = dt <= 0 ? reps * 8 : Math.max(reps + 1, Math.ceil((reps * minMs * 1.2) / dt));
+  }
+}
+
+/** Async variant of {@link interleaved}: warm-up, then rounds timing each contender in turn; medians. */
+export async function interleavedAsync(contenders: (() => Promise<void>)[], opts: { rounds?: number; minMs?: number; warmup?: number } = {}): Promise<number[]> {
+  const rounds = opts.rounds ?? 5, minMs = opts.minMs ?? 300, warmup = opts.warmup ?? 2;
+  for (const fn of contenders) for (let i = 0; i < warmup; i++) await fn();
+  const samples: number[][] = contenders.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < contenders.length; i++) samples[i].push(await timePerCallAsync(contenders[i], minMs));
+  }
+  return samples.map(median);
+}

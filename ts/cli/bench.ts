@@ -1,7 +1,9 @@
 /** `cnn-wasm bench`: side-by-side benchmarks (SIMD vs scalar) printed as a table or one JSON line. */
 import type { Command } from 'commander';
 import { benchKernels, type KernelResult } from '../bench/kernels.js';
-import { UsageError, parseIntFlag } from './options.js';
+import { benchModels, machineInfo, profileModel, SYSTEMS, type ModelResult, type System } from '../bench/models.js';
+import { PRESET_NAMES } from '../models/presets.js';
+import { UsageError, parseChoice, parseIntFlag } from './options.js';
 
 function pad(s: string, n: number, right = false): string {
   return right ? s.padStart(n) : s.padEnd(n);
@@ -11,25 +13,64 @@ function printKernelRow(r: KernelResult): void {
   console.log(`${pad(r.name, 16)} ${pad(r.simdGflops.toFixed(1), 8, true)} ${pad(r.scalarGflops.toFixed(1), 8, true)} ${pad((r.simdGflops / r.scalarGflops).toFixed(2) + 'x', 7, true)}  ${r.description}`);
 }
 
+const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
+
+function printModelTable(results: ModelResult[]): void {
+  for (const mode of ['train', 'infer'] as const) {
+    const rows = results.filter((r) => r.mode === mode).sort((a, b) => SYSTEMS.indexOf(a.system) - SYSTEMS.indexOf(b.system));
+    const simd = rows.find((r) => r.system === 'cnn-wasm-simd')?.imagesPerSecond ?? null;
+    console.log(`\n${mode === 'train' ? 'training (forward + backward + update)' : 'inference'}, images/s (higher is better)`);
+    for (const r of rows) {
+      const v = r.imagesPerSecond;
+      const ratio = v !== null && simd !== null && r.system !== 'cnn-wasm-simd' ? `  cnn-wasm SIMD is ${(simd / v).toFixed(2)}x` : '';
+      console.log(`  ${pad(r.system, 16)} ${v === null ? `unsupported: ${r.unsupported}` : pad(fmt(v), 9, true)}${ratio}`);
+    }
+  }
+}
+
 export function register(program: Command): void {
   program
     .command('bench')
-    .description('benchmark the kernels (--kernels): GFLOP/s of the SIMD and scalar builds, side by side')
-    .option('--kernels', 'GEMM and conv kernels at LeNet-5 batch-128 shapes')
-    .option('--filter <text>', 'only benchmarks whose name contains <text>')
+    .description('benchmark training and inference against scalar, TensorFlow.js and ConvNetJS side by side (--kernels: GEMM/conv GFLOP/s)')
+    .option('--model <name>', 'lenet5-bn | lenet5 | deep4 (or any preset)', 'lenet5-bn')
+    .option('--systems <list>', `comma-separated subset of ${SYSTEMS.join(',')}`)
+    .option('--profile', 'per-layer forward/backward milliseconds per step (cnn-wasm, both builds)')
+    .option('--kernels', 'GEMM and conv kernels at LeNet-5 batch-128 shapes, GFLOP/s')
+    .option('--filter <text>', 'with --kernels: only benchmarks whose name contains <text>')
     .option('--rounds <n>', 'interleaved timing rounds; the median is reported', '5')
     .option('--json', 'print one JSON line instead of a table')
-    .action(async (opts: { kernels?: boolean; filter?: string; rounds: string; json?: boolean }) => {
-      if (!opts.kernels) throw new UsageError('bench: choose what to benchmark: --kernels');
+    .action(async (opts: { model: string; systems?: string; profile?: boolean; kernels?: boolean; filter?: string; rounds: string; json?: boolean }) => {
       const rounds = parseIntFlag('--rounds', opts.rounds, 1, 100);
-      if (!opts.json) {
-        console.log(`kernel benchmarks: median of ${rounds} interleaved rounds, GFLOP/s (higher is better)`);
-        console.log(`${pad('name', 16)} ${pad('SIMD', 8, true)} ${pad('scalar', 8, true)} ${pad('ratio', 7, true)}  shape`);
+      if (opts.kernels) {
+        if (!opts.json) {
+          console.log(`kernel benchmarks: median of ${rounds} interleaved rounds, GFLOP/s (higher is better)`);
+          console.log(`${pad('name', 16)} ${pad('SIMD', 8, true)} ${pad('scalar', 8, true)} ${pad('ratio', 7, true)}  shape`);
+        }
+        const results = await benchKernels({ filter: opts.filter, rounds, onResult: opts.json ? undefined : printKernelRow });
+        if (results.length === 0) throw new UsageError(`bench: no kernel benchmark matches '${opts.filter}'`);
+        if (opts.json) {
+          console.log(JSON.stringify({ kernels: results.map((r) => ({ name: r.name, simdGflops: +r.simdGflops.toFixed(2), scalarGflops: +r.scalarGflops.toFixed(2) })) }));
+        }
+        return;
       }
-      const results = await benchKernels({ filter: opts.filter, rounds, onResult: opts.json ? undefined : printKernelRow });
-      if (results.length === 0) throw new UsageError(`bench: no kernel benchmark matches '${opts.filter}'`);
-      if (opts.json) {
-        console.log(JSON.stringify({ kernels: results.map((r) => ({ name: r.name, simdGflops: +r.simdGflops.toFixed(2), scalarGflops: +r.scalarGflops.toFixed(2) })) }));
+      const model = parseChoice('--model', opts.model, PRESET_NAMES);
+      if (opts.profile) {
+        for (const backend of ['simd', 'scalar'] as const) {
+          const rows = await profileModel(model, backend);
+          const total = rows.reduce((s, r) => s + r.forwardMs + r.backwardMs, 0);
+          console.log(`\n${model}, cnn-wasm ${backend}, batch 128: ms per training step (total ${total.toFixed(2)} ms = ${fmt((128 / total) * 1000)} img/s)`);
+          console.log(`  ${pad('layer', 26)} ${pad('forward', 9, true)} ${pad('backward', 9, true)} ${pad('share', 7, true)}`);
+          for (const r of rows) {
+            console.log(`  ${pad(r.layer, 26)} ${pad(r.forwardMs.toFixed(3), 9, true)} ${pad(r.backwardMs.toFixed(3), 9, true)} ${pad((((r.forwardMs + r.backwardMs) / total) * 100).toFixed(1) + '%', 7, true)}`);
+          }
+        }
+        return;
       }
+      const systems = opts.systems ? opts.systems.split(',').map((x) => parseChoice('--systems', x.trim(), SYSTEMS)) : SYSTEMS;
+      const machine = machineInfo();
+      if (!opts.json) console.log(`${model}, batch 128, single thread; ${machine.cpu}, ${machine.cores} cores, node ${machine.node}; median of ${rounds} interleaved rounds`);
+      const results = await benchModels({ model, rounds, systems: systems as System[], onNote: opts.json ? undefined : (m) => process.stderr.write(`${m}\n`) });
+      if (opts.json) console.log(JSON.stringify({ machine, results: results.map((r) => ({ ...r, imagesPerSecond: r.imagesPerSecond === null ? null : Math.round(r.imagesPerSecond) })) }));
+      else printModelTable(results);
     });
 }

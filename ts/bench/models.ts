@@ -1,0 +1,129 @@
+/**
+ * End-to-end benchmark: training (forward + backward + update) and inference
+ * images/s at batch 128 for cnn-wasm SIMD and scalar and the peers, measured
+ * in one process with interleaved rounds, warm-up and medians.
+ */
+import { cpus } from 'node:os';
+import { initBackend, type Backend } from '../backend/load.js';
+import { createPreset } from '../models/presets.js';
+import { optimizerFromConfig } from '../optim/optimizer.js';
+import type { Sequential } from '../model.js';
+import { convnetjsRunner, tfRunner, type PeerRunner } from './peers.js';
+import { interleavedAsync } from './timing.js';
+
+export const SYSTEMS = ['cnn-wasm-simd', 'cnn-wasm-scalar', 'tfjs-cpu', 'tfjs-wasm', 'convnetjs'] as const;
+export type System = (typeof SYSTEMS)[number];
+
+/** One result row; `imagesPerSecond` is null when the system cannot run this. */
+export interface ModelResult {
+  system: System;
+  model: string;
+  mode: 'train' | 'infer';
+  imagesPerSecond: number | null;
+  unsupported?: string;
+}
+
+export function machineInfo(): Record<string, unknown> {
+  const c = cpus();
+  return { cpu: c[0]?.model ?? 'unknown', cores: c.length, node: process.versions.node, v8: process.versions.v8, platform: `${process.platform}-${process.arch}` };
+}
+
+function randomImages(n: number): Uint8Array {
+  let s = 12345;
+  return Uint8Array.from({ length: n * 784 }, () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 24));
+}
+
+function cnnRunner(be: Backend, model: string, batch: number): PeerRunner & { model: Sequential } {
+  const { model: m, recipe } = createPreset(model, { backend: be, seed: 1 });
+  const opt = optimizerFromConfig(recipe.optimizer);
+  const data = { images: randomImages(batch), labels: Uint8Array.from({ length: batch }, (_, i) => i % 10), count: batch };
+  let step = 0;
+  return {
+    model: m,
+    train: async () => { m.trainStep(data, null, 0, batch, opt, step++); },
+    infer: async () => { m.predict(data.images); },
+    dispose: () => { m.dispose(); opt.dispose(); },
+  };
+}
+
+export interface ModelBenchOptions {
+  model: string;
+  batch?: number;
+  rounds?: number;
+  minMs?: number;
+  /** Systems to include (default: all). */
+  systems?: readonly System[];
+  onResult?(r: ModelResult): void;
+  onNote?(msg: string): void;
+}
+
+/** Runs the benchmark; every available system is timed in the same rounds. */
+export async function benchModels(o: ModelBenchOptions): Promise<ModelResult[]> {
+  const batch = o.batch ?? 128;
+  const systems = o.systems ?? SYSTEMS;
+  const { model: probe } = createPreset(o.model, { backend: await initBackend({ backend: 'scalar' }) });
+  const configs = probe.layers.map((l) => l.config());
+  probe.dispose();
+  const runners: { system: System; r: PeerRunner }[] = [];
+  const results: ModelResult[] = [];
+  const unsupported = (system: System, mode: 'train' | 'infer', why: string) => {
+    const r: ModelResult = { system, model: o.model, mode, imagesPerSecond: null, unsupported: why };
+    results.push(r);
+    o.onResult?.(r);
+  };
+  for (const system of systems) {
+    try {
+      const r = system === 'cnn-wasm-simd' ? cnnRunner(await initBackend({ backend: 'simd' }), o.model, batch)
+        : system === 'cnn-wasm-scalar' ? cnnRunner(await initBackend({ backend: 'scalar' }), o.model, batch)
+          : system === 'tfjs-cpu' ? await tfRunner('cpu', configs, batch)
+            : system === 'tfjs-wasm' ? await tfRunner('wasm', configs, batch)
+              : await convnetjsRunner(configs, batch);
+      runners.push({ system, r });
+    } catch (e) {
+      const why = (e as Error).message.split('\n')[0];
+      const missing = /Cannot find (module|package)/.test(why);
+      const msg = missing ? `not installed (npm install --save-dev @tensorflow/tfjs @tensorflow/tfjs-backend-wasm convnetjs): ${why}` : why;
+      unsupported(system, 'train', msg);
+      unsupported(system, 'infer', msg);
+    }
+  }
+  for (const mode of ['train', 'infer'] as const) {
+    // A system whose step throws (e.g. a missing gradient kernel) is recorded and dropped.
+    const ok: { system: System; fn: () => Promise<void> }[] = [];
+    for (const { system, r } of runners) {
+      const fn = mode === 'train' ? r.train : r.infer;
+      try {
+        await fn();
+        ok.push({ system, fn });
+      } catch (e) {
+        unsupported(system, mode, (e as Error).message.split('\n')[0]);
+      }
+    }
+    o.onNote?.(`${mode}: timing ${ok.map((x) => x.system).join(', ')} (${o.rounds ?? 5} interleaved rounds)`);
+    const secs = await interleavedAsync(ok.map((x) => x.fn), { rounds: o.rounds ?? 5, minMs: o.minMs ?? 400 });
+    ok.forEach((x, i) => {
+      const r: ModelResult = { system: x.system, model: o.model, mode, imagesPerSecond: batch / secs[i] };
+      results.push(r);
+      o.onResult?.(r);
+    });
+  }
+  for (const { r } of runners) r.dispose();
+  return results;
+}
+
+/** Per-layer forward/backward milliseconds per training step of cnn-wasm on `backend`. */
+export async function profileModel(model: string, backend: 'simd' | 'scalar', o: { batch?: number; steps?: number } = {}): Promise<{ layer: string; forwardMs: number; backwardMs: number }[]> {
+  const batch = o.batch ?? 128, steps = o.steps ?? 30;
+  const r = cnnRunner(await initBackend({ backend }), model, batch);
+  for (let i = 0; i < 5; i++) await r.train();
+  const acc = new Map<string, { forwardMs: number; backwardMs: number }>();
+  r.model.profiler = (layer, phase, ms) => {
+    const e = acc.get(layer) ?? { forwardMs: 0, backwardMs: 0 };
+    if (phase === 'forward') e.forwardMs += ms;
+    else e.backwardMs += ms; // 'update' is reported as the optimizer's backward column
+    acc.set(layer, e);
+  };
+  for (let i = 0; i < steps; i++) await r.train();
+  r.dispose();
+  return [...acc.entries()].map(([layer, e]) => ({ layer, forwardMs: e.forwardMs / steps, backwardMs: e.backwardMs / steps }));
+}
