@@ -57,6 +57,17 @@ describe.each(backends.map((b) => [b.name, b] as const))('conv2d (%s)', (_name, 
     expect(maxErrRatio(iw.map((i) => dw.view[i]), nw, tol, 1e-4)).toBeLessThanOrEqual(1);
     expect(maxErrRatio(ib.map((i) => db.view[i]), nb, tol, 1e-4)).toBeLessThanOrEqual(1);
 
+    // A training forward keeps the im2col matrices; the backward reusing them gives the same bits.
+    const work = be.heap.alloc(convWorkspaceSize(be, g, true)), y3 = be.heap.alloc(DY.length);
+    const dx3 = be.heap.alloc(X.length), dw3 = be.heap.alloc(W.length), db3 = be.heap.alloc(g.f);
+    conv2dForward(be, g, x, w, b, y3, work, true);
+    expect(Array.from(y3.view)).toEqual(Array.from(y.view));
+    conv2dBackward(be, g, x, w, dy, dx3, dw3, db3, work, true);
+    expect(Array.from(dx3.view)).toEqual(Array.from(dx.view));
+    expect(Array.from(dw3.view)).toEqual(Array.from(dw.view));
+    expect(Array.from(db3.view)).toEqual(Array.from(db.view));
+    [work, y3, dx3, dw3, db3].forEach((t) => t.free());
+
     // Without dx (first layer), dw is the same.
     const dw2 = be.heap.alloc(W.length);
     conv2dBackward(be, g, x, w, dy, null, dw2, null, cols);

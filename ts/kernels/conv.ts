@@ -47,11 +47,12 @@ export function convGeometry(
 }
 
 /**
- * Floats of workspace a conv call needs: the im2col matrix of a group of images
- * (small outputs are batched into one GEMM), as the kernels compute it.
+ * Floats of workspace a conv call needs, as the kernels compute it: the im2col
+ * matrix of a group of images (small outputs are batched into one GEMM), or with
+ * `keep` those of the whole batch, kept by a training forward for the backward.
  */
-export function convWorkspaceSize(be: Backend, g: ConvGeometry): number {
-  return be.k.conv2d_workspace_len(g.n, g.c, g.kh, g.kw, g.f, g.oh, g.ow);
+export function convWorkspaceSize(be: Backend, g: ConvGeometry, keep = false): number {
+  return be.k.conv2d_workspace_len(g.n, g.c, g.kh, g.kw, g.f, g.oh, g.ow, keep ? 1 : 0);
 }
 
 /** Floats im2col/col2im of one image use: C*KH*KW x OH*OW. */
@@ -66,21 +67,28 @@ function checkConv(name: string, g: ConvGeometry, bufs: [string, F32Buffer | nul
 
 const ARGS = (g: ConvGeometry) => [g.n, g.c, g.h, g.w, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow] as const;
 
-/** y [N,F,OH,OW] = conv(x [N,C,H,W], w [F,C,KH,KW]) + bias [F] (bias optional). */
-export function conv2dForward(be: Backend, g: ConvGeometry, x: F32Buffer, w: F32Buffer, bias: F32Buffer | null, y: F32Buffer, cols: F32Buffer): void {
+/**
+ * y [N,F,OH,OW] = conv(x [N,C,H,W], w [F,C,KH,KW]) + bias [F] (bias optional).
+ * With `keep`, the workspace (sized with keep) retains the im2col matrices so a
+ * following conv2dBackward(..., cached = true) of the same batch skips them.
+ */
+export function conv2dForward(be: Backend, g: ConvGeometry, x: F32Buffer, w: F32Buffer, bias: F32Buffer | null, y: F32Buffer, cols: F32Buffer, keep = false): void {
   checkConv('conv2dForward', g, [['x', x, g.n * g.c * g.h * g.w], ['w', w, g.f * g.c * g.kh * g.kw], ['bias', bias, g.f],
-    ['y', y, g.n * g.f * g.oh * g.ow], ['cols', cols, convWorkspaceSize(be, g)]]);
-  be.k.conv2d_forward(x.ptr, w.ptr, bias ? bias.ptr : 0, y.ptr, cols.ptr, ...ARGS(g));
+    ['y', y, g.n * g.f * g.oh * g.ow], ['cols', cols, convWorkspaceSize(be, g, keep)]]);
+  be.k.conv2d_forward(x.ptr, w.ptr, bias ? bias.ptr : 0, y.ptr, cols.ptr, ...ARGS(g), keep ? 1 : 0);
 }
 
-/** Overwrites dw, dbias (if given) and dx (if given) with the gradients of conv2dForward. */
+/**
+ * Overwrites dw, dbias (if given) and dx (if given) with the gradients of conv2dForward.
+ * `cached`: the workspace still holds what a `keep` forward of this batch left.
+ */
 export function conv2dBackward(
   be: Backend, g: ConvGeometry, x: F32Buffer, w: F32Buffer, dy: F32Buffer,
-  dx: F32Buffer | null, dw: F32Buffer, dbias: F32Buffer | null, cols: F32Buffer,
+  dx: F32Buffer | null, dw: F32Buffer, dbias: F32Buffer | null, cols: F32Buffer, cached = false,
 ): void {
   checkConv('conv2dBackward', g, [['x', x, g.n * g.c * g.h * g.w], ['w', w, g.f * g.c * g.kh * g.kw], ['dy', dy, g.n * g.f * g.oh * g.ow],
-    ['dx', dx, g.n * g.c * g.h * g.w], ['dw', dw, g.f * g.c * g.kh * g.kw], ['dbias', dbias, g.f], ['cols', cols, convWorkspaceSize(be, g)]]);
-  be.k.conv2d_backward(x.ptr, w.ptr, dy.ptr, dx ? dx.ptr : 0, dw.ptr, dbias ? dbias.ptr : 0, cols.ptr, ...ARGS(g));
+    ['dx', dx, g.n * g.c * g.h * g.w], ['dw', dw, g.f * g.c * g.kh * g.kw], ['dbias', dbias, g.f], ['cols', cols, convWorkspaceSize(be, g, cached)]]);
+  be.k.conv2d_backward(x.ptr, w.ptr, dy.ptr, dx ? dx.ptr : 0, dw.ptr, dbias ? dbias.ptr : 0, cols.ptr, ...ARGS(g), cached ? 1 : 0);
 }
 
 /** im2col of image 0 of x into cols [C*KH*KW, OH*OW]. */

@@ -77,8 +77,9 @@ export class Conv2D extends Layer {
   forward(x: F32Buffer, n: number, ctx: ForwardContext): F32Buffer {
     const g = { ...this.geom, n };
     const y = this.buffer('y', n * this.outputSize);
-    const work = this.buffer('work', convWorkspaceSize(this.be, g));
-    conv2dForward(this.be, g, x, this.kernel.value, this.bias?.value ?? null, y, work);
+    // Training keeps the im2col matrices of the batch for the backward pass.
+    const work = this.buffer('work', convWorkspaceSize(this.be, g, ctx.training));
+    conv2dForward(this.be, g, x, this.kernel.value, this.bias?.value ?? null, y, work, ctx.training);
     if (this.activation === 'relu') reluForward(this.be, y, y, n * this.outputSize);
     this.x = ctx.training ? x : null;
     return y;
@@ -93,8 +94,8 @@ export class Conv2D extends Layer {
       reluBackward(this.be, this.buffer('y', 0), dy, grad, n * this.outputSize);
     }
     const dx = needDx ? this.buffer('dx', n * this.inputSize) : null;
-    const work = this.buffer('work', convWorkspaceSize(this.be, g));
-    conv2dBackward(this.be, g, this.x, this.kernel.value, grad, dx, this.kernel.grad!, this.bias?.grad ?? null, work);
+    const work = this.buffer('work', convWorkspaceSize(this.be, g, true));
+    conv2dBackward(this.be, g, this.x, this.kernel.value, grad, dx, this.kernel.grad!, this.bias?.grad ?? null, work, true);
     return dx;
   }
 

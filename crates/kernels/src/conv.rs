@@ -12,6 +12,7 @@
 //!   backward-data:    dcols = w^T (CKK x F) . dy[n] (F x OHW);  dx[n] = col2im(dcols)
 
 use crate::gemm::sgemm;
+use crate::simd::F4;
 
 /// Geometry of one convolution.
 #[derive(Clone, Copy)]
@@ -53,6 +54,34 @@ fn valid_range(out: usize, stride: usize, pad: usize, k: usize, size: usize) -> 
     (if lo < hi { lo } else { hi }, hi)
 }
 
+/// dst[i] = src[i] for i < n, four lanes at a time (short rows: no memcpy call).
+#[inline(always)]
+unsafe fn copy(src: *const f32, dst: *mut f32, n: usize) {
+    let mut i = 0;
+    while i + 4 <= n {
+        F4::load(src.add(i)).store(dst.add(i));
+        i += 4;
+    }
+    while i < n {
+        *dst.add(i) = *src.add(i);
+        i += 1;
+    }
+}
+
+/// dst[i] += src[i] for i < n.
+#[inline(always)]
+unsafe fn add_into(src: *const f32, dst: *mut f32, n: usize) {
+    let mut i = 0;
+    while i + 4 <= n {
+        F4::load(dst.add(i)).add(F4::load(src.add(i))).store(dst.add(i));
+        i += 4;
+    }
+    while i < n {
+        *dst.add(i) += *src.add(i);
+        i += 1;
+    }
+}
+
 /// cols[(ci*KH + ky)*KW + kx][oy*OW + ox] = x[ci][oy*sh - ph + ky][ox*sw - pw + kx] (0 outside),
 /// row r of cols starting at `cols + r*ld` (ld >= OH*OW lets images sit side by side).
 pub unsafe fn im2col(g: &Geom, x: *const f32, cols: *mut f32, ld: usize) {
@@ -76,10 +105,7 @@ pub unsafe fn im2col(g: &Geom, x: *const f32, cols: *mut f32, ld: usize) {
                         *dst.add(ox) = 0.0;
                     }
                     if g.sw == 1 {
-                        let s = src.add(ox_lo + kx - g.pw);
-                        for ox in ox_lo..ox_hi {
-                            *dst.add(ox) = *s.add(ox - ox_lo);
-                        }
+                        copy(src.add(ox_lo + kx - g.pw), dst.add(ox_lo), ox_hi - ox_lo);
                     } else {
                         for ox in ox_lo..ox_hi {
                             *dst.add(ox) = *src.add(ox * g.sw + kx - g.pw);
@@ -107,8 +133,12 @@ pub unsafe fn col2im(g: &Geom, dcols: *const f32, ld: usize, dx: *mut f32) {
                 for oy in oy_lo..oy_hi {
                     let src = row.add(oy * g.ow);
                     let dst = plane.add((oy * g.sh + ky - g.ph) * g.w);
-                    for ox in ox_lo..ox_hi {
-                        *dst.add(ox * g.sw + kx - g.pw) += *src.add(ox);
+                    if g.sw == 1 {
+                        add_into(src.add(ox_lo), dst.add(ox_lo + kx - g.pw), ox_hi - ox_lo);
+                    } else {
+                        for ox in ox_lo..ox_hi {
+                            *dst.add(ox * g.sw + kx - g.pw) += *src.add(ox);
+                        }
                     }
                 }
             }
@@ -136,15 +166,29 @@ pub fn group_size(g: &Geom) -> usize {
     want.max(1).min(g.n.max(1))
 }
 
-/// Floats of workspace forward/backward need: the im2col matrix for a group of
-/// images, plus (when grouping) an [F, group*OHW] matrix for outputs in GEMM order.
-pub fn workspace_len(g: &Geom) -> usize {
+/// Floats of workspace forward/backward need. Without `keep`: the im2col
+/// matrix of one group of images, plus (when grouping) an [F, group*OHW] matrix
+/// for outputs in GEMM order. With `keep`, the im2col matrices of the whole
+/// batch, which a training forward leaves for the backward pass to reuse.
+pub fn workspace_len(g: &Geom, keep: bool) -> usize {
     let gs = group_size(g);
-    let cols = g.ckk() * gs * g.ohw();
+    let cols = g.ckk() * if keep { g.n } else { gs } * g.ohw();
     if gs == 1 {
         cols
     } else {
         cols + g.f * gs * g.ohw()
+    }
+}
+
+/// Where group n0's im2col matrix lives in the workspace, and where the
+/// [F, group*OHW] scratch starts.
+#[inline]
+fn layout(g: &Geom, n0: usize, keep: bool) -> (usize, usize) {
+    let per_image = g.ckk() * g.ohw();
+    if keep {
+        (per_image * n0, per_image * g.n)
+    } else {
+        (0, per_image * group_size(g))
     }
 }
 
@@ -156,8 +200,9 @@ unsafe fn im2col_group(g: &Geom, x: *const f32, n0: usize, gs: usize, cols: *mut
     }
 }
 
-/// y = conv(x, w) + bias (bias may be null). `work` holds workspace_len(g) floats.
-pub unsafe fn forward(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, work: *mut f32) {
+/// y = conv(x, w) + bias (bias may be null). `work` holds workspace_len(g, keep)
+/// floats; with `keep` the batch's im2col matrices stay there for `backward`.
+pub unsafe fn forward(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, work: *mut f32, keep: bool) {
     let (ckk, ohw) = (g.ckk(), g.ohw());
     let gs = group_size(g);
     let chw = g.c * g.h * g.w;
@@ -165,15 +210,16 @@ pub unsafe fn forward(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, 
     while n0 < g.n {
         let gn = if g.n - n0 < gs { g.n - n0 } else { gs };
         let ncols = gn * ohw;
+        let (cols_at, tmp_at) = layout(g, n0, keep);
         // B operand: [CKK, gn*OHW]
         let b: *const f32 = if gn == 1 && cols_are_input(g) {
             x.add(n0 * chw)
         } else {
-            im2col_group(g, x, n0, gn, work);
-            work
+            im2col_group(g, x, n0, gn, work.add(cols_at));
+            work.add(cols_at)
         };
         // Output in GEMM order: straight into y for one image, else a [F, gn*OHW] buffer.
-        let out = if gn == 1 { y.add(n0 * g.f * ohw) } else { work.add(ckk * gs * ohw) };
+        let out = if gn == 1 { y.add(n0 * g.f * ohw) } else { work.add(tmp_at) };
         let beta = if bias.is_null() { 0.0 } else { 1.0 };
         if !bias.is_null() {
             for fi in 0..g.f {
@@ -185,9 +231,7 @@ pub unsafe fn forward(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, 
             // [F, gn, OHW] -> y[n0+i, F, OHW]
             for i in 0..gn {
                 for fi in 0..g.f {
-                    let src = out.add(fi * ncols + i * ohw);
-                    let dst = y.add(((n0 + i) * g.f + fi) * ohw);
-                    core::ptr::copy_nonoverlapping(src, dst, ohw);
+                    copy(out.add(fi * ncols + i * ohw), y.add(((n0 + i) * g.f + fi) * ohw), ohw);
                 }
             }
         }
@@ -196,7 +240,10 @@ pub unsafe fn forward(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, 
 }
 
 /// Gradients of `forward`: dw (F x CKK) and dbias (F) are overwritten; dx is
-/// overwritten when non-null (the first layer skips it). `work` holds workspace_len(g) floats.
+/// overwritten when non-null (the first layer skips it). `work` holds
+/// workspace_len(g, cached) floats; with `cached` it still holds the im2col
+/// matrices a `keep` forward of this batch left there, so none is recomputed.
+#[allow(clippy::too_many_arguments)]
 pub unsafe fn backward(
     g: &Geom,
     x: *const f32,
@@ -206,6 +253,7 @@ pub unsafe fn backward(
     dw: *mut f32,
     dbias: *mut f32,
     work: *mut f32,
+    cached: bool,
 ) {
     let (ckk, ohw) = (g.ckk(), g.ohw());
     let gs = group_size(g);
@@ -224,36 +272,41 @@ pub unsafe fn backward(
         let gn = if g.n - n0 < gs { g.n - n0 } else { gs };
         let ncols = gn * ohw;
         let direct = gn == 1 && cols_are_input(g);
+        let (cols_at, tmp_at) = layout(g, n0, cached);
         // dY in GEMM order [F, gn*OHW]
         let dyg: *const f32 = if gn == 1 {
             dy.add(n0 * g.f * ohw)
         } else {
-            let t = work.add(ckk * gs * ohw);
+            let t = work.add(tmp_at);
             for i in 0..gn {
                 for fi in 0..g.f {
-                    core::ptr::copy_nonoverlapping(dy.add(((n0 + i) * g.f + fi) * ohw), t.add(fi * ncols + i * ohw), ohw);
+                    copy(dy.add(((n0 + i) * g.f + fi) * ohw), t.add(fi * ncols + i * ohw), ohw);
                 }
             }
             t
         };
         // dw (+)= dY . cols^T
+        let cols = work.add(cols_at);
         let b: *const f32 = if direct {
             x.add(n0 * chw)
         } else {
-            im2col_group(g, x, n0, gn, work);
-            work
+            if !cached {
+                im2col_group(g, x, n0, gn, cols);
+            }
+            cols
         };
         sgemm(false, true, g.f, ckk, ncols, 1.0, dyg, ncols, b, ncols, if n0 == 0 { 0.0 } else { 1.0 }, dw, ckk);
         if !dx.is_null() {
             if direct {
                 sgemm(true, false, ckk, ohw, g.f, 1.0, w, ckk, dyg, ohw, 0.0, dx.add(n0 * chw), ohw);
             } else {
-                // dcols = W^T . dY  -> [CKK, gn*OHW], then col2im per image
-                sgemm(true, false, ckk, ncols, g.f, 1.0, w, ckk, dyg, ncols, 0.0, work, ncols);
+                // dcols = W^T . dY -> [CKK, gn*OHW], over this group's cols (no longer
+                // needed once dw has them), then col2im per image.
+                sgemm(true, false, ckk, ncols, g.f, 1.0, w, ckk, dyg, ncols, 0.0, cols, ncols);
                 for i in 0..gn {
                     let dxn = dx.add((n0 + i) * chw);
                     crate::act::fill(dxn, chw, 0.0);
-                    col2im(g, work.add(i * ohw), ncols, dxn);
+                    col2im(g, cols.add(i * ohw), ncols, dxn);
                 }
             }
         }

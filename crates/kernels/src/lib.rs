@@ -82,35 +82,38 @@ fn geom(n: usize, c: usize, h: usize, w: usize, f: usize, kh: usize, kw: usize, 
     conv::Geom { n, c, h, w, f, kh, kw, sh, sw, ph, pw, oh, ow }
 }
 
-/// Floats of workspace conv2d_forward / conv2d_backward need for this geometry.
+/// Floats of workspace conv2d_forward / conv2d_backward need for this geometry;
+/// `keep` != 0: room to keep the whole batch's im2col matrices for backward.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
-pub extern "C" fn conv2d_workspace_len(n: usize, c: usize, kh: usize, kw: usize, f: usize, oh: usize, ow: usize) -> usize {
-    conv::workspace_len(&geom(n, c, 0, 0, f, kh, kw, 1, 1, 0, 0, oh, ow))
+pub extern "C" fn conv2d_workspace_len(n: usize, c: usize, kh: usize, kw: usize, f: usize, oh: usize, ow: usize, keep: i32) -> usize {
+    conv::workspace_len(&geom(n, c, 0, 0, f, kh, kw, 1, 1, 0, 0, oh, ow), keep != 0)
 }
 
 /// y [N,F,OH,OW] = conv2d(x [N,C,H,W], w [F,C,KH,KW]) + bias [F] (bias may be 0).
-/// `cols` is a workspace of conv2d_workspace_len floats.
+/// `cols` is a workspace of conv2d_workspace_len(.., keep) floats; with keep != 0
+/// the im2col matrices stay there for conv2d_backward(.., cached = 1).
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn conv2d_forward(
     x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, cols: *mut f32,
     n: usize, c: usize, h: usize, wd: usize, f: usize, kh: usize, kw: usize,
-    sh: usize, sw: usize, ph: usize, pw: usize, oh: usize, ow: usize,
+    sh: usize, sw: usize, ph: usize, pw: usize, oh: usize, ow: usize, keep: i32,
 ) {
-    conv::forward(&geom(n, c, h, wd, f, kh, kw, sh, sw, ph, pw, oh, ow), x, w, bias, y, cols)
+    conv::forward(&geom(n, c, h, wd, f, kh, kw, sh, sw, ph, pw, oh, ow), x, w, bias, y, cols, keep != 0)
 }
 
 /// Gradients of conv2d_forward: dw and dbias (may be 0) are overwritten; dx is
-/// overwritten unless 0. `cols` is a workspace of conv2d_workspace_len floats.
+/// overwritten unless 0. `cols` is a workspace of conv2d_workspace_len(.., cached)
+/// floats; cached != 0 reuses the im2col matrices a keep != 0 forward left there.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn conv2d_backward(
     x: *const f32, w: *const f32, dy: *const f32, dx: *mut f32, dw: *mut f32, dbias: *mut f32, cols: *mut f32,
     n: usize, c: usize, h: usize, wd: usize, f: usize, kh: usize, kw: usize,
-    sh: usize, sw: usize, ph: usize, pw: usize, oh: usize, ow: usize,
+    sh: usize, sw: usize, ph: usize, pw: usize, oh: usize, ow: usize, cached: i32,
 ) {
-    conv::backward(&geom(n, c, h, wd, f, kh, kw, sh, sw, ph, pw, oh, ow), x, w, dy, dx, dw, dbias, cols)
+    conv::backward(&geom(n, c, h, wd, f, kh, kw, sh, sw, ph, pw, oh, ow), x, w, dy, dx, dw, dbias, cols, cached != 0)
 }
 
 /// im2col of one image x [C,H,W] into cols [C*KH*KW, OH*OW].
