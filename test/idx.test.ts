@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { gzipSync } from 'node:zlib';
-import { encodeIdx, pairImagesLabels, parseIdx, MAX_IDX_VALUES } from '../ts/data/idx.js';
+import { encodeIdx, pairImagesLabels, MAX_IDX_VALUES } from '../ts/data/idx.js';
+import { parseIdx } from '../ts/data/idx-node.js';
 import { readSplit, sampleDir } from '../ts/data/sample.js';
 
 const images = (n: number) => encodeIdx([n, 2, 3], Uint8Array.from({ length: n * 6 }, (_, i) => i % 256));

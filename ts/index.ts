@@ -40,3 +40,7 @@ export { serializeModel, deserializeModel, readModelHeader, ModelFileError } fro
 export type { LoadedModel, ModelHeader } from './io/modelfile.js';
 export { Rng } from './rng.js';
 export { VERSION } from './version.js';
+export { toMnist } from './image/mnist.js';
+export type { Gray } from './image/mnist.js';
+export { parseIdxBytes, pairImagesLabels, encodeIdx, IdxError } from './data/idx.js';
+export type { IdxArray, LabelledImages } from './data/idx.js';

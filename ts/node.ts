@@ -4,6 +4,7 @@
  */
 export { saveModel, loadModel, writeFileAtomic } from './io/node.js';
 export { readSplit, sampleDir } from './data/sample.js';
-export { parseIdx, encodeIdx, pairImagesLabels, IdxError, MAX_IDX_VALUES } from './data/idx.js';
-export type { IdxArray, LabelledImages } from './data/idx.js';
+export { MAX_IDX_VALUES } from './data/idx.js';
+export { parseIdx } from './data/idx-node.js';
+
 export * from './index.js';

@@ -4,14 +4,12 @@
  *
  * Everything is validated before allocating: magic, dimension count, declared
  * sizes against a limit and against the bytes present. Errors name the source.
+ * This file has no Node imports: browsers call {@link parseIdxBytes} after
+ * decompressing with DecompressionStream; Node uses parseIdx (idx-node.ts).
  */
-import { gunzipSync } from 'node:zlib';
 
 /** Refuse files declaring more than this many values (MNIST train images: 47M). */
 export const MAX_IDX_VALUES = 256 * 1024 * 1024;
-/** Refuse compressed input that inflates past this many bytes. */
-const MAX_INFLATED_BYTES = MAX_IDX_VALUES + 64;
-
 /** A parsed IDX array of unsigned bytes. */
 export interface IdxArray {
   dims: number[];
@@ -25,19 +23,14 @@ function isGzip(b: Uint8Array): boolean {
   return b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
 }
 
-/** Decompresses when `bytes` is gzip, else returns them as they are. */
-export function maybeGunzip(bytes: Uint8Array, source: string): Uint8Array {
-  if (!isGzip(bytes)) return bytes;
-  try {
-    return gunzipSync(bytes, { maxOutputLength: MAX_INFLATED_BYTES });
-  } catch (e) {
-    throw new IdxError(`${source}: not a valid gzip file (${(e as Error).message})`);
-  }
+/** Whether `b` starts with the gzip signature. */
+export function isGzipped(b: Uint8Array): boolean {
+  return isGzip(b);
 }
 
-/** Parses an IDX u8 array (raw or gzip). `expectDims` checks the dimension count. */
-export function parseIdx(input: Uint8Array, source: string, expectDims?: number): IdxArray {
-  const bytes = maybeGunzip(input, source);
+/** Parses an uncompressed IDX u8 array. */
+export function parseIdxBytes(bytes: Uint8Array, source: string, expectDims?: number): IdxArray {
+  if (isGzip(bytes)) throw new IdxError(`${source}: is gzip-compressed; decompress it first`);
   if (bytes.length < 4) throw new IdxError(`${source}: too short to be an IDX file (${bytes.length} bytes)`);
   if (bytes[0] !== 0 || bytes[1] !== 0) {
     throw new IdxError(`${source}: bad magic 0x${Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join('')} (expected 0x000008NN)`);

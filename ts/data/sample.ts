@@ -2,7 +2,8 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { IdxError, pairImagesLabels, parseIdx, type LabelledImages } from './idx.js';
+import { IdxError, pairImagesLabels, type LabelledImages } from './idx.js';
+import { parseIdx } from './idx-node.js';
 
 /** Directory of the bundled real-MNIST sample (9,000 train / 1,000 test digits). */
 export function sampleDir(): string {
