@@ -52,8 +52,10 @@ async function readSource(src: WasmSource): Promise<WebAssembly.Module> {
   if (src instanceof Uint8Array) return WebAssembly.compile(new Uint8Array(src));
   const url = typeof src === 'string' ? new URL(src, isNode ? `file://${process.cwd()}/` : globalThis.location?.href) : src;
   if (isNode && url.protocol === 'file:') {
-    const { readFile } = await import('node:fs/promises');
-    const { fileURLToPath } = await import('node:url');
+    // Specifiers in variables: bundlers for the browser leave this Node-only branch alone.
+    const fsName = 'node:fs/promises', urlName = 'node:url';
+    const { readFile } = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs/promises');
+    const { fileURLToPath } = (await import(/* @vite-ignore */ urlName)) as typeof import('node:url');
     const path = fileURLToPath(url);
     let bytes: Uint8Array<ArrayBuffer>;
     try {

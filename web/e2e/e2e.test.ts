@@ -1,0 +1,103 @@
+/**
+ * The built demo page in Debian's Chromium (playwright-core, never a downloaded
+ * browser): loads without console errors, trains to > 90% held-out accuracy,
+ * predicts a drawn digit, saves a screenshot, and computes the same weights hash
+ * as Node for the same seed, backend and steps.
+ */
+import { createReadStream, existsSync, mkdirSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { extname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { initBackend } from '../../ts/backend/load.js';
+import { readSplit, sampleDir } from '../../ts/data/sample.js';
+import { weightsHash } from '../src/shared.js';
+
+const dist = fileURLToPath(new URL('../dist/', import.meta.url));
+const shots = fileURLToPath(new URL('./screenshots/', import.meta.url));
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.gz': 'application/gzip' };
+let server: Server;
+let browser: Browser;
+let page: Page;
+let base = '';
+const consoleErrors: string[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(join(dist, 'index.html'))) throw new Error('web/dist is missing: run `npm run web:build` (npm run test:e2e does)');
+  server = createServer((req, res) => {
+    const path = normalize(join(dist, decodeURIComponent((req.url ?? '/').split('?')[0])));
+    const file = path.endsWith('/') ? join(path, 'index.html') : path;
+    if (!file.startsWith(dist) || !existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+    createReadStream(file).pipe(res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/`;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(e.message));
+  await page.goto(base);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+}, 90_000);
+
+afterAll(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+it('loads with no console errors and uses the SIMD build', async () => {
+  expect(await page.textContent('#status')).toMatch(/ready: lenet5-bn on the simd backend; 9,000 training and 1,000 held-out digits/);
+  expect(consoleErrors).toEqual([]);
+});
+
+it('trains in a worker to > 90% held-out accuracy while the page stays responsive', async () => {
+  await page.fill('#epochs', '1');
+  await page.click('#train');
+  // The page answers while the worker trains.
+  const t0 = Date.now();
+  expect(await page.evaluate(() => 1 + 1)).toBe(2);
+  expect(Date.now() - t0).toBeLessThan(1000);
+  await page.waitForSelector('body[data-trained="true"]', { timeout: 120_000 });
+  const acc = Number(await page.getAttribute('#test-acc', 'data-value'));
+  expect(acc).toBeGreaterThan(0.9);
+  expect(Number((await page.textContent('#ips'))!.replace(/,/g, ''))).toBeGreaterThan(100);
+});
+
+it('a drawn stroke gets a prediction, probability bars and activation maps', async () => {
+  const box = (await page.locator('#pad').boundingBox())!;
+  // A "1": one vertical stroke.
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.15);
+  await page.mouse.down();
+  for (let i = 1; i <= 10; i++) await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * (0.15 + 0.07 * i));
+  await page.mouse.up();
+  await page.waitForFunction(() => document.querySelector('#prediction')?.getAttribute('data-digit') !== null, null, { timeout: 10_000 });
+  expect(await page.getAttribute('#prediction', 'data-digit')).toBe('1');
+  expect(await page.locator('#bars .bar').count()).toBe(10);
+  expect(await page.locator('#insides canvas').count()).toBe(6 + 16 + 1 + 2); // conv1, conv2 maps; conv3 and the dense layers as rows
+  expect(await page.locator('#filters canvas').count()).toBeGreaterThan(6);
+  mkdirSync(shots, { recursive: true });
+  await page.screenshot({ path: join(shots, 'demo.png'), fullPage: true });
+  expect(consoleErrors).toEqual([]);
+});
+
+it('the same seed and backend give the same weights hash in Chromium as in Node', async () => {
+  const s = readSplit(sampleDir(), 'train');
+  const train = { images: s.images, labels: s.labels, count: s.count };
+  for (const backend of ['simd', 'scalar'] as const) {
+    const node = await weightsHash(await initBackend({ backend }), 'lenet5-bn', train, 3, 5);
+    const chromiumHash = await page.evaluate(([b]) => (window as unknown as { cnnWasmHash: (b: string, m: string, s: number, n: number) => Promise<string> }).cnnWasmHash(b, 'lenet5-bn', 3, 5), [backend]);
+    expect(chromiumHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(chromiumHash).toBe(node);
+  }
+  expect(consoleErrors).toEqual([]);
+});

@@ -1,0 +1,287 @@
+/** The demo page: controls, live curves, drawing pad, probability bars and the network's insides. */
+import { toMnist } from '../../ts/image/mnist.js';
+import type { FromWorker, LayerMaps, ToWorker } from './protocol.js';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
+const send = (m: ToWorker, transfer: Transferable[] = []) => worker.postMessage(m, transfer);
+
+const status = $('status');
+const history: { step: number; loss: number; testAcc?: number }[] = [];
+let stepCount = 0;
+let paused = false;
+let training = false;
+let lastTestAcc = NaN;
+
+function setStatus(text: string): void {
+  status.textContent = text;
+}
+
+function init(): void {
+  setStatus('loading the kernels and 10,000 MNIST digits…');
+  send({ type: 'init', backend: $<HTMLSelectElement>('backend').value as 'auto', model: $<HTMLSelectElement>('model').value || 'lenet5-bn', seed: 1 });
+}
+
+// ---------------------------------------------------------------- chart
+function drawChart(): void {
+  const c = $<HTMLCanvasElement>('chart');
+  const g = c.getContext('2d')!;
+  g.clearRect(0, 0, c.width, c.height);
+  g.font = '11px system-ui';
+  g.fillStyle = '#66708a';
+  g.fillText('loss (blue, left axis 0–2.5)   held-out accuracy (green, 80–100%)', 8, 14);
+  if (history.length < 2) return;
+  const maxStep = history[history.length - 1].step;
+  const x = (s: number) => 30 + ((c.width - 40) * s) / Math.max(maxStep, 1);
+  const yLoss = (l: number) => c.height - 10 - ((c.height - 30) * Math.min(l, 2.5)) / 2.5;
+  const yAcc = (a: number) => c.height - 10 - ((c.height - 30) * Math.max(0, a - 0.8)) / 0.2;
+  g.strokeStyle = '#3b82f6';
+  g.beginPath();
+  history.forEach((h, i) => (i ? g.lineTo(x(h.step), yLoss(h.loss)) : g.moveTo(x(h.step), yLoss(h.loss))));
+  g.stroke();
+  g.strokeStyle = '#16a34a';
+  g.fillStyle = '#16a34a';
+  g.beginPath();
+  const acc = history.filter((h) => h.testAcc !== undefined);
+  acc.forEach((h, i) => (i ? g.lineTo(x(h.step), yAcc(h.testAcc!)) : g.moveTo(x(h.step), yAcc(h.testAcc!))));
+  g.stroke();
+  acc.forEach((h) => g.fillRect(x(h.step) - 2, yAcc(h.testAcc!) - 2, 4, 4));
+}
+
+// ------------------------------------------------------------ heatmaps
+function heatmap(data: Float32Array, offset: number, w: number, h: number, scale: number, signed: boolean): HTMLCanvasElement {
+  const c = document.createElement('canvas');
+  c.width = w;
+  c.height = h;
+  c.style.width = `${w * scale}px`;
+  c.style.height = `${h * scale}px`;
+  const g = c.getContext('2d')!;
+  const img = g.createImageData(w, h);
+  let mx = 1e-9;
+  for (let i = 0; i < w * h; i++) mx = Math.max(mx, Math.abs(data[offset + i]));
+  for (let i = 0; i < w * h; i++) {
+    const v = data[offset + i] / mx;
+    const [r, gg, b] = signed ? (v >= 0 ? [255, 255 * (1 - v), 255 * (1 - v)] : [255 * (1 + v), 255 * (1 + v), 255]) : [255 * v, 255 * v, 255 * v];
+    img.data.set([r, gg, b, 255], 4 * i);
+  }
+  g.putImageData(img, 0, 0);
+  return c;
+}
+
+function showMaps(target: HTMLElement, layers: LayerMaps[], signed: boolean): void {
+  target.replaceChildren();
+  for (const l of layers) {
+    const div = document.createElement('div');
+    div.className = 'layer';
+    const name = document.createElement('div');
+    name.className = 'name';
+    name.textContent = `${l.name} ${l.kind === 'filters' ? 'filters ' : 'output '}(${l.shape.join('x')})${l.kind === 'filters' && (l.shape[0] > 16 || l.shape[1] > 6) ? ', first 16 filters x 6 channels' : ''}`;
+    div.append(name);
+    if (l.shape.length === 3 && l.shape[1] * l.shape[2] === 1) {
+      // (C, 1, 1) maps, e.g. conv3 of LeNet: one row of C cells.
+      div.append(heatmap(l.data, 0, l.shape[0], 1, Math.max(2, Math.floor(280 / l.shape[0])), signed));
+    } else if (l.shape.length === 3) {
+      const [ch, h, w] = l.shape;
+      const scale = Math.max(1, Math.floor(56 / Math.max(h, w)));
+      for (let c = 0; c < ch; c++) div.append(heatmap(l.data, c * h * w, w, h, scale, signed));
+    } else if (l.shape.length === 4) {
+      // The first 16 filters, each as its first 6 input channels side by side.
+      const [f, ch, h, w] = l.shape;
+      for (let i = 0; i < Math.min(f, 16); i++) {
+        const row = document.createElement('div');
+        for (let c = 0; c < Math.min(ch, 6); c++) row.append(heatmap(l.data, (i * ch + c) * h * w, w, h, 5, true));
+        div.append(row);
+      }
+    } else {
+      div.append(heatmap(l.data, 0, l.shape[0], 1, Math.max(2, Math.floor(280 / l.shape[0])), signed));
+    }
+    target.append(div);
+  }
+}
+
+// --------------------------------------------------------------- drawing
+const pad = $<HTMLCanvasElement>('pad');
+const pg = pad.getContext('2d', { willReadFrequently: true })!;
+function clearPad(): void {
+  pg.fillStyle = 'black';
+  pg.fillRect(0, 0, pad.width, pad.height);
+  $('bars').replaceChildren();
+  $('prediction').textContent = 'draw a digit in the black square';
+}
+let drawing = false;
+let lastPt: [number, number] | null = null;
+let predictQueued = false;
+function point(e: PointerEvent): [number, number] {
+  const r = pad.getBoundingClientRect();
+  return [((e.clientX - r.left) * pad.width) / r.width, ((e.clientY - r.top) * pad.height) / r.height];
+}
+function stroke(to: [number, number]): void {
+  pg.strokeStyle = 'white';
+  pg.lineWidth = 20;
+  pg.lineCap = 'round';
+  pg.beginPath();
+  pg.moveTo(...(lastPt ?? to));
+  pg.lineTo(...to);
+  pg.stroke();
+  lastPt = to;
+}
+function requestPrediction(): void {
+  if (predictQueued) return;
+  predictQueued = true;
+  requestAnimationFrame(() => {
+    predictQueued = false;
+    const img = pg.getImageData(0, 0, pad.width, pad.height);
+    const gray = new Float32Array(pad.width * pad.height);
+    for (let i = 0; i < gray.length; i++) gray[i] = img.data[4 * i];
+    try {
+      const pixels = toMnist({ width: pad.width, height: pad.height, data: gray });
+      send({ type: 'predict', pixels }, [pixels.buffer]);
+    } catch {
+      /* blank pad */
+    }
+  });
+}
+pad.addEventListener('pointerdown', (e) => { drawing = true; lastPt = null; pad.setPointerCapture(e.pointerId); stroke(point(e)); requestPrediction(); });
+pad.addEventListener('pointermove', (e) => { if (drawing) { stroke(point(e)); requestPrediction(); } });
+pad.addEventListener('pointerup', () => { drawing = false; requestPrediction(); });
+$('clear').addEventListener('click', clearPad);
+
+function showPrediction(probs: Float32Array): void {
+  const bars = $('bars');
+  bars.replaceChildren();
+  let top = 0;
+  probs.forEach((p, i) => { if (p > probs[top]) top = i; });
+  probs.forEach((p, i) => {
+    const label = document.createElement('span');
+    label.textContent = String(i);
+    const track = document.createElement('div');
+    const bar = document.createElement('div');
+    bar.className = i === top ? 'bar top' : 'bar';
+    bar.style.width = `${(p * 100).toFixed(1)}%`;
+    track.append(bar);
+    const pct = document.createElement('span');
+    pct.textContent = `${(p * 100).toFixed(1)}%`;
+    bars.append(label, track, pct);
+  });
+  $('prediction').textContent = `prediction: ${top} (${(probs[top] * 100).toFixed(1)}%)`;
+  $('prediction').dataset.digit = String(top);
+}
+
+// -------------------------------------------------------------- controls
+$('train').addEventListener('click', () => {
+  if (training) return;
+  training = true;
+  paused = false;
+  $<HTMLButtonElement>('train').disabled = true;
+  $<HTMLButtonElement>('pause').disabled = false;
+  $<HTMLButtonElement>('pause').textContent = 'Pause';
+  setStatus('training…');
+  send({ type: 'train', epochs: Number($<HTMLInputElement>('epochs').value), batchSize: Number($<HTMLInputElement>('batch').value), lr: Number($<HTMLInputElement>('lr').value) });
+});
+$('pause').addEventListener('click', () => {
+  paused = !paused;
+  send({ type: paused ? 'pause' : 'resume' });
+  $<HTMLButtonElement>('pause').textContent = paused ? 'Resume' : 'Pause';
+  setStatus(paused ? 'paused' : 'training…');
+});
+$('save').addEventListener('click', () => send({ type: 'save' }));
+$<HTMLInputElement>('load').addEventListener('change', async (e) => {
+  const f = (e.target as HTMLInputElement).files?.[0];
+  if (!f) return;
+  const bytes = new Uint8Array(await f.arrayBuffer());
+  send({ type: 'load', bytes }, [bytes.buffer]);
+});
+$('bench').addEventListener('click', () => {
+  $('bench-result').textContent = 'benchmarking lenet5-bn training, SIMD and scalar…';
+  send({ type: 'bench' });
+});
+$('backend').addEventListener('change', init);
+$('model').addEventListener('change', init);
+
+worker.onmessage = (e: MessageEvent<FromWorker>) => {
+  const m = e.data;
+  switch (m.type) {
+    case 'ready': {
+      const sel = $<HTMLSelectElement>('model');
+      if (sel.options.length === 0) for (const p of m.presets) sel.add(new Option(p, p, p === m.model, p === m.model));
+      sel.value = m.model;
+      $<HTMLInputElement>('lr').value = String(m.lr);
+      $<HTMLInputElement>('batch').value = String(m.batchSize);
+      $<HTMLButtonElement>('save').disabled = false;
+      history.length = 0;
+      stepCount = 0;
+      drawChart();
+      setStatus(`ready: ${m.model} on the ${m.backend} backend; ${m.train.toLocaleString()} training and ${m.test.toLocaleString()} held-out digits`);
+      document.body.dataset.ready = 'true';
+      break;
+    }
+    case 'progress':
+      stepCount++;
+      history.push({ step: stepCount, loss: m.loss });
+      $('epoch').textContent = `${m.epoch + 1}/${m.epochs} (${m.batch + 1}/${m.batches})`;
+      $('ips').textContent = Math.round(m.imagesPerSecond).toLocaleString();
+      $('loss').textContent = m.loss.toFixed(4);
+      $<HTMLProgressElement>('progress').value = (m.epoch + (m.batch + 1) / m.batches) / m.epochs;
+      drawChart();
+      break;
+    case 'epoch':
+      lastTestAcc = m.testAccuracy;
+      history.push({ step: stepCount, loss: m.loss, testAcc: m.testAccuracy });
+      $('test-acc').textContent = `${(m.testAccuracy * 100).toFixed(2)}%`;
+      $('test-acc').dataset.value = String(m.testAccuracy);
+      drawChart();
+      break;
+    case 'done':
+      training = false;
+      $<HTMLButtonElement>('train').disabled = false;
+      $<HTMLButtonElement>('pause').disabled = true;
+      setStatus(`done: held-out accuracy ${(lastTestAcc * 100).toFixed(2)}%${m.stopped ? ' (stopped early)' : ''} — draw a digit`);
+      document.body.dataset.trained = 'true';
+      break;
+    case 'prediction':
+      showPrediction(m.probs);
+      showMaps($('insides'), m.maps, false);
+      break;
+    case 'filters':
+      showMaps($('filters'), m.layers, true);
+      break;
+    case 'saved': {
+      const a = document.createElement('a');
+      a.href = URL.createObjectURL(new Blob([new Uint8Array(m.bytes)], { type: 'application/octet-stream' }));
+      a.download = 'cnn-wasm-model.cnnw';
+      a.click();
+      setStatus(`model saved (${m.bytes.length.toLocaleString()} bytes)`);
+      break;
+    }
+    case 'bench':
+      $('bench-result').textContent = m.simd === null
+        ? `scalar ${Math.round(m.scalar).toLocaleString()} img/s (this browser has no WebAssembly SIMD)`
+        : `training lenet5-bn: SIMD ${Math.round(m.simd).toLocaleString()} img/s, scalar ${Math.round(m.scalar).toLocaleString()} img/s — SIMD is ${(m.simd / m.scalar).toFixed(2)}x`;
+      break;
+    case 'hash':
+      (window as unknown as { __lastHash: string }).__lastHash = m.hex;
+      break;
+    case 'error':
+      setStatus(`error: ${m.message}`);
+      training = false;
+      $<HTMLButtonElement>('train').disabled = false;
+      console.warn(m.message);
+      break;
+  }
+};
+
+/** Test hook: weights hash after `steps` steps, for comparing with Node. */
+(window as unknown as { cnnWasmHash: (b: 'simd' | 'scalar', model: string, seed: number, steps: number) => Promise<string> }).cnnWasmHash = (backend, model, seed, steps) =>
+  new Promise((resolve, reject) => {
+    const prev = worker.onmessage;
+    worker.onmessage = (e: MessageEvent<FromWorker>) => {
+      if (e.data.type === 'hash') { worker.onmessage = prev; resolve(e.data.hex); }
+      else if (e.data.type === 'error') { worker.onmessage = prev; reject(new Error(e.data.message)); }
+      else prev?.call(worker, e);
+    };
+    send({ type: 'hash', backend, model, seed, steps });
+  });
+
+clearPad();
+drawChart();
+init();

@@ -1,0 +1,26 @@
+/** Messages between the page and the training worker. */
+export type ToWorker =
+  | { type: 'init'; backend: 'auto' | 'simd' | 'scalar'; model: string; seed: number }
+  | { type: 'train'; epochs: number; batchSize: number; lr: number }
+  | { type: 'pause' }
+  | { type: 'resume' }
+  | { type: 'predict'; pixels: Uint8Array }
+  | { type: 'save' }
+  | { type: 'load'; bytes: Uint8Array }
+  | { type: 'bench' }
+  | { type: 'hash'; backend: 'simd' | 'scalar'; model: string; seed: number; steps: number };
+
+/** Activations of one layer for one image. */
+export interface LayerMaps { name: string; kind: string; shape: number[]; data: Float32Array }
+
+export type FromWorker =
+  | { type: 'ready'; backend: string; model: string; presets: string[]; summary: string; train: number; test: number; lr: number; batchSize: number; epochs: number }
+  | { type: 'progress'; epoch: number; epochs: number; batch: number; batches: number; loss: number; accuracy: number; imagesPerSecond: number }
+  | { type: 'epoch'; epoch: number; loss: number; accuracy: number; testLoss: number; testAccuracy: number; imagesPerSecond: number }
+  | { type: 'done'; testAccuracy: number; stopped: boolean }
+  | { type: 'prediction'; probs: Float32Array; maps: LayerMaps[] }
+  | { type: 'filters'; layers: LayerMaps[] }
+  | { type: 'saved'; bytes: Uint8Array }
+  | { type: 'bench'; simd: number | null; scalar: number }
+  | { type: 'hash'; hex: string }
+  | { type: 'error'; message: string };

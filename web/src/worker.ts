@@ -1,0 +1,161 @@
+/**
+ * The training worker: owns the wasm backends and the model, so the page stays
+ * responsive. Speaks the protocol in protocol.ts.
+ */
+import {
+  createPreset, deserializeModel, initBackend, optimizerFromConfig, PRESET_NAMES, serializeModel, setBackend,
+  type Backend, type Dataset, type Optimizer, type Sequential,
+} from '../../ts/index.js';
+import type { FromWorker, LayerMaps, ToWorker } from './protocol.js';
+import { loadSample } from './data.js';
+import { weightsHash } from './shared.js';
+
+const wasm = {
+  simd: new URL('../../pkg/kernels.simd.wasm', import.meta.url),
+  scalar: new URL('../../pkg/kernels.scalar.wasm', import.meta.url),
+};
+
+const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as { postMessage(m: unknown, t: Transferable[]): void }).postMessage(m, transfer);
+
+let backend: Backend | null = null;
+let model: Sequential | null = null;
+let modelName = 'lenet5-bn';
+let optimizer: Optimizer | null = null;
+let data: { train: Dataset; test: Dataset } | null = null;
+let paused = false;
+let training = false;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function maps(m: Sequential, pick: (kind: string) => boolean): LayerMaps[] {
+  return m.layers.filter((l) => pick(l.kind) && l.lastOutput()).map((l) => ({
+    name: l.name, kind: l.kind, shape: l.outputShape, data: l.lastOutput()!.view.slice(0, l.outputSize),
+  }));
+}
+
+function filters(m: Sequential): LayerMaps[] {
+  return m.params().filter((p) => p.name.endsWith('/kernel') && p.shape.length === 4).map((p) => ({
+    name: p.name, kind: 'filters', shape: p.shape, data: p.value.toArray(),
+  }));
+}
+
+async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
+  backend = await initBackend({ backend: msg.backend, wasm });
+  data ??= await loadSample();
+  model?.dispose();
+  optimizer?.dispose();
+  const p = createPreset(msg.model, { backend, seed: msg.seed });
+  model = p.model;
+  modelName = msg.model;
+  optimizer = optimizerFromConfig(p.recipe.optimizer);
+  const lr = p.recipe.optimizer.learningRate;
+  post({ type: 'ready', backend: backend.name, model: msg.model, presets: PRESET_NAMES, summary: model.summary(), train: data.train.count, test: data.test.count,
+    lr: typeof lr === 'number' ? lr : lr.lr, batchSize: p.recipe.batchSize, epochs: p.recipe.epochs });
+  post({ type: 'filters', layers: filters(model) });
+}
+
+async function train(msg: Extract<ToWorker, { type: 'train' }>): Promise<void> {
+  if (!model || !data || !backend) throw new Error('not initialised');
+  if (training) return;
+  training = true;
+  const { recipe } = createPreset(modelName, { backend }); // only for the schedule shape
+  const sched = recipe.optimizer.learningRate;
+  const lr = typeof sched === 'number' ? msg.lr : { ...sched, lr: msg.lr };
+  optimizer?.dispose();
+  optimizer = optimizerFromConfig({ ...recipe.optimizer, learningRate: lr } as never);
+  let last = 0;
+  try {
+    const h = await model.fit(data.train, {
+      optimizer, epochs: msg.epochs, batchSize: msg.batchSize, validationData: data.test, seed: 1,
+      callbacks: {
+        onBatchEnd: async (b) => {
+          const now = performance.now();
+          if (now - last > 100 || b.batch === b.batches - 1) {
+            last = now;
+            post({ type: 'progress', epoch: b.epoch, epochs: msg.epochs, batch: b.batch, batches: b.batches, loss: b.loss, accuracy: b.accuracy, imagesPerSecond: b.imagesPerSecond });
+          }
+          while (paused) await sleep(50);
+        },
+        onEpochEnd: (l) => {
+          post({ type: 'epoch', epoch: l.epoch, loss: l.loss, accuracy: l.accuracy, testLoss: l.valLoss!, testAccuracy: l.valAccuracy!, imagesPerSecond: l.imagesPerSecond });
+          post({ type: 'filters', layers: filters(model!) });
+        },
+      },
+    });
+    post({ type: 'done', testAccuracy: h.epochs.length ? h.epochs[h.epochs.length - 1].valAccuracy! : NaN, stopped: h.stopped });
+  } finally {
+    training = false;
+  }
+}
+
+async function bench(): Promise<void> {
+  if (!data) throw new Error('not initialised');
+  const rate = async (be: Backend) => {
+    const { model: m, recipe } = createPreset('lenet5-bn', { backend: be });
+    const opt = optimizerFromConfig(recipe.optimizer);
+    const steps = 12, n = 128;
+    for (let i = 0; i < 2; i++) m.trainStep(data!.train, null, i * n, n, opt, i); // warm-up
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) m.trainStep(data!.train, null, (i % 60) * n, n, opt, i);
+    const ips = (steps * n) / ((performance.now() - t0) / 1000);
+    m.dispose();
+    opt.dispose();
+    return ips;
+  };
+  const scalar = await initBackend({ backend: 'scalar', wasm });
+  let simd: Backend | null = null;
+  try { simd = await initBackend({ backend: 'simd', wasm }); } catch { simd = null; }
+  if (backend) setBackend(backend);
+  // Interleave: s, c, s, c and keep the best of each, the machine being shared.
+  let bs = 0, bc = 0;
+  for (let r = 0; r < 2; r++) {
+    if (simd) bs = Math.max(bs, await rate(simd));
+    bc = Math.max(bc, await rate(scalar));
+  }
+  post({ type: 'bench', simd: simd ? bs : null, scalar: bc });
+}
+
+self.onmessage = async (e: MessageEvent<ToWorker>) => {
+  const msg = e.data;
+  try {
+    switch (msg.type) {
+      case 'init': await init(msg); break;
+      case 'train': await train(msg); break;
+      case 'pause': paused = true; break;
+      case 'resume': paused = false; break;
+      case 'predict': {
+        if (!model) return;
+        const probs = model.predict(msg.pixels);
+        post({ type: 'prediction', probs, maps: maps(model, (k) => k === 'conv2d' || k === 'dense') });
+        break;
+      }
+      case 'save': {
+        if (!model) return;
+        const bytes = serializeModel(model, { metadata: { preset: modelName, dataset: 'mnist-sample', savedBy: 'web demo' } });
+        post({ type: 'saved', bytes }, [bytes.buffer]);
+        break;
+      }
+      case 'load': {
+        if (!backend) return;
+        const loaded = deserializeModel(msg.bytes, { backend, source: 'the chosen file' });
+        loaded.optimizer?.dispose();
+        model?.dispose();
+        model = loaded.model;
+        modelName = typeof loaded.metadata.preset === 'string' ? loaded.metadata.preset : modelName;
+        post({ type: 'ready', backend: backend.name, model: modelName, presets: PRESET_NAMES, summary: model.summary(), train: data?.train.count ?? 0, test: data?.test.count ?? 0, lr: 0.1, batchSize: 128, epochs: 3 });
+        post({ type: 'filters', layers: filters(model) });
+        break;
+      }
+      case 'bench': await bench(); break;
+      case 'hash': {
+        data ??= await loadSample();
+        const be = await initBackend({ backend: msg.backend, wasm });
+        const hex = await weightsHash(be, msg.model, data.train, msg.seed, msg.steps);
+        if (backend) setBackend(backend);
+        post({ type: 'hash', hex });
+        break;
+      }
+    }
+  } catch (err) {
+    post({ type: 'error', message: (err as Error).message });
+  }
+};
