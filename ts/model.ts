@@ -194,7 +194,7 @@ export class Sequential {
 
   /** A Keras-like table: layer, output shape, parameter count. */
   summary(): string {
-    const rows = this.layers.map((l) => [`${l.name} (${l.kind})`, fmtShape(['batch' as unknown as number, ...l.outputShape]).replace('batch', 'None'), String(l.params().reduce((s, p) => s + p.value.length, 0))]);
+    const rows = this.layers.map((l) => [`${l.name} (${l.kind})`, `(None, ${l.outputShape.join(', ')})`, String(l.params().reduce((s, p) => s + p.value.length, 0))]);
     const head = ['Layer (type)', 'Output shape', 'Param #'];
     const w = [0, 1, 2].map((i) => Math.max(head[i].length, ...rows.map((r) => r[i].length)) + 2);
     const line = (r: string[]) => r[0].padEnd(w[0]) + r[1].padEnd(w[1]) + r[2].padStart(w[2]);

@@ -102,6 +102,8 @@ export abstract class Optimizer {
 
 export class Sgd extends Optimizer {
   private readonly o: Required<SgdOptions>;
+  /** Velocity stand-in for plain SGD (momentum 0), shared by all parameters. */
+  private tmp: F32Buffer | null = null;
   constructor(o: SgdOptions = {}) {
     super();
     this.o = {
@@ -129,7 +131,6 @@ export class Sgd extends Optimizer {
     }
     sgdUpdate(this.be!, p.value, p.grad!, slots[0], { lr, momentum: this.o.momentum, weightDecay: this.o.weightDecay, nesterov: this.o.nesterov });
   }
-  private tmp: F32Buffer | null = null;
   private scratch(len: number): F32Buffer {
     if (!this.tmp || this.tmp.length < len) {
       this.tmp?.free();

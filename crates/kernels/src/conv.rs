@@ -5,11 +5,15 @@
 //! the bottom/right padding is whatever `oh`/`ow` imply (TypeScript computes them),
 //! so 'same' with an odd total pad works unchanged.
 //!
-//! Each image goes through im2col into `cols` [CKK, OH*OW] (a workspace the caller
-//! owns; small enough to stay in L2 for LeNet shapes) and one GEMM:
-//!   forward:          y[n]  = w (F x CKK) . cols (CKK x OHW)
-//!   backward-weights: dw   += dy[n] (F x OHW) . cols^T (OHW x CKK)
-//!   backward-data:    dcols = w^T (CKK x F) . dy[n] (F x OHW);  dx[n] = col2im(dcols)
+//! Images go through im2col into `cols` [CKK, G*OH*OW] (a workspace the caller
+//! owns) and one GEMM per group of G images; G is 1 unless the output is small
+//! (LeNet's conv3 has OH*OW = 1), when images are batched until a GEMM has
+//! TARGET_COLUMNS columns:
+//!   forward:          y[g]  = w (F x CKK) . cols (CKK x G*OHW)
+//!   backward-weights: dw   += dy[g] (F x G*OHW) . cols^T (G*OHW x CKK)
+//!   backward-data:    dcols = w^T (CKK x F) . dy[g] (F x G*OHW);  dx = col2im(dcols)
+//! A training forward may keep every group's im2col matrix (`keep`) so that the
+//! backward pass reuses them instead of recomputing.
 
 use crate::gemm::sgemm;
 use crate::simd::F4;

@@ -1,15 +1,22 @@
 //! Softmax and fused softmax + cross-entropy over rows of logits [N, K].
 
+/// The largest of the k values at `x` (the shift that keeps exp() finite).
+#[inline]
+unsafe fn row_max(x: *const f32, k: usize) -> f32 {
+    let mut mx = *x;
+    for j in 1..k {
+        if *x.add(j) > mx {
+            mx = *x.add(j);
+        }
+    }
+    mx
+}
+
 /// probs[r] = softmax(logits[r]) (max-subtracted for stability). May alias.
 pub unsafe fn softmax(logits: *const f32, probs: *mut f32, n: usize, k: usize) {
     for r in 0..n {
         let (x, p) = (logits.add(r * k), probs.add(r * k));
-        let mut mx = *x;
-        for j in 1..k {
-            if *x.add(j) > mx {
-                mx = *x.add(j);
-            }
-        }
+        let mx = row_max(x, k);
         let mut s = 0.0f32;
         for j in 0..k {
             let e = (*x.add(j) - mx).exp();
@@ -31,12 +38,7 @@ pub unsafe fn softmax_xent(logits: *const f32, labels: *const i32, dlogits: *mut
     let inv_n = 1.0 / n as f32;
     for r in 0..n {
         let (x, d) = (logits.add(r * k), dlogits.add(r * k));
-        let mut mx = *x;
-        for j in 1..k {
-            if *x.add(j) > mx {
-                mx = *x.add(j);
-            }
-        }
+        let mx = row_max(x, k);
         let mut s = 0.0f32;
         for j in 0..k {
             s += (*x.add(j) - mx).exp();
