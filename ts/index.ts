@@ -9,7 +9,7 @@
  * await model.fit(train, { optimizer: sgd({ learningRate: 0.01, momentum: 0.9 }), epochs: 3 });
  * ```
  */
-export { initBackend, getBackend, setBackend, simdSupported, instantiateBackend, defaultWasmUrl, Backend } from './backend/load.js';
+export { initBackend, getBackend, setBackend, simdSupported, instantiateBackend, backendFromExports, defaultWasmUrl, Backend } from './backend/load.js';
 export type { BackendName, BackendChoice, BackendOptions, WasmSource } from './backend/load.js';
 export { F32Buffer, I32Buffer, Heap } from './backend/memory.js';
 export type { KernelExports } from './backend/exports.js';

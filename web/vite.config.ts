@@ -1,12 +1,13 @@
 import { defineConfig } from 'vite';
+import wasm from 'vite-plugin-wasm';
 
-// The kernels are plain wasm modules with no JS glue; they are referenced with
-// `new URL('../../pkg/kernels.*.wasm', import.meta.url)` and emitted as assets,
-// so the loader can check SIMD support before compiling the SIMD build.
+// vite-plugin-wasm loads pkg/*.wasm as ES modules (their exports); the worker
+// imports each build lazily so only the chosen one is compiled.
 export default defineConfig({
   root: __dirname,
   base: './',
+  plugins: [wasm()],
   server: { fs: { allow: ['..'] } },
-  worker: { format: 'es' },
+  worker: { format: 'es', plugins: () => [wasm()] },
   build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', assetsInlineLimit: 0 },
 });

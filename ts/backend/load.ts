@@ -13,8 +13,13 @@ import { Heap } from './memory.js';
 export type BackendName = 'simd' | 'scalar';
 /** What {@link initBackend} may be asked for; 'auto' picks SIMD where supported. */
 export type BackendChoice = 'auto' | BackendName;
-/** Where a wasm build comes from. */
-export type WasmSource = URL | string | ArrayBuffer | Uint8Array | WebAssembly.Module;
+/**
+ * Where a wasm build comes from: its URL or path, its bytes, a compiled module,
+ * or a function resolving to the exports of an instance a bundler made (e.g.
+ * `() => import('cnn-wasm/pkg/kernels.simd.wasm')` with vite-plugin-wasm); the
+ * function is only called for the build that is chosen.
+ */
+export type WasmSource = URL | string | ArrayBuffer | Uint8Array | WebAssembly.Module | (() => Promise<object>);
 
 /** Options of {@link initBackend}. */
 export interface BackendOptions {
@@ -46,7 +51,7 @@ export function defaultWasmUrl(name: BackendName): URL {
 
 const isNode = typeof process === 'object' && process !== null && typeof process.versions?.node === 'string';
 
-async function readSource(src: WasmSource): Promise<WebAssembly.Module> {
+async function readSource(src: Exclude<WasmSource, () => Promise<object>>): Promise<WebAssembly.Module> {
   if (src instanceof WebAssembly.Module) return src;
   if (src instanceof ArrayBuffer) return WebAssembly.compile(src);
   if (src instanceof Uint8Array) return WebAssembly.compile(new Uint8Array(src));
@@ -94,7 +99,12 @@ export class Backend {
 /** Instantiates a build from a module, checking its exports and ABI version. */
 export async function instantiateBackend(name: BackendName, module: WebAssembly.Module): Promise<Backend> {
   const instance = await WebAssembly.instantiate(module, {});
-  const ex = instance.exports as Record<string, unknown>;
+  return backendFromExports(name, instance.exports);
+}
+
+/** Wraps the exports of an instantiated build, checking them and the ABI version. */
+export function backendFromExports(name: BackendName, exports: object): Backend {
+  const ex = exports as Record<string, unknown>;
   const missing = KERNEL_FUNCTIONS.filter((f) => typeof ex[f] !== 'function');
   if (missing.length > 0 || !(ex.memory instanceof WebAssembly.Memory)) {
     throw new Error(`cnn-wasm: the ${name} kernels lack exports: ${[...missing, ...(ex.memory ? [] : ['memory'])].join(', ')} ` +
@@ -127,8 +137,10 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
       "WebAssembly SIMD128; use backend 'scalar' or 'auto'");
   }
   const name: BackendName = choice === 'auto' ? (simd ? 'simd' : 'scalar') : choice;
-  const module = await readSource(options.wasm?.[name] ?? defaultWasmUrl(name));
-  const backend = await instantiateBackend(name, module);
+  const src = options.wasm?.[name] ?? defaultWasmUrl(name);
+  const backend = typeof src === 'function'
+    ? backendFromExports(name, await src())
+    : await instantiateBackend(name, await readSource(src));
   current = backend;
   return backend;
 }

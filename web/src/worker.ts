@@ -10,9 +10,12 @@ import type { FromWorker, LayerMaps, ToWorker } from './protocol.js';
 import { loadSample } from './data.js';
 import { weightsHash } from './shared.js';
 
+// vite-plugin-wasm instantiates each build when it is imported; the dynamic
+// imports keep that lazy, so the SIMD build is only compiled where it is chosen
+// (after the library has checked the engine supports SIMD128).
 const wasm = {
-  simd: new URL('../../pkg/kernels.simd.wasm', import.meta.url),
-  scalar: new URL('../../pkg/kernels.scalar.wasm', import.meta.url),
+  simd: () => import('../../pkg/kernels.simd.wasm'),
+  scalar: () => import('../../pkg/kernels.scalar.wasm'),
 };
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as { postMessage(m: unknown, t: Transferable[]): void }).postMessage(m, transfer);
