@@ -89,6 +89,19 @@ describe('initBackend', () => {
       .rejects.toThrow(/cannot read the kernels at \/nonexistent\/k.wasm/);
   });
 
+  it('accepts a bundler-style loader of instance exports, calling only the chosen build\'s', async () => {
+    const calls: string[] = [];
+    const loader = (name: 'simd' | 'scalar') => async () => {
+      calls.push(name);
+      return (await WebAssembly.instantiate(new Uint8Array(readFileSync(path(name))))).instance.exports;
+    };
+    const be = await initBackend({ backend: 'scalar', wasm: { simd: loader('simd'), scalar: loader('scalar') } });
+    expect(be.name).toBe('scalar');
+    expect(be.simd).toBe(false);
+    expect(calls).toEqual(['scalar']);
+    await expect(initBackend({ backend: 'scalar', wasm: { scalar: async () => ({}) } })).rejects.toThrow(/scalar kernels lack exports: alloc/);
+  });
+
   it('accepts bytes and rejects a module that is not the kernels', async () => {
     const bytes = readFileSync(path('scalar'));
     expect((await initBackend({ backend: 'scalar', wasm: { scalar: bytes } })).name).toBe('scalar');

@@ -3,7 +3,11 @@ import cliProgress from 'cli-progress';
 import { DatasetNameError, loadDataset, type DatasetSplits } from '../data/datasets.js';
 import { IdxError } from '../data/idx.js';
 import type { Dataset } from '../model.js';
-import { UsageError } from './options.js';
+import { UsageError, parseBackend } from './options.js';
+import { initBackend } from '../backend/load.js';
+import { ModelFileError } from '../io/modelfile.js';
+import { loadModel } from '../io/node.js';
+import type { Sequential } from '../model.js';
 
 /** Where human-readable messages go: stderr when stdout carries JSON. */
 export interface Out {
@@ -63,5 +67,18 @@ export function asDataset(s: { images: Uint8Array; labels: Uint8Array; count: nu
 export function checkImageSize(d: DatasetSplits): void {
   for (const [split, s] of [['train', d.train], ['test', d.test]] as const) {
     if (s.rows !== 28 || s.cols !== 28) throw new FileProblem(`${d.source}: ${split} images are ${s.rows}x${s.cols}; the models expect 28x28`);
+  }
+}
+
+/** Loads a model file for a command; file problems become exit code 1. */
+export async function openModel(path: string, backend: string): Promise<{ model: Sequential; metadata: Record<string, unknown> }> {
+  const be = await initBackend({ backend: parseBackend(backend) });
+  try {
+    const { model, optimizer, metadata } = loadModel(path, { backend: be });
+    optimizer?.dispose();
+    return { model, metadata };
+  } catch (e) {
+    if (e instanceof ModelFileError) throw new FileProblem(e.message);
+    throw e;
   }
 }

@@ -6,7 +6,10 @@ import { FileProblem } from './common.js';
 import * as bench from './bench.js';
 import * as info from './info.js';
 import * as train from './train.js';
-import * as modelCommands from './model-commands.js';
+import * as evalCommand from './eval.js';
+import * as predict from './predict.js';
+import * as gradcheck from './gradcheck.js';
+import * as summary from './summary.js';
 
 /** Builds the commander program (exported for tests). */
 export function buildProgram(): Command {
@@ -18,7 +21,10 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   train.register(program);
-  modelCommands.register(program);
+  evalCommand.register(program);
+  predict.register(program);
+  gradcheck.register(program);
+  summary.register(program);
   info.register(program);
   bench.register(program);
   return program;

@@ -1,0 +1,23 @@
+/** `cnn-wasm eval <model>`: loss and accuracy of a saved model on a data set's test split. */
+import type { Command } from 'commander';
+import { asDataset, checkImageSize, cliDataset, makeOut, openModel } from './common.js';
+
+export function register(program: Command): void {
+  program
+    .command('eval <model>')
+    .description('loss and accuracy of a saved model on a data set\'s test split')
+    .option('--dataset <name|dir>', 'mnist | mnist-sample | fashion-mnist | a directory (default: the one it was trained on)')
+    .option('--backend <name>', 'auto | simd | scalar', 'auto')
+    .option('--json', 'print one JSON line')
+    .action(async (path: string, f: { dataset?: string; backend: string; json?: boolean }) => {
+      const out = makeOut(!!f.json);
+      const { model, metadata } = await openModel(path, f.backend);
+      const spec = f.dataset ?? (typeof metadata.dataset === 'string' ? metadata.dataset : 'mnist');
+      const data = await cliDataset(spec, out);
+      checkImageSize(data);
+      const r = model.evaluate(asDataset(data.test));
+      if (out.json) console.log(JSON.stringify({ model: path, dataset: data.name, testImages: data.test.count, testAccuracy: r.accuracy, testLoss: r.loss }));
+      else console.log(`${path} on ${data.name} test (${data.test.count.toLocaleString('en-US')} images): accuracy ${(r.accuracy * 100).toFixed(2)}%, loss ${r.loss.toFixed(4)}`);
+      model.dispose();
+    });
+}

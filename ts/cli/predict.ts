@@ -1,0 +1,37 @@
+/** `cnn-wasm predict <model> <image>`: classify a PNG/PGM digit, MNIST-style centring and resizing. */
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { decodeImage, toMnist } from '../image/decode.js';
+import { FileProblem, openModel } from './common.js';
+import { parseIntFlag } from './options.js';
+
+export function register(program: Command): void {
+  program
+    .command('predict <model> <image>')
+    .description('classify a PNG or PGM digit image (MNIST-style centring and resizing to 28x28)')
+    .option('--top <k>', 'how many classes to list', '3')
+    .option('--backend <name>', 'auto | simd | scalar', 'auto')
+    .option('--json', 'print one JSON line')
+    .action(async (path: string, image: string, f: { top: string; backend: string; json?: boolean }) => {
+      const top = parseIntFlag('--top', f.top, 1, 10);
+      let bytes: Uint8Array;
+      try {
+        bytes = readFileSync(image);
+      } catch (e) {
+        throw new FileProblem(`${image}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      }
+      let pixels: Uint8Array;
+      try {
+        pixels = toMnist(decodeImage(bytes, image));
+      } catch (e) {
+        throw new FileProblem(`${image}: ${(e as Error).message.replace(`${image}: `, '')}`);
+      }
+      const { model } = await openModel(path, f.backend);
+      if (model.inputSize !== 784) throw new FileProblem(`${path}: the model takes ${model.inputShape.join('x')} inputs, not 28x28 images`);
+      const probs = Array.from(model.predict(pixels));
+      const ranked = probs.map((p, c) => ({ class: c, probability: p })).sort((a, b) => b.probability - a.probability).slice(0, top);
+      if (f.json) console.log(JSON.stringify({ image, predictions: ranked }));
+      else for (const r of ranked) console.log(`${r.class}  ${(r.probability * 100).toFixed(2).padStart(6)}%`);
+      model.dispose();
+    });
+}
