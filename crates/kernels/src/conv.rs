@@ -58,6 +58,14 @@ fn valid_range(out: usize, stride: usize, pad: usize, k: usize, size: usize) -> 
     (if lo < hi { lo } else { hi }, hi)
 }
 
+/// Stride 1 and every window inside the input (no padding on any side, which
+/// also rules out the bottom/right padding that oh/ow may imply): im2col rows
+/// are then plain 2-D windows of the input.
+#[inline]
+fn windows_inside(g: &Geom) -> bool {
+    g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.oh + g.kh <= g.h + 1 && g.ow + g.kw <= g.w + 1
+}
+
 /// dst[i] = src[i] for i < n, four lanes at a time (short rows: no memcpy call).
 #[inline(always)]
 unsafe fn copy(src: *const f32, dst: *mut f32, n: usize) {
@@ -89,6 +97,21 @@ unsafe fn add_into(src: *const f32, dst: *mut f32, n: usize) {
 /// cols[(ci*KH + ky)*KW + kx][oy*OW + ox] = x[ci][oy*sh - ph + ky][ox*sw - pw + kx] (0 outside),
 /// row r of cols starting at `cols + r*ld` (ld >= OH*OW lets images sit side by side).
 pub unsafe fn im2col(g: &Geom, x: *const f32, cols: *mut f32, ld: usize) {
+    if windows_inside(g) {
+        for ci in 0..g.c {
+            let plane = x.add(ci * g.h * g.w);
+            for ky in 0..g.kh {
+                for kx in 0..g.kw {
+                    let row = cols.add(((ci * g.kh + ky) * g.kw + kx) * ld);
+                    let src = plane.add(ky * g.w + kx);
+                    for oy in 0..g.oh {
+                        copy(src.add(oy * g.w), row.add(oy * g.ow), g.ow);
+                    }
+                }
+            }
+        }
+        return;
+    }
     for ci in 0..g.c {
         let plane = x.add(ci * g.h * g.w);
         for ky in 0..g.kh {
@@ -127,6 +150,21 @@ pub unsafe fn im2col(g: &Geom, x: *const f32, cols: *mut f32, ld: usize) {
 /// The adjoint of im2col: dx[ci][iy][ix] += every dcols entry im2col read from there
 /// (row r of dcols at `dcols + r*ld`). dx must be zeroed (or hold a gradient to add to).
 pub unsafe fn col2im(g: &Geom, dcols: *const f32, ld: usize, dx: *mut f32) {
+    if windows_inside(g) {
+        for ci in 0..g.c {
+            let plane = dx.add(ci * g.h * g.w);
+            for ky in 0..g.kh {
+                for kx in 0..g.kw {
+                    let row = dcols.add(((ci * g.kh + ky) * g.kw + kx) * ld);
+                    let dst = plane.add(ky * g.w + kx);
+                    for oy in 0..g.oh {
+                        add_into(row.add(oy * g.ow), dst.add(oy * g.w), g.ow);
+                    }
+                }
+            }
+        }
+        return;
+    }
     for ci in 0..g.c {
         let plane = dx.add(ci * g.h * g.w);
         for ky in 0..g.kh {
