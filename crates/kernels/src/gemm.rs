@@ -40,6 +40,44 @@ const MAX_TILE: usize = MR * NR;
 static mut PACK_A: [f32; MC * KC] = [0.0; MC * KC];
 static mut PACK_B: [f32; KC * NC] = [0.0; KC * NC];
 
+/// Writes dst[p*P + r] = scale * src[r*ld + p] for r < rows, p < kc: `rows`
+/// rows of a row-major matrix, transposed into a k-major panel of width P.
+/// Whole groups of 4 rows go through 4x4 in-register transposes.
+#[inline(always)]
+unsafe fn transpose_into_panel<const P: usize>(src: *const f32, ld: usize, rows: usize, kc: usize, scale: f32, dst: *mut f32) {
+    let mut r0 = 0;
+    if P % 4 == 0 {
+        let vs = F4::splat(scale);
+        while r0 + 4 <= rows {
+            let mut p = 0;
+            while p + 4 <= kc {
+                let t = F4::transpose4([
+                    F4::load(src.add(r0 * ld + p)),
+                    F4::load(src.add((r0 + 1) * ld + p)),
+                    F4::load(src.add((r0 + 2) * ld + p)),
+                    F4::load(src.add((r0 + 3) * ld + p)),
+                ]);
+                for (i, v) in t.iter().enumerate() {
+                    v.mul(vs).store(dst.add((p + i) * P + r0));
+                }
+                p += 4;
+            }
+            for p in p..kc {
+                for r in r0..r0 + 4 {
+                    *dst.add(p * P + r) = scale * *src.add(r * ld + p);
+                }
+            }
+            r0 += 4;
+        }
+    }
+    for r in r0..rows {
+        let row = src.add(r * ld);
+        for p in 0..kc {
+            *dst.add(p * P + r) = scale * *row.add(p);
+        }
+    }
+}
+
 /// Packs op(A)[i0..i0+mc, p0..p0+kc] * alpha into P-row panels: panel q holds
 /// rows q.., k-major (P floats per k). Rows past mc are not written: the
 /// microkernel for a short panel reads only the rows it has.
@@ -49,12 +87,7 @@ unsafe fn pack_a<const P: usize>(trans: bool, a: *const f32, lda: usize, i0: usi
         let rows = if mc - q < P { mc - q } else { P };
         let panel = dst.add(q * kc);
         if !trans {
-            for r in 0..rows {
-                let src = a.add((i0 + q + r) * lda + p0);
-                for p in 0..kc {
-                    *panel.add(p * P + r) = alpha * *src.add(p);
-                }
-            }
+            transpose_into_panel::<P>(a.add((i0 + q) * lda + p0), lda, rows, kc, alpha, panel);
         } else {
             for p in 0..kc {
                 let src = a.add((p0 + p) * lda + i0 + q);
@@ -83,13 +116,8 @@ unsafe fn pack_b<const W: usize>(trans: bool, b: *const f32, ldb: usize, p0: usi
                 }
             }
         } else if trans {
-            // op(B) column j is row j of the stored matrix: read it contiguously.
-            for c in 0..cols {
-                let src = b.add((j0 + q + c) * ldb + p0);
-                for p in 0..kc {
-                    *panel.add(p * W + c) = *src.add(p);
-                }
-            }
+            // op(B) column j is row j of the stored matrix: transpose rows into the panel.
+            transpose_into_panel::<W>(b.add((j0 + q) * ldb + p0), ldb, cols, kc, 1.0, panel);
             for c in cols..W {
                 for p in 0..kc {
                     *panel.add(p * W + c) = 0.0;

@@ -69,6 +69,20 @@ mod imp {
             let mask = f32x4_gt(self.0, f32x4_splat(0.0));
             F4(v128_and(mask, on.0))
         }
+        /// Transposes the 4x4 matrix whose rows are `r` (shuffles only).
+        #[inline(always)]
+        pub fn transpose4(r: [F4; 4]) -> [F4; 4] {
+            let t0 = i32x4_shuffle::<0, 4, 1, 5>(r[0].0, r[1].0);
+            let t1 = i32x4_shuffle::<2, 6, 3, 7>(r[0].0, r[1].0);
+            let t2 = i32x4_shuffle::<0, 4, 1, 5>(r[2].0, r[3].0);
+            let t3 = i32x4_shuffle::<2, 6, 3, 7>(r[2].0, r[3].0);
+            [
+                F4(i32x4_shuffle::<0, 1, 4, 5>(t0, t2)),
+                F4(i32x4_shuffle::<2, 3, 6, 7>(t0, t2)),
+                F4(i32x4_shuffle::<0, 1, 4, 5>(t1, t3)),
+                F4(i32x4_shuffle::<2, 3, 6, 7>(t1, t3)),
+            ]
+        }
         /// Sum of the four lanes, in the fixed order ((0+1)+(2+3)).
         #[inline(always)]
         pub fn hsum(self) -> f32 {
@@ -140,6 +154,16 @@ mod imp {
         #[inline(always)]
         pub fn select_pos(self, on: F4) -> F4 {
             self.map2(on, |a, b| if a > 0.0 { b } else { 0.0 })
+        }
+        #[inline(always)]
+        pub fn transpose4(r: [F4; 4]) -> [F4; 4] {
+            let mut o = [F4([0.0; 4]); 4];
+            for (i, row) in r.iter().enumerate() {
+                for (j, out) in o.iter_mut().enumerate() {
+                    out.0[i] = row.0[j];
+                }
+            }
+            o
         }
         #[inline(always)]
         pub fn hsum(self) -> f32 {
