@@ -41,6 +41,13 @@ export class Conv2D extends Layer {
   private kernel!: Param;
   private bias: Param | null = null;
   private x: F32Buffer | null = null;
+  private kept = false;
+  /**
+   * Whether a training forward keeps the batch's im2col matrices for the
+   * backward pass (more memory: C*KH*KW*OH*OW floats per image) instead of
+   * recomputing them.
+   */
+  keepIm2col = true;
 
   constructor(o: Conv2DOptions) {
     super(o.name);
@@ -77,9 +84,9 @@ export class Conv2D extends Layer {
   forward(x: F32Buffer, n: number, ctx: ForwardContext): F32Buffer {
     const g = { ...this.geom, n };
     const y = this.buffer('y', n * this.outputSize);
-    // Training keeps the im2col matrices of the batch for the backward pass.
-    const work = this.buffer('work', convWorkspaceSize(this.be, g, ctx.training));
-    conv2dForward(this.be, g, x, this.kernel.value, this.bias?.value ?? null, y, work, ctx.training);
+    this.kept = ctx.training && this.keepIm2col;
+    const work = this.buffer('work', convWorkspaceSize(this.be, g, this.kept));
+    conv2dForward(this.be, g, x, this.kernel.value, this.bias?.value ?? null, y, work, this.kept);
     if (this.activation === 'relu') reluForward(this.be, y, y, n * this.outputSize);
     this.x = ctx.training ? x : null;
     return y;
@@ -94,8 +101,8 @@ export class Conv2D extends Layer {
       reluBackward(this.be, this.buffer('y', 0), dy, grad, n * this.outputSize);
     }
     const dx = needDx ? this.buffer('dx', n * this.inputSize) : null;
-    const work = this.buffer('work', convWorkspaceSize(this.be, g, true));
-    conv2dBackward(this.be, g, this.x, this.kernel.value, grad, dx, this.kernel.grad!, this.bias?.grad ?? null, work, true);
+    const work = this.buffer('work', convWorkspaceSize(this.be, g, this.kept));
+    conv2dBackward(this.be, g, this.x, this.kernel.value, grad, dx, this.kernel.grad!, this.bias?.grad ?? null, work, this.kept);
     return dx;
   }
 
