@@ -198,7 +198,7 @@ fn cols_are_input(g: &Geom) -> bool {
 /// GEMM columns one call should have at least: with small outputs (conv3 of
 /// LeNet has OH*OW = 1) a per-image GEMM is a matrix-vector product, so images
 /// are grouped until a GEMM has this many columns.
-const TARGET_COLUMNS: usize = 512;
+const TARGET_COLUMNS: usize = 200;
 
 /// Images per GEMM: 1 when an image alone fills TARGET_COLUMNS.
 #[inline]
