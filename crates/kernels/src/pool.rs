@@ -3,6 +3,8 @@
 //! `planes` = N*C independent H x W planes; windows kh x kw with strides sh, sw;
 //! output oh x ow per plane, with (oh-1)*sh + kh <= h (TypeScript checks).
 
+use crate::simd::{I4, F4};
+
 /// y = max over each window; argmax[o] = the in-plane index (iy*w + ix) of the
 /// first maximum in row-major window order (ties go to the first, as in PyTorch).
 pub unsafe fn max_forward(
@@ -45,7 +47,29 @@ unsafe fn max_forward_2x2(x: *const f32, y: *mut f32, argmax: *mut i32, planes: 
         let (yp, ap) = (y.add(p * oh * ow), argmax.add(p * oh * ow));
         for oy in 0..oh {
             let r0 = 2 * oy * w;
-            for ox in 0..ow {
+            // Four windows at a time: even/odd columns of two rows are the four
+            // cells; strict > in the same order keeps the first maximum.
+            let mut ox = 0;
+            while ox + 4 <= ow {
+                let i0 = r0 + 2 * ox;
+                let (a, b) = F4::even_odd(F4::load(xp.add(i0)), F4::load(xp.add(i0 + 4)));
+                let (c, d) = F4::even_odd(F4::load(xp.add(i0 + w)), F4::load(xp.add(i0 + w + 4)));
+                let ia = I4::new(i0 as i32, i0 as i32 + 2, i0 as i32 + 4, i0 as i32 + 6);
+                let (mut best, mut at) = (a, ia);
+                let m = b.gt(best);
+                best = F4::select(m, b, best);
+                at = I4::select(m, ia.add_scalar(1), at);
+                let m = c.gt(best);
+                best = F4::select(m, c, best);
+                at = I4::select(m, ia.add_scalar(w as i32), at);
+                let m = d.gt(best);
+                best = F4::select(m, d, best);
+                at = I4::select(m, ia.add_scalar(w as i32 + 1), at);
+                best.store(yp.add(oy * ow + ox));
+                at.store(ap.add(oy * ow + ox));
+                ox += 4;
+            }
+            for ox in ox..ow {
                 let i0 = r0 + 2 * ox;
                 let i2 = i0 + w;
                 let (a, b, c, d) = (*xp.add(i0), *xp.add(i0 + 1), *xp.add(i2), *xp.add(i2 + 1));

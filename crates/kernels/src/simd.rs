@@ -69,6 +69,21 @@ mod imp {
             let mask = f32x4_gt(self.0, f32x4_splat(0.0));
             F4(v128_and(mask, on.0))
         }
+        /// Splits 8 consecutive values (a, b) into their even and odd positions.
+        #[inline(always)]
+        pub fn even_odd(a: F4, b: F4) -> (F4, F4) {
+            (F4(i32x4_shuffle::<0, 2, 4, 6>(a.0, b.0)), F4(i32x4_shuffle::<1, 3, 5, 7>(a.0, b.0)))
+        }
+        /// Lane-wise `self > o` as a mask.
+        #[inline(always)]
+        pub fn gt(self, o: F4) -> Mask4 {
+            Mask4(f32x4_gt(self.0, o.0))
+        }
+        /// Lane-wise `mask ? on : off`.
+        #[inline(always)]
+        pub fn select(mask: Mask4, on: F4, off: F4) -> F4 {
+            F4(v128_bitselect(on.0, off.0, mask.0))
+        }
         /// Transposes the 4x4 matrix whose rows are `r` (shuffles only).
         #[inline(always)]
         pub fn transpose4(r: [F4; 4]) -> [F4; 4] {
@@ -89,6 +104,33 @@ mod imp {
             let v = self.0;
             (f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<1>(v))
                 + (f32x4_extract_lane::<2>(v) + f32x4_extract_lane::<3>(v))
+        }
+    }
+
+    /// A lane mask from a comparison.
+    #[derive(Clone, Copy)]
+    pub struct Mask4(v128);
+
+    /// Four i32 lanes (indices).
+    #[derive(Clone, Copy)]
+    pub struct I4(v128);
+
+    impl I4 {
+        #[inline(always)]
+        pub fn new(a: i32, b: i32, c: i32, d: i32) -> I4 {
+            I4(i32x4(a, b, c, d))
+        }
+        #[inline(always)]
+        pub fn add_scalar(self, v: i32) -> I4 {
+            I4(i32x4_add(self.0, i32x4_splat(v)))
+        }
+        #[inline(always)]
+        pub fn select(mask: Mask4, on: I4, off: I4) -> I4 {
+            I4(v128_bitselect(on.0, off.0, mask.0))
+        }
+        #[inline(always)]
+        pub unsafe fn store(self, p: *mut i32) {
+            core::ptr::write_unaligned(p as *mut v128, self.0)
         }
     }
 }
@@ -156,6 +198,18 @@ mod imp {
             self.map2(on, |a, b| if a > 0.0 { b } else { 0.0 })
         }
         #[inline(always)]
+        pub fn even_odd(a: F4, b: F4) -> (F4, F4) {
+            (F4([a.0[0], a.0[2], b.0[0], b.0[2]]), F4([a.0[1], a.0[3], b.0[1], b.0[3]]))
+        }
+        #[inline(always)]
+        pub fn gt(self, o: F4) -> Mask4 {
+            Mask4([self.0[0] > o.0[0], self.0[1] > o.0[1], self.0[2] > o.0[2], self.0[3] > o.0[3]])
+        }
+        #[inline(always)]
+        pub fn select(mask: Mask4, on: F4, off: F4) -> F4 {
+            F4([0, 1, 2, 3].map(|i| if mask.0[i] { on.0[i] } else { off.0[i] }))
+        }
+        #[inline(always)]
         pub fn transpose4(r: [F4; 4]) -> [F4; 4] {
             let mut o = [F4([0.0; 4]); 4];
             for (i, row) in r.iter().enumerate() {
@@ -170,9 +224,38 @@ mod imp {
             (self.0[0] + self.0[1]) + (self.0[2] + self.0[3])
         }
     }
+
+    /// A lane mask from a comparison.
+    #[derive(Clone, Copy)]
+    pub struct Mask4([bool; 4]);
+
+    /// Four i32 lanes (indices).
+    #[derive(Clone, Copy)]
+    pub struct I4([i32; 4]);
+
+    impl I4 {
+        #[inline(always)]
+        pub fn new(a: i32, b: i32, c: i32, d: i32) -> I4 {
+            I4([a, b, c, d])
+        }
+        #[inline(always)]
+        pub fn add_scalar(self, v: i32) -> I4 {
+            I4(self.0.map(|x| x + v))
+        }
+        #[inline(always)]
+        pub fn select(mask: Mask4, on: I4, off: I4) -> I4 {
+            I4([0, 1, 2, 3].map(|i| if mask.0[i] { on.0[i] } else { off.0[i] }))
+        }
+        #[inline(always)]
+        pub unsafe fn store(self, p: *mut i32) {
+            for (i, v) in self.0.iter().enumerate() {
+                *p.add(i) = *v;
+            }
+        }
+    }
 }
 
-pub use imp::F4;
+pub use imp::{I4, Mask4, F4};
 
 /// Whether this build uses SIMD128 (reported to TypeScript by `simd_enabled`).
 pub const SIMD: bool = cfg!(target_feature = "simd128");
