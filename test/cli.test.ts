@@ -114,6 +114,22 @@ describe('train, eval, predict', () => {
     expect(r.out).toMatch(/all tensors agree/);
   });
 
+  it('--resume continues a saved model with its optimizer state', async () => {
+    const first = join(dir, 'r1.cnnw'), second = join(dir, 'r2.cnnw');
+    expect(run('train', '--dataset', 'mnist-sample', '--epochs', '1', '--out', first).code).toBe(0);
+    const r = run('train', '--resume', first, '--epochs', '1', '--out', second, '--no-progress');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/resuming .*r1.cnnw: 1 epoch\(s\) and 71 steps done; 1 more epoch/);
+    expect(r.out).toMatch(/training lenet5-bn on mnist-sample/); // the data set recorded in the checkpoint
+    expect(r.out).toMatch(/epoch 2\/2: loss/);
+    await initBackend();
+    const loaded = loadModel(second);
+    expect(loaded.metadata).toMatchObject({ preset: 'lenet5-bn', dataset: 'mnist-sample', epochs: 2, steps: 142 });
+    expect(loaded.optimizer!.iterations).toBe(142);
+    loaded.model.dispose();
+    expect(run('train', '--resume', first, '--lr', '0.5')).toMatchObject({ code: 2, err: expect.stringMatching(/--lr cannot be combined with --resume/) });
+  });
+
   it('Ctrl-C stops training cleanly and saves a loadable checkpoint', async () => {
     const out = join(dir, 'ckpt.cnnw');
     const child = spawn(process.execPath, [bin, 'train', '--dataset', 'mnist-sample', '--epochs', '50', '--out', out, '--no-progress'], { env, cwd: dir });
@@ -130,7 +146,7 @@ describe('train, eval, predict', () => {
     const code = await new Promise<number | null>((r) => child.on('exit', r));
     expect(code).toBe(0);
     expect(err).toMatch(/interrupted: finishing the current step and saving a checkpoint/);
-    expect(stdout).toMatch(/checkpoint saved to .*ckpt.cnnw after \d+ steps/);
+    expect(stdout).toMatch(/checkpoint saved to .*ckpt.cnnw after \d+ steps; continue with: cnn-wasm train --resume/);
     expect(existsSync(out)).toBe(true);
     await initBackend();
     const loaded = loadModel(out);

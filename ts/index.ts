@@ -34,7 +34,7 @@ export { constantLr, stepDecay, exponentialDecay, learningRateAt } from './optim
 export type { LearningRate } from './optim/schedule.js';
 export { gradientCheck } from './gradcheck.js';
 export type { GradientCheckResult, GradientCheckOptions, TensorCheck } from './gradcheck.js';
-export { createPreset, PRESET_NAMES, presetDescription } from './models/presets.js';
+export { createPreset, presetRecipe, PRESET_NAMES, presetDescription } from './models/presets.js';
 export type { Recipe } from './models/presets.js';
 export { serializeModel, deserializeModel, readModelHeader, ModelFileError } from './io/modelfile.js';
 export type { LoadedModel, ModelHeader } from './io/modelfile.js';

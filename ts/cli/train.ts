@@ -4,13 +4,18 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { initBackend } from '../backend/load.js';
 import { saveModel } from '../io/node.js';
-import { createPreset, PRESET_NAMES } from '../models/presets.js';
+import { createPreset, PRESET_NAMES, presetRecipe } from '../models/presets.js';
+import type { Backend } from '../backend/load.js';
+import { ModelFileError } from '../io/modelfile.js';
+import { loadModel } from '../io/node.js';
+import type { Sequential } from '../model.js';
+import type { Optimizer } from '../optim/optimizer.js';
 import { optimizerFromConfig, type OptimizerConfig } from '../optim/optimizer.js';
-import { asDataset, checkImageSize, cliDataset, makeOut } from './common.js';
+import { asDataset, checkImageSize, cliDataset, FileProblem, makeOut } from './common.js';
 import { parseBackend, parseChoice, parseIntFlag, parseNumberFlag, UsageError } from './options.js';
 
 interface TrainFlags {
-  model: string; dataset: string; epochs?: string; batchSize?: string; lr?: string; momentum?: string; weightDecay?: string;
+  model: string; dataset: string; resume?: string; epochs?: string; batchSize?: string; lr?: string; momentum?: string; weightDecay?: string;
   optimizer?: string; backend: string; seed: string; limit?: string; valSize?: string; out?: string; json?: boolean; progress: boolean;
 }
 
@@ -33,21 +38,26 @@ export function register(program: Command): void {
     .option('--seed <n>', 'seed of initialisation, shuffling and dropout', '1')
     .option('--limit <n>', 'train on the first n training images only')
     .option('--val-size <n>', 'hold out n training images for validation (default: 5,000 on full data sets, 0 on the sample)')
+    .option('--resume <file>', 'continue training a saved model with its optimizer state (e.g. a Ctrl-C checkpoint)')
     .option('--out <file>', 'where to save the model (default: ./<model>-<dataset>.cnnw)')
     .option('--json', 'print exactly one JSON line with the results')
     .option('--no-progress', 'no progress bar (one line per epoch)')
-    .action(async (f: TrainFlags) => {
+    .action(async (f: TrainFlags, cmd: Command) => {
       const out = makeOut(!!f.json);
-      const modelName = parseChoice('--model', f.model, PRESET_NAMES);
       const backendChoice = parseBackend(f.backend);
       const seed = parseIntFlag('--seed', f.seed, 0, 2 ** 31);
       const be = await initBackend({ backend: backendChoice });
-      const data = await cliDataset(f.dataset, out);
+      const resumed = f.resume ? resumeFrom(f, be) : null;
+      const modelName = resumed ? resumed.preset : parseChoice('--model', f.model, PRESET_NAMES);
+      const datasetSpec = resumed && cmd.getOptionValueSource('dataset') === 'default' ? resumed.dataset : f.dataset;
+      const data = await cliDataset(datasetSpec, out);
       checkImageSize(data);
-      const { model, recipe } = createPreset(modelName, { backend: be, seed });
+      const recipe = presetRecipe(modelName);
+      const model = resumed ? resumed.model : createPreset(modelName, { backend: be, seed }).model;
+      const doneEpochs = resumed?.epochs ?? 0;
 
-      // Optimiser: the recipe, with flags overriding.
-      let opt: OptimizerConfig = recipe.optimizer;
+      // Optimiser: the recipe, with flags overriding (or the checkpoint's, with its state).
+      let opt: OptimizerConfig = resumed ? resumed.optimizer.config() : recipe.optimizer;
       const optName = f.optimizer ? parseChoice('--optimizer', f.optimizer, ['sgd', 'adam'] as const) : opt.kind;
       if (optName !== opt.kind) {
         opt = optName === 'adam'
@@ -64,8 +74,8 @@ export function register(program: Command): void {
         opt = { ...opt, momentum: parseNumberFlag('--momentum', f.momentum, 0, 0.999999) };
       }
       if (f.weightDecay !== undefined) opt = { ...opt, weightDecay: parseNumberFlag('--weight-decay', f.weightDecay, 0, 1) } as OptimizerConfig;
-      const optimizer = optimizerFromConfig(opt);
-      const epochs = f.epochs !== undefined ? parseIntFlag('--epochs', f.epochs, 1, 10_000) : recipe.epochs;
+      const optimizer = resumed ? resumed.optimizer : optimizerFromConfig(opt);
+      const epochs = f.epochs !== undefined ? parseIntFlag('--epochs', f.epochs, 1, 10_000) : Math.max(1, recipe.epochs - doneEpochs);
       const batchSize = f.batchSize !== undefined ? parseIntFlag('--batch-size', f.batchSize, 1, 65_536) : recipe.batchSize;
 
       // Splits: optional limit, validation hold-out from the end of the training set.
@@ -78,6 +88,7 @@ export function register(program: Command): void {
       const test = asDataset(data.test);
       const outPath = resolve(f.out ?? `${modelName}-${data.name.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+/, '')}.cnnw`);
 
+      if (resumed) out.info(`resuming ${f.resume}: ${doneEpochs} epoch(s) and ${optimizer.iterations} steps done; ${epochs} more epoch(s)`);
       out.info(`training ${modelName} on ${data.name} (${data.source}): ${fmtInt(train.count)} train, ${val ? `${fmtInt(val.count)} validation, ` : ''}${fmtInt(test.count)} test images`);
       out.info(`backend ${be.name}, ${epochs} epoch(s), batch ${batchSize}, ${opt.kind} ${JSON.stringify(opt.learningRate)}${opt.kind === 'sgd' ? ` momentum ${opt.momentum}` : ''}${opt.weightDecay ? ` weight decay ${opt.weightDecay}` : ''}, seed ${seed}`);
 
@@ -96,12 +107,12 @@ export function register(program: Command): void {
       const t0 = performance.now();
       let lastLine = 0;
       const history = await model.fit(train, {
-        optimizer, epochs, batchSize, seed, validationData: val ?? test,
+        optimizer, epochs, batchSize, seed: seed + doneEpochs, validationData: val ?? test,
         callbacks: {
           onEpochBegin: (epoch) => {
             if (useBar) {
               bar = new cliProgress.SingleBar({
-                format: `epoch ${epoch + 1}/${epochs} |{bar}| {percentage}% | {value}/{total} | loss {loss} acc {acc} | {ips} img/s | ETA {eta_formatted}`,
+                format: `epoch ${doneEpochs + epoch + 1}/${doneEpochs + epochs} |{bar}| {percentage}% | {value}/{total} | loss {loss} acc {acc} | {ips} img/s | ETA {eta_formatted}`,
                 stream: process.stderr, hideCursor: true, etaBuffer: 50,
               }, cliProgress.Presets.shades_classic);
               bar.start(Math.ceil(train.count / batchSize), 0, { loss: '-', acc: '-', ips: '-' });
@@ -111,13 +122,13 @@ export function register(program: Command): void {
             if (bar) bar.update(b.batch + 1, { loss: b.loss.toFixed(4), acc: pct(b.accuracy), ips: fmtInt(b.imagesPerSecond) });
             else if (!out.json && performance.now() - lastLine > 10_000) {
               lastLine = performance.now();
-              out.info(`  epoch ${b.epoch + 1} step ${b.batch + 1}/${b.batches}: loss ${b.loss.toFixed(4)}, ${fmtInt(b.imagesPerSecond)} img/s`);
+              out.info(`  epoch ${doneEpochs + b.epoch + 1} step ${b.batch + 1}/${b.batches}: loss ${b.loss.toFixed(4)}, ${fmtInt(b.imagesPerSecond)} img/s`);
             }
           },
           onEpochEnd: (l) => {
             (bar as cliProgress.SingleBar | null)?.stop();
             const vname = val ? 'val' : 'test';
-            out.info(`epoch ${l.epoch + 1}/${epochs}: loss ${l.loss.toFixed(4)}, acc ${pct(l.accuracy)}, ${vname} loss ${l.valLoss!.toFixed(4)}, ${vname} acc ${pct(l.valAccuracy!)}, ${fmtInt(l.imagesPerSecond)} img/s, ${l.seconds.toFixed(1)} s`);
+            out.info(`epoch ${doneEpochs + l.epoch + 1}/${doneEpochs + epochs}: loss ${l.loss.toFixed(4)}, acc ${pct(l.accuracy)}, ${vname} loss ${l.valLoss!.toFixed(4)}, ${vname} acc ${pct(l.valAccuracy!)}, ${fmtInt(l.imagesPerSecond)} img/s, ${l.seconds.toFixed(1)} s`);
           },
           onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
         },
@@ -128,9 +139,11 @@ export function register(program: Command): void {
       const trainSeconds = history.epochs.reduce((s, e) => s + e.seconds, 0);
       const imagesPerSecond = history.epochs.length ? history.epochs.reduce((s, e) => s + e.imagesPerSecond * e.seconds, 0) / trainSeconds : 0;
       const result = model.evaluate(test);
-      const metadata = { preset: modelName, dataset: data.name, epochs: history.epochs.length, steps: history.steps, testAccuracy: result.accuracy, testLoss: result.loss, interrupted };
+      // An interrupted last epoch does not count as done.
+      const completed = doneEpochs + history.epochs.length - (interrupted ? 1 : 0);
+      const metadata = { preset: modelName, dataset: data.name, epochs: completed, steps: optimizer.iterations, testAccuracy: result.accuracy, testLoss: result.loss, interrupted };
       saveModel(model, outPath, { optimizer, metadata });
-      if (interrupted) out.info(`checkpoint saved to ${outPath} after ${history.steps} steps (optimizer state included; resume with the library's loadModel)`);
+      if (interrupted) out.info(`checkpoint saved to ${outPath} after ${history.steps} steps; continue with: cnn-wasm train --resume ${outPath}`);
       out.info(`test accuracy ${pct(result.accuracy)}, test loss ${result.loss.toFixed(4)} on ${fmtInt(test.count)} images; ${fmtInt(imagesPerSecond)} img/s training; ${seconds.toFixed(1)} s`);
       out.info(`model saved to ${outPath}`);
       if (out.json) {
@@ -142,4 +155,27 @@ export function register(program: Command): void {
       model.dispose();
       optimizer.dispose();
     });
+}
+
+/** Loads a checkpoint for --resume: model, optimizer with state, and what it was trained on. */
+function resumeFrom(f: TrainFlags, be: Backend): { model: Sequential; optimizer: Optimizer; preset: string; dataset: string; epochs: number } {
+  for (const [flag, v] of [['--lr', f.lr], ['--momentum', f.momentum], ['--weight-decay', f.weightDecay], ['--optimizer', f.optimizer]] as const) {
+    if (v !== undefined) throw new UsageError(`${flag} cannot be combined with --resume: the optimizer and its state come from the checkpoint`);
+  }
+  const path = f.resume!;
+  let loaded;
+  try {
+    loaded = loadModel(path, { backend: be });
+  } catch (e) {
+    if (e instanceof ModelFileError) throw new FileProblem(e.message);
+    throw e;
+  }
+  const { model, optimizer, metadata } = loaded;
+  const preset = metadata.preset;
+  if (!optimizer || typeof preset !== 'string' || !PRESET_NAMES.includes(preset)) {
+    model.dispose();
+    optimizer?.dispose();
+    throw new FileProblem(`${path}: cannot resume: ${optimizer ? 'it does not say which preset it was trained as' : 'it holds no optimizer state (save one with cnn-wasm train or saveModel(..., { optimizer }))'}`);
+  }
+  return { model, optimizer, preset, dataset: typeof metadata.dataset === 'string' ? metadata.dataset : 'mnist', epochs: typeof metadata.epochs === 'number' ? metadata.epochs : 0 };
 }

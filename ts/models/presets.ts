@@ -103,9 +103,14 @@ function lookup(name: string): Preset {
   return p;
 }
 
+/** The training recipe of a preset (a copy). */
+export function presetRecipe(name: string): Recipe {
+  return structuredClone(lookup(name).recipe);
+}
+
 /** Builds a preset for 1x28x28 inputs; returns the model and its training recipe. */
 export function createPreset(name: string, o: { backend?: Backend; seed?: number } = {}): { model: Sequential; recipe: Recipe } {
   const p = lookup(name);
   const model = new Sequential(p.layers(), { inputShape: [1, 28, 28], backend: o.backend, seed: o.seed ?? 1, normalization: p.recipe.normalization });
-  return { model, recipe: structuredClone(p.recipe) };
+  return { model, recipe: presetRecipe(name) };
 }
