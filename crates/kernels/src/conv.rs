@@ -195,6 +195,15 @@ fn cols_are_input(g: &Geom) -> bool {
     g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.oh == g.h && g.ow == g.w
 }
 
+/// The window covers the whole unpadded input (LeNet's conv3: 5x5 on 5x5), so
+/// the layer is a dense layer on x viewed as [N, C*H*W] (whose index order is
+/// the kernel's): no im2col, one GEMM per pass, outputs already in NCHW order.
+/// Each output sums the same products in the same order as the im2col route.
+#[inline]
+fn dense_like(g: &Geom) -> bool {
+    g.oh == 1 && g.ow == 1 && g.ph == 0 && g.pw == 0 && g.kh == g.h && g.kw == g.w
+}
+
 /// GEMM columns one call should have at least: with small outputs (conv3 of
 /// LeNet has OH*OW = 1) a per-image GEMM is a matrix-vector product, so images
 /// are grouped until a GEMM has this many columns.
@@ -213,6 +222,9 @@ pub fn group_size(g: &Geom) -> usize {
 /// for outputs in GEMM order. With `keep`, the im2col matrices of the whole
 /// batch, which a training forward leaves for the backward pass to reuse.
 pub fn workspace_len(g: &Geom, keep: bool) -> usize {
+    if dense_like(g) {
+        return 0;
+    }
     let gs = group_size(g);
     let cols = g.ckk() * if keep { g.n } else { gs } * g.ohw();
     if gs == 1 {
@@ -246,6 +258,16 @@ unsafe fn im2col_group(g: &Geom, x: *const f32, n0: usize, gs: usize, cols: *mut
 /// floats; with `keep` the batch's im2col matrices stay there for `backward`.
 pub unsafe fn forward(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, work: *mut f32, keep: bool) {
     let (ckk, ohw) = (g.ckk(), g.ohw());
+    if dense_like(g) {
+        // y [N, F] = x [N, CKK] . w^T (+ bias)
+        if !bias.is_null() {
+            for n in 0..g.n {
+                copy(bias, y.add(n * g.f), g.f);
+            }
+        }
+        sgemm(false, true, g.n, g.f, ckk, 1.0, x, ckk, w, ckk, if bias.is_null() { 0.0 } else { 1.0 }, y, g.f);
+        return;
+    }
     let gs = group_size(g);
     let chw = g.c * g.h * g.w;
     let mut n0 = 0;
@@ -308,6 +330,14 @@ pub unsafe fn backward(
             }
             *dbias.add(fi) = s;
         }
+    }
+    if dense_like(g) {
+        // dw [F, CKK] = dy^T [F, N] . x [N, CKK];  dx [N, CKK] = dy [N, F] . w [F, CKK]
+        sgemm(true, false, g.f, ckk, g.n, 1.0, dy, g.f, x, ckk, 0.0, dw, ckk);
+        if !dx.is_null() {
+            sgemm(false, false, g.n, ckk, g.f, 1.0, dy, g.f, w, ckk, 0.0, dx, ckk);
+        }
+        return;
     }
     let mut n0 = 0;
     while n0 < g.n {
