@@ -6,6 +6,8 @@
 import { cpus } from 'node:os';
 import { initBackend, type Backend } from '../backend/load.js';
 import { createPreset } from '../models/presets.js';
+import { readSplit, sampleDir } from '../data/sample.js';
+import { MNIST_NORMALIZATION } from '../model.js';
 import { optimizerFromConfig } from '../optim/optimizer.js';
 import type { Sequential } from '../model.js';
 import { convnetjsRunner, tfRunner, type PeerRunner } from './peers.js';
@@ -28,15 +30,23 @@ export function machineInfo(): Record<string, unknown> {
   return { cpu: c[0]?.model ?? 'unknown', cores: c.length, node: process.versions.node, v8: process.versions.v8, platform: `${process.platform}-${process.arch}` };
 }
 
-function randomImages(n: number): Uint8Array {
-  let s = 12345;
-  return Uint8Array.from({ length: n * 784 }, () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 24));
+/**
+ * The batch every system runs on: the first `n` real digits of the bundled sample
+ * (data-dependent branches in any system then behave as they do on real data;
+ * random pixels made the scalar build's relu 6x slower than on digits).
+ */
+export function benchBatch(n: number): { images: Uint8Array; labels: Uint8Array; pixels: Float32Array } {
+  const s = readSplit(sampleDir(), 'train');
+  const images = s.images.slice(0, n * 784);
+  const pixels = Float32Array.from(images, (v) => (v / 255 - MNIST_NORMALIZATION.mean) / MNIST_NORMALIZATION.std);
+  return { images, labels: s.labels.slice(0, n), pixels };
 }
 
 function cnnRunner(be: Backend, model: string, batch: number): PeerRunner & { model: Sequential } {
   const { model: m, recipe } = createPreset(model, { backend: be, seed: 1 });
   const opt = optimizerFromConfig(recipe.optimizer);
-  const data = { images: randomImages(batch), labels: Uint8Array.from({ length: batch }, (_, i) => i % 10), count: batch };
+  const b = benchBatch(batch);
+  const data = { images: b.images, labels: b.labels, count: batch };
   let step = 0;
   return {
     model: m,
@@ -75,9 +85,9 @@ export async function benchModels(o: ModelBenchOptions): Promise<ModelResult[]> 
     try {
       const r = system === 'cnn-wasm-simd' ? cnnRunner(await initBackend({ backend: 'simd' }), o.model, batch)
         : system === 'cnn-wasm-scalar' ? cnnRunner(await initBackend({ backend: 'scalar' }), o.model, batch)
-          : system === 'tfjs-cpu' ? await tfRunner('cpu', configs, batch)
-            : system === 'tfjs-wasm' ? await tfRunner('wasm', configs, batch)
-              : await convnetjsRunner(configs, batch);
+          : system === 'tfjs-cpu' ? await tfRunner('cpu', configs, benchBatch(batch))
+            : system === 'tfjs-wasm' ? await tfRunner('wasm', configs, benchBatch(batch))
+              : await convnetjsRunner(configs, benchBatch(batch));
       runners.push({ system, r });
     } catch (e) {
       const why = (e as Error).message.split('\n')[0];
@@ -115,7 +125,8 @@ export async function benchModels(o: ModelBenchOptions): Promise<ModelResult[]> 
 export async function profileModel(model: string, backend: 'simd' | 'scalar', o: { batch?: number; steps?: number } = {}): Promise<{ layer: string; forwardMs: number; backwardMs: number }[]> {
   const batch = o.batch ?? 128, steps = o.steps ?? 30;
   const r = cnnRunner(await initBackend({ backend }), model, batch);
-  for (let i = 0; i < 5; i++) await r.train();
+  // Warm up long enough for V8 to tier every kernel up from its baseline compiler.
+  for (let i = 0; i < 30; i++) await r.train();
   const acc = new Map<string, { forwardMs: number; backwardMs: number }>();
   r.model.profiler = (layer, phase, ms) => {
     const e = acc.get(layer) ?? { forwardMs: 0, backwardMs: 0 };

@@ -45,7 +45,11 @@ export async function loadTf(): Promise<Any> {
 }
 
 /** Builds the tfjs model (NHWC) for our layer configs on `backend` ('cpu' | 'wasm'). */
-export async function tfRunner(backend: 'cpu' | 'wasm', layers: LayerConfig[], batch: number): Promise<PeerRunner> {
+/** The bench batch: u8 digits, labels, and the normalised pixels. */
+export interface BenchBatch { images: Uint8Array; labels: Uint8Array; pixels: Float32Array }
+
+export async function tfRunner(backend: 'cpu' | 'wasm', layers: LayerConfig[], data: BenchBatch): Promise<PeerRunner> {
+  const batch = data.labels.length;
   const tf = await loadTf();
   if (!(await tf.setBackend(backend))) throw new Error(`tfjs backend '${backend}' failed to initialise`);
   await tf.ready();
@@ -68,8 +72,8 @@ export async function tfRunner(backend: 'cpu' | 'wasm', layers: LayerConfig[], b
   });
   const model = tf.sequential({ layers: out });
   model.compile({ optimizer: tf.train.momentum(0.01, 0.9), loss: 'sparseCategoricalCrossentropy' });
-  const x = tf.randomNormal([batch, 28, 28, 1]);
-  const y = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), 'float32');
+  const x = tf.tensor4d(data.pixels, [batch, 28, 28, 1]); // one channel: NCHW and NHWC coincide
+  const y = tf.tensor1d(Array.from(data.labels), 'float32');
   return {
     train: async () => {
       await tf.setBackend(backend);
@@ -86,7 +90,8 @@ export async function tfRunner(backend: 'cpu' | 'wasm', layers: LayerConfig[], b
 }
 
 /** Builds the ConvNetJS net for our layer configs (throws for layers it lacks, e.g. batch norm). */
-export async function convnetjsRunner(layers: LayerConfig[], batch: number): Promise<PeerRunner> {
+export async function convnetjsRunner(layers: LayerConfig[], data: BenchBatch): Promise<PeerRunner> {
+  const batch = data.labels.length;
   const require = createRequire(import.meta.url);
   const convnetjs: Any = require('convnetjs');
   if (layers.some((c) => c.kind === 'batchNormalization')) throw new Error('ConvNetJS has no batch normalisation layer');
@@ -124,13 +129,13 @@ export async function convnetjsRunner(layers: LayerConfig[], batch: number): Pro
   const net = new convnetjs.Net();
   net.makeLayers(defs);
   const trainer = new convnetjs.SGDTrainer(net, { method: 'sgd', learning_rate: 0.01, momentum: 0.9, batch_size: batch, l2_decay: 0 });
-  const vols = Array.from({ length: batch }, () => {
+  const vols = Array.from({ length: batch }, (_, i) => {
     const v = new convnetjs.Vol(28, 28, 1, 0.0);
-    for (let j = 0; j < 784; j++) v.w[j] = Math.random();
+    for (let j = 0; j < 784; j++) v.w[j] = data.pixels[i * 784 + j];
     return v;
   });
   return {
-    train: async () => { vols.forEach((v, i) => trainer.train(v, i % 10)); },
+    train: async () => { vols.forEach((v, i) => trainer.train(v, data.labels[i])); },
     infer: async () => { vols.forEach((v) => net.forward(v, false)); },
     dispose: () => {},
   };

@@ -137,6 +137,14 @@ mod imp {
 
 #[cfg(not(target_feature = "simd128"))]
 mod imp {
+    /// `c ? on : off` without a branch: branches on the sign of activations
+    /// mispredict about half the time on real data (relu ran 6x slower).
+    #[inline(always)]
+    fn pick(c: bool, on: f32, off: f32) -> f32 {
+        let m = (c as u32).wrapping_neg();
+        f32::from_bits((on.to_bits() & m) | (off.to_bits() & !m))
+    }
+
     /// Four f32 lanes as a plain array (scalar build).
     #[derive(Clone, Copy)]
     pub struct F4([f32; 4]);
@@ -191,11 +199,11 @@ mod imp {
         }
         #[inline(always)]
         pub fn max(self, o: F4) -> F4 {
-            self.map2(o, |a, b| if a < b { b } else { a })
+            self.map2(o, |a, b| pick(a < b, b, a))
         }
         #[inline(always)]
         pub fn select_pos(self, on: F4) -> F4 {
-            self.map2(on, |a, b| if a > 0.0 { b } else { 0.0 })
+            self.map2(on, |a, b| pick(a > 0.0, b, 0.0))
         }
         #[inline(always)]
         pub fn even_odd(a: F4, b: F4) -> (F4, F4) {
@@ -207,7 +215,7 @@ mod imp {
         }
         #[inline(always)]
         pub fn select(mask: Mask4, on: F4, off: F4) -> F4 {
-            F4([0, 1, 2, 3].map(|i| if mask.0[i] { on.0[i] } else { off.0[i] }))
+            F4([0, 1, 2, 3].map(|i| pick(mask.0[i], on.0[i], off.0[i])))
         }
         #[inline(always)]
         pub fn transpose4(r: [F4; 4]) -> [F4; 4] {
@@ -244,7 +252,10 @@ mod imp {
         }
         #[inline(always)]
         pub fn select(mask: Mask4, on: I4, off: I4) -> I4 {
-            I4([0, 1, 2, 3].map(|i| if mask.0[i] { on.0[i] } else { off.0[i] }))
+            I4([0, 1, 2, 3].map(|i| {
+                let m = (mask.0[i] as i32).wrapping_neg();
+                (on.0[i] & m) | (off.0[i] & !m)
+            }))
         }
         #[inline(always)]
         pub unsafe fn store(self, p: *mut i32) {
