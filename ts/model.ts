@@ -128,6 +128,9 @@ export class Sequential {
   profiler: ((layer: string, phase: 'forward' | 'backward' | 'update', ms: number) => void) | null = null;
   private lut = new Float32Array(256);
   private xBuf: F32Buffer | null = null;
+  /** u8 pixels staged in wasm memory (viewed as bytes) and the normalisation table there. */
+  private pixelBuf: I32Buffer | null = null;
+  private lutBuf: F32Buffer | null = null;
   private labelBuf: I32Buffer | null = null;
   private dlogits: F32Buffer | null = null;
   private probs: F32Buffer | null = null;
@@ -175,6 +178,7 @@ export class Sequential {
     if (![n.scale, n.mean, n.std].every(Number.isFinite) || n.std === 0) throw new Error(`normalization: scale, mean and std must be finite and std non-zero, got ${JSON.stringify(n)}`);
     this.normalization = { ...n };
     for (let v = 0; v < 256; v++) this.lut[v] = (v * n.scale - n.mean) / n.std;
+    this.lutBuf?.set(this.lut);
   }
 
   /** Values in one example. */
@@ -227,17 +231,26 @@ export class Sequential {
   private loadBatch(data: Dataset, idx: Uint32Array | null, from: number, n: number, withLabels: boolean): F32Buffer {
     const size = this.inputSize;
     const x = this.stage(n);
-    const xv = x.view;
-    const lut = this.lut;
     const imgs = data.images;
-    const u8 = imgs instanceof Uint8Array;
-    for (let b = 0; b < n; b++) {
-      const e = idx ? idx[from + b] : from + b;
-      const src = e * size, dst = b * size;
-      if (u8) {
-        for (let i = 0; i < size; i++) xv[dst + i] = lut[imgs[src + i]];
-      } else {
-        xv.set((imgs as Float32Array).subarray(src, src + size), dst);
+    if (imgs instanceof Uint8Array) {
+      // Copy the bytes into wasm memory, then normalise there through the table.
+      const bytes = n * size;
+      if (!this.pixelBuf || this.pixelBuf.length * 4 < bytes) {
+        this.pixelBuf?.free();
+        this.pixelBuf = this.backend.heap.allocI32(Math.ceil(bytes / 4));
+      }
+      if (!this.lutBuf) this.lutBuf = this.backend.heap.from(this.lut);
+      const pv = new Uint8Array(this.backend.heap.memory.buffer, this.pixelBuf.ptr, bytes); // after the last allocation
+      for (let b = 0; b < n; b++) {
+        const e = idx ? idx[from + b] : from + b;
+        pv.set(imgs.subarray(e * size, (e + 1) * size), b * size);
+      }
+      this.backend.k.lut_u8(this.pixelBuf.ptr, this.lutBuf.ptr, x.ptr, bytes);
+    } else {
+      const xv = x.view;
+      for (let b = 0; b < n; b++) {
+        const e = idx ? idx[from + b] : from + b;
+        xv.set(imgs.subarray(e * size, (e + 1) * size), b * size);
       }
     }
     if (withLabels) {
@@ -495,7 +508,7 @@ export class Sequential {
     if (this.disposed) return;
     this.disposed = true;
     for (const l of this.layers) l.dispose();
-    for (const b of [this.xBuf, this.labelBuf, this.dlogits, this.probs]) b?.free();
+    for (const b of [this.xBuf, this.labelBuf, this.dlogits, this.probs, this.pixelBuf, this.lutBuf]) b?.free();
   }
 }
 

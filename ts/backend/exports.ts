@@ -47,6 +47,7 @@ export interface KernelExports {
   mul(a: number, b: number, dst: number, len: number): void;
   fill(p: number, len: number, v: number): void;
   affine(x: number, y: number, len: number, scale: number, shift: number): void;
+  lut_u8(x: number, table: number, y: number, len: number): void;
   batchnorm_forward_train(x: number, y: number, gamma: number, beta: number, mean: number, invstd: number,
     runningMean: number, runningVar: number, n: number, c: number, s: number, momentum: number, eps: number): void;
   batchnorm_forward_infer(x: number, y: number, gamma: number, beta: number, runningMean: number, runningVar: number,
@@ -87,6 +88,7 @@ export const KERNEL_FUNCTIONS = [
   'mul',
   'fill',
   'affine',
+  'lut_u8',
   'batchnorm_forward_train',
   'batchnorm_forward_infer',
   'batchnorm_backward',

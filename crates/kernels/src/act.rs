@@ -123,6 +123,14 @@ pub unsafe fn fill(p: *mut f32, len: usize, v: f32) {
     }
 }
 
+/// y[i] = table[x[i]]: bytes to floats through a 256-entry table (input
+/// normalisation of u8 pixels, bit-identical to doing it in JavaScript).
+pub unsafe fn lut_u8(x: *const u8, table: *const f32, y: *mut f32, len: usize) {
+    for i in 0..len {
+        *y.add(i) = *table.add(*x.add(i) as usize);
+    }
+}
+
 /// y = (x * scale + shift) element-wise: input normalisation of u8-derived data.
 pub unsafe fn affine(x: *const f32, y: *mut f32, len: usize, scale: f32, shift: f32) {
     let (s, t) = (F4::splat(scale), F4::splat(shift));

@@ -228,6 +228,12 @@ pub unsafe extern "C" fn fill(p: *mut f32, len: usize, v: f32) {
     act::fill(p, len, v)
 }
 
+/// y[i] = table[x[i]] for u8 x and a 256-float table.
+#[no_mangle]
+pub unsafe extern "C" fn lut_u8(x: *const u8, table: *const f32, y: *mut f32, len: usize) {
+    act::lut_u8(x, table, y, len)
+}
+
 /// y = x * scale + shift.
 #[no_mangle]
 pub unsafe extern "C" fn affine(x: *const f32, y: *mut f32, len: usize, scale: f32, shift: f32) {
