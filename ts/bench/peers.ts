@@ -17,7 +17,7 @@ export interface PeerRunner {
 
 const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0], v[1]] : [v as number, v as number]);
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+/** Peers are loaded dynamically and untyped here; nothing of them reaches the public API. */
 type Any = any;
 
 let tfPromise: Promise<Any> | null = null;
