@@ -241,6 +241,14 @@ describe('model file', () => {
     expect(() => loadModel(join(dir, 'missing.cnnw'))).toThrow(/missing.cnnw: cannot read \(ENOENT\)/);
   });
 
+  it('model.save(path) writes the same file as saveModel', async () => {
+    const { model } = createPreset('simple', { seed: 4 });
+    const path = join(dir, 'method.cnnw');
+    await model.save(path, { metadata: { via: 'method' } });
+    expect(Buffer.from(readFileSync(path)).equals(Buffer.from(serializeModel(model, { metadata: { via: 'method' } })))).toBe(true);
+    model.dispose();
+  });
+
   it('a failed save keeps the old file and leaves no temp file', () => {
     const path = join(dir, 'keep.bin');
     writeFileSync(path, 'old');

@@ -503,6 +503,22 @@ export class Sequential {
     });
   }
 
+  /**
+   * Saves the model file at `path` (Node only; atomic). Pass the optimizer to make
+   * a checkpoint that training can resume from. In a browser use serializeModel.
+   */
+  async save(path: string, o: { optimizer?: Optimizer; metadata?: Record<string, unknown> } = {}): Promise<void> {
+    this.checkAlive();
+    if (!(typeof process === 'object' && typeof process.versions?.node === 'string')) {
+      throw new Error('model.save(path) needs Node; in a browser, serializeModel(model) gives the bytes of the same file');
+    }
+    // A computed specifier: bundlers for the browser neither follow it nor copy
+    // the file as an asset, so browser bundles never include node:fs.
+    const nodeIo = './io/node.js';
+    const io = (await import(/* @vite-ignore */ new URL(nodeIo, import.meta.url).href)) as typeof import('./io/node.js');
+    io.saveModel(this, path, o);
+  }
+
   /** Frees all wasm memory of the model; it cannot be used afterwards. Idempotent. */
   dispose(): void {
     if (this.disposed) return;
