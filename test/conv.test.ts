@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { gemm } from '../ts/kernels/gemm.js';
 import { col2im, conv2dBackward, conv2dForward, convGeometry, convWorkspaceSize, im2col, im2colSize, type Padding } from '../ts/kernels/conv.js';
 import { convBackwardRef, convForwardRef, dot, numericGrad } from './reference/nn.js';
 import { bothBackends, maxErrRatio, randArray, randInt, rng } from './helpers.js';
@@ -19,6 +20,8 @@ const cases: Case[] = [
   { n: 1, c: 1, h: 5, w: 5, f: 1, k: [2, 2], s: [1, 1], pad: 'same' },         // asymmetric 'same' padding
   { n: 7, c: 2, h: 12, w: 12, f: 4, k: [3, 3], s: [1, 1], pad: 'valid' },      // images grouped 6 + 1 per GEMM
   { n: 5, c: 3, h: 4, w: 4, f: 5, k: [1, 1], s: [1, 1], pad: 'valid' },        // 1x1, grouped
+  { n: 3, c: 32, h: 7, w: 6, f: 13, k: [3, 3], s: [2, 1], pad: 'valid' },      // implicit GEMM: CKK = 288 > one k block, 13 filters
+  { n: 2, c: 2, h: 9, w: 23, f: 7, k: [2, 3], s: [1, 2], pad: 'valid' },       // implicit GEMM: OH*OW = 88, 7 filters
 ];
 const r = rng(2024);
 for (let i = 0; i < 8; i++) {
@@ -73,6 +76,34 @@ describe.each(backends.map((b) => [b.name, b] as const))('conv2d (%s)', (_name, 
     conv2dBackward(be, g, x, w, dy, null, dw2, null, cols);
     expect(Array.from(dw2.view)).toEqual(Array.from(dw.view));
     [x, w, b, dy, y, cols, dx, dw, db, dw2].forEach((t) => t.free());
+  });
+
+  // Unpadded convolutions skip the im2col matrix (implicit GEMM); their sums must
+  // still run in the GEMM's order, so that both routes give the same bits.
+  it.each([
+    ['LeNet conv1', convGeometry([2, 1, 32, 32], 6, [5, 5], [1, 1], 'valid')],
+    ['CKK = 288, stride 2x1', convGeometry([2, 32, 22, 29], 13, [3, 3], [2, 1], 'valid')],
+  ] as const)('%s: same bits as im2col + GEMM', (_s, g) => {
+    const rr = rng(77);
+    const ckk = g.c * g.kh * g.kw, ohw = g.oh * g.ow, chw = g.c * g.h * g.w;
+    const X = randArray(g.n * chw, rr), W = randArray(g.f * ckk, rr), B = randArray(g.f, rr), DY = randArray(g.n * g.f * ohw, rr);
+    const x = be.heap.from(X), w = be.heap.from(W), dy = be.heap.from(DY), work = be.heap.alloc(convWorkspaceSize(be, g));
+    const y = be.heap.alloc(g.n * g.f * ohw), dw = be.heap.alloc(W.length);
+    conv2dForward(be, g, x, w, be.heap.from(B), y, work);
+    conv2dBackward(be, g, x, w, dy, null, dw, null, work);
+    // The same through the exported im2col and sgemm, one image per GEMM (as the library does when OH*OW >= 200).
+    const xi = be.heap.alloc(chw), cols = be.heap.alloc(ckk * ohw), yi = be.heap.alloc(g.f * ohw), dyi = be.heap.alloc(g.f * ohw);
+    const dwRef = be.heap.alloc(W.length);
+    for (let n = 0; n < g.n; n++) {
+      xi.view.set(X.subarray(n * chw, (n + 1) * chw));
+      im2col(be, g, xi, cols);
+      for (let f = 0; f < g.f; f++) yi.view.fill(B[f], f * ohw, (f + 1) * ohw);
+      gemm(be, { m: g.f, n: ohw, k: ckk, beta: 1 }, w, cols, yi);
+      expect(Array.from(y.view.subarray(n * g.f * ohw, (n + 1) * g.f * ohw))).toEqual(Array.from(yi.view));
+      dyi.view.set(DY.subarray(n * g.f * ohw, (n + 1) * g.f * ohw));
+      gemm(be, { m: g.f, n: ckk, k: ohw, transB: true, beta: n === 0 ? 0 : 1 }, dyi, cols, dwRef);
+    }
+    expect(Array.from(dw.view)).toEqual(Array.from(dwRef.view));
   });
 
   it('col2im is the adjoint of im2col: <im2col(x), C> = <x, col2im(C)>', () => {

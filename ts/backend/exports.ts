@@ -15,7 +15,10 @@ export interface KernelExports {
     transA: number, transB: number, m: number, n: number, k: number, alpha: number,
     a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number,
   ): void;
-  conv2d_workspace_len(n: number, c: number, kh: number, kw: number, f: number, oh: number, ow: number, keep: number): number;
+  conv2d_workspace_len(
+    n: number, c: number, h: number, w: number, f: number, kh: number, kw: number,
+    sh: number, sw: number, ph: number, pw: number, oh: number, ow: number, keep: number,
+  ): number;
   conv2d_forward(
     x: number, w: number, bias: number, y: number, cols: number,
     n: number, c: number, h: number, wd: number, f: number, kh: number, kw: number,

@@ -46,13 +46,17 @@ export function convGeometry(
   return { n, c, h, w, f: filters, kh, kw, sh, sw, ph, pw, oh, ow };
 }
 
+const ARGS = (g: ConvGeometry) => [g.n, g.c, g.h, g.w, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow] as const;
+
 /**
  * Floats of workspace a conv call needs, as the kernels compute it: the im2col
  * matrix of a group of images (small outputs are batched into one GEMM), or with
  * `keep` those of the whole batch, kept by a training forward for the backward.
+ * Unpadded convolutions (LeNet's) need neither: they run as implicit GEMMs over
+ * x and take only small tables and packed panels.
  */
 export function convWorkspaceSize(be: Backend, g: ConvGeometry, keep = false): number {
-  return be.k.conv2d_workspace_len(g.n, g.c, g.kh, g.kw, g.f, g.oh, g.ow, keep ? 1 : 0);
+  return be.k.conv2d_workspace_len(...ARGS(g), keep ? 1 : 0);
 }
 
 /** Floats im2col/col2im of one image use: C*KH*KW x OH*OW. */
@@ -64,8 +68,6 @@ function checkConv(name: string, g: ConvGeometry, bufs: [string, F32Buffer | nul
   checkPositive(name, 'batch', g.n);
   for (const [bn, b, need] of bufs) if (b) checkBuffer(name, bn, b, need);
 }
-
-const ARGS = (g: ConvGeometry) => [g.n, g.c, g.h, g.w, g.f, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow] as const;
 
 /**
  * y [N,F,OH,OW] = conv(x [N,C,H,W], w [F,C,KH,KW]) + bias [F] (bias optional).

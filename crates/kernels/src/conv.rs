@@ -15,6 +15,7 @@
 //! A training forward may keep every group's im2col matrix (`keep`) so that the
 //! backward pass reuses them instead of recomputing.
 
+use crate::conv_implicit;
 use crate::gemm::sgemm;
 use crate::simd::F4;
 
@@ -225,6 +226,9 @@ pub fn workspace_len(g: &Geom, keep: bool) -> usize {
     if dense_like(g) {
         return 0;
     }
+    if conv_implicit::applies(g) {
+        return conv_implicit::workspace_len(g) + data_scratch_len(g);
+    }
     let gs = group_size(g);
     let cols = g.ckk() * if keep { g.n } else { gs } * g.ohw();
     if gs == 1 {
@@ -266,6 +270,10 @@ pub unsafe fn forward(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, 
             }
         }
         sgemm(false, true, g.n, g.f, ckk, 1.0, x, ckk, w, ckk, if bias.is_null() { 0.0 } else { 1.0 }, y, g.f);
+        return;
+    }
+    if conv_implicit::applies(g) {
+        conv_implicit::forward(g, x, w, bias, y, work);
         return;
     }
     let gs = group_size(g);
@@ -339,6 +347,13 @@ pub unsafe fn backward(
         }
         return;
     }
+    if conv_implicit::applies(g) {
+        conv_implicit::backward_weights(g, x, dy, dw, work);
+        if !dx.is_null() {
+            backward_data(g, w, dy, dx, work.add(conv_implicit::scratch_start(g)));
+        }
+        return;
+    }
     let mut n0 = 0;
     while n0 < g.n {
         let gn = if g.n - n0 < gs { g.n - n0 } else { gs };
@@ -346,17 +361,7 @@ pub unsafe fn backward(
         let direct = gn == 1 && cols_are_input(g);
         let (cols_at, tmp_at) = layout(g, n0, cached);
         // dY in GEMM order [F, gn*OHW]
-        let dyg: *const f32 = if gn == 1 {
-            dy.add(n0 * g.f * ohw)
-        } else {
-            let t = work.add(tmp_at);
-            for i in 0..gn {
-                for fi in 0..g.f {
-                    copy(dy.add(((n0 + i) * g.f + fi) * ohw), t.add(fi * ncols + i * ohw), ohw);
-                }
-            }
-            t
-        };
+        let dyg = gemm_order(g, dy, n0, gn, work.add(tmp_at));
         // dw (+)= dY . cols^T
         let cols = work.add(cols_at);
         let b: *const f32 = if direct {
@@ -384,4 +389,50 @@ pub unsafe fn backward(
         }
         n0 += gn;
     }
+}
+
+/// Floats `backward_data` needs: dcols of one group, plus dy of the group in
+/// GEMM order when a group has more than one image.
+fn data_scratch_len(g: &Geom) -> usize {
+    let gs = group_size(g);
+    g.ckk() * gs * g.ohw() + if gs > 1 { g.f * gs * g.ohw() } else { 0 }
+}
+
+/// dx = col2im(w^T . dy), a group of images per GEMM; `scratch` holds
+/// data_scratch_len(g) floats. (The same GEMMs and col2im as `backward`'s
+/// im2col route, for the implicit route, which has no cols to reuse.)
+unsafe fn backward_data(g: &Geom, w: *const f32, dy: *const f32, dx: *mut f32, scratch: *mut f32) {
+    let (ckk, ohw) = (g.ckk(), g.ohw());
+    let gs = group_size(g);
+    let chw = g.c * g.h * g.w;
+    let dcols = scratch;
+    let mut n0 = 0;
+    while n0 < g.n {
+        let gn = if g.n - n0 < gs { g.n - n0 } else { gs };
+        let ncols = gn * ohw;
+        let dyg = gemm_order(g, dy, n0, gn, scratch.add(ckk * gs * ohw));
+        sgemm(true, false, ckk, ncols, g.f, 1.0, w, ckk, dyg, ncols, 0.0, dcols, ncols);
+        for i in 0..gn {
+            let dxn = dx.add((n0 + i) * chw);
+            crate::act::fill(dxn, chw, 0.0);
+            col2im(g, dcols.add(i * ohw), ncols, dxn);
+        }
+        n0 += gn;
+    }
+}
+
+/// dy of images n0..n0+gn as one [F, gn*OHW] matrix: dy itself for one image,
+/// else copied into `tmp`.
+unsafe fn gemm_order(g: &Geom, dy: *const f32, n0: usize, gn: usize, tmp: *mut f32) -> *const f32 {
+    let ohw = g.ohw();
+    if gn == 1 {
+        return dy.add(n0 * g.f * ohw);
+    }
+    let ncols = gn * ohw;
+    for i in 0..gn {
+        for fi in 0..g.f {
+            copy(dy.add(((n0 + i) * g.f + fi) * ohw), tmp.add(fi * ncols + i * ohw), ohw);
+        }
+    }
+    tmp
 }

@@ -29,7 +29,8 @@ const MR: usize = 2;
 const NV: usize = 1;
 
 const NR: usize = 4 * NV;
-const KC: usize = 256;
+/// Depth of a k block: sums over k run in blocks of KC (conv_implicit matches this).
+pub const KC: usize = 256;
 const MC: usize = 120; // a multiple of MR
 const NC: usize = 4096;
 /// Floats of the edge scratch tile.

@@ -7,6 +7,7 @@
 
 pub mod act;
 pub mod conv;
+pub mod conv_implicit;
 pub mod gemm;
 pub mod loss;
 pub mod norm;
@@ -83,11 +84,15 @@ fn geom(n: usize, c: usize, h: usize, w: usize, f: usize, kh: usize, kw: usize, 
 }
 
 /// Floats of workspace conv2d_forward / conv2d_backward need for this geometry;
-/// `keep` != 0: room to keep the whole batch's im2col matrices for backward.
+/// `keep` != 0: room to keep the whole batch's im2col matrices for backward
+/// (geometries the implicit route handles need no im2col matrices at all).
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
-pub extern "C" fn conv2d_workspace_len(n: usize, c: usize, kh: usize, kw: usize, f: usize, oh: usize, ow: usize, keep: i32) -> usize {
-    conv::workspace_len(&geom(n, c, 0, 0, f, kh, kw, 1, 1, 0, 0, oh, ow), keep != 0)
+pub extern "C" fn conv2d_workspace_len(
+    n: usize, c: usize, h: usize, wd: usize, f: usize, kh: usize, kw: usize,
+    sh: usize, sw: usize, ph: usize, pw: usize, oh: usize, ow: usize, keep: i32,
+) -> usize {
+    conv::workspace_len(&geom(n, c, h, wd, f, kh, kw, sh, sw, ph, pw, oh, ow), keep != 0)
 }
 
 /// y [N,F,OH,OW] = conv2d(x [N,C,H,W], w [F,C,KH,KW]) + bias [F] (bias may be 0).

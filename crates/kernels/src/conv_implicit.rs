@@ -1,0 +1,348 @@
+//! Convolution without an im2col matrix ("implicit GEMM"), for windows that
+//! never leave the input (no padding; any stride). LeNet's conv1 and conv2.
+//!
+//! With tap[k] = ci*H*W + ky*W + kx (where tap k of a window reads, relative to
+//! the window's top-left corner) and pos[p] = oy*sh*W + ox*sw (the corner of
+//! output position p), both passes that im2col serves are GEMMs over x itself:
+//!   forward:          y[n][f][p] = bias[f] + sum_k  x_n[pos[p] + tap[k]] * w[f][k]
+//!   backward-weights: dw[f][k]   =          sum_n,p x_n[pos[p] + tap[k]] * dy[n][f][p]
+//! The microkernel `gather` multiplies R gathered rows of that implicit matrix
+//! (row i starts at its own address and steps through an offset table, one
+//! splat load per element) by a packed panel with filters across the lanes
+//! (w^T for forward, dy^T for backward-weights). It is the GEMM microkernel
+//! with A read through a table: no 10 MB im2col matrix is written, and nothing
+//! but the small w^T / dy^T panels is packed.
+//!
+//! Sums run in the order the im2col + GEMM route uses (k in blocks of
+//! gemm::KC, each block's partial sum added to the running value; images in
+//! the same groups), so both routes give the same bits.
+//! Backward-data stays GEMM + col2im in conv.rs: as a convolution of the padded
+//! dy it would multiply twice as many zeros as it adds.
+
+use crate::conv::{group_size, Geom};
+use crate::gemm::KC;
+use crate::simd::F4;
+use core::mem::MaybeUninit;
+
+/// Rows per tile (output positions for forward, taps for backward-weights) and
+/// f32x4 vectors of filters per tile: 4x8 with SIMD (8 accumulators + 2 panel
+/// vectors + 1 broadcast, within V8's ~14 registers), 2x4 scalar — the GEMM's tiles.
+#[cfg(target_feature = "simd128")]
+const R: usize = 4;
+#[cfg(target_feature = "simd128")]
+const V: usize = 2;
+#[cfg(not(target_feature = "simd128"))]
+const R: usize = 2;
+#[cfg(not(target_feature = "simd128"))]
+const V: usize = 1;
+/// Filters per packed panel.
+const NR: usize = 4 * V;
+
+/// Whether this route applies: every window lies inside the input (no padding
+/// on any side), and the convolution is neither a dense layer in disguise nor
+/// a 1x1 one, which conv.rs hands to the GEMM with no copy at all.
+pub fn applies(g: &Geom) -> bool {
+    let inside = g.ph == 0 && g.pw == 0 && g.oh >= 1 && g.ow >= 1
+        && (g.oh - 1) * g.sh + g.kh <= g.h && (g.ow - 1) * g.sw + g.kw <= g.w;
+    let whole_input = g.oh == 1 && g.ow == 1 && g.kh == g.h && g.kw == g.w;
+    let one_by_one = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1;
+    inside && !whole_input && !one_by_one
+}
+
+/// Packed panels of filters: ceil(F / NR).
+#[inline]
+fn panels(g: &Geom) -> usize {
+    (g.f + NR - 1) / NR
+}
+
+/// Where each table and panel lives in the workspace (offsets in floats).
+struct Layout {
+    tap: usize,
+    pos: usize,
+    /// Backward-weights: x offset of each column of a group (image, position).
+    col: usize,
+    /// w^T panels: [panel][CKK][NR].
+    wt: usize,
+    /// dy^T panels of one group: [panel][group columns][NR].
+    dyt: usize,
+    /// Floats after the last region: where the caller's own scratch may start.
+    end: usize,
+}
+
+fn layout(g: &Geom) -> Layout {
+    let (ckk, ohw, np) = (g.ckk(), g.ohw(), panels(g));
+    let ncols = group_size(g) * ohw;
+    let tap = 0;
+    let pos = tap + ckk;
+    let col = pos + ohw;
+    let wt = col + ncols;
+    let dyt = wt + np * ckk * NR;
+    let end = dyt + np * ncols * NR;
+    Layout { tap, pos, col, wt, dyt, end }
+}
+
+/// Floats of workspace the tables and panels take (conv.rs adds its own scratch
+/// for backward-data after `scratch_start`).
+pub fn workspace_len(g: &Geom) -> usize {
+    layout(g).end
+}
+
+/// First float of the workspace this module does not use.
+pub fn scratch_start(g: &Geom) -> usize {
+    layout(g).end
+}
+
+/// Fills the tap and position tables (u32 in f32-sized slots).
+unsafe fn fill_tables(g: &Geom, work: *mut f32, l: &Layout) {
+    let tap = work.add(l.tap) as *mut u32;
+    let mut k = 0;
+    for ci in 0..g.c {
+        for ky in 0..g.kh {
+            for kx in 0..g.kw {
+                *tap.add(k) = (ci * g.h * g.w + ky * g.w + kx) as u32;
+                k += 1;
+            }
+        }
+    }
+    let pos = work.add(l.pos) as *mut u32;
+    for oy in 0..g.oh {
+        for ox in 0..g.ow {
+            *pos.add(oy * g.ow + ox) = (oy * g.sh * g.w + ox * g.sw) as u32;
+        }
+    }
+}
+
+/// acc[i][j] = sum_{k < kc} rows[i][offs[k]] * panel[k][4j..4j+4]: R gathered
+/// rows times a k-major panel of 4*V filters.
+#[inline(always)]
+unsafe fn gather<const RR: usize>(kc: usize, rows: &[*const f32; RR], offs: *const u32, panel: *const f32) -> [[F4; V]; RR] {
+    let mut acc = [[F4::zero(); V]; RR];
+    let mut b = panel;
+    for k in 0..kc {
+        let o = *offs.add(k) as usize;
+        let mut bv = [F4::zero(); V];
+        for (j, v) in bv.iter_mut().enumerate() {
+            *v = F4::load(b.add(4 * j));
+        }
+        for (i, row) in acc.iter_mut().enumerate() {
+            let av = F4::load_splat(rows[i].add(o));
+            for j in 0..V {
+                row[j] = row[j].add(av.mul(bv[j]));
+            }
+        }
+        b = b.add(NR);
+    }
+    acc
+}
+
+/// Where a tile's results go: element (row i, filter f) of the tile is
+/// `dst[f * f_stride + i]` (for forward, dst = y_n + p0 and f_stride = OH*OW;
+/// for backward-weights, dst = dw + t0 and f_stride = CKK). The tile holds
+/// filters f0..f0+NR of which `nf` are real. `base`: the value each element
+/// starts from — the bias (forward), zero or what dst holds.
+#[derive(Clone, Copy)]
+enum Base {
+    Zero,
+    Bias(*const f32),
+    Dst,
+}
+
+/// Stores a tile of RR rows (rows along dst's contiguous axis, filters across rows of dst).
+#[inline(always)]
+unsafe fn store<const RR: usize>(acc: [[F4; V]; RR], dst: *mut f32, f_stride: usize, f0: usize, nf: usize, base: Base) {
+    if RR == 4 {
+        // 4x4 transposes turn each group of 4 filters into 4 contiguous rows of 4.
+        for j in 0..V {
+            let t = F4::transpose4([acc[0][j], acc[1 % RR][j], acc[2 % RR][j], acc[3 % RR][j]]);
+            for (l, v) in t.iter().enumerate() {
+                let f = 4 * j + l;
+                if f >= nf {
+                    break;
+                }
+                let p = dst.add(f * f_stride);
+                let out = match base {
+                    Base::Zero => *v,
+                    Base::Bias(b) => F4::splat(*b.add(f0 + f)).add(*v),
+                    Base::Dst => F4::load(p).add(*v),
+                };
+                out.store(p);
+            }
+        }
+        return;
+    }
+    let mut tile: MaybeUninit<[[f32; NR]; RR]> = MaybeUninit::uninit();
+    let t = tile.as_mut_ptr() as *mut f32;
+    for (i, row) in acc.iter().enumerate() {
+        for (j, v) in row.iter().enumerate() {
+            v.store(t.add(i * NR + 4 * j));
+        }
+    }
+    for f in 0..nf {
+        let p = dst.add(f * f_stride);
+        for i in 0..RR {
+            let v = *t.add(i * NR + f);
+            *p.add(i) = match base {
+                Base::Zero => v,
+                Base::Bias(b) => *b.add(f0 + f) + v,
+                Base::Dst => *p.add(i) + v,
+            };
+        }
+    }
+}
+
+/// One tile: RR gathered rows x one panel, k in blocks of KC as the GEMM does
+/// (the first block starts from `first`, later ones add to dst).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile<const RR: usize>(
+    kc_total: usize, rows: &[*const f32; RR], offs: *const u32, panel: *const f32,
+    dst: *mut f32, f_stride: usize, f0: usize, nf: usize, first: Base,
+) {
+    let mut k0 = 0;
+    while k0 < kc_total {
+        let kc = if kc_total - k0 < KC { kc_total - k0 } else { KC };
+        let acc = gather::<RR>(kc, rows, offs.add(k0), panel.add(k0 * NR));
+        store::<RR>(acc, dst, f_stride, f0, nf, if k0 == 0 { first } else { Base::Dst });
+        k0 += KC;
+    }
+}
+
+/// Dispatches a tile of `rows` (1..=R) rows to the kernel of that height.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile_rows(
+    n_rows: usize, row_at: impl Fn(usize) -> *const f32, kc_total: usize, offs: *const u32, panel: *const f32,
+    dst: *mut f32, f_stride: usize, f0: usize, nf: usize, first: Base,
+) {
+    macro_rules! go {
+        ($rr:literal) => {{
+            let mut rows = [core::ptr::null::<f32>(); $rr];
+            for (i, r) in rows.iter_mut().enumerate() {
+                *r = row_at(i);
+            }
+            tile::<$rr>(kc_total, &rows, offs, panel, dst, f_stride, f0, nf, first)
+        }};
+    }
+    match n_rows {
+        4 if R >= 4 => go!(4),
+        3 if R >= 3 => go!(3),
+        2 if R >= 2 => go!(2),
+        _ => go!(1),
+    }
+}
+
+/// y = conv(x, w) + bias (bias may be null); `work` holds workspace_len(g) floats.
+#[inline(never)]
+pub unsafe fn forward(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, work: *mut f32) {
+    let l = layout(g);
+    fill_tables(g, work, &l);
+    let (ckk, ohw, chw) = (g.ckk(), g.ohw(), g.c * g.h * g.w);
+    let (tap, pos) = (work.add(l.tap) as *const u32, work.add(l.pos) as *const u32);
+    // w^T panels: wt[q][k][lane] = w[q*NR + lane][k], zero for padding filters.
+    let wt = work.add(l.wt);
+    for q in 0..panels(g) {
+        for k in 0..ckk {
+            for lane in 0..NR {
+                let f = q * NR + lane;
+                *wt.add((q * ckk + k) * NR + lane) = if f < g.f { *w.add(f * ckk + k) } else { 0.0 };
+            }
+        }
+    }
+    let first = if bias.is_null() { Base::Zero } else { Base::Bias(bias) };
+    for n in 0..g.n {
+        let xn = x.add(n * chw);
+        let yn = y.add(n * g.f * ohw);
+        let mut p0 = 0;
+        while p0 < ohw {
+            let n_rows = if ohw - p0 < R { ohw - p0 } else { R };
+            for q in 0..panels(g) {
+                let f0 = q * NR;
+                let nf = if g.f - f0 < NR { g.f - f0 } else { NR };
+                tile_rows(
+                    n_rows, |i| xn.add(*pos.add(p0 + i) as usize), ckk, tap, wt.add(q * ckk * NR),
+                    yn.add(f0 * ohw + p0), ohw, f0, nf, first,
+                );
+            }
+            p0 += R;
+        }
+    }
+}
+
+/// dw [F, CKK] = sum over the batch of dy x im2col(x)^T, overwritten.
+/// `work` holds workspace_len(g) floats.
+#[inline(never)]
+pub unsafe fn backward_weights(g: &Geom, x: *const f32, dy: *const f32, dw: *mut f32, work: *mut f32) {
+    let l = layout(g);
+    fill_tables(g, work, &l);
+    let (ckk, ohw, chw) = (g.ckk(), g.ohw(), g.c * g.h * g.w);
+    let (tap, pos) = (work.add(l.tap) as *const u32, work.add(l.pos) as *const u32);
+    let col = work.add(l.col) as *mut u32;
+    let dyt = work.add(l.dyt);
+    let gs = group_size(g);
+    let np = panels(g);
+    let mut n0 = 0;
+    while n0 < g.n {
+        let gn = if g.n - n0 < gs { g.n - n0 } else { gs };
+        let ncols = gn * ohw;
+        // Columns of this group: image i's position p is column i*OHW + p.
+        for i in 0..gn {
+            for p in 0..ohw {
+                *col.add(i * ohw + p) = (i * chw) as u32 + *pos.add(p);
+            }
+        }
+        pack_dy_t(g, dy.add(n0 * g.f * ohw), gn, dyt);
+        let x0 = x.add(n0 * chw);
+        let first = if n0 == 0 { Base::Zero } else { Base::Dst };
+        for q in 0..np {
+            let f0 = q * NR;
+            let nf = if g.f - f0 < NR { g.f - f0 } else { NR };
+            let mut t0 = 0;
+            while t0 < ckk {
+                let n_rows = if ckk - t0 < R { ckk - t0 } else { R };
+                tile_rows(
+                    n_rows, |i| x0.add(*tap.add(t0 + i) as usize), ncols, col, dyt.add(q * ncols * NR),
+                    dw.add(f0 * ckk + t0), ckk, f0, nf, first,
+                );
+                t0 += R;
+            }
+        }
+        n0 += gn;
+    }
+}
+
+/// dy of `gn` images [gn][F][OHW] -> panels [q][i*OHW + p][lane] = dy[i][q*NR + lane][p]
+/// (zero for padding filters), four filters x four positions per 4x4 transpose.
+unsafe fn pack_dy_t(g: &Geom, dy: *const f32, gn: usize, dyt: *mut f32) {
+    let ohw = g.ohw();
+    let ncols = gn * ohw;
+    let zero = F4::zero();
+    for q in 0..panels(g) {
+        let panel = dyt.add(q * ncols * NR);
+        for i in 0..gn {
+            let img = dy.add(i * g.f * ohw);
+            for v in 0..V {
+                let f0 = q * NR + 4 * v;
+                let mut p = 0;
+                while p + 4 <= ohw {
+                    let mut r = [zero; 4];
+                    for (l, row) in r.iter_mut().enumerate() {
+                        if f0 + l < g.f {
+                            *row = F4::load(img.add((f0 + l) * ohw + p));
+                        }
+                    }
+                    let t = F4::transpose4(r);
+                    for (pp, tv) in t.iter().enumerate() {
+                        tv.store(panel.add((i * ohw + p + pp) * NR + 4 * v));
+                    }
+                    p += 4;
+                }
+                for p in p..ohw {
+                    for l in 0..4 {
+                        let f = f0 + l;
+                        *panel.add((i * ohw + p) * NR + 4 * v + l) = if f < g.f { *img.add(f * ohw + p) } else { 0.0 };
+                    }
+                }
+            }
+        }
+    }
+}
