@@ -22,6 +22,7 @@ const cases: Case[] = [
   { n: 5, c: 3, h: 4, w: 4, f: 5, k: [1, 1], s: [1, 1], pad: 'valid' },        // 1x1, grouped
   { n: 3, c: 32, h: 7, w: 6, f: 13, k: [3, 3], s: [2, 1], pad: 'valid' },      // implicit GEMM: CKK = 288 > one k block, 13 filters
   { n: 2, c: 2, h: 9, w: 23, f: 7, k: [2, 3], s: [1, 2], pad: 'valid' },       // implicit GEMM: OH*OW = 88, 7 filters
+  { n: 2, c: 30, h: 7, w: 14, f: 5, k: [3, 3], s: [2, 1], pad: 'valid' },      // row kernel: 5 filters, rows of 8 + 4, CKK = 270
 ];
 const r = rng(2024);
 for (let i = 0; i < 8; i++) {
@@ -83,6 +84,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('conv2d (%s)', (_name, 
   it.each([
     ['LeNet conv1', convGeometry([2, 1, 32, 32], 6, [5, 5], [1, 1], 'valid')],
     ['CKK = 288, stride 2x1', convGeometry([2, 32, 22, 29], 13, [3, 3], [2, 1], 'valid')],
+    ['row kernel, CKK = 270, 5 filters', convGeometry([2, 30, 30, 14], 5, [3, 3], [1, 1], 'valid')],
   ] as const)('%s: same bits as im2col + GEMM', (_s, g) => {
     const rr = rng(77);
     const ckk = g.c * g.kh * g.kw, ohw = g.oh * g.ow, chw = g.c * g.h * g.w;

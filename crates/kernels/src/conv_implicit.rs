@@ -37,6 +37,18 @@ const R: usize = 2;
 const V: usize = 1;
 /// Filters per packed panel.
 const NR: usize = 4 * V;
+/// Row kernel tiles (positions across the lanes): up to FT filters x RV vectors
+/// of 4 positions; 4 x 2 with SIMD (8 accumulators + 2 x vectors + 1 broadcast),
+/// 2 x 1 without (8 scalar accumulators).
+#[cfg(target_feature = "simd128")]
+const FT: usize = 4;
+#[cfg(target_feature = "simd128")]
+const RV: usize = 2;
+#[cfg(not(target_feature = "simd128"))]
+const FT: usize = 2;
+#[cfg(not(target_feature = "simd128"))]
+const RV: usize = 1;
+
 
 /// Whether this route applies: every window lies inside the input (no padding
 /// on any side), and the convolution is neither a dense layer in disguise nor
@@ -231,11 +243,115 @@ unsafe fn tile_rows(
     }
 }
 
+/// Whether forward runs the row kernel: with a filter count that does not fill
+/// whole panels (LeNet's conv1 has 6: a panel of 8 would idle a quarter of the
+/// lanes), put 4 output positions of a row across the lanes instead, which needs
+/// stride 1 along x and rows of whole vectors.
+#[inline]
+fn rows_forward(g: &Geom) -> bool {
+    g.sw == 1 && g.ow % 4 == 0 && g.f % NR != 0
+}
+
+/// One row tile: y[f0+f][p + 4v ..+4] (+)= sum_k w[f0+f][k] * x[base + tap[k] + 4v ..+4]
+/// for f < FF, v < VV, k in blocks of KC. `wt` is w^T [CKK][F]; dst points at y[f0][p].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn row_tile<const FF: usize, const VV: usize>(
+    ckk: usize, f: usize, base: *const f32, tap: *const u32, wt: *const f32, f0: usize,
+    dst: *mut f32, f_stride: usize, bias: *const f32,
+) {
+    let mut k0 = 0;
+    while k0 < ckk {
+        let kc = if ckk - k0 < KC { ckk - k0 } else { KC };
+        let mut acc = [[F4::zero(); VV]; FF];
+        let mut wk = wt.add(k0 * f + f0);
+        for k in k0..k0 + kc {
+            let xk = base.add(*tap.add(k) as usize);
+            let mut xv = [F4::zero(); VV];
+            for (v, xx) in xv.iter_mut().enumerate() {
+                *xx = F4::load(xk.add(4 * v));
+            }
+            for (i, row) in acc.iter_mut().enumerate() {
+                let wv = F4::load_splat(wk.add(i));
+                for v in 0..VV {
+                    row[v] = row[v].add(wv.mul(xv[v]));
+                }
+            }
+            wk = wk.add(f);
+        }
+        for (i, row) in acc.iter().enumerate() {
+            for (v, a) in row.iter().enumerate() {
+                let p = dst.add(i * f_stride + 4 * v);
+                let out = if k0 > 0 {
+                    F4::load(p).add(*a)
+                } else if bias.is_null() {
+                    *a
+                } else {
+                    F4::splat(*bias.add(f0 + i)).add(*a)
+                };
+                out.store(p);
+            }
+        }
+        k0 += KC;
+    }
+}
+
+/// Forward with the row kernel (see `rows_forward`).
+unsafe fn forward_rows(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, work: *mut f32, l: &Layout) {
+    let (ckk, ohw, chw) = (g.ckk(), g.ohw(), g.c * g.h * g.w);
+    let tap = work.add(l.tap) as *const u32;
+    // w^T [CKK][F]: a tile's broadcasts sit side by side.
+    let wt = work.add(l.wt);
+    for k in 0..ckk {
+        for f in 0..g.f {
+            *wt.add(k * g.f + f) = *w.add(f * ckk + k);
+        }
+    }
+    // Filters in near-equal chunks of at most FT (6 = 3 + 3 rather than 4 + 2).
+    let chunks = (g.f + FT - 1) / FT;
+    for n in 0..g.n {
+        let xn = x.add(n * chw);
+        let yn = y.add(n * g.f * ohw);
+        for oy in 0..g.oh {
+            let mut ox = 0;
+            while ox < g.ow {
+                let wide = ox + 4 * RV <= g.ow;
+                let base = xn.add(oy * g.sh * g.w + ox);
+                let p = oy * g.ow + ox;
+                for c in 0..chunks {
+                    let f0 = c * g.f / chunks;
+                    let ff = (c + 1) * g.f / chunks - f0;
+                    let dst = yn.add(f0 * ohw + p);
+                    macro_rules! go {
+                        ($ff:expr) => {
+                            if wide {
+                                row_tile::<$ff, RV>(ckk, g.f, base, tap, wt, f0, dst, ohw, bias)
+                            } else {
+                                row_tile::<$ff, 1>(ckk, g.f, base, tap, wt, f0, dst, ohw, bias)
+                            }
+                        };
+                    }
+                    match ff {
+                        1 => go!(1),
+                        2 if FT >= 2 => go!(2),
+                        3 if FT >= 3 => go!(3),
+                        _ => go!(FT),
+                    }
+                }
+                ox += if wide { 4 * RV } else { 4 };
+            }
+        }
+    }
+}
+
 /// y = conv(x, w) + bias (bias may be null); `work` holds workspace_len(g) floats.
 #[inline(never)]
 pub unsafe fn forward(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, work: *mut f32) {
     let l = layout(g);
     fill_tables(g, work, &l);
+    if rows_forward(g) {
+        return forward_rows(g, x, w, bias, y, work, &l);
+    }
     let (ckk, ohw, chw) = (g.ckk(), g.ohw(), g.c * g.h * g.w);
     let (tap, pos) = (work.add(l.tap) as *const u32, work.add(l.pos) as *const u32);
     // w^T panels: wt[q][k][lane] = w[q*NR + lane][k], zero for padding filters.
