@@ -67,7 +67,8 @@ fn windows_inside(g: &Geom) -> bool {
     g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && g.oh + g.kh <= g.h + 1 && g.ow + g.kw <= g.w + 1
 }
 
-/// dst[i] = src[i] for i < n, four lanes at a time (short rows: no memcpy call).
+/// dst[i] = src[i] for i < n, four lanes at a time (short rows: no memcpy call),
+/// then two, then one: rows here are short (LeNet's conv2 output rows are 10).
 #[inline(always)]
 unsafe fn copy(src: *const f32, dst: *mut f32, n: usize) {
     let mut i = 0;
@@ -75,13 +76,16 @@ unsafe fn copy(src: *const f32, dst: *mut f32, n: usize) {
         F4::load(src.add(i)).store(dst.add(i));
         i += 4;
     }
-    while i < n {
+    if i + 2 <= n {
+        F4::load2(src.add(i)).store2(dst.add(i));
+        i += 2;
+    }
+    if i < n {
         *dst.add(i) = *src.add(i);
-        i += 1;
     }
 }
 
-/// dst[i] += src[i] for i < n.
+/// dst[i] += src[i] for i < n (lanes of 4, then 2, then 1, as `copy`).
 #[inline(always)]
 unsafe fn add_into(src: *const f32, dst: *mut f32, n: usize) {
     let mut i = 0;
@@ -89,9 +93,12 @@ unsafe fn add_into(src: *const f32, dst: *mut f32, n: usize) {
         F4::load(dst.add(i)).add(F4::load(src.add(i))).store(dst.add(i));
         i += 4;
     }
-    while i < n {
+    if i + 2 <= n {
+        F4::load2(dst.add(i)).add(F4::load2(src.add(i))).store2(dst.add(i));
+        i += 2;
+    }
+    if i < n {
         *dst.add(i) += *src.add(i);
-        i += 1;
     }
 }
 

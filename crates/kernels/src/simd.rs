@@ -38,6 +38,16 @@ mod imp {
         pub unsafe fn load_splat(p: *const f32) -> F4 {
             F4(v128_load32_splat(p as *const u32))
         }
+        /// Loads 2 floats into lanes 0 and 1 (lanes 2 and 3 are zero).
+        #[inline(always)]
+        pub unsafe fn load2(p: *const f32) -> F4 {
+            F4(v128_load64_zero(p as *const u64))
+        }
+        /// Stores lanes 0 and 1 to p[0], p[1].
+        #[inline(always)]
+        pub unsafe fn store2(self, p: *mut f32) {
+            v128_store64_lane::<0>(self.0, p as *mut u64)
+        }
         #[inline(always)]
         pub fn add(self, o: F4) -> F4 {
             F4(f32x4_add(self.0, o.0))
@@ -172,6 +182,15 @@ mod imp {
         #[inline(always)]
         pub unsafe fn load_splat(p: *const f32) -> F4 {
             F4([*p; 4])
+        }
+        #[inline(always)]
+        pub unsafe fn load2(p: *const f32) -> F4 {
+            F4([*p, *p.add(1), 0.0, 0.0])
+        }
+        #[inline(always)]
+        pub unsafe fn store2(self, p: *mut f32) {
+            *p = self.0[0];
+            *p.add(1) = self.0[1];
         }
         #[inline(always)]
         fn map2(self, o: F4, f: impl Fn(f32, f32) -> f32) -> F4 {
