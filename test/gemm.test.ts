@@ -9,7 +9,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('gemm (%s)', (_name, be
   const cases: [boolean, boolean, number, number, number][] = [];
   const r = rng(42);
   // Edges of every blocking level: 1, non-multiples of MR/NR, past KC=256 and MC=120.
-  for (const [m, n, k] of [[1, 1, 1], [1, 7, 3], [5, 9, 13], [6, 25, 784], [17, 33, 300], [121, 10, 257], [3, 4100, 2]]) {
+  for (const [m, n, k] of [[1, 1, 1], [1, 7, 3], [5, 9, 13], [6, 25, 784], [17, 33, 300], [121, 10, 257], [3, 4100, 2], [5, 2064, 300], [7, 2048, 20]]) {
     for (const ta of [false, true]) for (const tb of [false, true]) cases.push([ta, tb, m, n, k]);
   }
   for (let i = 0; i < 20; i++) cases.push([r() < 0.5, r() < 0.5, randInt(r, 1, 70), randInt(r, 1, 70), randInt(r, 1, 300)]);
@@ -40,6 +40,20 @@ describe.each(backends.map((b) => [b.name, b] as const))('gemm (%s)', (_name, be
     expect(() => gemm(be, { m: 2, n: 2, k: 3 }, a, b, c)).toThrow(/gemm: buffer A holds 5 floats, needs 6/);
     expect(() => gemm(be, { m: 2, n: 2, k: -3 }, a, b, c)).toThrow(/gemm: k must be a non-negative integer/);
   });
+});
+
+// With few rows of A the SIMD build reads B in place (2x16 tile) instead of
+// packing it; each C element must still get the same sum in the same order.
+it.each([[16, 300, 300], [16, 2048, 40]])('rows of a %i-row GEMM (B read in place unless its stride is 4 KiB) equal those of the packed route', (m, n, k) => {
+  for (const be of backends) {
+    const r = rng(m + n + k);
+    const A = randArray((m + 1) * k, r), B = randArray(k * n, r);
+    const b = be.heap.from(B);
+    const small = be.heap.alloc(m * n), big = be.heap.alloc((m + 1) * n);
+    gemm(be, { m, n, k }, be.heap.from(A.subarray(0, m * k)), b, small);
+    gemm(be, { m: m + 1, n, k }, be.heap.from(A), b, big);
+    expect(Array.from(small.view)).toEqual(Array.from(big.view.subarray(0, m * n)));
+  }
 });
 
 it('SIMD and scalar builds agree within f32 rounding', () => {

@@ -46,7 +46,7 @@ function gemmCase(name: string, description: string, m: number, n: number, k: nu
   };
 }
 
-function convCases(layer: string, g: ConvGeometry, needDx: boolean): Case[] {
+function convCases(layer: string, g: ConvGeometry, needDx: boolean, route: { forward: string; backward: string }): Case[] {
   const fwdFlops = 2 * g.n * g.f * g.oh * g.ow * g.c * g.kh * g.kw;
   const shape = `x[${g.n},${g.c},${g.h},${g.w}] * w[${g.f},${g.c},${g.kh},${g.kw}]`;
   const alloc = (be: Backend) => ({
@@ -57,14 +57,14 @@ function convCases(layer: string, g: ConvGeometry, needDx: boolean): Case[] {
   const freeAll = (t: Record<string, F32Buffer>) => Object.values(t).forEach((x) => x.free());
   return [
     {
-      name: `${layer}-forward`, description: `${shape} forward (im2col + GEMM + bias)`, flops: fwdFlops,
+      name: `${layer}-forward`, description: `${shape} forward: ${route.forward}`, flops: fwdFlops,
       setup(be) {
         const t = alloc(be);
         return { run: () => conv2dForward(be, g, t.x, t.w, t.b, t.y, t.cols), free: () => freeAll(t) };
       },
     },
     {
-      name: `${layer}-backward`, description: `${shape} backward (${needDx ? 'dx, ' : ''}dw, db)`, flops: fwdFlops * (needDx ? 2 : 1),
+      name: `${layer}-backward`, description: `${shape} backward (${needDx ? 'dx, ' : ''}dw, db): ${route.backward}`, flops: fwdFlops * (needDx ? 2 : 1),
       setup(be) {
         const t = alloc(be);
         return { run: () => conv2dBackward(be, g, t.x, t.w, t.dy, needDx ? t.dx : null, t.dw, t.db, t.cols), free: () => freeAll(t) };
@@ -85,9 +85,9 @@ export function kernelCases(batch = 128): Case[] {
     gemmCase('gemm-dense', '[128x120] x [120x84] (LeNet dense)', 128, 84, 120),
     gemmCase('gemm-256', '256^3', 256, 256, 256),
     gemmCase('gemm-512', '512^3', 512, 512, 512),
-    ...convCases('conv1', conv1, false),
-    ...convCases('conv2', conv2, true),
-    ...convCases('conv3', conv3, true),
+    ...convCases('conv1', conv1, false, { forward: 'implicit GEMM, row kernel', backward: 'implicit GEMM' }),
+    ...convCases('conv2', conv2, true, { forward: 'implicit GEMM', backward: 'dw implicit, dx GEMM + col2im' }),
+    ...convCases('conv3', conv3, true, { forward: 'one GEMM (window = input)', backward: 'GEMMs' }),
   ];
 }
 

@@ -45,7 +45,8 @@ export class Conv2D extends Layer {
   /**
    * Whether a training forward keeps the batch's im2col matrices for the
    * backward pass (more memory: C*KH*KW*OH*OW floats per image) instead of
-   * recomputing them.
+   * recomputing them. Only padded convolutions have any: unpadded ones run as
+   * implicit GEMMs over the input and need no im2col matrix.
    */
   keepIm2col = true;
 

@@ -14,6 +14,12 @@
 //!   backward-data:    dcols = w^T (CKK x F) . dy[g] (F x G*OHW);  dx = col2im(dcols)
 //! A training forward may keep every group's im2col matrix (`keep`) so that the
 //! backward pass reuses them instead of recomputing.
+//!
+//! That route serves padded convolutions. Unpadded ones (LeNet's conv1 and
+//! conv2) run forward and backward-weights as implicit GEMMs over x
+//! (conv_implicit.rs: no im2col matrix), with the same sums in the same order;
+//! their backward-data is the GEMM + col2im below. A convolution whose window
+//! covers the whole input (conv3) is a dense layer: one GEMM per pass.
 
 use crate::conv_implicit;
 use crate::gemm::sgemm;

@@ -11,9 +11,11 @@
 //! kernel measured there). The driver is `#[inline(never)]`: one giant function
 //! made V8 fall back to a weaker register allocator.
 //!
-//! The probe's other winner, 2x16 reading B in place ("directB"), was tried here
-//! and measured slower than 4x8 on packed B on every benchmark shape (conv1 GEMM
-//! 15.5 vs 23.7 GFLOP/s, 512^3 29.7 vs 48.8), so there is one driver.
+//! The probe's other winner, 2x16 reading B in place ("directB"), is slower
+//! than 4x8 on packed B as the general tile (512^3: 29.7 vs 48.8 GFLOP/s), but
+//! when op(A) has few rows packing B costs more than it saves: then whole
+//! 16-column blocks of B are read in place by a 2x16 tile on the same packed A
+//! (see DIRECT_B_MAX_M), unless B's row stride is a multiple of 4 KiB.
 
 use crate::simd::F4;
 use core::mem::MaybeUninit;
@@ -33,6 +35,23 @@ const NR: usize = 4 * NV;
 pub const KC: usize = 256;
 const MC: usize = 120; // a multiple of MR
 const NC: usize = 4096;
+/// With at most this many rows in op(A), each B panel would be used only a
+/// few times after packing, so B is read in place by a 2x16 tile instead (a
+/// whole 64-byte line of each B row per k step; the probe's best tile on the
+/// conv shapes). Sums run in the same order either way. LeNet's conv2 as one
+/// GEMM (m = 16): 35 -> 40 GFLOP/s. SIMD build only: 2x16 as scalars would
+/// need 32 accumulators.
+#[cfg(target_feature = "simd128")]
+const DIRECT_B_MAX_M: usize = 16;
+#[cfg(not(target_feature = "simd128"))]
+const DIRECT_B_MAX_M: usize = 0;
+/// Columns of the direct-B tile.
+const DIRECT_NR: usize = 16;
+/// B rows ldb floats apart with ldb a multiple of this (4 KiB) all fall into one
+/// L1 set, and the kc lines a tile reads in place evict each other before the
+/// next row pair reads them again: packing wins there (LeNet's conv1 as one GEMM,
+/// ldb = 100352: 23 vs 24 GFLOP/s; ldb = 100000: 36 vs 26).
+const ALIAS_FLOATS: usize = 1024;
 /// Floats of the edge scratch tile.
 const MAX_TILE: usize = MR * NR;
 
@@ -236,15 +255,33 @@ unsafe fn gemm_packed_b(
         while pc < k {
             let kc = if k - pc < KC { k - pc } else { KC };
             let accumulate = pc > 0 || beta != 0.0;
-            pack_b::<NR>(trans_b, b, ldb, pc, jc, kc, nc, pb);
+            // Direct B: whole 16-column blocks are read in place; the rest is packed.
+            let direct = if !trans_b && m <= DIRECT_B_MAX_M && ldb % ALIAS_FLOATS != 0 { nc / DIRECT_NR * DIRECT_NR } else { 0 };
+            pack_b::<NR>(trans_b, b, ldb, pc, jc + direct, kc, nc - direct, pb);
             let mut ic = 0;
             while ic < m {
                 let mc = if m - ic < MC { m - ic } else { MC };
                 pack_a::<MR>(trans_a, a, lda, ic, pc, mc, kc, alpha, pa);
                 let mut jr = 0;
+                while jr < direct {
+                    let bj = b.add(pc * ldb + jc + jr);
+                    let mut ir = 0;
+                    while ir < mc {
+                        // Rows ir, ir+1 sit in panel ir/MR at lane ir%MR.
+                        let ap = pa.add(ir / MR * MR * kc + ir % MR);
+                        let cij = c.add((ic + ir) * ldc + jc + jr);
+                        if mc - ir >= 2 {
+                            micro::<2, { DIRECT_NR / 4 }, MR>(kc, ap, bj, ldb, cij, ldc, accumulate);
+                        } else {
+                            micro::<1, { DIRECT_NR / 4 }, MR>(kc, ap, bj, ldb, cij, ldc, accumulate);
+                        }
+                        ir += 2;
+                    }
+                    jr += DIRECT_NR;
+                }
                 while jr < nc {
                     let cols = if nc - jr < NR { nc - jr } else { NR };
-                    let panel_b = pb.add(jr * kc);
+                    let panel_b = pb.add((jr - direct) * kc);
                     let mut ir = 0;
                     while ir < mc {
                         let rows = if mc - ir < MR { mc - ir } else { MR };
