@@ -42,9 +42,10 @@ describe.each(backends.map((b) => [b.name, b] as const))('gemm (%s)', (_name, be
   });
 });
 
-// With few rows of A the SIMD build reads B in place (2x16 tile) instead of
-// packing it; each C element must still get the same sum in the same order.
-it.each([[16, 300, 300], [16, 2048, 40]])('rows of a %i-row GEMM (B read in place unless its stride is 4 KiB) equal those of the packed route', (m, n, k) => {
+// With few rows of A, B is read in place (SIMD, 2x16 tile) or packed a cache
+// line at a time (at 4 KiB strides, and in the scalar build) instead of in
+// NC-column chunks; each C element must still get the same sum in the same order.
+it.each([[16, 300, 300], [16, 2048, 40]])('rows of a %i-row GEMM (small-A routes) equal those of the 17-row packed route', (m, n, k) => {
   for (const be of backends) {
     const r = rng(m + n + k);
     const A = randArray((m + 1) * k, r), B = randArray(k * n, r);
