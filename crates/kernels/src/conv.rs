@@ -165,18 +165,17 @@ pub unsafe fn im2col(g: &Geom, x: *const f32, cols: *mut f32, ld: usize) {
 /// (row r of dcols at `dcols + r*ld`). dx must be zeroed (or hold a gradient to add to).
 pub unsafe fn col2im(g: &Geom, dcols: *const f32, ld: usize, dx: *mut f32) {
     if windows_inside(g) {
-        for ci in 0..g.c {
-            let plane = dx.add(ci * g.h * g.w);
-            for ky in 0..g.kh {
-                for kx in 0..g.kw {
-                    let row = dcols.add(((ci * g.kh + ky) * g.kw + kx) * ld);
-                    let dst = plane.add(ky * g.w + kx);
-                    for oy in 0..g.oh {
-                        add_into(row.add(oy * g.ow), dst.add(oy * g.w), g.ow);
-                    }
+        // Output rows are short (LeNet's conv2: 10), so the row length is made a
+        // constant for the common widths: each row is then straight-line code.
+        macro_rules! widths {
+            ($($n:literal)*) => {
+                match g.ow {
+                    $($n => col2im_windows(g, dcols, ld, dx, |src, dst, _| add_into(src, dst, $n)),)*
+                    _ => col2im_windows(g, dcols, ld, dx, |src, dst, n| add_into(src, dst, n)),
                 }
-            }
+            };
         }
+        widths!(4 5 6 7 8 9 10 11 12 13 14 15 16);
         return;
     }
     for ci in 0..g.c {
@@ -196,6 +195,24 @@ pub unsafe fn col2im(g: &Geom, dcols: *const f32, ld: usize, dx: *mut f32) {
                             *dst.add(ox * g.sw + kx - g.pw) += *src.add(ox);
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// col2im when every window lies inside the input: row (ci, ky, kx) of dcols
+/// adds into dx at (ky, kx) of plane ci, OW floats per output row.
+#[inline(always)]
+unsafe fn col2im_windows(g: &Geom, dcols: *const f32, ld: usize, dx: *mut f32, add_row: impl Fn(*const f32, *mut f32, usize)) {
+    for ci in 0..g.c {
+        let plane = dx.add(ci * g.h * g.w);
+        for ky in 0..g.kh {
+            for kx in 0..g.kw {
+                let row = dcols.add(((ci * g.kh + ky) * g.kw + kx) * ld);
+                let dst = plane.add(ky * g.w + kx);
+                for oy in 0..g.oh {
+                    add_row(row.add(oy * g.ow), dst.add(oy * g.w), g.ow);
                 }
             }
         }
