@@ -396,16 +396,17 @@ pub unsafe fn backward_weights(g: &Geom, x: *const f32, dy: *const f32, dw: *mut
     let dyt = work.add(l.dyt);
     let gs = group_size(g);
     let np = panels(g);
+    // Columns of a group: image i's position p is column i*OHW + p (the same
+    // table serves every group; a short last group uses its start).
+    for i in 0..gs.min(g.n) {
+        for p in 0..ohw {
+            *col.add(i * ohw + p) = (i * chw) as u32 + *pos.add(p);
+        }
+    }
     let mut n0 = 0;
     while n0 < g.n {
         let gn = if g.n - n0 < gs { g.n - n0 } else { gs };
         let ncols = gn * ohw;
-        // Columns of this group: image i's position p is column i*OHW + p.
-        for i in 0..gn {
-            for p in 0..ohw {
-                *col.add(i * ohw + p) = (i * chw) as u32 + *pos.add(p);
-            }
-        }
         pack_dy_t(g, dy.add(n0 * g.f * ohw), gn, dyt);
         let x0 = x.add(n0 * chw);
         let first = if n0 == 0 { Base::Zero } else { Base::Dst };
