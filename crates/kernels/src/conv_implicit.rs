@@ -307,8 +307,10 @@ unsafe fn forward_rows(g: &Geom, x: *const f32, w: *const f32, bias: *const f32,
             *wt.add(k * g.f + f) = *w.add(f * ckk + k);
         }
     }
-    // Filters in near-equal chunks of at most FT (6 = 3 + 3 rather than 4 + 2).
+    // Filters in near-equal chunks of at most FT (6 = 3 + 3 rather than 4 + 2):
+    // the first `rem` chunks have one filter more (no division per tile).
     let chunks = (g.f + FT - 1) / FT;
+    let (per, rem) = (g.f / chunks, g.f % chunks);
     for n in 0..g.n {
         let xn = x.add(n * chw);
         let yn = y.add(n * g.f * ohw);
@@ -318,9 +320,9 @@ unsafe fn forward_rows(g: &Geom, x: *const f32, w: *const f32, bias: *const f32,
                 let wide = ox + 4 * RV <= g.ow;
                 let base = xn.add(oy * g.sh * g.w + ox);
                 let p = oy * g.ow + ox;
+                let mut f0 = 0;
                 for c in 0..chunks {
-                    let f0 = c * g.f / chunks;
-                    let ff = (c + 1) * g.f / chunks - f0;
+                    let ff = per + (c < rem) as usize;
                     let dst = yn.add(f0 * ohw + p);
                     macro_rules! go {
                         ($ff:expr) => {
@@ -337,6 +339,7 @@ unsafe fn forward_rows(g: &Geom, x: *const f32, w: *const f32, bias: *const f32,
                         3 if FT >= 3 => go!(3),
                         _ => go!(FT),
                     }
+                    f0 += ff;
                 }
                 ox += if wide { 4 * RV } else { 4 };
             }
