@@ -315,35 +315,51 @@ unsafe fn forward_rows(g: &Geom, x: *const f32, w: *const f32, bias: *const f32,
         let xn = x.add(n * chw);
         let yn = y.add(n * g.f * ohw);
         for oy in 0..g.oh {
-            let mut ox = 0;
-            while ox < g.ow {
-                let wide = ox + 4 * RV <= g.ow;
-                let base = xn.add(oy * g.sh * g.w + ox);
-                let p = oy * g.ow + ox;
-                let mut f0 = 0;
-                for c in 0..chunks {
-                    let ff = per + (c < rem) as usize;
-                    let dst = yn.add(f0 * ohw + p);
-                    macro_rules! go {
-                        ($ff:expr) => {
-                            if wide {
-                                row_tile::<$ff, RV>(ckk, g.f, base, tap, wt, f0, dst, ohw, bias)
-                            } else {
-                                row_tile::<$ff, 1>(ckk, g.f, base, tap, wt, f0, dst, ohw, bias)
-                            }
-                        };
-                    }
-                    match ff {
-                        1 => go!(1),
-                        2 if FT >= 2 => go!(2),
-                        3 if FT >= 3 => go!(3),
-                        _ => go!(FT),
-                    }
-                    f0 += ff;
+            let base = xn.add(oy * g.sh * g.w);
+            let mut f0 = 0;
+            for c in 0..chunks {
+                let ff = per + (c < rem) as usize;
+                let dst = yn.add(f0 * ohw + oy * g.ow);
+                let r = RowRun { ckk, f: g.f, ow: g.ow, base, tap, wt, f0, dst, f_stride: ohw, bias };
+                match ff {
+                    1 => row_run::<1>(&r),
+                    2 if FT >= 2 => row_run::<2>(&r),
+                    3 if FT >= 3 => row_run::<3>(&r),
+                    _ => row_run::<FT>(&r),
                 }
-                ox += if wide { 4 * RV } else { 4 };
+                f0 += ff;
             }
         }
+    }
+}
+
+/// One output row of one chunk of filters for the row kernel.
+struct RowRun {
+    ckk: usize,
+    f: usize,
+    ow: usize,
+    base: *const f32,
+    tap: *const u32,
+    wt: *const f32,
+    f0: usize,
+    dst: *mut f32,
+    f_stride: usize,
+    bias: *const f32,
+}
+
+/// Runs the row kernel along one output row: tiles of RV vectors, then one of
+/// a single vector. A function of its own per filter count: with every tile
+/// shape inlined into one function, V8 kept loop variables on the stack.
+#[inline(never)]
+unsafe fn row_run<const FF: usize>(r: &RowRun) {
+    let mut ox = 0;
+    while ox + 4 * RV <= r.ow {
+        row_tile::<FF, RV>(r.ckk, r.f, r.base.add(ox), r.tap, r.wt, r.f0, r.dst.add(ox), r.f_stride, r.bias);
+        ox += 4 * RV;
+    }
+    while ox < r.ow {
+        row_tile::<FF, 1>(r.ckk, r.f, r.base.add(ox), r.tap, r.wt, r.f0, r.dst.add(ox), r.f_stride, r.bias);
+        ox += 4;
     }
 }
 
