@@ -6,7 +6,7 @@ import { initBackend, type Backend } from '../backend/load.js';
 import type { F32Buffer } from '../backend/memory.js';
 import { gemm } from '../kernels/gemm.js';
 import { conv2dBackward, conv2dForward, convGeometry, convWorkspaceSize, type ConvGeometry } from '../kernels/conv.js';
-import { interleaved } from './timing.js';
+import { interleavedRounds, median, medianRatio } from './timing.js';
 
 /** One benchmark line. */
 export interface KernelResult {
@@ -15,6 +15,8 @@ export interface KernelResult {
   flops: number;
   simdGflops: number;
   scalarGflops: number;
+  /** SIMD speed over scalar speed: the median of the per-round ratios. */
+  ratio: number;
 }
 
 interface Case {
@@ -99,10 +101,13 @@ export async function benchKernels(opts: { filter?: string; rounds?: number; min
   for (const c of kernelCases()) {
     if (opts.filter && !c.name.includes(opts.filter)) continue;
     const a = c.setup(simd), b = c.setup(scalar);
-    const [ts, tc] = interleaved([a.run, b.run], { rounds: opts.rounds ?? 5, minMs: opts.minMs ?? 80 });
+    const [ts, tc] = interleavedRounds([a.run, b.run], { rounds: opts.rounds ?? 5, minMs: opts.minMs ?? 80 });
     a.free();
     b.free();
-    const r = { name: c.name, description: c.description, flops: c.flops, simdGflops: c.flops / ts / 1e9, scalarGflops: c.flops / tc / 1e9 };
+    const r = {
+      name: c.name, description: c.description, flops: c.flops,
+      simdGflops: c.flops / median(ts) / 1e9, scalarGflops: c.flops / median(tc) / 1e9, ratio: medianRatio(ts, tc),
+    };
     out.push(r);
     opts.onResult?.(r);
   }

@@ -20,18 +20,48 @@ export function median(xs: number[]): number {
 }
 
 /**
- * Times several contenders side by side: after `warmup` calls each, runs `rounds`
- * rounds, each timing every contender once in turn (so drift of the shared machine
- * hits all of them alike), and returns each contender's median seconds per call.
+ * Times several contenders side by side. After `warmup` calls each, every round
+ * alternates the contenders in slices of about `sliceMs` (a few calls each) until
+ * each has run for `minMs`: the shared machine's speed swings by tens of percent
+ * within seconds, and fine alternation makes every phase hit all contenders alike.
+ * Returns seconds per call, `[contender][round]`.
  */
-export function interleaved(contenders: (() => void)[], opts: { rounds?: number; minMs?: number; warmup?: number } = {}): number[] {
-  const rounds = opts.rounds ?? 5, minMs = opts.minMs ?? 60, warmup = opts.warmup ?? 3;
-  for (const fn of contenders) for (let i = 0; i < warmup; i++) fn();
+export function interleavedRounds(
+  contenders: (() => void)[],
+  opts: { rounds?: number; minMs?: number; warmup?: number; sliceMs?: number } = {},
+): number[][] {
+  const rounds = opts.rounds ?? 5, minMs = opts.minMs ?? 60, warmup = opts.warmup ?? 3, sliceMs = opts.sliceMs ?? 2;
+  const reps = contenders.map((fn) => {
+    for (let i = 0; i < warmup; i++) fn();
+    const t0 = performance.now();
+    fn();
+    const dt = performance.now() - t0;
+    return Math.max(1, Math.round(sliceMs / Math.max(dt, 1e-3)));
+  });
   const samples: number[][] = contenders.map(() => []);
   for (let r = 0; r < rounds; r++) {
-    contenders.forEach((fn, i) => samples[i].push(timePerCall(fn, minMs)));
+    const total = contenders.map(() => 0), calls = contenders.map(() => 0);
+    while (Math.min(...total) < minMs) {
+      contenders.forEach((fn, i) => {
+        const t0 = performance.now();
+        for (let k = 0; k < reps[i]; k++) fn();
+        total[i] += performance.now() - t0;
+        calls[i] += reps[i];
+      });
+    }
+    contenders.forEach((_, i) => samples[i].push(total[i] / 1000 / calls[i]));
   }
-  return samples.map(median);
+  return samples;
+}
+
+/** {@link interleavedRounds}, reduced to each contender's median seconds per call. */
+export function interleaved(contenders: (() => void)[], opts: { rounds?: number; minMs?: number; warmup?: number; sliceMs?: number } = {}): number[] {
+  return interleavedRounds(contenders, opts).map(median);
+}
+
+/** Median over rounds of `b[r] / a[r]`: how many times faster `a` ran than `b`, round by round. */
+export function medianRatio(a: number[], b: number[]): number {
+  return median(a.map((x, r) => b[r] / x));
 }
 
 /** Async variant of {@link timePerCall}. */

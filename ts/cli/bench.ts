@@ -10,7 +10,7 @@ function pad(s: string, n: number, right = false): string {
 }
 
 function printKernelRow(r: KernelResult): void {
-  console.log(`${pad(r.name, 16)} ${pad(r.simdGflops.toFixed(1), 8, true)} ${pad(r.scalarGflops.toFixed(1), 8, true)} ${pad((r.simdGflops / r.scalarGflops).toFixed(2) + 'x', 7, true)}  ${r.description}`);
+  console.log(`${pad(r.name, 16)} ${pad(r.simdGflops.toFixed(1), 8, true)} ${pad(r.scalarGflops.toFixed(1), 8, true)} ${pad(r.ratio.toFixed(2) + 'x', 7, true)}  ${r.description}`);
 }
 
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
@@ -43,13 +43,13 @@ export function register(program: Command): void {
       const rounds = parseIntFlag('--rounds', opts.rounds, 1, 100);
       if (opts.kernels) {
         if (!opts.json) {
-          console.log(`kernel benchmarks: median of ${rounds} interleaved rounds, GFLOP/s (higher is better)`);
+          console.log(`kernel benchmarks: GFLOP/s (higher is better), medians of ${rounds} rounds; SIMD and scalar alternate every ~2 ms, ratio = median of per-round ratios`);
           console.log(`${pad('name', 16)} ${pad('SIMD', 8, true)} ${pad('scalar', 8, true)} ${pad('ratio', 7, true)}  shape`);
         }
         const results = await benchKernels({ filter: opts.filter, rounds, onResult: opts.json ? undefined : printKernelRow });
         if (results.length === 0) throw new UsageError(`bench: no kernel benchmark matches '${opts.filter}'`);
         if (opts.json) {
-          console.log(JSON.stringify({ kernels: results.map((r) => ({ name: r.name, simdGflops: +r.simdGflops.toFixed(2), scalarGflops: +r.scalarGflops.toFixed(2) })) }));
+          console.log(JSON.stringify({ kernels: results.map((r) => ({ name: r.name, simdGflops: +r.simdGflops.toFixed(2), scalarGflops: +r.scalarGflops.toFixed(2), ratio: +r.ratio.toFixed(3) })) }));
         }
         return;
       }
