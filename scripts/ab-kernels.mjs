@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // A/B of two kernel builds in one process: `bench --kernels`' cases, each run on
-// the baseline and the candidate build (SIMD and scalar), interleaved in every
-// round so that the shared machine's drift hits all four alike.
+// the baseline and the candidate build (SIMD and scalar), alternating every ~2 ms
+// so that the shared machine's drift hits all four alike.
 //
 //   node scripts/ab-kernels.mjs --base DIR [--new DIR] [--filter TEXT] [--rounds N]
 //
@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { instantiateBackend } = await import(join(root, 'dist/backend/load.js'));
 const { kernelCases } = await import(join(root, 'dist/bench/kernels.js'));
-const { timePerCall, median } = await import(join(root, 'dist/bench/timing.js'));
+const { interleavedRounds, median } = await import(join(root, 'dist/bench/timing.js'));
 
 const args = process.argv.slice(2);
 const flag = (name, dflt) => {
@@ -51,9 +51,7 @@ console.log(`${'case'.padEnd(16)} ${'simd:b'.padStart(6)} ${'simd:n'.padStart(6)
 for (const c of kernelCases()) {
   if (filter && !c.name.includes(filter)) continue;
   const runs = builds.map(([, be]) => c.setup(be));
-  for (const r of runs) for (let i = 0; i < 3; i++) r.run();
-  const t = builds.map(() => []);
-  for (let r = 0; r < rounds; r++) runs.forEach((run, i) => t[i].push(timePerCall(run.run, minMs)));
+  const t = interleavedRounds(runs.map((r) => r.run), { rounds, minMs });
   runs.forEach((r) => r.free());
   const g = t.map((s) => c.flops / median(s) / 1e9);
   const per = (i, j) => median(t[i].map((x, r) => t[j][r] / x));
