@@ -37,9 +37,10 @@ const R: usize = 2;
 const V: usize = 1;
 /// Filters per packed panel.
 const NR: usize = 4 * V;
-/// Row kernel tiles (positions across the lanes): up to FT filters x RV vectors
-/// of 4 positions; 4 x 2 with SIMD (8 accumulators + 2 x vectors + 1 broadcast),
-/// 2 x 1 without (8 scalar accumulators).
+/// Row kernel tiles (positions across the lanes): FT filters x RV vectors of 4
+/// positions; 4 x 2 with SIMD (8 accumulators + 2 x vectors + 1 broadcast), 2 x 1
+/// without (8 scalar accumulators). Filters that do not fill a chunk of FT form
+/// one narrower chunk with longer tiles (see `row_vectors`).
 #[cfg(target_feature = "simd128")]
 const FT: usize = 4;
 #[cfg(target_feature = "simd128")]
@@ -49,6 +50,15 @@ const FT: usize = 2;
 #[cfg(not(target_feature = "simd128"))]
 const RV: usize = 1;
 
+/// Vectors per row tile for a chunk of `ff` filters. With SIMD, a tile keeps 6-8
+/// accumulators within ~14 live v128 (V8 spills beyond): 4 x 2, 3 x 2, and 2 x 4
+/// or 1 x 4 for a narrow last chunk. LeNet's conv1 (6 filters) as 4 x 2 + 2 x 4
+/// ran 1.10-1.15x faster than as two chunks of 3 x 2, whose 6 add chains each
+/// sit at the add latency (microbenchmark, interleaved on one machine).
+/// Without SIMD every chunk uses 2 x 1 (8 scalar accumulators).
+const fn row_vectors(ff: usize) -> usize {
+    if cfg!(target_feature = "simd128") && ff <= 2 { 4 } else { RV }
+}
 
 /// Whether this route applies: every window lies inside the input (no padding
 /// on any side), and the convolution is neither a dense layer in disguise nor
@@ -307,25 +317,22 @@ unsafe fn forward_rows(g: &Geom, x: *const f32, w: *const f32, bias: *const f32,
             *wt.add(k * g.f + f) = *w.add(f * ckk + k);
         }
     }
-    // Filters in near-equal chunks of at most FT (6 = 3 + 3 rather than 4 + 2):
-    // the first `rem` chunks have one filter more (no division per tile).
-    let chunks = (g.f + FT - 1) / FT;
-    let (per, rem) = (g.f / chunks, g.f % chunks);
+    // Filters in chunks of FT, the last one narrower when FT does not divide F.
     for n in 0..g.n {
         let xn = x.add(n * chw);
         let yn = y.add(n * g.f * ohw);
         for oy in 0..g.oh {
             let base = xn.add(oy * g.sh * g.w);
             let mut f0 = 0;
-            for c in 0..chunks {
-                let ff = per + (c < rem) as usize;
+            while f0 < g.f {
+                let ff = if g.f - f0 < FT { g.f - f0 } else { FT };
                 let dst = yn.add(f0 * ohw + oy * g.ow);
                 let r = RowRun { ckk, f: g.f, ow: g.ow, base, tap, wt, f0, dst, f_stride: ohw, bias };
                 match ff {
-                    1 => row_run::<1>(&r),
-                    2 if FT >= 2 => row_run::<2>(&r),
-                    3 if FT >= 3 => row_run::<3>(&r),
-                    _ => row_run::<FT>(&r),
+                    1 => row_run::<1, { row_vectors(1) }>(&r),
+                    2 if FT >= 2 => row_run::<2, { row_vectors(2) }>(&r),
+                    3 if FT >= 3 => row_run::<3, { row_vectors(3) }>(&r),
+                    _ => row_run::<FT, RV>(&r),
                 }
                 f0 += ff;
             }
@@ -347,19 +354,23 @@ struct RowRun {
     bias: *const f32,
 }
 
-/// Runs the row kernel along one output row: tiles of RV vectors, then one of
-/// a single vector. A function of its own per filter count: with every tile
-/// shape inlined into one function, V8 kept loop variables on the stack.
+/// Runs the row kernel along one output row: tiles of VV vectors, then one
+/// tile of the vectors left. A function of its own per chunk width: with every
+/// tile shape inlined into one function, V8 kept loop variables on the stack.
 #[inline(never)]
-unsafe fn row_run<const FF: usize>(r: &RowRun) {
+unsafe fn row_run<const FF: usize, const VV: usize>(r: &RowRun) {
     let mut ox = 0;
-    while ox + 4 * RV <= r.ow {
-        row_tile::<FF, RV>(r.ckk, r.f, r.base.add(ox), r.tap, r.wt, r.f0, r.dst.add(ox), r.f_stride, r.bias);
-        ox += 4 * RV;
+    while ox + 4 * VV <= r.ow {
+        row_tile::<FF, VV>(r.ckk, r.f, r.base.add(ox), r.tap, r.wt, r.f0, r.dst.add(ox), r.f_stride, r.bias);
+        ox += 4 * VV;
     }
-    while ox < r.ow {
-        row_tile::<FF, 1>(r.ckk, r.f, r.base.add(ox), r.tap, r.wt, r.f0, r.dst.add(ox), r.f_stride, r.bias);
-        ox += 4;
+    let (base, dst) = (r.base.add(ox), r.dst.add(ox));
+    match (r.ow - ox) / 4 {
+        0 => {}
+        1 => row_tile::<FF, 1>(r.ckk, r.f, base, r.tap, r.wt, r.f0, dst, r.f_stride, r.bias),
+        2 if VV > 2 => row_tile::<FF, 2>(r.ckk, r.f, base, r.tap, r.wt, r.f0, dst, r.f_stride, r.bias),
+        _ if VV > 3 => row_tile::<FF, 3>(r.ckk, r.f, base, r.tap, r.wt, r.f0, dst, r.f_stride, r.bias),
+        _ => {}
     }
 }
 
