@@ -21,6 +21,56 @@ pub unsafe fn sum(p: *const f32, len: usize) -> f32 {
     s
 }
 
+/// Rows whose sums `add_row_sums` runs side by side: each row's sum is one chain
+/// of adds (latency-bound alone); 8 rows keep 8 v128 accumulators with SIMD, 2
+/// rows keep 8 scalar ones without.
+#[cfg(target_feature = "simd128")]
+const SUM_ROWS: usize = 8;
+#[cfg(not(target_feature = "simd128"))]
+const SUM_ROWS: usize = 2;
+
+/// out[r] += sum(p + r*ld, len) for r < rows, each sum exactly as `sum` computes
+/// it (so the same bits), several rows side by side.
+pub unsafe fn add_row_sums(p: *const f32, ld: usize, rows: usize, len: usize, out: *mut f32) {
+    let mut r0 = 0;
+    while r0 < rows {
+        let (p, out) = (p.add(r0 * ld), out.add(r0));
+        match rows - r0 {
+            1 => add_sums::<1>(p, ld, len, out),
+            2 if SUM_ROWS > 2 => add_sums::<2>(p, ld, len, out),
+            3 if SUM_ROWS > 3 => add_sums::<3>(p, ld, len, out),
+            4 if SUM_ROWS > 4 => add_sums::<4>(p, ld, len, out),
+            5..=7 if SUM_ROWS > 4 => add_sums::<4>(p, ld, len, out),
+            _ => add_sums::<SUM_ROWS>(p, ld, len, out),
+        }
+        r0 += match rows - r0 {
+            n if n >= SUM_ROWS => SUM_ROWS,
+            5..=7 => 4,
+            n => n,
+        };
+    }
+}
+
+/// `add_row_sums` for R rows.
+#[inline(always)]
+unsafe fn add_sums<const R: usize>(p: *const f32, ld: usize, len: usize, out: *mut f32) {
+    let mut acc = [F4::zero(); R];
+    let mut i = 0;
+    while i + 4 <= len {
+        for (r, a) in acc.iter_mut().enumerate() {
+            *a = a.add(F4::load(p.add(r * ld + i)));
+        }
+        i += 4;
+    }
+    for (r, a) in acc.iter().enumerate() {
+        let mut s = a.hsum();
+        for j in i..len {
+            s += *p.add(r * ld + j);
+        }
+        *out.add(r) += s;
+    }
+}
+
 /// y = max(x, 0). `y` may equal `x` (in place).
 pub unsafe fn relu_forward(x: *const f32, y: *mut f32, len: usize) {
     let z = F4::zero();

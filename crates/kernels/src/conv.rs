@@ -360,27 +360,22 @@ pub unsafe fn backward(
     let (ckk, ohw) = (g.ckk(), g.ohw());
     let gs = group_size(g);
     let chw = g.c * g.h * g.w;
-    if !dbias.is_null() {
-        for fi in 0..g.f {
-            let mut s = 0.0f32;
-            for n in 0..g.n {
-                s += crate::act::sum(dy.add((n * g.f + fi) * ohw), ohw);
-            }
-            *dbias.add(fi) = s;
+    if conv_implicit::applies(g) {
+        // dbias there, image by image next to the packing of dy (dy read once).
+        conv_implicit::backward_weights(g, x, dy, dw, dbias, work);
+        if !dx.is_null() {
+            backward_data(g, w, dy, dx, work.add(conv_implicit::scratch_start(g)));
         }
+        return;
+    }
+    if !dbias.is_null() {
+        bias_grad(g, dy, 0, g.n, dbias);
     }
     if dense_like(g) {
         // dw [F, CKK] = dy^T [F, N] . x [N, CKK];  dx [N, CKK] = dy [N, F] . w [F, CKK]
         sgemm(true, false, g.f, ckk, g.n, 1.0, dy, g.f, x, ckk, 0.0, dw, ckk);
         if !dx.is_null() {
             sgemm(false, false, g.n, ckk, g.f, 1.0, dy, g.f, w, ckk, 0.0, dx, ckk);
-        }
-        return;
-    }
-    if conv_implicit::applies(g) {
-        conv_implicit::backward_weights(g, x, dy, dw, work);
-        if !dx.is_null() {
-            backward_data(g, w, dy, dx, work.add(conv_implicit::scratch_start(g)));
         }
         return;
     }
@@ -418,6 +413,19 @@ pub unsafe fn backward(
             }
         }
         n0 += gn;
+    }
+}
+
+/// dbias[f] = sum over images n0..n0+count of sum(dy[n][f]), added image by image
+/// in order (the first image n0 = 0 overwrites): each image's F sums side by side,
+/// each as `act::sum` computes it.
+pub unsafe fn bias_grad(g: &Geom, dy: *const f32, n0: usize, count: usize, dbias: *mut f32) {
+    let ohw = g.ohw();
+    if n0 == 0 {
+        crate::act::fill(dbias, g.f, 0.0);
+    }
+    for n in n0..n0 + count {
+        crate::act::add_row_sums(dy.add(n * g.f * ohw), ohw, g.f, ohw, dbias);
     }
 }
 

@@ -414,10 +414,11 @@ pub unsafe fn forward(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, 
     }
 }
 
-/// dw [F, CKK] = sum over the batch of dy x im2col(x)^T, overwritten.
-/// `work` holds workspace_len(g) floats.
+/// dw [F, CKK] = sum over the batch of dy x im2col(x)^T, overwritten, and the
+/// bias gradient (`conv::bias_grad`) unless `dbias` is null, each group's while
+/// its dy is in cache for packing. `work` holds workspace_len(g) floats.
 #[inline(never)]
-pub unsafe fn backward_weights(g: &Geom, x: *const f32, dy: *const f32, dw: *mut f32, work: *mut f32) {
+pub unsafe fn backward_weights(g: &Geom, x: *const f32, dy: *const f32, dw: *mut f32, dbias: *mut f32, work: *mut f32) {
     let l = layout(g);
     fill_tables(g, work, &l);
     let (ckk, ohw, chw) = (g.ckk(), g.ohw(), g.c * g.h * g.w);
@@ -437,6 +438,9 @@ pub unsafe fn backward_weights(g: &Geom, x: *const f32, dy: *const f32, dw: *mut
     while n0 < g.n {
         let gn = if g.n - n0 < gs { g.n - n0 } else { gs };
         let ncols = gn * ohw;
+        if !dbias.is_null() {
+            crate::conv::bias_grad(g, dy, n0, gn, dbias);
+        }
         pack_dy_t(g, dy.add(n0 * g.f * ohw), gn, dyt);
         let x0 = x.add(n0 * chw);
         let first = if n0 == 0 { Base::Zero } else { Base::Dst };
