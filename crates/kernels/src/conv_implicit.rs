@@ -443,19 +443,26 @@ pub unsafe fn backward_weights(g: &Geom, x: *const f32, dy: *const f32, dw: *mut
         }
         pack_dy_t(g, dy.add(n0 * g.f * ohw), gn, dyt);
         let x0 = x.add(n0 * chw);
-        let first = if n0 == 0 { Base::Zero } else { Base::Dst };
-        for q in 0..np {
-            let f0 = q * NR;
-            let nf = if g.f - f0 < NR { g.f - f0 } else { NR };
-            let mut t0 = 0;
-            while t0 < ckk {
-                let n_rows = if ckk - t0 < R { ckk - t0 } else { R };
-                tile_rows(
-                    n_rows, |i| x0.add(*tap.add(t0 + i) as usize), ncols, col, dyt.add(q * ncols * NR),
-                    dw.add(f0 * ckk + t0), ckk, f0, nf, first,
-                );
-                t0 += R;
+        // A block of KC columns at a time through every tile, so that the block
+        // of each panel stays in L1 (every dw element still gets its blocks in order).
+        let mut k0 = 0;
+        while k0 < ncols {
+            let kc = if ncols - k0 < KC { ncols - k0 } else { KC };
+            let first = if n0 == 0 && k0 == 0 { Base::Zero } else { Base::Dst };
+            for q in 0..np {
+                let f0 = q * NR;
+                let nf = if g.f - f0 < NR { g.f - f0 } else { NR };
+                let mut t0 = 0;
+                while t0 < ckk {
+                    let n_rows = if ckk - t0 < R { ckk - t0 } else { R };
+                    tile_rows(
+                        n_rows, |i| x0.add(*tap.add(t0 + i) as usize), kc, col.add(k0), dyt.add((q * ncols + k0) * NR),
+                        dw.add(f0 * ckk + t0), ckk, f0, nf, first,
+                    );
+                    t0 += R;
+                }
             }
+            k0 += KC;
         }
         n0 += gn;
     }
