@@ -23,6 +23,9 @@ const cases: Case[] = [
   { n: 3, c: 32, h: 7, w: 6, f: 13, k: [3, 3], s: [2, 1], pad: 'valid' },      // implicit GEMM: CKK = 288 > one k block, 13 filters
   { n: 2, c: 2, h: 9, w: 23, f: 7, k: [2, 3], s: [1, 2], pad: 'valid' },       // implicit GEMM: OH*OW = 88, 7 filters
   { n: 2, c: 30, h: 7, w: 14, f: 5, k: [3, 3], s: [2, 1], pad: 'valid' },      // row kernel: 5 filters, rows of 8 + 4, CKK = 270
+  { n: 2, c: 3, h: 9, w: 10, f: 16, k: [3, 3], s: [1, 1], pad: 'valid' },      // 2 x 16 tiles (SIMD): position pairs within rows
+  { n: 1, c: 4, h: 7, w: 7, f: 16, k: [3, 3], s: [1, 1], pad: 'valid' },       // 2 x 16: pairs across rows, a single last position
+  { n: 2, c: 2, h: 9, w: 9, f: 32, k: [3, 2], s: [1, 2], pad: 'valid' },       // 2 x 16: two panels, stride 2 (pairs not adjacent)
 ];
 const r = rng(2024);
 for (let i = 0; i < 8; i++) {
@@ -85,6 +88,8 @@ describe.each(backends.map((b) => [b.name, b] as const))('conv2d (%s)', (_name, 
     ['LeNet conv1', convGeometry([2, 1, 32, 32], 6, [5, 5], [1, 1], 'valid')],
     ['CKK = 288, stride 2x1', convGeometry([2, 32, 22, 29], 13, [3, 3], [2, 1], 'valid')],
     ['row kernel, CKK = 270, 5 filters', convGeometry([2, 30, 30, 14], 5, [3, 3], [1, 1], 'valid')],
+    ['2 x 16 tiles, 15x15 output (pairs across rows)', convGeometry([2, 4, 19, 19], 16, [5, 5], [1, 1], 'valid')],
+    ['2 x 16 tiles, 32 filters, CKK = 288', convGeometry([2, 32, 22, 21], 32, [3, 3], [1, 1], 'valid')],
   ] as const)('%s: same bits as im2col + GEMM', (_s, g) => {
     const rr = rng(77);
     const ckk = g.c * g.kh * g.kw, ohw = g.oh * g.ow, chw = g.c * g.h * g.w;
