@@ -197,6 +197,26 @@ unsafe fn store<const RR: usize, const VV: usize>(acc: [[F4; VV]; RR], dst: *mut
         }
         return;
     }
+    if RR == 2 {
+        // Lanes interleaved: each filter's two rows become one 2-lane pair.
+        for j in 0..VV {
+            let (lo, hi) = F4::zip(acc[0][j], acc[1 % RR][j]);
+            for (l, v) in [lo, lo.high_pair(), hi, hi.high_pair()].iter().enumerate() {
+                let f = 4 * j + l;
+                if f >= nf {
+                    break;
+                }
+                let p = dst.add(f * f_stride);
+                let out = match base {
+                    Base::Zero => *v,
+                    Base::Bias(b) => F4::splat(*b.add(f0 + f)).add(*v),
+                    Base::Dst => F4::load2(p).add(*v),
+                };
+                out.store2(p);
+            }
+        }
+        return;
+    }
     let mut tile: MaybeUninit<[[[f32; 4]; VV]; RR]> = MaybeUninit::uninit();
     let t = tile.as_mut_ptr() as *mut f32;
     let w = 4 * VV;

@@ -108,6 +108,16 @@ mod imp {
                 F4(i32x4_shuffle::<2, 3, 6, 7>(t1, t3)),
             ]
         }
+        /// Interleaves two vectors: (a0, b0, a1, b1) and (a2, b2, a3, b3).
+        #[inline(always)]
+        pub fn zip(a: F4, b: F4) -> (F4, F4) {
+            (F4(i32x4_shuffle::<0, 4, 1, 5>(a.0, b.0)), F4(i32x4_shuffle::<2, 6, 3, 7>(a.0, b.0)))
+        }
+        /// Lanes 2 and 3 moved to lanes 0 and 1 (for `store2`).
+        #[inline(always)]
+        pub fn high_pair(self) -> F4 {
+            F4(i32x4_shuffle::<2, 3, 2, 3>(self.0, self.0))
+        }
         /// Sum of the four lanes, in the fixed order ((0+1)+(2+3)).
         #[inline(always)]
         pub fn hsum(self) -> f32 {
@@ -245,6 +255,14 @@ mod imp {
                 }
             }
             o
+        }
+        #[inline(always)]
+        pub fn zip(a: F4, b: F4) -> (F4, F4) {
+            (F4([a.0[0], b.0[0], a.0[1], b.0[1]]), F4([a.0[2], b.0[2], a.0[3], b.0[3]]))
+        }
+        #[inline(always)]
+        pub fn high_pair(self) -> F4 {
+            F4([self.0[2], self.0[3], self.0[2], self.0[3]])
         }
         #[inline(always)]
         pub fn hsum(self) -> f32 {
