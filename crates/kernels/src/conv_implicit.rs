@@ -523,8 +523,14 @@ pub unsafe fn backward_weights(g: &Geom, x: *const f32, dy: *const f32, dw: *mut
         if !dbias.is_null() {
             crate::conv::bias_grad(g, dy, n0, gn, dbias);
         }
-        pack_dy_t(g, dy.add(n0 * g.f * ohw), gn, dyt);
         let x0 = x.add(n0 * chw);
+        if wide(g) {
+            pack_dy_t::<{ WIDE_NR / 4 }>(g, dy.add(n0 * g.f * ohw), gn, dyt);
+            weights_wide(g, x0, tap, col, ncols, dyt, dw, n0 == 0);
+            n0 += gn;
+            continue;
+        }
+        pack_dy_t::<V>(g, dy.add(n0 * g.f * ohw), gn, dyt);
         // A block of KC columns at a time through every tile, so that the block
         // of each panel stays in L1 (every dw element still gets its blocks in order).
         let mut k0 = 0;
@@ -550,18 +556,54 @@ pub unsafe fn backward_weights(g: &Geom, x: *const f32, dy: *const f32, dw: *mut
     }
 }
 
-/// dy of `gn` images [gn][F][OHW] -> panels [q][i*OHW + p][lane] = dy[i][q*NR + lane][p]
-/// (zero for padding filters), four filters x four positions per 4x4 transpose.
-unsafe fn pack_dy_t(g: &Geom, dy: *const f32, gn: usize, dyt: *mut f32) {
+/// One group's share of dw with 2 x 16 tiles (see `wide`): taps in pairs (one
+/// address per step for adjacent taps), `dyt` packed 16 filters wide. The same
+/// blocks in the same order as `backward_weights`' 4 x 8 tiles.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn weights_wide(g: &Geom, x0: *const f32, tap: *const u32, col: *const u32, ncols: usize, dyt: *const f32, dw: *mut f32, first_group: bool) {
+    const VW: usize = WIDE_NR / 4;
+    let ckk = g.ckk();
+    let mut k0 = 0;
+    while k0 < ncols {
+        let kc = if ncols - k0 < KC { ncols - k0 } else { KC };
+        let first = if first_group && k0 == 0 { Base::Zero } else { Base::Dst };
+        for q in 0..g.f / WIDE_NR {
+            let (f0, panel) = (q * WIDE_NR, dyt.add((q * ncols + k0) * WIDE_NR));
+            let offs = col.add(k0);
+            let mut t0 = 0;
+            while t0 < ckk {
+                let a = x0.add(*tap.add(t0) as usize);
+                let dst = dw.add(f0 * ckk + t0);
+                if ckk - t0 == 1 {
+                    tile::<1, VW, false>(kc, &[a], offs, panel, dst, ckk, f0, WIDE_NR, first);
+                } else if *tap.add(t0 + 1) == *tap.add(t0) + 1 {
+                    tile::<2, VW, true>(kc, &[a, a], offs, panel, dst, ckk, f0, WIDE_NR, first);
+                } else {
+                    let b = x0.add(*tap.add(t0 + 1) as usize);
+                    tile::<2, VW, false>(kc, &[a, b], offs, panel, dst, ckk, f0, WIDE_NR, first);
+                }
+                t0 += 2;
+            }
+        }
+        k0 += KC;
+    }
+}
+
+/// dy of `gn` images [gn][F][OHW] -> panels of W = 4*VW filters:
+/// [q][i*OHW + p][lane] = dy[i][q*W + lane][p] (zero for padding filters),
+/// four filters x four positions per 4x4 transpose.
+unsafe fn pack_dy_t<const VW: usize>(g: &Geom, dy: *const f32, gn: usize, dyt: *mut f32) {
     let ohw = g.ohw();
     let ncols = gn * ohw;
     let zero = F4::zero();
-    for q in 0..panels(g) {
-        let panel = dyt.add(q * ncols * NR);
+    let w = 4 * VW;
+    for q in 0..(g.f + w - 1) / w {
+        let panel = dyt.add(q * ncols * w);
         for i in 0..gn {
             let img = dy.add(i * g.f * ohw);
-            for v in 0..V {
-                let f0 = q * NR + 4 * v;
+            for v in 0..VW {
+                let f0 = q * w + 4 * v;
                 let mut p = 0;
                 while p + 4 <= ohw {
                     let mut r = [zero; 4];
@@ -572,14 +614,14 @@ unsafe fn pack_dy_t(g: &Geom, dy: *const f32, gn: usize, dyt: *mut f32) {
                     }
                     let t = F4::transpose4(r);
                     for (pp, tv) in t.iter().enumerate() {
-                        tv.store(panel.add((i * ohw + p + pp) * NR + 4 * v));
+                        tv.store(panel.add((i * ohw + p + pp) * w + 4 * v));
                     }
                     p += 4;
                 }
                 for p in p..ohw {
                     for l in 0..4 {
                         let f = f0 + l;
-                        *panel.add((i * ohw + p) * NR + 4 * v + l) = if f < g.f { *img.add(f * ohw + p) } else { 0.0 };
+                        *panel.add((i * ohw + p) * w + 4 * v + l) = if f < g.f { *img.add(f * ohw + p) } else { 0.0 };
                     }
                 }
             }
