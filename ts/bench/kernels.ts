@@ -88,7 +88,7 @@ export function kernelCases(batch = 128): Case[] {
     gemmCase('gemm-256', '256^3', 256, 256, 256),
     gemmCase('gemm-512', '512^3', 512, 512, 512),
     ...convCases('conv1', conv1, false, { forward: 'implicit GEMM, row kernel', backward: 'implicit GEMM' }),
-    ...convCases('conv2', conv2, true, { forward: 'implicit GEMM', backward: 'dw implicit, dx GEMM + col2im' }),
+    ...convCases('conv2', conv2, true, { forward: 'implicit GEMM, 2x16 tiles', backward: 'dw implicit (2x16), dx GEMM + col2im' }),
     ...convCases('conv3', conv3, true, { forward: 'one GEMM (window = input)', backward: 'GEMMs' }),
   ];
 }

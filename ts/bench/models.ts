@@ -11,7 +11,7 @@ import { MNIST_NORMALIZATION } from '../model.js';
 import { optimizerFromConfig } from '../optim/optimizer.js';
 import type { Sequential } from '../model.js';
 import { convnetjsRunner, tfRunner, type PeerRunner } from './peers.js';
-import { interleavedAsync } from './timing.js';
+import { interleavedRoundsAsync, median, medianRatio } from './timing.js';
 
 export const SYSTEMS = ['cnn-wasm-simd', 'cnn-wasm-scalar', 'tfjs-cpu', 'tfjs-wasm', 'convnetjs'] as const;
 export type System = (typeof SYSTEMS)[number];
@@ -22,6 +22,12 @@ export interface ModelResult {
   model: string;
   mode: 'train' | 'infer';
   imagesPerSecond: number | null;
+  /**
+   * How many times faster cnn-wasm SIMD ran than this system: the median of
+   * per-round ratios (each round times the systems one after the other, so the
+   * shared machine's slow and fast phases cancel out better than in a ratio of medians).
+   */
+  simdSpeedup?: number;
   unsupported?: string;
 }
 
@@ -110,9 +116,11 @@ export async function benchModels(o: ModelBenchOptions): Promise<ModelResult[]> 
       }
     }
     o.onNote?.(`${mode}: timing ${ok.map((x) => x.system).join(', ')} (${o.rounds ?? 5} interleaved rounds)`);
-    const secs = await interleavedAsync(ok.map((x) => x.fn), { rounds: o.rounds ?? 5, minMs: o.minMs ?? 400 });
+    const samples = await interleavedRoundsAsync(ok.map((x) => x.fn), { rounds: o.rounds ?? 5, minMs: o.minMs ?? 400 });
+    const simd = ok.findIndex((x) => x.system === 'cnn-wasm-simd');
     ok.forEach((x, i) => {
-      const r: ModelResult = { system: x.system, model: o.model, mode, imagesPerSecond: batch / secs[i] };
+      const r: ModelResult = { system: x.system, model: o.model, mode, imagesPerSecond: batch / median(samples[i]) };
+      if (simd >= 0 && i !== simd) r.simdSpeedup = medianRatio(samples[simd], samples[i]);
       results.push(r);
       o.onResult?.(r);
     });

@@ -76,13 +76,22 @@ export async function timePerCallAsync(fn: () => Promise<void>, minMs: number): 
   }
 }
 
-/** Async variant of {@link interleaved}: warm-up, then rounds timing each contender in turn; medians. */
-export async function interleavedAsync(contenders: (() => Promise<void>)[], opts: { rounds?: number; minMs?: number; warmup?: number } = {}): Promise<number[]> {
+/**
+ * Async variant of {@link interleavedRounds} for contenders that must be awaited
+ * (and may take seconds per call): warm-up, then rounds timing each contender in
+ * turn for at least `minMs`. Returns seconds per call, `[contender][round]`.
+ */
+export async function interleavedRoundsAsync(contenders: (() => Promise<void>)[], opts: { rounds?: number; minMs?: number; warmup?: number } = {}): Promise<number[][]> {
   const rounds = opts.rounds ?? 5, minMs = opts.minMs ?? 300, warmup = opts.warmup ?? 2;
   for (const fn of contenders) for (let i = 0; i < warmup; i++) await fn();
   const samples: number[][] = contenders.map(() => []);
   for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < contenders.length; i++) samples[i].push(await timePerCallAsync(contenders[i], minMs));
   }
-  return samples.map(median);
+  return samples;
+}
+
+/** {@link interleavedRoundsAsync}, reduced to each contender's median seconds per call. */
+export async function interleavedAsync(contenders: (() => Promise<void>)[], opts: { rounds?: number; minMs?: number; warmup?: number } = {}): Promise<number[]> {
+  return (await interleavedRoundsAsync(contenders, opts)).map(median);
 }

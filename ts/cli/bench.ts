@@ -22,7 +22,8 @@ function printModelTable(results: ModelResult[]): void {
     console.log(`\n${mode === 'train' ? 'training (forward + backward + update)' : 'inference'}, images/s (higher is better)`);
     for (const r of rows) {
       const v = r.imagesPerSecond;
-      const ratio = v !== null && simd !== null && r.system !== 'cnn-wasm-simd' ? `  cnn-wasm SIMD is ${(simd / v).toFixed(2)}x` : '';
+      const speedup = r.simdSpeedup ?? (v !== null && simd !== null ? simd / v : null);
+      const ratio = speedup !== null && r.system !== 'cnn-wasm-simd' ? `  cnn-wasm SIMD is ${speedup.toFixed(2)}x` : '';
       console.log(`  ${pad(r.system, 16)} ${v === null ? `unsupported: ${r.unsupported}` : pad(fmt(v), 9, true)}${ratio}`);
     }
   }
@@ -70,7 +71,7 @@ export function register(program: Command): void {
       const machine = machineInfo();
       if (!opts.json) console.log(`${model}, batch 128, single thread; ${machine.cpu}, ${machine.cores} cores, node ${machine.node}; median of ${rounds} interleaved rounds`);
       const results = await benchModels({ model, rounds, systems: systems as System[], onNote: opts.json ? undefined : (m) => process.stderr.write(`${m}\n`) });
-      if (opts.json) console.log(JSON.stringify({ machine, results: results.map((r) => ({ ...r, imagesPerSecond: r.imagesPerSecond === null ? null : Math.round(r.imagesPerSecond) })) }));
+      if (opts.json) console.log(JSON.stringify({ machine, results: results.map((r) => ({ ...r, imagesPerSecond: r.imagesPerSecond === null ? null : Math.round(r.imagesPerSecond), ...(r.simdSpeedup === undefined ? {} : { simdSpeedup: +r.simdSpeedup.toFixed(3) }) })) }));
       else printModelTable(results);
     });
 }
