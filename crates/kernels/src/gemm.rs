@@ -71,11 +71,16 @@ const ALIAS_FLOATS: usize = 1024;
 /// Floats of the edge scratch tile.
 const MAX_TILE: usize = MR * NR;
 
+/// A packing buffer on a 64-byte boundary: panels start on cache lines, and
+/// their alignment does not move with the size of other statics.
+#[repr(C, align(64))]
+struct Aligned<const N: usize>([f32; N]);
+
 // Packing buffers. wasm is single-threaded, so one static pair serves every call;
 // statics live in .bss, which costs no bytes in the .wasm file.
-static mut PACK_A: [f32; MC * KC] = [0.0; MC * KC];
-static mut PACK_B: [f32; KC * NC] = [0.0; KC * NC];
-static mut PACK_LINE: [f32; KC * LINE_COLS] = [0.0; KC * LINE_COLS];
+static mut PACK_A: Aligned<{ MC * KC }> = Aligned([0.0; MC * KC]);
+static mut PACK_B: Aligned<{ KC * NC }> = Aligned([0.0; KC * NC]);
+static mut PACK_LINE: Aligned<{ KC * LINE_COLS }> = Aligned([0.0; KC * LINE_COLS]);
 
 /// Writes dst[p*P + r] = scale * src[r*ld + p] for r < rows, p < kc: `rows`
 /// rows of a row-major matrix, transposed into a k-major panel of width P.

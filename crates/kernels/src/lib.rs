@@ -18,9 +18,9 @@ pub mod simd;
 
 use std::alloc::{alloc as sys_alloc, dealloc, Layout};
 
-const ALIGN: usize = 16;
+const ALIGN: usize = 64;
 
-/// Allocates `bytes` bytes, 16-byte aligned; returns 0 on failure or bytes == 0.
+/// Allocates `bytes` bytes on a 64-byte (cache line) boundary; returns 0 on failure or bytes == 0.
 #[no_mangle]
 pub extern "C" fn alloc(bytes: usize) -> usize {
     if bytes == 0 {
