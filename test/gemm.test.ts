@@ -10,7 +10,8 @@ describe.each(backends.map((b) => [b.name, b] as const))('gemm (%s)', (_name, be
   const r = rng(42);
   // Edges of every blocking level: 1, non-multiples of MR/NR, past KC=256 and MC=120.
   for (const [m, n, k] of [[1, 1, 1], [1, 7, 3], [5, 9, 13], [6, 25, 784], [17, 33, 300], [121, 10, 257], [3, 4100, 2], [5, 2064, 300], [7, 2048, 20],
-    // B rows 4 KiB apart and B past L2: lines read ahead a block of rows at a time
+    // B rows 4 KiB apart (packed a block of columns at a time, row by row; blocks
+    // of one kc and of several, with a short last block) and B past L2
     [5, 9216, 20], [3, 5120, 300]]) {
     for (const ta of [false, true]) for (const tb of [false, true]) cases.push([ta, tb, m, n, k]);
   }
@@ -44,10 +45,10 @@ describe.each(backends.map((b) => [b.name, b] as const))('gemm (%s)', (_name, be
   });
 });
 
-// With few rows of A, B is read in place (SIMD, 2x16 tile) or packed a cache
-// line at a time (at 4 KiB strides, and in the scalar build) instead of in
+// With few rows of A, B is read in place (SIMD, 2x16 tile) or packed a block of
+// columns at a time (at 4 KiB strides, and in the scalar build) instead of in
 // NC-column chunks; each C element must still get the same sum in the same order.
-it.each([[16, 300, 300], [16, 2048, 40], [16, 9216, 30]])('rows of a %i-row GEMM (small-A routes) equal those of the 17-row packed route', (m, n, k) => {
+it.each([[16, 300, 300], [16, 2048, 40], [16, 9216, 30], [12, 5120, 300]])('rows of a %i-row GEMM (small-A routes) equal those of the 17-row packed route', (m, n, k) => {
   for (const be of backends) {
     const r = rng(m + n + k);
     const A = randArray((m + 1) * k, r), B = randArray(k * n, r);

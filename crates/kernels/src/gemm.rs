@@ -16,11 +16,11 @@
 //! when op(A) has few rows packing B costs more than it saves: then whole
 //! 16-column blocks of B are read in place by a 2x16 tile on the same packed A
 //! (see DIRECT_B_MAX_M), unless B's row stride is a multiple of 4 KiB; then,
-//! and in the scalar build, B is copied one cache line of each row at a time,
-//! just before the tiles that use it (see LINE_COLS): with SIMD the same 2x16
-//! tile then reads the copy, without it 2x4 tiles read it as 4-column panels.
-//! When B is larger than L2 that route first reads each block of B ahead a row
-//! at a time (`touch`), so that the hardware prefetchers can follow.
+//! and in the scalar build, B is copied a block of columns at a time, a row at
+//! a time, just before the tiles that use it (see LINE_COLS): with SIMD the
+//! same 2x16 tile then reads 16-column panels of the copy (blocks of 128 KiB),
+//! without it 2x4 tiles read 4-column panels (blocks of one line per row, B
+//! first read ahead row by row when larger than L2: `touch`).
 
 use crate::simd::F4;
 use core::mem::MaybeUninit;
@@ -57,10 +57,21 @@ const DIRECT_B_MAX_M: usize = 0;
 const LINE_2X16: bool = cfg!(target_feature = "simd128");
 /// Columns of the direct-B tile.
 const DIRECT_NR: usize = 16;
-/// Small-A GEMMs that do not read B in place pack it a 64-byte line of each
-/// row (16 columns) at a time, just before the tiles that use it: each line is
-/// read whole once, and the packed block stays in L1.
+/// Small-A GEMMs that do not read B in place pack it a block of columns at a
+/// time, just before the tiles that use it, reading each row's part of the
+/// block in one run (see `pack_block`). In the scalar build a block is one
+/// 64-byte line of each row (16 columns), which stays in L1.
 const LINE_COLS: usize = 16;
+/// With SIMD a block is LINE_FLOATS floats (128 KiB, in L2) of whole lines:
+/// long runs of each row, which the hardware prefetchers follow, so B needs no
+/// `touch`. [6x25]x[25x100352]: 1.17x; [3x300]x[300x5120]: 1.2x. In the
+/// scalar build the same blocks were 3-15% slower than 16 columns.
+const LINE_FLOATS: usize = 32768;
+/// Columns of B packed at a time for a k block of depth kc.
+fn line_block(kc: usize) -> usize {
+    let c = LINE_FLOATS / kc / LINE_COLS * LINE_COLS;
+    if !LINE_2X16 || c < LINE_COLS { LINE_COLS } else { c }
+}
 /// A/B: [6x25]x[25x100352] 19.6 -> 23.2 GFLOP/s SIMD, 6.9 -> 8.4 scalar.
 const LINE_MAX_M: usize = 16;
 /// B rows ldb floats apart with ldb a multiple of this (4 KiB) all fall into one
@@ -80,7 +91,9 @@ struct Aligned<const N: usize>([f32; N]);
 // statics live in .bss, which costs no bytes in the .wasm file.
 static mut PACK_A: Aligned<{ MC * KC }> = Aligned([0.0; MC * KC]);
 static mut PACK_B: Aligned<{ KC * NC }> = Aligned([0.0; KC * NC]);
-static mut PACK_LINE: Aligned<{ KC * LINE_COLS }> = Aligned([0.0; KC * LINE_COLS]);
+static mut PACK_LINE: Aligned<LINE_BUF> = Aligned([0.0; LINE_BUF]);
+/// Floats of PACK_LINE: a block of each build.
+const LINE_BUF: usize = if LINE_2X16 { LINE_FLOATS } else { KC * LINE_COLS };
 
 /// Writes dst[p*P + r] = scale * src[r*ld + p] for r < rows, p < kc: `rows`
 /// rows of a row-major matrix, transposed into a k-major panel of width P.
@@ -250,16 +263,20 @@ unsafe fn edge_tile<const V: usize, const P: usize>(
     }
 }
 
-/// Packs op(B)[p0..p0+kc, j0..j0+LINE_COLS] (B not transposed) into
-/// LINE_COLS/W panels of W columns, k-major.
-unsafe fn pack_line<const W: usize>(b: *const f32, ldb: usize, p0: usize, j0: usize, kc: usize, dst: *mut f32) {
+/// Packs op(B)[p0..p0+kc, j0..j0+cols] (B not transposed, cols a multiple of
+/// W) into panels of W columns, k-major, reading B a row at a time: the lines
+/// of one row segment fall into different L1 sets, where one line of each of
+/// kc rows 4 KiB apart would all compete for the same set.
+unsafe fn pack_block<const W: usize>(b: *const f32, ldb: usize, p0: usize, j0: usize, kc: usize, cols: usize, dst: *mut f32) {
     for p in 0..kc {
         let src = b.add((p0 + p) * ldb + j0);
-        for q in 0..LINE_COLS / W {
-            let d = dst.add(q * kc * W + p * W);
+        let mut q = 0;
+        while q < cols {
+            let d = dst.add(q * kc + p * W);
             for v in 0..W / 4 {
-                F4::load(src.add(q * W + 4 * v)).store(d.add(4 * v));
+                F4::load(src.add(q + 4 * v)).store(d.add(4 * v));
             }
+            q += W;
         }
     }
 }
@@ -280,7 +297,7 @@ fn touch_cols(kc: usize) -> usize {
 /// 4 KiB stride, which the hardware prefetchers do not follow, so each line was
 /// a cache miss waiting its turn. Row by row, the lines are runs the prefetchers
 /// see, and they are in L2 when packed. Wasm has no prefetch instruction.
-/// LeNet's conv1 as one GEMM: 1.08x SIMD, 1.02-1.04x scalar.
+/// LeNet's conv1 as one GEMM: 1.02-1.04x scalar (SIMD packs long row runs instead).
 unsafe fn touch(b: *const f32, ldb: usize, kc: usize, cols: usize) {
     let mut s = 0u32;
     for p in 0..kc {
@@ -305,7 +322,61 @@ unsafe fn scale(m: usize, n: usize, beta: f32, c: *mut f32, ldc: usize) {
     }
 }
 
-/// Driver over packed A and packed B (MR x NR tiles).
+/// C[0..mc, 0..cols] from packed A (MR-row panels) and B in NR-column panels
+/// `kc * NR` floats apart (zero-padded past `cols`): MR x NR tiles.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tiles_packed(mc: usize, kc: usize, pa: *const f32, pb: *const f32, cols: usize, c: *mut f32, ldc: usize, accumulate: bool) {
+    let mut jr = 0;
+    while jr < cols {
+        let w = if cols - jr < NR { cols - jr } else { NR };
+        let panel_b = pb.add(jr * kc);
+        let mut ir = 0;
+        while ir < mc {
+            let rows = if mc - ir < MR { mc - ir } else { MR };
+            let cij = c.add(ir * ldc + jr);
+            if w == NR {
+                micro_rows::<NV, MR>(rows, kc, pa.add(ir * kc), panel_b, NR, cij, ldc, accumulate);
+            } else {
+                edge_tile::<NV, MR>(rows, w, kc, pa.add(ir * kc), panel_b, cij, ldc, accumulate);
+            }
+            ir += MR;
+        }
+        jr += NR;
+    }
+}
+
+/// C[0..mc, 0..cols] (cols a multiple of 16) from packed A and B in 16-column
+/// panels `pstride` floats apart, each advancing `ldb` floats per k: B in place
+/// (pstride 16, ldb its row stride) or a packed block (pstride kc * 16, ldb 16).
+/// 2 x 16 tiles, rows in pairs.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tiles_2x16(
+    mc: usize, kc: usize, pa: *const f32, b: *const f32, ldb: usize, pstride: usize, cols: usize, c: *mut f32, ldc: usize,
+    accumulate: bool,
+) {
+    let mut jr = 0;
+    while jr < cols {
+        let bj = b.add(jr / DIRECT_NR * pstride);
+        let mut ir = 0;
+        while ir < mc {
+            // Rows ir, ir+1 sit in panel ir/MR at lane ir%MR.
+            let ap = pa.add(ir / MR * MR * kc + ir % MR);
+            let cij = c.add(ir * ldc + jr);
+            if mc - ir >= 2 {
+                micro::<2, { DIRECT_NR / 4 }, MR>(kc, ap, bj, ldb, cij, ldc, accumulate);
+            } else {
+                micro::<1, { DIRECT_NR / 4 }, MR>(kc, ap, bj, ldb, cij, ldc, accumulate);
+            }
+            ir += 2;
+        }
+        jr += DIRECT_NR;
+    }
+}
+
+/// Driver: blocks of C over packed A, each block of B read in place, packed a
+/// block of columns at a time (line route) or packed whole.
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn gemm_packed_b(
@@ -314,6 +385,7 @@ unsafe fn gemm_packed_b(
 ) {
     let pa = core::ptr::addr_of_mut!(PACK_A) as *mut f32;
     let pb = core::ptr::addr_of_mut!(PACK_B) as *mut f32;
+    let pl = core::ptr::addr_of_mut!(PACK_LINE) as *mut f32;
     let mut jc = 0;
     while jc < n {
         let nc = if n - jc < NC { n - jc } else { NC };
@@ -326,80 +398,36 @@ unsafe fn gemm_packed_b(
             let lines = if direct == 0 && !trans_b && m <= LINE_MAX_M { nc / LINE_COLS * LINE_COLS } else { 0 };
             let skip = direct + lines;
             pack_b::<NR>(trans_b, b, ldb, pc, jc + skip, kc, nc - skip, pb);
+            // Scalar build, B larger than L2: read each block ahead a row at a
+            // time (see `touch`); with SIMD the blocks are packed row by row.
+            let touch_n = if !LINE_2X16 && kc * n > 4 * TOUCH_FLOATS { touch_cols(kc) } else { 0 };
             let mut ic = 0;
             while ic < m {
                 let mc = if m - ic < MC { m - ic } else { MC };
                 pack_a::<MR>(trans_a, a, lda, ic, pc, mc, kc, alpha, pa);
-                let mut jr = 0;
-                while jr < direct {
-                    let bj = b.add(pc * ldb + jc + jr);
-                    let mut ir = 0;
-                    while ir < mc {
-                        // Rows ir, ir+1 sit in panel ir/MR at lane ir%MR.
-                        let ap = pa.add(ir / MR * MR * kc + ir % MR);
-                        let cij = c.add((ic + ir) * ldc + jc + jr);
-                        if mc - ir >= 2 {
-                            micro::<2, { DIRECT_NR / 4 }, MR>(kc, ap, bj, ldb, cij, ldc, accumulate);
-                        } else {
-                            micro::<1, { DIRECT_NR / 4 }, MR>(kc, ap, bj, ldb, cij, ldc, accumulate);
-                        }
-                        ir += 2;
-                    }
-                    jr += DIRECT_NR;
+                let ci = c.add(ic * ldc + jc);
+                if direct > 0 {
+                    tiles_2x16(mc, kc, pa, b.add(pc * ldb + jc), ldb, DIRECT_NR, direct, ci, ldc, accumulate);
                 }
-                let pl = core::ptr::addr_of_mut!(PACK_LINE) as *mut f32;
-                // B larger than L2: read each block ahead a row at a time (see `touch`).
-                let touch_n = if kc * n > 4 * TOUCH_FLOATS { touch_cols(kc) } else { 0 };
+                let mut jr = 0;
                 while jr < lines {
-                    if touch_n > 0 && (jr - direct) % touch_n == 0 {
+                    if touch_n > 0 && jr % touch_n == 0 {
                         let cols = if lines - jr < touch_n { lines - jr } else { touch_n };
                         touch(b.add(pc * ldb + jc + jr), ldb, kc, cols);
                     }
-                    if !LINE_2X16 {
-                        pack_line::<NR>(b, ldb, pc, jc + jr, kc, pl);
-                        for q in 0..LINE_COLS / NR {
-                            let mut ir = 0;
-                            while ir < mc {
-                                let rows = if mc - ir < MR { mc - ir } else { MR };
-                                let cij = c.add((ic + ir) * ldc + jc + jr + q * NR);
-                                micro_rows::<NV, MR>(rows, kc, pa.add(ir * kc), pl.add(q * kc * NR), NR, cij, ldc, accumulate);
-                                ir += MR;
-                            }
-                        }
-                        jr += LINE_COLS;
-                        continue;
+                    let lb = line_block(kc);
+                    let cols = if lines - jr < lb { lines - jr } else { lb };
+                    if LINE_2X16 {
+                        pack_block::<LINE_COLS>(b, ldb, pc, jc + jr, kc, cols, pl);
+                        tiles_2x16(mc, kc, pa, pl, LINE_COLS, kc * LINE_COLS, cols, ci.add(jr), ldc, accumulate);
+                    } else {
+                        pack_block::<NR>(b, ldb, pc, jc + jr, kc, cols, pl);
+                        tiles_packed(mc, kc, pa, pl, cols, ci.add(jr), ldc, accumulate);
                     }
-                    // One 16-float line of each B row, copied side by side, then the
-                    // 2x16 tile over it (the direct route's tile on an unaliased copy).
-                    pack_line::<LINE_COLS>(b, ldb, pc, jc + jr, kc, pl);
-                    let mut ir = 0;
-                    while ir < mc {
-                        let ap = pa.add(ir / MR * MR * kc + ir % MR);
-                        let cij = c.add((ic + ir) * ldc + jc + jr);
-                        if mc - ir >= 2 {
-                            micro::<2, { DIRECT_NR / 4 }, MR>(kc, ap, pl, LINE_COLS, cij, ldc, accumulate);
-                        } else {
-                            micro::<1, { DIRECT_NR / 4 }, MR>(kc, ap, pl, LINE_COLS, cij, ldc, accumulate);
-                        }
-                        ir += 2;
-                    }
-                    jr += LINE_COLS;
+                    jr += cols;
                 }
-                while jr < nc {
-                    let cols = if nc - jr < NR { nc - jr } else { NR };
-                    let panel_b = pb.add((jr - skip) * kc);
-                    let mut ir = 0;
-                    while ir < mc {
-                        let rows = if mc - ir < MR { mc - ir } else { MR };
-                        let cij = c.add((ic + ir) * ldc + jc + jr);
-                        if cols == NR {
-                            micro_rows::<NV, MR>(rows, kc, pa.add(ir * kc), panel_b, NR, cij, ldc, accumulate);
-                        } else {
-                            edge_tile::<NV, MR>(rows, cols, kc, pa.add(ir * kc), panel_b, cij, ldc, accumulate);
-                        }
-                        ir += MR;
-                    }
-                    jr += NR;
+                if nc > skip {
+                    tiles_packed(mc, kc, pa, pb, nc - skip, ci.add(skip), ldc, accumulate);
                 }
                 ic += MC;
             }
