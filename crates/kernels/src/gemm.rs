@@ -143,6 +143,15 @@ unsafe fn pack_a<const P: usize>(trans: bool, a: *const f32, lda: usize, i0: usi
         let panel = dst.add(q * kc);
         if !trans {
             transpose_into_panel::<P>(a.add((i0 + q) * lda + p0), lda, rows, kc, alpha, panel);
+        } else if rows == P && P % 4 == 0 {
+            // A^T: each k gives P consecutive floats of a row of the stored A.
+            let va = F4::splat(alpha);
+            for p in 0..kc {
+                let src = a.add((p0 + p) * lda + i0 + q);
+                for v in 0..P / 4 {
+                    F4::load(src.add(4 * v)).mul(va).store(panel.add(p * P + 4 * v));
+                }
+            }
         } else {
             for p in 0..kc {
                 let src = a.add((p0 + p) * lda + i0 + q);
