@@ -288,44 +288,51 @@ fn rows_forward(g: &Geom) -> bool {
     g.sw == 1 && g.ow % 4 == 0 && g.f % NR != 0
 }
 
-/// One row tile: y[f0+f][p + 4v ..+4] (+)= sum_k w[f0+f][k] * x[base + tap[k] + 4v ..+4]
-/// for f < FF, v < VV, k in blocks of KC. `wt` is w^T [CKK][F]; dst points at y[f0][p].
+/// One row tile: y[f0+f][p + r*OW + 4v ..+4] (+)= sum_k w[f0+f][k] * x[base + r*xs + tap[k] + 4v ..+4]
+/// for f < FF, r < RR (output rows), v < VV, k in blocks of KC. `wt` is w^T
+/// [CKK][F]; dst points at y[f0][p]; xs is the input offset of the next output row.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn row_tile<const FF: usize, const VV: usize>(
-    ckk: usize, f: usize, base: *const f32, tap: *const u32, wt: *const f32, f0: usize,
-    dst: *mut f32, f_stride: usize, bias: *const f32,
+unsafe fn row_tile<const FF: usize, const VV: usize, const RR: usize>(
+    ckk: usize, f: usize, base: *const f32, xs: usize, tap: *const u32, wt: *const f32, f0: usize,
+    dst: *mut f32, ds: usize, f_stride: usize, bias: *const f32,
 ) {
     let mut k0 = 0;
     while k0 < ckk {
         let kc = if ckk - k0 < KC { ckk - k0 } else { KC };
-        let mut acc = [[F4::zero(); VV]; FF];
+        let mut acc = [[[F4::zero(); VV]; RR]; FF];
         let mut wk = wt.add(k0 * f + f0);
         for k in k0..k0 + kc {
             let xk = base.add(*tap.add(k) as usize);
-            let mut xv = [F4::zero(); VV];
-            for (v, xx) in xv.iter_mut().enumerate() {
-                *xx = F4::load(xk.add(4 * v));
+            let mut xv = [[F4::zero(); VV]; RR];
+            for (r, xr) in xv.iter_mut().enumerate() {
+                for (v, xx) in xr.iter_mut().enumerate() {
+                    *xx = F4::load(xk.add(r * xs + 4 * v));
+                }
             }
-            for (i, row) in acc.iter_mut().enumerate() {
+            for (i, fa) in acc.iter_mut().enumerate() {
                 let wv = F4::load_splat(wk.add(i));
-                for v in 0..VV {
-                    row[v] = row[v].add(wv.mul(xv[v]));
+                for r in 0..RR {
+                    for v in 0..VV {
+                        fa[r][v] = fa[r][v].add(wv.mul(xv[r][v]));
+                    }
                 }
             }
             wk = wk.add(f);
         }
-        for (i, row) in acc.iter().enumerate() {
-            for (v, a) in row.iter().enumerate() {
-                let p = dst.add(i * f_stride + 4 * v);
-                let out = if k0 > 0 {
-                    F4::load(p).add(*a)
-                } else if bias.is_null() {
-                    *a
-                } else {
-                    F4::splat(*bias.add(f0 + i)).add(*a)
-                };
-                out.store(p);
+        for (i, fa) in acc.iter().enumerate() {
+            for (r, ra) in fa.iter().enumerate() {
+                for (v, a) in ra.iter().enumerate() {
+                    let p = dst.add(i * f_stride + r * ds + 4 * v);
+                    let out = if k0 > 0 {
+                        F4::load(p).add(*a)
+                    } else if bias.is_null() {
+                        *a
+                    } else {
+                        F4::splat(*bias.add(f0 + i)).add(*a)
+                    };
+                    out.store(p);
+                }
             }
         }
         k0 += KC;
@@ -343,30 +350,60 @@ unsafe fn forward_rows(g: &Geom, x: *const f32, w: *const f32, bias: *const f32,
             *wt.add(k * g.f + f) = *w.add(f * ckk + k);
         }
     }
-    // Filters in chunks of FT, the last one narrower when FT does not divide F.
+    // Filters in chunks of FT, the last one narrower when FT does not divide F;
+    // with SIMD, full chunks take two output rows at a time (see PAIR_ROWS).
+    let xs = g.sh * g.w;
     for n in 0..g.n {
         let xn = x.add(n * chw);
         let yn = y.add(n * g.f * ohw);
-        for oy in 0..g.oh {
-            let base = xn.add(oy * g.sh * g.w);
+        let mut oy = 0;
+        while oy < g.oh {
+            let rows = if PAIR_ROWS && g.oh - oy >= 2 { 2 } else { 1 };
             let mut f0 = 0;
             while f0 < g.f {
                 let ff = if g.f - f0 < FT { g.f - f0 } else { FT };
                 let dst = yn.add(f0 * ohw + oy * g.ow);
-                let r = RowRun { ckk, f: g.f, ow: g.ow, base, tap, wt, f0, dst, f_stride: ohw, bias };
-                match ff {
-                    1 => row_run::<1, { row_vectors(1) }>(&r),
-                    2 if FT >= 2 => row_run::<2, { row_vectors(2) }>(&r),
-                    3 if FT >= 3 => row_run::<3, { row_vectors(3) }>(&r),
-                    _ => row_run::<FT, RV>(&r),
+                let r = RowRun { ckk, f: g.f, ow: g.ow, base: xn.add(oy * xs), tap, wt, f0, dst, f_stride: ohw, bias };
+                if rows == 2 && ff == FT {
+                    row_run_pair::<FT>(&r, xs);
+                } else {
+                    for i in 0..rows {
+                        let r = RowRun { base: r.base.add(i * xs), dst: r.dst.add(i * g.ow), ..r };
+                        match ff {
+                            1 => row_run::<1, { row_vectors(1) }>(&r),
+                            2 if FT >= 2 => row_run::<2, { row_vectors(2) }>(&r),
+                            3 if FT >= 3 => row_run::<3, { row_vectors(3) }>(&r),
+                            _ => row_run::<FT, RV>(&r),
+                        }
+                    }
                 }
                 f0 += ff;
             }
+            oy += rows;
         }
     }
 }
 
+/// With SIMD, a full chunk of FT filters runs two output rows at a time in
+/// FT x (2 rows x 1 vector) tiles: the same 8 accumulators as FT x 2 vectors,
+/// but rows of any multiple of 4 split into whole tiles (LeNet's conv1: 7
+/// vectors a row, which FT x 2 tiles covered with a 1-vector remainder tile).
+/// Without SIMD the 2 x 1 tiles have no remainder.
+const PAIR_ROWS: bool = cfg!(target_feature = "simd128");
+
+/// Two output rows (`r` the first; `xs` floats on to the next one's input)
+/// of one full chunk: FT x (2 x 1 vector) tiles along the rows.
+#[inline(never)]
+unsafe fn row_run_pair<const FF: usize>(r: &RowRun, xs: usize) {
+    let mut ox = 0;
+    while ox < r.ow {
+        row_tile::<FF, 1, 2>(r.ckk, r.f, r.base.add(ox), xs, r.tap, r.wt, r.f0, r.dst.add(ox), r.ow, r.f_stride, r.bias);
+        ox += 4;
+    }
+}
+
 /// One output row of one chunk of filters for the row kernel.
+#[derive(Clone, Copy)]
 struct RowRun {
     ckk: usize,
     f: usize,
@@ -387,15 +424,15 @@ struct RowRun {
 unsafe fn row_run<const FF: usize, const VV: usize>(r: &RowRun) {
     let mut ox = 0;
     while ox + 4 * VV <= r.ow {
-        row_tile::<FF, VV>(r.ckk, r.f, r.base.add(ox), r.tap, r.wt, r.f0, r.dst.add(ox), r.f_stride, r.bias);
+        row_tile::<FF, VV, 1>(r.ckk, r.f, r.base.add(ox), 0, r.tap, r.wt, r.f0, r.dst.add(ox), 0, r.f_stride, r.bias);
         ox += 4 * VV;
     }
     let (base, dst) = (r.base.add(ox), r.dst.add(ox));
     match (r.ow - ox) / 4 {
         0 => {}
-        1 => row_tile::<FF, 1>(r.ckk, r.f, base, r.tap, r.wt, r.f0, dst, r.f_stride, r.bias),
-        2 if VV > 2 => row_tile::<FF, 2>(r.ckk, r.f, base, r.tap, r.wt, r.f0, dst, r.f_stride, r.bias),
-        _ if VV > 3 => row_tile::<FF, 3>(r.ckk, r.f, base, r.tap, r.wt, r.f0, dst, r.f_stride, r.bias),
+        1 => row_tile::<FF, 1, 1>(r.ckk, r.f, base, 0, r.tap, r.wt, r.f0, dst, 0, r.f_stride, r.bias),
+        2 if VV > 2 => row_tile::<FF, 2, 1>(r.ckk, r.f, base, 0, r.tap, r.wt, r.f0, dst, 0, r.f_stride, r.bias),
+        _ if VV > 3 => row_tile::<FF, 3, 1>(r.ckk, r.f, base, 0, r.tap, r.wt, r.f0, dst, 0, r.f_stride, r.bias),
         _ => {}
     }
 }
