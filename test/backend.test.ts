@@ -140,7 +140,7 @@ describe('Heap and F32Buffer', () => {
   it('starts every buffer on a 64-byte cache line, whatever was allocated before', async () => {
     for (const backend of ['simd', 'scalar'] as const) {
       const be = await initBackend({ backend });
-      const bufs = [1, 3, 17, 100, 1001, 4096 + 5].map((n) => be.heap.alloc(n));
+      const bufs: { ptr: number }[] = [1, 3, 17, 100, 1001, 4096 + 5].map((n) => be.heap.alloc(n));
       bufs.push(be.heap.allocI32(7));
       for (const b of bufs) expect(b.ptr % 64).toBe(0);
     }
