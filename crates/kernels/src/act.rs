@@ -121,15 +121,20 @@ pub unsafe fn bias_grad_rows(dy: *const f32, dbias: *mut f32, rows: usize, cols:
     for c in 0..cols {
         *dbias.add(c) = 0.0;
     }
+    add_rows(dy, rows, cols, dbias);
+}
+
+/// dst[c] += src[r*cols + c] for each row r in order.
+pub unsafe fn add_rows(src: *const f32, rows: usize, cols: usize, dst: *mut f32) {
     for r in 0..rows {
-        let row = dy.add(r * cols);
+        let row = src.add(r * cols);
         let mut c = 0;
         while c + 4 <= cols {
-            F4::load(dbias.add(c)).add(F4::load(row.add(c))).store(dbias.add(c));
+            F4::load(dst.add(c)).add(F4::load(row.add(c))).store(dst.add(c));
             c += 4;
         }
         while c < cols {
-            *dbias.add(c) += *row.add(c);
+            *dst.add(c) += *row.add(c);
             c += 1;
         }
     }

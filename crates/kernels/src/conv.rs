@@ -424,6 +424,13 @@ pub unsafe fn bias_grad(g: &Geom, dy: *const f32, n0: usize, count: usize, dbias
     if n0 == 0 {
         crate::act::fill(dbias, g.f, 0.0);
     }
+    if ohw == 1 {
+        // Sums of one value (conv3 of LeNet): the images' rows added as vectors
+        // across the filters. sum(v) is +0 + v, which differs from v only for
+        // v = -0, and adding +0 or -0 to a sum that starts at +0 gives the same.
+        crate::act::add_rows(dy.add(n0 * g.f), count, g.f, dbias);
+        return;
+    }
     for n in n0..n0 + count {
         crate::act::add_row_sums(dy.add(n * g.f * ohw), ohw, g.f, ohw, dbias);
     }
