@@ -5,6 +5,8 @@
 //! Running statistics follow PyTorch: r = (1 - momentum) * r + momentum * batch,
 //! with the unbiased variance for running_var and the biased one for normalising.
 
+use crate::simd::F4;
+
 /// Channels summed side by side. Each channel's sums still run over its own
 /// values in order (so the bits are those of one channel at a time), but CB
 /// independent chains keep the adder busy where a single chain waits out the
@@ -21,6 +23,9 @@ pub unsafe fn forward_train(
     mean: *mut f32, invstd: *mut f32, running_mean: *mut f32, running_var: *mut f32,
     n: usize, c: usize, s: usize, momentum: f32, eps: f32,
 ) {
+    if s == 1 {
+        return forward_train_nc(x, y, gamma, beta, mean, invstd, running_mean, running_var, n, c, momentum, eps);
+    }
     let mut c0 = 0;
     while c0 < c {
         let p = (x, y, gamma, beta, mean, invstd, running_mean, running_var);
@@ -120,6 +125,9 @@ pub unsafe fn backward(
     x: *const f32, dy: *const f32, gamma: *const f32, mean: *const f32, invstd: *const f32,
     dx: *mut f32, dgamma: *mut f32, dbeta: *mut f32, n: usize, c: usize, s: usize,
 ) {
+    if s == 1 {
+        return backward_nc(x, dy, gamma, mean, invstd, dx, dgamma, dbeta, n, c);
+    }
     let mut c0 = 0;
     while c0 < c {
         let p = (x, dy, gamma, mean, invstd, dx, dgamma, dbeta);
@@ -174,6 +182,108 @@ unsafe fn backward_block<const K: usize>(p: BackPtrs, n: usize, c: usize, s: usi
                 let xhat = (*xp.add(i) - mu) * inv;
                 *dxp.add(i) = k * (m * *dyp.add(i) - db - xhat * dg);
             }
+        }
+    }
+}
+
+/// forward_train for NC activations (S = 1): a channel's values are a column
+/// of x, so its sums run down the rows while four channels fill the lanes.
+/// Per channel the same operations in the same order as forward_train_block
+/// (there sum(v) over one value is +0 + v, which only differs from v for -0,
+/// and a sum from +0 cannot tell the two apart): the same bits.
+#[allow(clippy::too_many_arguments)]
+unsafe fn forward_train_nc(
+    x: *const f32, y: *mut f32, gamma: *const f32, beta: *const f32,
+    mean: *mut f32, invstd: *mut f32, running_mean: *mut f32, running_var: *mut f32,
+    n: usize, c: usize, momentum: f32, eps: f32,
+) {
+    let m = n as f32;
+    // mean and invstd hold the sums while they run.
+    crate::act::fill(mean, c, 0.0);
+    crate::act::add_rows(x, n, c, mean);
+    for j in 0..c {
+        *mean.add(j) /= m;
+    }
+    crate::act::fill(invstd, c, 0.0);
+    for ni in 0..n {
+        let row = x.add(ni * c);
+        let mut j = 0;
+        while j + 4 <= c {
+            let d = F4::load(row.add(j)).sub(F4::load(mean.add(j)));
+            F4::load(invstd.add(j)).add(d.mul(d)).store(invstd.add(j));
+            j += 4;
+        }
+        for j in j..c {
+            let d = *row.add(j) - *mean.add(j);
+            *invstd.add(j) += d * d;
+        }
+    }
+    for j in 0..c {
+        let (mu, sq) = (*mean.add(j), *invstd.add(j));
+        let var = sq / m;
+        *invstd.add(j) = 1.0 / (var + eps).sqrt();
+        let unbiased = if n > 1 { sq / (m - 1.0) } else { var };
+        *running_mean.add(j) = (1.0 - momentum) * *running_mean.add(j) + momentum * mu;
+        *running_var.add(j) = (1.0 - momentum) * *running_var.add(j) + momentum * unbiased;
+    }
+    for ni in 0..n {
+        let (row, out) = (x.add(ni * c), y.add(ni * c));
+        let mut j = 0;
+        while j + 4 <= c {
+            let g = F4::load(gamma.add(j)).mul(F4::load(invstd.add(j)));
+            F4::load(row.add(j)).sub(F4::load(mean.add(j))).mul(g).add(F4::load(beta.add(j))).store(out.add(j));
+            j += 4;
+        }
+        for j in j..c {
+            let g = *gamma.add(j) * *invstd.add(j);
+            *out.add(j) = (*row.add(j) - *mean.add(j)) * g + *beta.add(j);
+        }
+    }
+}
+
+/// backward for NC activations (S = 1), four channels across the lanes, each
+/// channel's sums down the rows in backward_block's order: the same bits.
+#[allow(clippy::too_many_arguments)]
+unsafe fn backward_nc(
+    x: *const f32, dy: *const f32, gamma: *const f32, mean: *const f32, invstd: *const f32,
+    dx: *mut f32, dgamma: *mut f32, dbeta: *mut f32, n: usize, c: usize,
+) {
+    let m = n as f32;
+    crate::act::fill(dbeta, c, 0.0);
+    crate::act::fill(dgamma, c, 0.0);
+    for ni in 0..n {
+        let (xr, gr) = (x.add(ni * c), dy.add(ni * c));
+        let mut j = 0;
+        while j + 4 <= c {
+            let g = F4::load(gr.add(j));
+            F4::load(dbeta.add(j)).add(g).store(dbeta.add(j));
+            let t = g.mul(F4::load(xr.add(j)).sub(F4::load(mean.add(j)))).mul(F4::load(invstd.add(j)));
+            F4::load(dgamma.add(j)).add(t).store(dgamma.add(j));
+            j += 4;
+        }
+        for j in j..c {
+            let g = *gr.add(j);
+            *dbeta.add(j) += g;
+            *dgamma.add(j) += g * (*xr.add(j) - *mean.add(j)) * *invstd.add(j);
+        }
+    }
+    let mm = F4::splat(m);
+    for ni in 0..n {
+        let (xr, gr, out) = (x.add(ni * c), dy.add(ni * c), dx.add(ni * c));
+        let mut j = 0;
+        while j + 4 <= c {
+            let inv = F4::load(invstd.add(j));
+            let k = F4::load(gamma.add(j)).mul(inv).div(mm);
+            let xhat = F4::load(xr.add(j)).sub(F4::load(mean.add(j))).mul(inv);
+            let v = mm.mul(F4::load(gr.add(j))).sub(F4::load(dbeta.add(j))).sub(xhat.mul(F4::load(dgamma.add(j))));
+            k.mul(v).store(out.add(j));
+            j += 4;
+        }
+        for j in j..c {
+            let inv = *invstd.add(j);
+            let k = *gamma.add(j) * inv / m;
+            let xhat = (*xr.add(j) - *mean.add(j)) * inv;
+            *out.add(j) = k * (m * *gr.add(j) - *dbeta.add(j) - xhat * *dgamma.add(j));
         }
     }
 }
