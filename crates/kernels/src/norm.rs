@@ -105,6 +105,31 @@ pub unsafe fn forward_infer(
     x: *const f32, y: *mut f32, gamma: *const f32, beta: *const f32,
     running_mean: *const f32, running_var: *const f32, n: usize, c: usize, s: usize, eps: f32,
 ) {
+    if s == 1 {
+        // NC: four channels across the lanes, each lane as act::affine computes
+        // its channel (scale and shift as below, per lane): the same bits.
+        let (one, ve) = (F4::splat(1.0), F4::splat(eps));
+        let mut j = 0;
+        while j + 4 <= c {
+            let inv = one.div(F4::load(running_var.add(j)).add(ve).sqrt());
+            let g = F4::load(gamma.add(j)).mul(inv);
+            let shift = F4::load(beta.add(j)).sub(F4::load(running_mean.add(j)).mul(g));
+            for ni in 0..n {
+                let p = ni * c + j;
+                F4::load(x.add(p)).mul(g).add(shift).store(y.add(p));
+            }
+            j += 4;
+        }
+        for j in j..c {
+            let inv = 1.0 / (*running_var.add(j) + eps).sqrt();
+            let g = *gamma.add(j) * inv;
+            let shift = *beta.add(j) - *running_mean.add(j) * g;
+            for ni in 0..n {
+                *y.add(ni * c + j) = *x.add(ni * c + j) * g + shift;
+            }
+        }
+        return;
+    }
     for ci in 0..c {
         let inv = 1.0 / (*running_var.add(ci) + eps).sqrt();
         let g = *gamma.add(ci) * inv;
