@@ -132,7 +132,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('%s build', (_name, be)
   });
 
   describe('batch norm', () => {
-    it.each([[8, 6, 49], [3, 16, 25], [128, 84, 1], [2, 3, 1], [5, 4, 7], [4, 13, 9], [3, 7, 5]])('n=%i c=%i s=%i: train/infer forward and backward', (n, c, s) => {
+    it.each([[8, 6, 49], [3, 16, 25], [128, 84, 1], [2, 3, 1], [5, 4, 7], [4, 13, 9], [3, 7, 5], [6, 13, 1]])('n=%i c=%i s=%i: train/infer forward and backward', (n, c, s) => {
       const rr = rng(n * c * s);
       const len = n * c * s, eps = 1e-5, momentum = 0.1;
       const X = randArray(len, rr).map((v, i) => v * 3 + (i % 5)), G = randArray(c, rr), Bt = randArray(c, rr), DY = randArray(len, rr);
