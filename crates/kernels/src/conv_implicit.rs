@@ -633,7 +633,6 @@ unsafe fn weights_wide(g: &Geom, x0: *const f32, tap: *const u32, col: *const u3
 unsafe fn pack_dy_t<const VW: usize>(g: &Geom, dy: *const f32, gn: usize, dyt: *mut f32) {
     let ohw = g.ohw();
     let ncols = gn * ohw;
-    let zero = F4::zero();
     let w = 4 * VW;
     for q in 0..(g.f + w - 1) / w {
         let panel = dyt.add(q * ncols * w);
@@ -641,27 +640,42 @@ unsafe fn pack_dy_t<const VW: usize>(g: &Geom, dy: *const f32, gn: usize, dyt: *
             let img = dy.add(i * g.f * ohw);
             for v in 0..VW {
                 let f0 = q * w + 4 * v;
-                let mut p = 0;
-                while p + 4 <= ohw {
-                    let mut r = [zero; 4];
-                    for (l, row) in r.iter_mut().enumerate() {
-                        if f0 + l < g.f {
-                            *row = F4::load(img.add((f0 + l) * ohw + p));
-                        }
-                    }
-                    let t = F4::transpose4(r);
-                    for (pp, tv) in t.iter().enumerate() {
-                        tv.store(panel.add((i * ohw + p + pp) * w + 4 * v));
-                    }
-                    p += 4;
-                }
-                for p in p..ohw {
-                    for l in 0..4 {
-                        let f = f0 + l;
-                        *panel.add((i * ohw + p) * w + 4 * v + l) = if f < g.f { *img.add(f * ohw + p) } else { 0.0 };
-                    }
+                // Filters f0.. that exist (the rest of the lanes are zero): the
+                // count picks a loop with no per-step test.
+                let real = if g.f > f0 { (g.f - f0).min(4) } else { 0 };
+                let (src, dst) = (img.add(f0.min(g.f) * ohw), panel.add(i * ohw * w + 4 * v));
+                match real {
+                    4 => pack_lanes::<4>(src, ohw, dst, w),
+                    3 => pack_lanes::<3>(src, ohw, dst, w),
+                    2 => pack_lanes::<2>(src, ohw, dst, w),
+                    1 => pack_lanes::<1>(src, ohw, dst, w),
+                    _ => pack_lanes::<0>(src, ohw, dst, w),
                 }
             }
+        }
+    }
+}
+
+/// dst[p*w + l] = src[l*ohw + p] for l < L, zero for L <= l < 4, p < ohw: four
+/// filters of one image into four lanes of a panel, four positions per 4x4 transpose.
+#[inline(always)]
+unsafe fn pack_lanes<const L: usize>(src: *const f32, ohw: usize, dst: *mut f32, w: usize) {
+    let zero = F4::zero();
+    let mut p = 0;
+    while p + 4 <= ohw {
+        let mut r = [zero; 4];
+        for (l, row) in r.iter_mut().enumerate().take(L) {
+            *row = F4::load(src.add(l * ohw + p));
+        }
+        let t = F4::transpose4(r);
+        for (pp, tv) in t.iter().enumerate() {
+            tv.store(dst.add((p + pp) * w));
+        }
+        p += 4;
+    }
+    for p in p..ohw {
+        for l in 0..4 {
+            *dst.add(p * w + l) = if l < L { *src.add(l * ohw + p) } else { 0.0 };
         }
     }
 }
