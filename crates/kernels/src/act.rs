@@ -40,14 +40,12 @@ pub unsafe fn add_row_sums(p: *const f32, ld: usize, rows: usize, len: usize, ou
             2 if SUM_ROWS > 2 => add_sums::<2>(p, ld, len, out),
             3 if SUM_ROWS > 3 => add_sums::<3>(p, ld, len, out),
             4 if SUM_ROWS > 4 => add_sums::<4>(p, ld, len, out),
-            5..=7 if SUM_ROWS > 4 => add_sums::<4>(p, ld, len, out),
+            5 if SUM_ROWS > 5 => add_sums::<5>(p, ld, len, out),
+            6 if SUM_ROWS > 6 => add_sums::<6>(p, ld, len, out),
+            7 if SUM_ROWS > 7 => add_sums::<7>(p, ld, len, out),
             _ => add_sums::<SUM_ROWS>(p, ld, len, out),
         }
-        r0 += match rows - r0 {
-            n if n >= SUM_ROWS => SUM_ROWS,
-            5..=7 => 4,
-            n => n,
-        };
+        r0 += if rows - r0 < SUM_ROWS { rows - r0 } else { SUM_ROWS };
     }
 }
 
