@@ -12,7 +12,9 @@ describe.each(backends.map((b) => [b.name, b] as const))('gemm (%s)', (_name, be
   for (const [m, n, k] of [[1, 1, 1], [1, 7, 3], [5, 9, 13], [6, 25, 784], [17, 33, 300], [121, 10, 257], [3, 4100, 2], [5, 2064, 300], [7, 2048, 20],
     // B rows 4 KiB apart (packed a block of columns at a time, row by row; blocks
     // of one kc and of several, with a short last block) and B past L2
-    [5, 9216, 20], [3, 5120, 300]]) {
+    [5, 9216, 20], [3, 5120, 300],
+    // last column panel 4 wide (one-vector tile stored in place), 3 and 6 wide (edge tiles)
+    [40, 84, 120], [19, 11, 5], [18, 14, 33]]) {
     for (const ta of [false, true]) for (const tb of [false, true]) cases.push([ta, tb, m, n, k]);
   }
   for (let i = 0; i < 20; i++) cases.push([r() < 0.5, r() < 0.5, randInt(r, 1, 70), randInt(r, 1, 70), randInt(r, 1, 300)]);

@@ -258,11 +258,12 @@ unsafe fn micro_rows<const V: usize, const P: usize>(
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn edge_tile<const V: usize, const P: usize>(
-    rows: usize, cols: usize, kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, accumulate: bool,
+    rows: usize, cols: usize, kc: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize,
+    accumulate: bool,
 ) {
     let mut tile: MaybeUninit<[f32; MAX_TILE]> = MaybeUninit::uninit();
     let t = tile.as_mut_ptr() as *mut f32;
-    micro_rows::<V, P>(rows, kc, a, b, 4 * V, t, 4 * V, false);
+    micro_rows::<V, P>(rows, kc, a, b, ldb, t, 4 * V, false);
     for r in 0..rows {
         for q in 0..cols {
             let dst = c.add(r * ldc + q);
@@ -344,10 +345,16 @@ unsafe fn tiles_packed(mc: usize, kc: usize, pa: *const f32, pb: *const f32, col
         while ir < mc {
             let rows = if mc - ir < MR { mc - ir } else { MR };
             let cij = c.add(ir * ldc + jr);
+            let ap = pa.add(ir * kc);
             if w == NR {
-                micro_rows::<NV, MR>(rows, kc, pa.add(ir * kc), panel_b, NR, cij, ldc, accumulate);
+                micro_rows::<NV, MR>(rows, kc, ap, panel_b, NR, cij, ldc, accumulate);
+            } else if NV > 1 && w == 4 {
+                // One vector of columns: a tile one vector wide, stored in place.
+                micro_rows::<1, MR>(rows, kc, ap, panel_b, NR, cij, ldc, accumulate);
+            } else if NV > 1 && w < 4 {
+                edge_tile::<1, MR>(rows, w, kc, ap, panel_b, NR, cij, ldc, accumulate);
             } else {
-                edge_tile::<NV, MR>(rows, w, kc, pa.add(ir * kc), panel_b, cij, ldc, accumulate);
+                edge_tile::<NV, MR>(rows, w, kc, ap, panel_b, NR, cij, ldc, accumulate);
             }
             ir += MR;
         }
