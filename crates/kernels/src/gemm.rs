@@ -279,14 +279,17 @@ unsafe fn edge_tile<const V: usize, const P: usize>(
 /// kc rows 4 KiB apart would all compete for the same set.
 unsafe fn pack_block<const W: usize>(b: *const f32, ldb: usize, p0: usize, j0: usize, kc: usize, cols: usize, dst: *mut f32) {
     for p in 0..kc {
-        let src = b.add((p0 + p) * ldb + j0);
-        let mut q = 0;
-        while q < cols {
-            let d = dst.add(q * kc + p * W);
+        // Pointers stepped along the row (an index times kc per step, or
+        // offsets LLVM turns into `or`, cost more instructions than the copy).
+        let mut src = b.add((p0 + p) * ldb + j0);
+        let end = src.add(cols);
+        let mut d = dst.add(p * W);
+        while src != end {
             for v in 0..W / 4 {
-                F4::load(src.add(q + 4 * v)).store(d.add(4 * v));
+                F4::load(src.add(4 * v)).store(d.add(4 * v));
             }
-            q += W;
+            src = src.add(W);
+            d = d.add(kc * W);
         }
     }
 }
