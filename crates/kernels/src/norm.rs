@@ -1,19 +1,159 @@
 //! Batch normalisation over channels. x is [N, C, S] with S = H*W for conv
 //! feature maps (NCHW) and S = 1 for dense activations (NC). Statistics are per
-//! channel over the N*S values; sums run in a fixed order (deterministic).
+//! channel over the N*S values.
 //!
 //! Running statistics follow PyTorch: r = (1 - momentum) * r + momentum * batch,
 //! with the unbiased variance for running_var and the biased one for normalising.
+//!
+//! Every per-channel sum (mean, squared deviations, and backward's sums of dy
+//! and dy * (x - mean)) has one fixed shape, set by N and S alone:
+//!   1. each image's S values of the channel are summed in 16 chains (four
+//!      f32x4 accumulators over blocks of 16 values, then a tail), the chains
+//!      combined as ((a0 + a1) + (a2 + a3)) lane-wise, then lanes as F4::hsum;
+//!   2. the N per-image sums are combined in the pairwise tree of [`Pairwise`].
+//! A long sequential chain over all N*S values (100,352 for LeNet's first
+//! layer at batch 128) lost up to 2.5e-4 relative in the variance; this shape
+//! keeps it near 1e-6 and is what data-parallel training reproduces, image by
+//! image, on any number of workers.
 
 use crate::simd::F4;
 
-/// Channels summed side by side. Each channel's sums still run over its own
-/// values in order (so the bits are those of one channel at a time), but CB
-/// independent chains keep the adder busy where a single chain waits out the
-/// add latency at every value: the statistics of LeNet's first batch norm
-/// (100,352 values per channel) took most of its time that way. Measured on
-/// LeNet's shapes: 8 (6 for six channels) beat blocks of 3 or 4 by 10-25%.
-const CB: usize = 8;
+/// Sums of N leaves in a pairwise tree fixed by N alone: leaves are taken left
+/// to right, and whenever two complete blocks of 2^j leaves stand side by side
+/// they are added into one block of 2^(j+1) (a binary counter: level j is
+/// occupied exactly when bit j of the leaf count is set). `finish` adds the
+/// remaining blocks from the smallest (rightmost) up. For N a power of two this
+/// is the balanced tree. K independent sums (channels) run side by side.
+pub struct Pairwise<const K: usize> {
+    levels: [[f32; K]; 48],
+    count: u64,
+}
+
+impl<const K: usize> Pairwise<K> {
+    pub fn new() -> Self {
+        Pairwise { levels: [[0.0; K]; 48], count: 0 }
+    }
+
+    #[inline(always)]
+    pub fn push(&mut self, mut v: [f32; K]) {
+        let (mut j, mut c) = (0, self.count);
+        while c & 1 == 1 {
+            for k in 0..K {
+                v[k] = self.levels[j][k] + v[k];
+            }
+            c >>= 1;
+            j += 1;
+        }
+        self.levels[j] = v;
+        self.count += 1;
+    }
+
+    pub fn finish(&self) -> [f32; K] {
+        let mut acc = [0.0f32; K];
+        let mut first = true;
+        for j in 0..48 {
+            if (self.count >> j) & 1 == 1 {
+                if first {
+                    acc = self.levels[j];
+                    first = false;
+                } else {
+                    for k in 0..K {
+                        acc[k] = self.levels[j][k] + acc[k];
+                    }
+                }
+            }
+        }
+        acc
+    }
+}
+
+/// One image's sum of f(i) over its s values in the fixed 16-chain shape; `f`
+/// gives four consecutive values at once (`lane4`) or one (`one`).
+#[inline(always)]
+unsafe fn image_sum_by(s: usize, lane4: impl Fn(usize) -> F4, one: impl Fn(usize) -> f32) -> f32 {
+    let mut a = [F4::zero(); 4];
+    let mut i = 0;
+    while i + 16 <= s {
+        a[0] = a[0].add(lane4(i));
+        a[1] = a[1].add(lane4(i + 4));
+        a[2] = a[2].add(lane4(i + 8));
+        a[3] = a[3].add(lane4(i + 12));
+        i += 16;
+    }
+    while i + 4 <= s {
+        a[0] = a[0].add(lane4(i));
+        i += 4;
+    }
+    let mut t = (a[0].add(a[1])).add(a[2].add(a[3])).hsum();
+    while i < s {
+        t += one(i);
+        i += 1;
+    }
+    t
+}
+
+/// sum of p[0..s).
+#[inline(always)]
+pub unsafe fn image_sum(p: *const f32, s: usize) -> f32 {
+    image_sum_by(s, |i| F4::load(p.add(i)), |i| *p.add(i))
+}
+
+/// sum of (p[i] - mu)^2 over i < s.
+#[inline(always)]
+pub unsafe fn image_sq_dev(p: *const f32, s: usize, mu: f32) -> f32 {
+    let vmu = F4::splat(mu);
+    image_sum_by(
+        s,
+        |i| {
+            let d = F4::load(p.add(i)).sub(vmu);
+            d.mul(d)
+        },
+        |i| {
+            let d = *p.add(i) - mu;
+            d * d
+        },
+    )
+}
+
+/// sum of dy[i] * (x[i] - mu) over i < s.
+#[inline(always)]
+pub unsafe fn image_dot_dev(dy: *const f32, x: *const f32, s: usize, mu: f32) -> f32 {
+    let vmu = F4::splat(mu);
+    image_sum_by(s, |i| F4::load(dy.add(i)).mul(F4::load(x.add(i)).sub(vmu)), |i| *dy.add(i) * (*x.add(i) - mu))
+}
+
+/// y[i] = (x[i] - mu) * g + b over i < len.
+#[inline(always)]
+unsafe fn normalize(x: *const f32, y: *mut f32, len: usize, mu: f32, g: f32, b: f32) {
+    let (vmu, vg, vb) = (F4::splat(mu), F4::splat(g), F4::splat(b));
+    let mut i = 0;
+    while i + 4 <= len {
+        F4::load(x.add(i)).sub(vmu).mul(vg).add(vb).store(y.add(i));
+        i += 4;
+    }
+    while i < len {
+        *y.add(i) = (*x.add(i) - mu) * g + b;
+        i += 1;
+    }
+}
+
+/// Writes a channel's batch statistics: mean, 1/sqrt(var + eps), and the running
+/// estimates. `sq` is the sum of squared deviations over m values.
+#[inline(always)]
+unsafe fn store_stats(
+    ci: usize, mu: f32, sq: f32, m: usize, mean: *mut f32, invstd: *mut f32,
+    running_mean: *mut f32, running_var: *mut f32, momentum: f32, eps: f32,
+) -> f32 {
+    let mf = m as f32;
+    let var = sq / mf;
+    let inv = 1.0 / (var + eps).sqrt();
+    *mean.add(ci) = mu;
+    *invstd.add(ci) = inv;
+    let unbiased = if m > 1 { sq / (mf - 1.0) } else { var };
+    *running_mean.add(ci) = (1.0 - momentum) * *running_mean.add(ci) + momentum * mu;
+    *running_var.add(ci) = (1.0 - momentum) * *running_var.add(ci) + momentum * unbiased;
+    inv
+}
 
 /// Training forward. Writes y, the batch mean and 1/sqrt(var + eps) per channel
 /// (kept for backward), and updates the running statistics.
@@ -26,76 +166,22 @@ pub unsafe fn forward_train(
     if s == 1 {
         return forward_train_nc(x, y, gamma, beta, mean, invstd, running_mean, running_var, n, c, momentum, eps);
     }
-    let mut c0 = 0;
-    while c0 < c {
-        let p = (x, y, gamma, beta, mean, invstd, running_mean, running_var);
-        let k = match c - c0 {
-            r if r >= CB => CB,
-            6 | 7 => 6,
-            4 | 5 => 4,
-            r => r,
-        };
-        match k {
-            1 => forward_train_block::<1>(p, n, c, s, c0, momentum, eps),
-            2 => forward_train_block::<2>(p, n, c, s, c0, momentum, eps),
-            3 => forward_train_block::<3>(p, n, c, s, c0, momentum, eps),
-            4 => forward_train_block::<4>(p, n, c, s, c0, momentum, eps),
-            6 => forward_train_block::<6>(p, n, c, s, c0, momentum, eps),
-            _ => forward_train_block::<CB>(p, n, c, s, c0, momentum, eps),
+    let m = n * s;
+    for ci in 0..c {
+        let plane = |ni: usize| x.add((ni * c + ci) * s);
+        let mut t = Pairwise::<1>::new();
+        for ni in 0..n {
+            t.push([image_sum(plane(ni), s)]);
         }
-        c0 += k;
-    }
-}
-
-type TrainPtrs = (*const f32, *mut f32, *const f32, *const f32, *mut f32, *mut f32, *mut f32, *mut f32);
-
-/// forward_train for channels c0..c0+K.
-#[inline(always)]
-unsafe fn forward_train_block<const K: usize>(p: TrainPtrs, n: usize, c: usize, s: usize, c0: usize, momentum: f32, eps: f32) {
-    let (x, y, gamma, beta, mean, invstd, running_mean, running_var) = p;
-    let m = (n * s) as f32;
-    // mu[j] = (sum over images of act::sum of channel c0+j) / m; with whole
-    // vectors per image the K channels' sums run side by side (BN1 of LeNet:
-    // 1.5x), while for S < 4 (dense activations) there is nothing to overlap.
-    let mut mu = [0.0f32; K];
-    for ni in 0..n {
-        if s >= 4 {
-            crate::act::add_row_sums(x.add((ni * c + c0) * s), s, K, s, mu.as_mut_ptr());
-        } else {
-            for (j, mu) in mu.iter_mut().enumerate() {
-                *mu += crate::act::sum(x.add((ni * c + c0 + j) * s), s);
-            }
+        let mu = t.finish()[0] / m as f32;
+        let mut t = Pairwise::<1>::new();
+        for ni in 0..n {
+            t.push([image_sq_dev(plane(ni), s, mu)]);
         }
-    }
-    for mu in mu.iter_mut() {
-        *mu /= m;
-    }
-    let mut sq = [0.0f32; K];
-    for ni in 0..n {
-        let xp = x.add((ni * c + c0) * s);
-        for i in 0..s {
-            for j in 0..K {
-                let d = *xp.add(j * s + i) - mu[j];
-                sq[j] += d * d;
-            }
-        }
-    }
-    for j in 0..K {
-        let ci = c0 + j;
-        let (mu, sq) = (mu[j], sq[j]);
-        let var = sq / m;
-        let inv = 1.0 / (var + eps).sqrt();
-        *mean.add(ci) = mu;
-        *invstd.add(ci) = inv;
-        let unbiased = if n * s > 1 { sq / (m - 1.0) } else { var };
-        *running_mean.add(ci) = (1.0 - momentum) * *running_mean.add(ci) + momentum * mu;
-        *running_var.add(ci) = (1.0 - momentum) * *running_var.add(ci) + momentum * unbiased;
+        let inv = store_stats(ci, mu, t.finish()[0], m, mean, invstd, running_mean, running_var, momentum, eps);
         let (g, b) = (*gamma.add(ci) * inv, *beta.add(ci));
         for ni in 0..n {
-            let (xp, yp) = (x.add((ni * c + ci) * s), y.add((ni * c + ci) * s));
-            for i in 0..s {
-                *yp.add(i) = (*xp.add(i) - mu) * g + b;
-            }
+            normalize(plane(ni), y.add((ni * c + ci) * s), s, mu, g, b);
         }
     }
 }
@@ -142,9 +228,9 @@ pub unsafe fn forward_infer(
 }
 
 /// Backward of the training forward:
-///   xhat = (x - mean) * invstd, dbeta = sum(dy), dgamma = sum(dy * xhat),
+///   xhat = (x - mean) * invstd, dbeta = sum(dy), dgamma = invstd * sum(dy * (x - mean)),
 ///   dx = gamma * invstd / M * (M * dy - dbeta - xhat * dgamma),  M = N*S.
-/// dx may alias dy.
+/// Both sums have the fixed shape of the module comment. dx may alias dy.
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn backward(
     x: *const f32, dy: *const f32, gamma: *const f32, mean: *const f32, invstd: *const f32,
@@ -153,104 +239,102 @@ pub unsafe fn backward(
     if s == 1 {
         return backward_nc(x, dy, gamma, mean, invstd, dx, dgamma, dbeta, n, c);
     }
-    let mut c0 = 0;
-    while c0 < c {
-        let p = (x, dy, gamma, mean, invstd, dx, dgamma, dbeta);
-        let k = if c - c0 < CB_BACK { c - c0 } else { CB_BACK };
-        match k {
-            1 => backward_block::<1>(p, n, c, s, c0),
-            2 => backward_block::<2>(p, n, c, s, c0),
-            _ => backward_block::<CB_BACK>(p, n, c, s, c0),
+    let mf = (n * s) as f32;
+    for ci in 0..c {
+        let (mu, inv) = (*mean.add(ci), *invstd.add(ci));
+        let at = |ni: usize| (ni * c + ci) * s;
+        let mut t = Pairwise::<2>::new();
+        for ni in 0..n {
+            let (xp, dyp) = (x.add(at(ni)), dy.add(at(ni)));
+            t.push([image_sum(dyp, s), image_dot_dev(dyp, xp, s, mu)]);
         }
-        c0 += k;
+        let [db, dot] = t.finish();
+        let dg = dot * inv;
+        *dbeta.add(ci) = db;
+        *dgamma.add(ci) = dg;
+        let k = *gamma.add(ci) * inv / mf;
+        let (vk, vm, vmu, vinv, vdb, vdg) = (F4::splat(k), F4::splat(mf), F4::splat(mu), F4::splat(inv), F4::splat(db), F4::splat(dg));
+        for ni in 0..n {
+            let (xp, dyp, dxp) = (x.add(at(ni)), dy.add(at(ni)), dx.add(at(ni)));
+            let mut i = 0;
+            while i + 4 <= s {
+                let xhat = F4::load(xp.add(i)).sub(vmu).mul(vinv);
+                vk.mul(vm.mul(F4::load(dyp.add(i))).sub(vdb).sub(xhat.mul(vdg))).store(dxp.add(i));
+                i += 4;
+            }
+            while i < s {
+                let xhat = (*xp.add(i) - mu) * inv;
+                *dxp.add(i) = k * (mf * *dyp.add(i) - db - xhat * dg);
+                i += 1;
+            }
+        }
     }
 }
 
-/// Channels side by side in backward. Each value costs seven operations here
-/// (against four in forward's variance), so two chains already keep the core
-/// busy; more measured slower (3: -5%, 4: -15% against 2).
-const CB_BACK: usize = 2;
+/// Channels of NC activations summed side by side (each one's leaves are the
+/// rows' values, in the same tree as S > 1 with one value per image).
+const NC_K: usize = 8;
 
-type BackPtrs = (*const f32, *const f32, *const f32, *const f32, *const f32, *mut f32, *mut f32, *mut f32);
-
-/// backward for channels c0..c0+K (sums side by side, as forward_train_block).
+/// Calls `f(j0, k)` for chunks of NC_K channels, then single channels.
 #[inline(always)]
-unsafe fn backward_block<const K: usize>(p: BackPtrs, n: usize, c: usize, s: usize, c0: usize) {
-    let (x, dy, gamma, mean, invstd, dx, dgamma, dbeta) = p;
-    let m = (n * s) as f32;
-    let mut mu = [0.0f32; K];
-    let mut inv = [0.0f32; K];
-    for j in 0..K {
-        mu[j] = *mean.add(c0 + j);
-        inv[j] = *invstd.add(c0 + j);
+unsafe fn nc_chunks(c: usize, mut full: impl FnMut(usize), mut single: impl FnMut(usize)) {
+    let mut j = 0;
+    while j + NC_K <= c {
+        full(j);
+        j += NC_K;
     }
-    let (mut db, mut dg) = ([0.0f32; K], [0.0f32; K]);
+    while j < c {
+        single(j);
+        j += 1;
+    }
+}
+
+/// Pairwise sums down the rows of `n` rows: out[k] = sum over rows of f(row, k), K channels from j0.
+#[inline(always)]
+unsafe fn column_sums<const K: usize>(n: usize, f: impl Fn(usize, usize) -> f32) -> [f32; K] {
+    let mut t = Pairwise::<K>::new();
     for ni in 0..n {
-        let (xp, dyp) = (x.add((ni * c + c0) * s), dy.add((ni * c + c0) * s));
-        for i in 0..s {
-            for j in 0..K {
-                let g = *dyp.add(j * s + i);
-                db[j] += g;
-                dg[j] += g * (*xp.add(j * s + i) - mu[j]) * inv[j];
-            }
+        let mut v = [0.0f32; K];
+        for (k, v) in v.iter_mut().enumerate() {
+            *v = f(ni, k);
         }
+        t.push(v);
     }
-    for j in 0..K {
-        let ci = c0 + j;
-        let (mu, inv, db, dg) = (mu[j], inv[j], db[j], dg[j]);
-        *dbeta.add(ci) = db;
-        *dgamma.add(ci) = dg;
-        let k = *gamma.add(ci) * inv / m;
-        for ni in 0..n {
-            let (xp, dyp, dxp) = (x.add((ni * c + ci) * s), dy.add((ni * c + ci) * s), dx.add((ni * c + ci) * s));
-            for i in 0..s {
-                let xhat = (*xp.add(i) - mu) * inv;
-                *dxp.add(i) = k * (m * *dyp.add(i) - db - xhat * dg);
-            }
-        }
-    }
+    t.finish()
 }
 
 /// forward_train for NC activations (S = 1): a channel's values are a column
-/// of x, so its sums run down the rows while four channels fill the lanes.
-/// Per channel the same operations in the same order as forward_train_block
-/// (there sum(v) over one value is +0 + v, which only differs from v for -0,
-/// and a sum from +0 cannot tell the two apart): the same bits.
+/// of x; its per-image sums are the values themselves.
 #[allow(clippy::too_many_arguments)]
 unsafe fn forward_train_nc(
     x: *const f32, y: *mut f32, gamma: *const f32, beta: *const f32,
     mean: *mut f32, invstd: *mut f32, running_mean: *mut f32, running_var: *mut f32,
     n: usize, c: usize, momentum: f32, eps: f32,
 ) {
-    let m = n as f32;
-    // mean and invstd hold the sums while they run.
-    crate::act::fill(mean, c, 0.0);
-    crate::act::add_rows(x, n, c, mean);
-    for j in 0..c {
-        *mean.add(j) /= m;
-    }
-    crate::act::fill(invstd, c, 0.0);
-    for ni in 0..n {
-        let row = x.add(ni * c);
-        let mut j = 0;
-        while j + 4 <= c {
-            let d = F4::load(row.add(j)).sub(F4::load(mean.add(j)));
-            F4::load(invstd.add(j)).add(d.mul(d)).store(invstd.add(j));
-            j += 4;
+    let stats = |j0: usize, mu: &[f32], sq: &[f32]| {
+        for k in 0..mu.len() {
+            store_stats(j0 + k, mu[k], sq[k], n, mean, invstd, running_mean, running_var, momentum, eps);
         }
-        for j in j..c {
-            let d = *row.add(j) - *mean.add(j);
-            *invstd.add(j) += d * d;
-        }
-    }
-    for j in 0..c {
-        let (mu, sq) = (*mean.add(j), *invstd.add(j));
-        let var = sq / m;
-        *invstd.add(j) = 1.0 / (var + eps).sqrt();
-        let unbiased = if n > 1 { sq / (m - 1.0) } else { var };
-        *running_mean.add(j) = (1.0 - momentum) * *running_mean.add(j) + momentum * mu;
-        *running_var.add(j) = (1.0 - momentum) * *running_var.add(j) + momentum * unbiased;
-    }
+    };
+    nc_chunks(
+        c,
+        |j0| {
+            let mu = column_sums::<NC_K>(n, |ni, k| *x.add(ni * c + j0 + k)).map(|v| v / n as f32);
+            let sq = column_sums::<NC_K>(n, |ni, k| {
+                let d = *x.add(ni * c + j0 + k) - mu[k];
+                d * d
+            });
+            stats(j0, &mu, &sq);
+        },
+        |j| {
+            let mu = column_sums::<1>(n, |ni, _| *x.add(ni * c + j)).map(|v| v / n as f32);
+            let sq = column_sums::<1>(n, |ni, _| {
+                let d = *x.add(ni * c + j) - mu[0];
+                d * d
+            });
+            stats(j, &mu, &sq);
+        },
+    );
     for ni in 0..n {
         let (row, out) = (x.add(ni * c), y.add(ni * c));
         let mut j = 0;
@@ -266,32 +350,29 @@ unsafe fn forward_train_nc(
     }
 }
 
-/// backward for NC activations (S = 1), four channels across the lanes, each
-/// channel's sums down the rows in backward_block's order: the same bits.
+/// backward for NC activations (S = 1), sums as in `backward` with one value per image.
 #[allow(clippy::too_many_arguments)]
 unsafe fn backward_nc(
     x: *const f32, dy: *const f32, gamma: *const f32, mean: *const f32, invstd: *const f32,
     dx: *mut f32, dgamma: *mut f32, dbeta: *mut f32, n: usize, c: usize,
 ) {
     let m = n as f32;
-    crate::act::fill(dbeta, c, 0.0);
-    crate::act::fill(dgamma, c, 0.0);
-    for ni in 0..n {
-        let (xr, gr) = (x.add(ni * c), dy.add(ni * c));
-        let mut j = 0;
-        while j + 4 <= c {
-            let g = F4::load(gr.add(j));
-            F4::load(dbeta.add(j)).add(g).store(dbeta.add(j));
-            let t = g.mul(F4::load(xr.add(j)).sub(F4::load(mean.add(j)))).mul(F4::load(invstd.add(j)));
-            F4::load(dgamma.add(j)).add(t).store(dgamma.add(j));
-            j += 4;
-        }
-        for j in j..c {
-            let g = *gr.add(j);
-            *dbeta.add(j) += g;
-            *dgamma.add(j) += g * (*xr.add(j) - *mean.add(j)) * *invstd.add(j);
-        }
-    }
+    let dev = |ni: usize, j: usize| *dy.add(ni * c + j) * (*x.add(ni * c + j) - *mean.add(j));
+    nc_chunks(
+        c,
+        |j0| {
+            let db = column_sums::<NC_K>(n, |ni, k| *dy.add(ni * c + j0 + k));
+            let dot = column_sums::<NC_K>(n, |ni, k| dev(ni, j0 + k));
+            for k in 0..NC_K {
+                *dbeta.add(j0 + k) = db[k];
+                *dgamma.add(j0 + k) = dot[k] * *invstd.add(j0 + k);
+            }
+        },
+        |j| {
+            *dbeta.add(j) = column_sums::<1>(n, |ni, _| *dy.add(ni * c + j))[0];
+            *dgamma.add(j) = column_sums::<1>(n, |ni, _| dev(ni, j))[0] * *invstd.add(j);
+        },
+    );
     let mm = F4::splat(m);
     for ni in 0..n {
         let (xr, gr, out) = (x.add(ni * c), dy.add(ni * c), dx.add(ni * c));
