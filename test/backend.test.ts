@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { KERNEL_FUNCTIONS } from '../ts/backend/exports.js';
-import { defaultWasmUrl, initBackend, simdSupported, getBackend } from '../ts/backend/load.js';
+import { defaultWasmUrl, initBackend, instantiateBackend, simdSupported, getBackend } from '../ts/backend/load.js';
+import { fill, reluForward } from '../ts/kernels/elementwise.js';
 import { BACKENDS } from './helpers.js';
 import { opCensus } from './wasm-ops.js';
 
@@ -133,7 +134,24 @@ describe('Heap and F32Buffer', () => {
     expect(() => be.heap.alloc(-1)).toThrow(/non-negative integer/);
     expect(() => be.heap.alloc(1.5)).toThrow(/non-negative integer/);
     expect(() => be.heap.alloc(3).set([1, 2])).toThrow(/source has 2 values, buffer holds 3/);
+    // Byte counts past 32 bits used to wrap (2^30 values = 4 GiB became 0 bytes).
+    expect(() => be.heap.alloc(2 ** 30)).toThrow(/exceed the largest single wasm allocation/);
+    expect(() => be.heap.alloc(2 ** 32 + 1)).toThrow(/exceed the largest single wasm allocation/);
+    expect(() => be.heap.alloc(2 ** 29)).toThrow(/exceed the largest single wasm allocation/);
   });
+
+  it.each(BACKENDS)('%s: buffers above 2 GiB of wasm memory work (addresses read unsigned)', async (name) => {
+    const be = await instantiateBackend(name, new WebAssembly.Module(new Uint8Array(readFileSync(path(name)))));
+    const big = [be.heap.allocI32(2 ** 28), be.heap.allocI32(2 ** 28)]; // 2 x 1 GiB push what follows past 2 GiB
+    const x = be.heap.alloc(1000), y = be.heap.alloc(1000);
+    expect(x.ptr).toBeGreaterThan(2 ** 31);
+    x.set(Array.from({ length: 1000 }, (_, i) => i - 500));
+    reluForward(be, x, y);
+    expect(Array.from(y.view.subarray(498, 503))).toEqual([0, 0, 0, 1, 2]);
+    fill(be, y, 7);
+    expect(y.view[999]).toBe(7);
+    for (const b of [...big, x, y]) b.free();
+  }, 30_000);
 
   it('starts every buffer on a 64-byte cache line, whatever was allocated before', async () => {
     for (const backend of ['simd', 'scalar'] as const) {

@@ -1,6 +1,6 @@
 /** The cnn-wasm command line, run as a user runs it (node bin/cnn-wasm.js; dist/ is built by `npm test`). */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
@@ -46,7 +46,8 @@ describe('usage', () => {
     expect(run('eval', join(dir, 'junk.cnnw'))).toMatchObject({ code: 1, err: expect.stringMatching(/junk.cnnw: not a cnn-wasm model file/) });
     writeFileSync(join(dir, 'digit.png'), 'not a png');
     expect(run('predict', join(dir, 'junk.cnnw'), join(dir, 'digit.png'))).toMatchObject({ code: 1, err: expect.stringMatching(/digit.png: unsupported image format/) });
-    expect(run('train', '--dataset', join(dir, 'cache'))).toMatchObject({ code: 1, err: expect.stringMatching(/missing train-images-idx3-ubyte/) });
+    mkdirSync(join(dir, 'empty-data'), { recursive: true });
+    expect(run('train', '--dataset', join(dir, 'empty-data'))).toMatchObject({ code: 1, err: expect.stringMatching(/missing train-images-idx3-ubyte/) });
   });
 
   it('info and summary', () => {
@@ -144,7 +145,7 @@ describe('train, eval, predict', () => {
       }
     });
     const code = await new Promise<number | null>((r) => child.on('exit', r));
-    expect(code).toBe(0);
+    expect(code).toBe(130); // scripts can tell it stopped early
     expect(err).toMatch(/interrupted: finishing the current step and saving a checkpoint/);
     expect(stdout).toMatch(/checkpoint saved to .*ckpt.cnnw after \d+ steps; continue with: cnn-wasm train --resume/);
     expect(existsSync(out)).toBe(true);
@@ -154,5 +155,59 @@ describe('train, eval, predict', () => {
     expect(loaded.optimizer!.iterations).toBeGreaterThan(70); // more than one epoch of 71 steps
     loaded.model.dispose();
     expect(readFileSync(out).length).toBeGreaterThan(200_000);
+  });
+
+  it('predict names the classes when the model file has them', async () => {
+    await initBackend();
+    const { model } = (await import('../ts/models/presets.js')).createPreset('simple');
+    const path = join(dir, 'named.cnnw');
+    const names = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+    (await import('../ts/io/node.js')).saveModel(model, path, { metadata: { classNames: names } });
+    const png = new PNG({ width: 28, height: 28 });
+    png.data.fill(255);
+    for (let y = 6; y < 22; y++) for (let x = 12; x < 15; x++) png.data.fill(0, 4 * (y * 28 + x), 4 * (y * 28 + x) + 3); // a "1"
+    writeFileSync(join(dir, 'white.png'), PNG.sync.write(png));
+    const r = run('predict', path, join(dir, 'white.png'), '--json', '--top', '10');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const preds = JSON.parse(r.out).predictions as { class: number; name: string }[];
+    for (const p of preds) expect(p.name).toBe(names[p.class]);
+    expect(run('predict', path, join(dir, 'white.png')).out).toMatch(/^\d  +[\d.]+%  (T-shirt\/top|Trouser|Pullover|Dress|Coat|Sandal|Shirt|Sneaker|Bag|Ankle boot)$/m);
+  });
+});
+
+describe('nothing a user made is lost', () => {
+  it('every flag is checked before any data is loaded or downloaded', () => {
+    const cache = join(dir, 'flags-cache');
+    const e = { ...env, CNN_WASM_CACHE: cache, CNN_WASM_MIRROR: 'http://127.0.0.1:9/' };
+    for (const args of [['--epochs', 'abc'], ['--batch-size', '0'], ['--limit', 'x'], ['--val-size', '-1'], ['--seed', '1.5'], ['--momentum', '2']]) {
+      const r = spawnSync(process.execPath, [bin, 'train', '--dataset', 'mnist', ...args], { encoding: 'utf8', env: e, cwd: dir });
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`invalid value '${args[1]}' for ${args[0]}`));
+      expect(r.stderr).not.toMatch(/download/);
+    }
+    expect(existsSync(cache)).toBe(false);
+  });
+
+  it('--out is checked before training: a missing directory, a directory, an unwritable place', () => {
+    for (const [out, msg] of [
+      [join(dir, 'no-such-dir', 'm.cnnw'), /--out .*no-such-dir\/m.cnnw: directory .*no-such-dir does not exist/],
+      [dir, /--out .*: is a directory; give a file name such as/],
+      ['/proc/m.cnnw', /--out \/proc\/m.cnnw: cannot write in \/proc/],
+    ] as const) {
+      const r = run('train', '--dataset', 'mnist-sample', '--out', out);
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(msg);
+      expect(r.out).not.toMatch(/training/);
+    }
+  });
+
+  it('a diverged run exits 1 naming the step and leaves the file at --out untouched', () => {
+    const out = join(dir, 'keep.cnnw');
+    writeFileSync(out, 'a model the user cares about');
+    const r = run('train', '--dataset', 'mnist-sample', '--model', 'simple', '--lr', '10', '--momentum', '0.99', '--epochs', '1', '--limit', '2000', '--out', out, '--no-progress');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/training diverged: loss is NaN at step \d+ \(learning rate 10\); lower the learning rate/);
+    expect(readFileSync(out, 'utf8')).toBe('a model the user cares about');
   });
 });

@@ -31,7 +31,7 @@ export function opCensus(bytes: Uint8Array): OpCensus {
     const name = OperatorCodeNames[code] ?? `0x${code.toString(16)}`;
     byName.set(name, (byName.get(name) ?? 0) + 1);
   }
-  if (reader.state === ERROR) throw new Error(`wasmparser: ${(reader.result as Error).message}`);
+  if (reader.state === ERROR) throw new Error(`wasmparser: ${(reader.result as unknown as Error).message}`);
   if (!ended) throw new Error('wasmparser: the module ended before its last section');
   return { total, simd, byName };
 }

@@ -9,7 +9,7 @@ import type { F32Buffer, I32Buffer } from './backend/memory.js';
 import { softmax, softmaxCrossEntropy } from './kernels/loss.js';
 import { fmtShape, type Layer, type Param, type Shape } from './layers/layer.js';
 import { Dropout } from './layers/simple.js';
-import type { Optimizer } from './optim/optimizer.js';
+import { Optimizer } from './optim/optimizer.js';
 import { Rng } from './rng.js';
 
 /** How raw 0..255 pixels become network inputs: x = (pixel * scale - mean) / std. */
@@ -22,10 +22,17 @@ export interface Normalization {
 /** MNIST statistics used by seed 001: (x/255 - 0.1307) / 0.3081. */
 export const MNIST_NORMALIZATION: Normalization = { scale: 1 / 255, mean: 0.1307, std: 0.3081 };
 
+/**
+ * Pixels as the library takes them: u8 (0..255; `Uint8ClampedArray`, what
+ * canvas ImageData holds, counts as u8) is normalised with the model's
+ * {@link Normalization}; f32 is used as given and must be finite.
+ */
+export type Images = Uint8Array | Uint8ClampedArray | Float32Array;
+
 /** Labelled examples. u8 images are normalised with the model's {@link Normalization}; f32 images are used as given. */
 export interface Dataset {
   /** count * size(inputShape) values, NCHW. */
-  images: Uint8Array | Float32Array;
+  images: Images;
   labels: ArrayLike<number>;
   count: number;
 }
@@ -42,6 +49,8 @@ export interface SequentialOptions {
   normalization?: Normalization;
   /** Number of classes of the output (checked against the last layer). Default 10. */
   classes?: number;
+  /** @internal Bounds the parameter values the layers may allocate (model-file loading). */
+  paramBudget?: { values: number; held: number; source: string };
 }
 
 /** Per-epoch (and per-batch) numbers reported to callbacks and in the history. */
@@ -115,6 +124,28 @@ export interface LayerStats {
 
 const yieldToEventLoop = () => new Promise<void>((r) => setTimeout(r, 0));
 
+/** Training produced a non-finite loss or weights; the message names the step. */
+export class TrainingDivergedError extends Error {}
+
+/**
+ * Checks an images argument and returns it as Uint8Array or Float32Array
+ * (a Uint8ClampedArray is viewed as the same bytes, not copied).
+ */
+export function checkImages(images: unknown, what: string): Uint8Array | Float32Array {
+  if (images instanceof Uint8Array || images instanceof Float32Array) {
+    if (images instanceof Float32Array) {
+      for (let i = 0; i < images.length; i++) {
+        if (!Number.isFinite(images[i])) throw new Error(`${what}: image value ${images[i]} at index ${i} is not finite`);
+      }
+    }
+    return images;
+  }
+  if (images instanceof Uint8ClampedArray) return new Uint8Array(images.buffer, images.byteOffset, images.length);
+  const got = images === null ? 'null' : Array.isArray(images) ? 'a plain array' : (images as object)?.constructor?.name ?? typeof images;
+  throw new Error(`${what}: images must be a Uint8Array or Uint8ClampedArray (pixels 0..255) or a Float32Array (values used as given), got ${got}` +
+    (Array.isArray(images) ? '; wrap it: new Uint8Array(pixels) or new Float32Array(values)' : ''));
+}
+
 export class Sequential {
   readonly layers: Layer[];
   readonly inputShape: Shape;
@@ -137,6 +168,7 @@ export class Sequential {
   private firstParamLayer: number;
   private lastBatch = 0;
   private disposed = false;
+  private fitting = false;
 
   constructor(layers: Layer[], o: SequentialOptions) {
     if (layers.length === 0) throw new Error('sequential: needs at least one layer');
@@ -165,7 +197,7 @@ export class Sequential {
     let shape = this.inputShape;
     layers.forEach((l, i) => {
       if (l instanceof Dropout) l.index = i;
-      shape = l.build(shape, { backend: this.backend, rng });
+      shape = l.build(shape, { backend: this.backend, rng, paramBudget: o.paramBudget });
     });
     if (shape.length !== 1 || shape[0] !== this.classes) {
       throw new Error(`sequential: the last layer '${layers[layers.length - 1].name}' outputs ${fmtShape(shape)}, expected (${this.classes}) logits — end with dense({ units: ${this.classes} })`);
@@ -231,7 +263,7 @@ export class Sequential {
   private loadBatch(data: Dataset, idx: Uint32Array | null, from: number, n: number, withLabels: boolean): F32Buffer {
     const size = this.inputSize;
     const x = this.stage(n);
-    const imgs = data.images;
+    const imgs = data.images as Uint8Array | Float32Array; // checkDataset / checkImages made it so
     if (imgs instanceof Uint8Array) {
       // Copy the bytes into wasm memory, then normalise there through the table.
       const bytes = n * size;
@@ -268,22 +300,21 @@ export class Sequential {
   }
 
   /** Validates a data set against the input shape and classes. */
-  checkDataset(d: Dataset, what = 'data'): void {
+  checkDataset(d: Dataset, what = 'data'): Dataset {
     const size = this.inputSize;
+    if (typeof d !== 'object' || d === null) throw new Error(`${what}: expected { images, labels, count }, got ${d === null ? 'null' : typeof d}`);
     if (!Number.isInteger(d.count) || d.count < 1) throw new Error(`${what}: count must be a positive integer, got ${d.count}`);
-    if (d.images.length !== d.count * size) {
-      throw new Error(`${what}: ${d.images.length} pixel values for ${d.count} examples of shape ${fmtShape(this.inputShape)} (expected ${d.count * size})`);
+    const images = checkImages(d.images, what);
+    if (d.labels === null || typeof d.labels !== 'object' || typeof d.labels.length !== 'number') throw new Error(`${what}: labels must be an array of class indices`);
+    if (images.length !== d.count * size) {
+      throw new Error(`${what}: ${images.length} pixel values for ${d.count} examples of shape ${fmtShape(this.inputShape)} (expected ${d.count * size})`);
     }
     if (d.labels.length < d.count) throw new Error(`${what}: ${d.labels.length} labels for ${d.count} examples`);
     for (let i = 0; i < d.count; i++) {
       const l = d.labels[i];
       if (!Number.isInteger(l) || l < 0 || l >= this.classes) throw new Error(`${what}: label ${l} at index ${i} is outside 0..${this.classes - 1}`);
     }
-    if (d.images instanceof Float32Array) {
-      for (let i = 0; i < d.images.length; i++) {
-        if (!Number.isFinite(d.images[i])) throw new Error(`${what}: image value ${d.images[i]} at index ${i} is not finite`);
-      }
-    }
+    return images === d.images ? d : { images, labels: d.labels, count: d.count };
   }
 
   /** Forward pass over n staged examples; returns the logits buffer [n, classes]. */
@@ -344,7 +375,7 @@ export class Sequential {
     const correct = this.correct(logits, n);
     const loss = this.lossAndGrad(logits, n);
     if (!Number.isFinite(loss)) {
-      throw new Error(`training diverged: loss is ${loss} at step ${optimizer.iterations} (learning rate ${optimizer.learningRate}); lower the learning rate`);
+      throw new TrainingDivergedError(`training diverged: loss is ${loss} at step ${optimizer.iterations + 1} (learning rate ${optimizer.learningRate}); lower the learning rate`);
     }
     this.backwardBuffer(this.dlogits!, n);
     const t0 = this.profiler ? performance.now() : 0;
@@ -376,11 +407,29 @@ export class Sequential {
   /** Trains for `epochs` over `data`; resolves to the history. */
   async fit(data: Dataset, o: FitOptions): Promise<History> {
     this.checkAlive();
-    this.checkDataset(data, 'fit data');
-    if (o.validationData) this.checkDataset(o.validationData, 'validation data');
+    if (this.fitting) throw new Error('fit: this model is already training; wait for the running fit to finish (or set stopTraining) before starting another');
+    checkFitOptions(o);
+    data = this.checkDataset(data, 'fit data');
+    const validationData = o.validationData ? this.checkDataset(o.validationData, 'validation data') : undefined;
+    this.fitting = true;
+    try {
+      return await this.runFit(data, { ...o, validationData });
+    } finally {
+      this.fitting = false;
+    }
+  }
+
+  /** The name of the first parameter tensor holding a NaN or infinity, or null. */
+  firstNonFiniteParam(): string | null {
+    for (const p of this.params()) {
+      const v = p.value.view;
+      for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) return p.name;
+    }
+    return null;
+  }
+
+  private async runFit(data: Dataset, o: FitOptions): Promise<History> {
     const epochs = o.epochs ?? 1, batchSize = o.batchSize ?? 32;
-    if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`fit: epochs must be a positive integer, got ${epochs}`);
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`fit: batchSize must be a positive integer, got ${batchSize}`);
     const cb = o.callbacks ?? {};
     const rng = new Rng((o.seed ?? this.seed) + 0x5eed);
     const idx = Uint32Array.from({ length: data.count }, (_, i) => i);
@@ -415,8 +464,14 @@ export class Sequential {
       }
       const seconds = (performance.now() - t0) / 1000;
       const logs: EpochLogs = { epoch, loss: lossSum / seen, accuracy: correct / seen, imagesPerSecond: seen / seconds, seconds, learningRate: o.optimizer.learningRate };
+      // The last step's update is seen by no later loss: check the weights themselves.
+      const bad = this.firstNonFiniteParam();
+      if (bad) throw new TrainingDivergedError(`training diverged: ${bad} is not finite after step ${o.optimizer.iterations} (epoch ${epoch + 1}); lower the learning rate`);
       if (o.validationData) {
         const v = this.evaluate(o.validationData, { batchSize: Math.max(batchSize, 256) });
+        if (!Number.isFinite(v.loss)) {
+          throw new TrainingDivergedError(`training diverged: validation loss is ${v.loss} after step ${o.optimizer.iterations} (epoch ${epoch + 1}); lower the learning rate`);
+        }
         logs.valLoss = v.loss;
         logs.valAccuracy = v.accuracy;
       }
@@ -435,8 +490,8 @@ export class Sequential {
   /** Mean loss and accuracy over a data set (inference mode). */
   evaluate(data: Dataset, o: { batchSize?: number } = {}): Evaluation {
     this.checkAlive();
-    this.checkDataset(data, 'evaluate data');
-    const bs = o.batchSize ?? 256;
+    data = this.checkDataset(data, 'evaluate data');
+    const bs = checkBatchSize(o.batchSize ?? 256, 'evaluate');
     let lossSum = 0, correct = 0;
     for (let from = 0; from < data.count; from += bs) {
       const n = Math.min(bs, data.count - from);
@@ -452,13 +507,14 @@ export class Sequential {
    * Class probabilities for `count` examples (u8 pixels are normalised, f32 used
    * as given). Returns a new Float32Array [count, classes].
    */
-  predict(images: Uint8Array | Float32Array, o: { batchSize?: number } = {}): Float32Array {
+  predict(input: Images, o: { batchSize?: number } = {}): Float32Array {
     this.checkAlive();
+    const images = checkImages(input, 'predict');
     const size = this.inputSize;
     if (images.length === 0 || images.length % size !== 0) {
       throw new Error(`predict: ${images.length} values is not a whole number of examples of shape ${fmtShape(this.inputShape)} (${size} values each)`);
     }
-    const count = images.length / size, k = this.classes, bs = o.batchSize ?? 256;
+    const count = images.length / size, k = this.classes, bs = checkBatchSize(o.batchSize ?? 256, 'predict');
     const out = new Float32Array(count * k);
     const data: Dataset = { images, labels: [], count };
     for (let from = 0; from < count; from += bs) {
@@ -475,7 +531,7 @@ export class Sequential {
   }
 
   /** The most probable class of each example. */
-  predictClass(images: Uint8Array | Float32Array): Int32Array {
+  predictClass(images: Images): Int32Array {
     const p = this.predict(images), k = this.classes;
     const out = new Int32Array(p.length / k);
     for (let r = 0; r < out.length; r++) {
@@ -525,6 +581,28 @@ export class Sequential {
     this.disposed = true;
     for (const l of this.layers) l.dispose();
     for (const b of [this.xBuf, this.labelBuf, this.dlogits, this.probs, this.pixelBuf, this.lutBuf]) b?.free();
+  }
+}
+
+function checkBatchSize(bs: unknown, what: string): number {
+  if (!Number.isInteger(bs) || (bs as number) < 1) throw new Error(`${what}: batchSize must be a positive integer, got ${JSON.stringify(bs)}`);
+  return bs as number;
+}
+
+/** Validates fit's options, naming what is missing or wrong. */
+function checkFitOptions(o: FitOptions): void {
+  if (typeof o !== 'object' || o === null) throw new Error('fit: options are required: fit(data, { optimizer: sgd({ learningRate: 0.01 }), epochs, batchSize })');
+  if (!(o.optimizer instanceof Optimizer)) {
+    throw new Error(`fit: options.optimizer must be an optimizer such as sgd({ learningRate: 0.01 }) or adam(), got ${o.optimizer === undefined ? 'nothing' : typeof o.optimizer}`);
+  }
+  for (const k of ['epochs', 'batchSize', 'maxSteps'] as const) {
+    const v = o[k];
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new Error(`fit: ${k} must be a positive integer, got ${JSON.stringify(v)}`);
+  }
+  if (o.seed !== undefined && !Number.isSafeInteger(o.seed)) throw new Error(`fit: seed must be an integer, got ${JSON.stringify(o.seed)}`);
+  if (o.callbacks !== undefined && (typeof o.callbacks !== 'object' || o.callbacks === null)) throw new Error('fit: callbacks must be an object of functions such as { onEpochEnd(logs) {} }');
+  for (const [k, f] of Object.entries(o.callbacks ?? {})) {
+    if (typeof f !== 'function') throw new Error(`fit: callbacks.${k} must be a function, got ${typeof f}`);
   }
 }
 

@@ -81,6 +81,12 @@ export class I32Buffer extends WasmBuffer<Int32Array> {
 }
 
 /** Allocation of f32 buffers in one wasm instance's memory. */
+/**
+ * The largest block one allocation can hold: wasm32 addresses are 32-bit and
+ * Rust's allocator takes sizes up to isize::MAX (2 GiB - 1), minus alignment.
+ */
+export const MAX_ALLOC_BYTES = 2 ** 31 - 64;
+
 export class Heap {
   private liveBytes = 0;
 
@@ -96,7 +102,11 @@ export class Heap {
       throw new Error(`Heap.alloc: length must be a non-negative integer, got ${length}`);
     }
     const bytes = Math.max(1, length) * 4;
-    const ptr = this.k.alloc(bytes);
+    if (bytes > MAX_ALLOC_BYTES) {
+      throw new Error(`Heap.alloc: ${length} values (${bytes} bytes) exceed the largest single wasm allocation (${MAX_ALLOC_BYTES} bytes)`);
+    }
+    // wasm returns addresses as i32: read them unsigned, or those above 2 GiB turn negative.
+    const ptr = this.k.alloc(bytes) >>> 0;
     if (ptr === 0) {
       throw new Error(`Heap.alloc: out of wasm memory allocating ${length} values (${bytes} bytes)`);
     }

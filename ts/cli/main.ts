@@ -1,7 +1,7 @@
 /** The `cnn-wasm` command line: one file per command, registered here. */
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
-import { UsageError } from './options.js';
+import { ExitWith, UsageError } from './options.js';
 import { FileProblem } from './common.js';
 import * as bench from './bench.js';
 import * as info from './info.js';
@@ -41,6 +41,7 @@ export async function main(argv: string[]): Promise<number> {
       // help / version are "errors" with exit code 0; usage mistakes exit 2.
       return e.exitCode === 0 ? 0 : 2;
     }
+    if (e instanceof ExitWith) return e.code;
     if (e instanceof UsageError) {
       console.error(`cnn-wasm: ${e.message}`);
       return 2;

@@ -4,6 +4,13 @@ import type { BackendChoice } from '../backend/load.js';
 /** A mistake on the command line: printed without a stack, exit code 2. */
 export class UsageError extends Error {}
 
+/** Ends a command with this exit code after it said what happened (e.g. 130 after Ctrl-C). */
+export class ExitWith extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
 /** Validates one of a fixed set of choices. */
 export function parseChoice<T extends string>(flag: string, value: string, choices: readonly T[]): T {
   if ((choices as readonly string[]).includes(value)) return value as T;

@@ -26,12 +26,15 @@ export function register(program: Command): void {
       } catch (e) {
         throw new FileProblem(`${image}: ${(e as Error).message.replace(`${image}: `, '')}`);
       }
-      const { model } = await openModel(path, f.backend);
+      const { model, metadata } = await openModel(path, f.backend);
+      const names = Array.isArray(metadata.classNames) && metadata.classNames.length === model.classes && metadata.classNames.every((n) => typeof n === 'string')
+        ? (metadata.classNames as string[]) : null;
       if (model.inputSize !== 784) throw new FileProblem(`${path}: the model takes ${model.inputShape.join('x')} inputs, not 28x28 images`);
       const probs = Array.from(model.predict(pixels));
-      const ranked = probs.map((p, c) => ({ class: c, probability: p })).sort((a, b) => b.probability - a.probability).slice(0, top);
+      const ranked = probs.map((p, c) => ({ class: c, ...(names ? { name: names[c] } : {}), probability: p }))
+        .sort((a, b) => b.probability - a.probability).slice(0, top);
       if (f.json) console.log(JSON.stringify({ image, predictions: ranked }));
-      else for (const r of ranked) console.log(`${r.class}  ${(r.probability * 100).toFixed(2).padStart(6)}%`);
+      else for (const r of ranked) console.log(`${r.class}  ${(r.probability * 100).toFixed(2).padStart(6)}%${r.name ? `  ${r.name}` : ''}`);
       model.dispose();
     });
 }

@@ -12,7 +12,11 @@ import type { Sequential } from '../model.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { optimizerFromConfig, type OptimizerConfig } from '../optim/optimizer.js';
 import { asDataset, checkImageSize, cliDataset, FileProblem, makeOut } from './common.js';
-import { parseBackend, parseChoice, parseIntFlag, parseNumberFlag, UsageError } from './options.js';
+import { ExitWith, parseBackend, parseChoice, parseIntFlag, parseNumberFlag, UsageError } from './options.js';
+import { existsSync } from 'node:fs';
+import { DATASET_NAMES } from '../data/datasets.js';
+import { checkWritable } from '../io/node.js';
+import { TrainingDivergedError } from '../model.js';
 
 interface TrainFlags {
   model: string; dataset: string; resume?: string; epochs?: string; batchSize?: string; lr?: string; momentum?: string; weightDecay?: string;
@@ -44,49 +48,81 @@ export function register(program: Command): void {
     .option('--no-progress', 'no progress bar (one line per epoch)')
     .action(async (f: TrainFlags, cmd: Command) => {
       const out = makeOut(!!f.json);
+      // Every flag is checked before anything is loaded, downloaded or trained.
       const backendChoice = parseBackend(f.backend);
       const seed = parseIntFlag('--seed', f.seed, 0, 2 ** 31);
+      if (f.resume) {
+        for (const [flag, v] of [['--lr', f.lr], ['--momentum', f.momentum], ['--weight-decay', f.weightDecay], ['--optimizer', f.optimizer]] as const) {
+          if (v !== undefined) throw new UsageError(`${flag} cannot be combined with --resume: the optimizer and its state come from the checkpoint`);
+        }
+      }
+      const flagModel = f.resume ? null : parseChoice('--model', f.model, PRESET_NAMES);
+      const optFlag = f.optimizer !== undefined ? parseChoice('--optimizer', f.optimizer, ['sgd', 'adam'] as const) : undefined;
+      const lrFlag = f.lr !== undefined ? parseNumberFlag('--lr', f.lr, 0, 10) : undefined;
+      const momentumFlag = f.momentum !== undefined ? parseNumberFlag('--momentum', f.momentum, 0, 0.999999) : undefined;
+      const wdFlag = f.weightDecay !== undefined ? parseNumberFlag('--weight-decay', f.weightDecay, 0, 1) : undefined;
+      const epochsFlag = f.epochs !== undefined ? parseIntFlag('--epochs', f.epochs, 1, 10_000) : undefined;
+      const batchFlag = f.batchSize !== undefined ? parseIntFlag('--batch-size', f.batchSize, 1, 65_536) : undefined;
+      const limitFlag = f.limit !== undefined ? parseIntFlag('--limit', f.limit, 1) : undefined;
+      const valFlag = f.valSize !== undefined ? parseIntFlag('--val-size', f.valSize, 0) : undefined;
+      if (f.dataset !== undefined && !(DATASET_NAMES as readonly string[]).includes(f.dataset) && !looksLikeDirectory(f.dataset)) {
+        throw new UsageError(`unknown dataset '${f.dataset}' (valid: ${DATASET_NAMES.join(', ')}, or a directory holding train-/t10k- images and labels IDX files)`);
+      }
+
       const be = await initBackend({ backend: backendChoice });
-      const resumed = f.resume ? resumeFrom(f, be) : null;
-      const modelName = resumed ? resumed.preset : parseChoice('--model', f.model, PRESET_NAMES);
+      const resumed = f.resume ? resumeFrom(f.resume, be) : null;
+      const modelName = resumed ? resumed.preset : flagModel!;
       const datasetSpec = resumed && cmd.getOptionValueSource('dataset') === 'default' ? resumed.dataset : f.dataset;
+      // Where the model goes is checked now, not after the training it would lose.
+      const outFor = (dataName: string) => resolve(f.out ?? `${modelName}-${dataName.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+/, '')}.cnnw`);
+      const checkOut = (path: string) => {
+        try {
+          checkWritable(path, '--out');
+        } catch (e) {
+          resumed?.model.dispose();
+          resumed?.optimizer.dispose();
+          throw new FileProblem((e as Error).message);
+        }
+      };
+      checkOut(outFor(datasetSpec));
       const data = await cliDataset(datasetSpec, out);
       checkImageSize(data);
+      const outPath = outFor(data.name);
+      if (outPath !== outFor(datasetSpec)) checkOut(outPath);
       const recipe = presetRecipe(modelName);
       const model = resumed ? resumed.model : createPreset(modelName, { backend: be, seed }).model;
       const doneEpochs = resumed?.epochs ?? 0;
 
       // Optimiser: the recipe, with flags overriding (or the checkpoint's, with its state).
       let opt: OptimizerConfig = resumed ? resumed.optimizer.config() : recipe.optimizer;
-      const optName = f.optimizer ? parseChoice('--optimizer', f.optimizer, ['sgd', 'adam'] as const) : opt.kind;
+      const optName = optFlag ?? opt.kind;
       if (optName !== opt.kind) {
         opt = optName === 'adam'
           ? { kind: 'adam', learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, decoupled: false }
           : { kind: 'sgd', learningRate: 0.01, momentum: 0.9, nesterov: false, weightDecay: 0 };
       }
-      if (f.lr !== undefined) {
-        const lr = parseNumberFlag('--lr', f.lr, 0, 10);
+      if (lrFlag !== undefined) {
         const s = opt.learningRate;
-        opt = { ...opt, learningRate: typeof s === 'number' ? lr : { ...s, lr } } as OptimizerConfig;
+        opt = { ...opt, learningRate: typeof s === 'number' ? lrFlag : { ...s, lr: lrFlag } } as OptimizerConfig;
       }
-      if (f.momentum !== undefined) {
+      if (momentumFlag !== undefined) {
         if (opt.kind !== 'sgd') throw new UsageError('--momentum applies to --optimizer sgd');
-        opt = { ...opt, momentum: parseNumberFlag('--momentum', f.momentum, 0, 0.999999) };
+        opt = { ...opt, momentum: momentumFlag };
       }
-      if (f.weightDecay !== undefined) opt = { ...opt, weightDecay: parseNumberFlag('--weight-decay', f.weightDecay, 0, 1) } as OptimizerConfig;
+      if (wdFlag !== undefined) opt = { ...opt, weightDecay: wdFlag } as OptimizerConfig;
       const optimizer = resumed ? resumed.optimizer : optimizerFromConfig(opt);
-      const epochs = f.epochs !== undefined ? parseIntFlag('--epochs', f.epochs, 1, 10_000) : Math.max(1, recipe.epochs - doneEpochs);
-      const batchSize = f.batchSize !== undefined ? parseIntFlag('--batch-size', f.batchSize, 1, 65_536) : recipe.batchSize;
+      const epochs = epochsFlag ?? Math.max(1, recipe.epochs - doneEpochs);
+      const batchSize = batchFlag ?? recipe.batchSize;
 
       // Splits: optional limit, validation hold-out from the end of the training set.
       let trainCount = data.train.count;
-      if (f.limit !== undefined) trainCount = Math.min(trainCount, parseIntFlag('--limit', f.limit, 1));
+      if (limitFlag !== undefined) trainCount = Math.min(trainCount, limitFlag);
       const defaultVal = data.train.count >= 50_000 ? 5000 : 0;
-      const valSize = f.valSize !== undefined ? parseIntFlag('--val-size', f.valSize, 0, trainCount - 1) : Math.min(defaultVal, Math.floor(trainCount / 10));
+      if (valFlag !== undefined && valFlag > trainCount - 1) throw new UsageError(`invalid value '${f.valSize}' for --val-size (at most ${trainCount - 1}: ${fmtInt(trainCount)} training images)`);
+      const valSize = valFlag ?? Math.min(defaultVal, Math.floor(trainCount / 10));
       const train = asDataset(data.train, 0, trainCount - valSize);
       const val = valSize > 0 ? asDataset(data.train, trainCount - valSize, valSize) : null;
       const test = asDataset(data.test);
-      const outPath = resolve(f.out ?? `${modelName}-${data.name.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+/, '')}.cnnw`);
 
       if (resumed) out.info(`resuming ${f.resume}: ${doneEpochs} epoch(s) and ${optimizer.iterations} steps done; ${epochs} more epoch(s)`);
       out.info(`training ${modelName} on ${data.name} (${data.source}): ${fmtInt(train.count)} train, ${val ? `${fmtInt(val.count)} validation, ` : ''}${fmtInt(test.count)} test images`);
@@ -139,10 +175,13 @@ export function register(program: Command): void {
       const trainSeconds = history.epochs.reduce((s, e) => s + e.seconds, 0);
       const imagesPerSecond = history.epochs.length ? history.epochs.reduce((s, e) => s + e.imagesPerSecond * e.seconds, 0) / trainSeconds : 0;
       const result = model.evaluate(test);
+      if (!Number.isFinite(result.loss)) {
+        throw new TrainingDivergedError(`training diverged: the test loss is ${result.loss} after step ${optimizer.iterations}; nothing was saved${existsSync(outPath) ? ` (${outPath} is unchanged)` : ''}`);
+      }
       // An interrupted last epoch does not count as done.
       const completed = doneEpochs + history.epochs.length - (interrupted ? 1 : 0);
       const metadata = { preset: modelName, dataset: data.name, epochs: completed, steps: optimizer.iterations, testAccuracy: result.accuracy, testLoss: result.loss, interrupted };
-      saveModel(model, outPath, { optimizer, metadata });
+      saveModel(model, outPath, { optimizer, metadata: { ...metadata, ...(data.classNames ? { classNames: data.classNames } : {}) } });
       if (interrupted) out.info(`checkpoint saved to ${outPath} after ${history.steps} steps; continue with: cnn-wasm train --resume ${outPath}`);
       out.info(`test accuracy ${pct(result.accuracy)}, test loss ${result.loss.toFixed(4)} on ${fmtInt(test.count)} images; ${fmtInt(imagesPerSecond)} img/s training; ${seconds.toFixed(1)} s`);
       out.info(`model saved to ${outPath}`);
@@ -154,15 +193,17 @@ export function register(program: Command): void {
       }
       model.dispose();
       optimizer.dispose();
+      if (interrupted) throw new ExitWith(130); // scripts can tell a run that stopped early
     });
 }
 
+/** Whether a --dataset value names a directory rather than a data set. */
+function looksLikeDirectory(spec: string): boolean {
+  return spec.includes('/') || spec.includes('\\') || spec.startsWith('.') || existsSync(spec);
+}
+
 /** Loads a checkpoint for --resume: model, optimizer with state, and what it was trained on. */
-function resumeFrom(f: TrainFlags, be: Backend): { model: Sequential; optimizer: Optimizer; preset: string; dataset: string; epochs: number } {
-  for (const [flag, v] of [['--lr', f.lr], ['--momentum', f.momentum], ['--weight-decay', f.weightDecay], ['--optimizer', f.optimizer]] as const) {
-    if (v !== undefined) throw new UsageError(`${flag} cannot be combined with --resume: the optimizer and its state come from the checkpoint`);
-  }
-  const path = f.resume!;
+function resumeFrom(path: string, be: Backend): { model: Sequential; optimizer: Optimizer; preset: string; dataset: string; epochs: number } {
   let loaded;
   try {
     loaded = loadModel(path, { backend: be });

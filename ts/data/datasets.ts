@@ -20,7 +20,12 @@ export interface DatasetSplits {
   source: string;
   /** Set when the data set asked for could not be had and another was used. */
   fallbackReason?: string;
+  /** Names of the classes by label, when the data set has them (Fashion-MNIST). */
+  classNames?: string[];
 }
+
+/** Fashion-MNIST's class names, by label. */
+export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
 export const DATASET_NAMES = ['mnist', 'mnist-sample', 'fashion-mnist'] as const;
 
@@ -106,10 +111,10 @@ export async function loadDataset(spec: string, o: LoadDatasetOptions = {}): Pro
   }
   if (spec === 'fashion-mnist') {
     const sys = FASHION_MNIST.systemDir;
-    if (!o.ignoreSystemFashion && SPLIT_FILES.every((f) => existsSync(join(sys, f)))) return fromDir('fashion-mnist', sys);
+    if (!o.ignoreSystemFashion && SPLIT_FILES.every((f) => existsSync(join(sys, f)))) return { ...fromDir('fashion-mnist', sys), classNames: FASHION_MNIST_CLASSES };
     const dir = join(cache, 'fashion-mnist');
     await ensureFiles(dir, { ...FASHION_MNIST, mirrors: o.mirrors?.fashion ?? FASHION_MNIST.mirrors }, o);
-    return fromDir('fashion-mnist', dir);
+    return { ...fromDir('fashion-mnist', dir), classNames: FASHION_MNIST_CLASSES };
   }
   if (spec.includes('/') || spec.startsWith('.') || existsSync(spec)) {
     if (!existsSync(spec)) throw new Error(`dataset directory ${spec} does not exist`);

@@ -22,6 +22,9 @@ export const FORMAT_VERSION = 1;
 /** A problem with a model file; the message names the file and what is wrong. */
 export class ModelFileError extends Error {}
 
+/** A model whose weights are not all finite: it is never written. */
+export class NonFiniteModelError extends Error {}
+
 interface TensorEntry { name: string; shape: number[]; offset: number; length: number }
 interface SlotEntry { param: string; slot: string; offset: number; length: number }
 
@@ -77,9 +80,13 @@ export function serializeModel(model: Sequential, o: { optimizer?: Optimizer; me
   dv.setUint32(12, json.length, true);
   out.set(json, 16);
   let pos = 16 + json.length;
-  for (const c of chunks) {
-    for (let i = 0; i < c.length; i++, pos += 4) dv.setFloat32(pos, c[i], true);
-  }
+  const names = [...tensors.map((t) => `tensor ${t.name}`), ...(optimizer?.slots ?? []).map((s) => `optimizer state ${s.param}#${s.slot}`)];
+  chunks.forEach((c, k) => {
+    for (let i = 0; i < c.length; i++, pos += 4) {
+      if (!Number.isFinite(c[i])) throw new NonFiniteModelError(`cannot save the model: ${names[k]} holds ${c[i]} at index ${i} (training diverged)`);
+      dv.setFloat32(pos, c[i], true);
+    }
+  });
   dv.setUint32(pos, crc32(out.subarray(0, pos)), true);
   return out;
 }
@@ -117,11 +124,23 @@ export function readModelHeader(bytes: Uint8Array, source = 'model file'): { hea
   return { header, data: dv, dataStart: 16 + hlen };
 }
 
-function readFloats(data: DataView, start: number, offset: number, length: number): Float32Array {
+/** Reads a tensor's floats; a NaN or infinity is refused with the tensor's name. */
+function readFloats(data: DataView, start: number, offset: number, length: number, fail: (m: string) => never, what: string): Float32Array {
   const out = new Float32Array(length);
-  for (let i = 0; i < length; i++) out[i] = data.getFloat32(start + (offset + i) * 4, true);
+  for (let i = 0; i < length; i++) {
+    const v = data.getFloat32(start + (offset + i) * 4, true);
+    if (!Number.isFinite(v)) fail(`${what} holds ${v} at index ${i}: the model diverged or the file is damaged`);
+    out[i] = v;
+  }
   return out;
 }
+
+/**
+ * Values one example's activations may take in a loaded model (all layers'
+ * outputs added up): 64 MiB of f32. A file declaring a larger network is
+ * refused before anything is allocated for it.
+ */
+export const MAX_ACTIVATION_VALUES = 16 * 1024 * 1024;
 
 /** A loaded model file. */
 export interface LoadedModel {
@@ -134,15 +153,38 @@ export interface LoadedModel {
 /** Rebuilds a model (and optimiser) from bytes, checking every tensor's name and shape. */
 export function deserializeModel(bytes: Uint8Array, o: { backend?: Backend; source?: string } = {}): LoadedModel {
   const source = o.source ?? 'model file';
+  const fail = (m: string): never => {
+    throw new ModelFileError(`${source}: ${m}`);
+  };
   const { header, data, dataStart } = readModelHeader(bytes, source);
   const m = header.model;
+  if (!Array.isArray(m.layers) || !Array.isArray(m.inputShape)) fail('header lacks model.layers or model.inputShape');
+  const inputValues = m.inputShape.reduce((a: number, b: number) => a * b, 1);
+  if (!(inputValues <= MAX_ACTIVATION_VALUES)) fail(`input shape ${JSON.stringify(m.inputShape)} has more than ${MAX_ACTIVATION_VALUES.toLocaleString('en-US')} values per example`);
+  // An optimizer that cannot be made is found before the model is built.
+  if (header.optimizer) {
+    try {
+      optimizerFromConfig(header.optimizer.config).dispose();
+    } catch (e) {
+      fail(`optimizer state cannot be restored: ${(e as Error).message}`);
+    }
+  }
+  const tensorValues = header.tensors.reduce((s, t) => s + t.length, 0);
   let model: Sequential;
   try {
-    model = new Sequential(m.layers.map(layerFromConfig), { inputShape: m.inputShape, classes: m.classes, seed: m.seed, normalization: m.normalization, backend: o.backend });
+    model = new Sequential(m.layers.map(layerFromConfig), {
+      inputShape: m.inputShape, classes: m.classes, seed: m.seed, normalization: m.normalization, backend: o.backend,
+      // Slack keeps small mismatches for the tensor-by-tensor check below, which names both shapes.
+      paramBudget: { values: tensorValues + Math.max(tensorValues, 1 << 20), held: tensorValues, source: 'the file' },
+    });
   } catch (e) {
     throw new ModelFileError(`${source}: the architecture cannot be built: ${(e as Error).message}`);
   }
   try {
+    const activations = model.layers.reduce((s, l) => s + l.outputSize, 0);
+    if (activations > MAX_ACTIVATION_VALUES) {
+      fail(`the architecture needs ${activations.toLocaleString('en-US')} activation values per example, more than the limit of ${MAX_ACTIVATION_VALUES.toLocaleString('en-US')}`);
+    }
     const params = model.params();
     if (params.length !== header.tensors.length) {
       throw new ModelFileError(`${source}: holds ${header.tensors.length} tensors, the architecture has ${params.length}`);
@@ -152,16 +194,27 @@ export function deserializeModel(bytes: Uint8Array, o: { backend?: Backend; sour
       if (t.name !== p.name || JSON.stringify(t.shape) !== JSON.stringify(p.shape) || t.length !== p.value.length) {
         throw new ModelFileError(`${source}: tensor ${i} is ${t.name} ${JSON.stringify(t.shape)}, the architecture expects ${p.name} ${JSON.stringify(p.shape)}`);
       }
-      p.value.set(readFloats(data, dataStart, t.offset, t.length));
+      p.value.set(readFloats(data, dataStart, t.offset, t.length, fail, `tensor ${t.name}`));
     });
     let optimizer: Optimizer | null = null;
     if (header.optimizer) {
       optimizer = optimizerFromConfig(header.optimizer.config);
+      const opt = optimizer;
       const byName = new Map(params.map((p) => [p.name, p]));
       optimizer.loadState(model.backend, header.optimizer.iterations, header.optimizer.slots.map((s) => {
         const p = byName.get(s.param);
-        if (!p || p.value.length !== s.length) throw new ModelFileError(`${source}: optimizer state ${s.param}#${s.slot} does not match a parameter`);
-        return { param: s.param, slot: s.slot, data: readFloats(data, dataStart, s.offset, s.length) };
+        if (!p || p.value.length !== s.length) {
+          opt.dispose();
+          fail(`optimizer state ${s.param}#${s.slot} does not match a parameter`);
+        }
+        let values: Float32Array;
+        try {
+          values = readFloats(data, dataStart, s.offset, s.length, fail, `optimizer state ${s.param}#${s.slot}`);
+        } catch (e) {
+          opt.dispose();
+          throw e;
+        }
+        return { param: s.param, slot: s.slot, data: values };
       }));
     }
     return { model, optimizer, metadata: header.metadata ?? {} };

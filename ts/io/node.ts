@@ -1,17 +1,20 @@
 /** Saving and loading model files in Node, atomically. */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Backend } from '../backend/load.js';
 import type { Sequential } from '../model.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { deserializeModel, ModelFileError, serializeModel, type LoadedModel } from './modelfile.js';
+import { removeStaleTemps, tempPathFor } from './tempfiles.js';
 
 /**
  * Writes `bytes` to `path` atomically: a temporary file in the same directory is
- * written and fsynced, then renamed over `path`. A crash leaves the old file intact.
+ * written and fsynced, then renamed over `path`. A crash leaves the old file intact
+ * and at most one temporary file, which the next write of `path` removes.
  */
 export function writeFileAtomic(path: string, bytes: Uint8Array): void {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Date.now()}`);
+  removeStaleTemps(path);
+  const tmp = tempPathFor(path, 'tmp');
   let fd: number | null = null;
   try {
     fd = openSync(tmp, 'w', 0o644);
@@ -25,6 +28,35 @@ export function writeFileAtomic(path: string, bytes: Uint8Array): void {
     if (fd !== null) closeSync(fd);
     try { unlinkSync(tmp); } catch { /* already gone */ }
     throw new Error(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? ''} ${(e as Error).message}`.trim());
+  }
+}
+
+/**
+ * Checks that `path` can be written as a file before long work produces it:
+ * its directory exists and takes new files, and it is not a directory. Throws
+ * an Error naming the path and the problem.
+ */
+export function checkWritable(path: string, what = 'output file'): void {
+  const dir = dirname(path);
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    throw new Error(`${what} ${path}: directory ${dir} does not exist`);
+  }
+  if (!st.isDirectory()) throw new Error(`${what} ${path}: ${dir} is not a directory`);
+  try {
+    if (statSync(path).isDirectory()) throw new Error(`${what} ${path}: is a directory; give a file name such as ${join(path, 'model.cnnw')}`);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  // Creating a file is the only test that also holds for root and read-only mounts.
+  const probe = tempPathFor(path, 'tmp');
+  try {
+    closeSync(openSync(probe, 'wx'));
+    unlinkSync(probe);
+  } catch (e) {
+    throw new Error(`${what} ${path}: cannot write in ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import type { F32Buffer } from '../backend/memory.js';
 import { batchNormBackward, batchNormForwardInfer, batchNormForwardTrain, type BatchNormShape } from '../kernels/norm.js';
-import { Layer, makeParam, type ForwardContext, type Param, type Shape } from './layer.js';
+import { Layer, type ForwardContext, type Param, type Shape } from './layer.js';
 
 /** Options of {@link batchNormalization}. */
 export interface BatchNormOptions {
@@ -37,10 +37,10 @@ export class BatchNormalization extends Layer {
   protected computeOutputShape(s: Shape): Shape {
     if (s.length !== 3 && s.length !== 1) this.shapeError(s, '(channels, height, width) or (features)');
     const c = s[0];
-    this.gamma = makeParam(this.be, this.name, 'gamma', [c], true);
-    this.beta = makeParam(this.be, this.name, 'beta', [c], true);
-    this.runningMean = makeParam(this.be, this.name, 'runningMean', [c], false);
-    this.runningVar = makeParam(this.be, this.name, 'runningVar', [c], false);
+    this.gamma = this.param('gamma', [c], true);
+    this.beta = this.param('beta', [c], true);
+    this.runningMean = this.param('runningMean', [c], false);
+    this.runningVar = this.param('runningVar', [c], false);
     this.gamma.value.fill(1);
     this.runningVar.value.fill(1);
     return [...s];

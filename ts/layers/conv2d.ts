@@ -3,7 +3,7 @@ import type { F32Buffer } from '../backend/memory.js';
 import { checkInitializer, initialize, type Initializer } from '../init.js';
 import { conv2dBackward, conv2dForward, convGeometry, convWorkspaceSize, type ConvGeometry, type Padding } from '../kernels/conv.js';
 import { reluBackward, reluForward } from '../kernels/elementwise.js';
-import { checkActivation, fmtShape, Layer, makeParam, type Activation, type BuildContext, type ForwardContext, type Param, type Shape } from './layer.js';
+import { checkActivation, fmtShape, Layer, type Activation, type BuildContext, type ForwardContext, type Param, type Shape } from './layer.js';
 
 /** Options of {@link conv2d}, Keras-style. */
 export interface Conv2DOptions {
@@ -73,10 +73,10 @@ export class Conv2D extends Layer {
     }
     const g = this.geom;
     const [kh, kw] = this.kernelSize;
-    this.kernel = makeParam(this.be, this.name, 'kernel', [g.f, g.c, kh, kw], true);
+    this.kernel = this.param('kernel', [g.f, g.c, kh, kw], true);
     initialize(this.kernelInitializer, this.kernel.value.view, g.c * kh * kw, g.f * kh * kw, ctx.rng);
     if (this.useBias) {
-      this.bias = makeParam(this.be, this.name, 'bias', [g.f], true);
+      this.bias = this.param('bias', [g.f], true);
       initialize(this.biasInitializer, this.bias.value.view, g.c * kh * kw, g.f, ctx.rng);
     }
     return [g.f, g.oh, g.ow];

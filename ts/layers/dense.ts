@@ -3,7 +3,7 @@ import type { F32Buffer } from '../backend/memory.js';
 import { checkInitializer, initialize, type Initializer } from '../init.js';
 import { gemm } from '../kernels/gemm.js';
 import { biasAddRows, biasGradRows, reluBackward, reluForward } from '../kernels/elementwise.js';
-import { checkActivation, Layer, makeParam, type Activation, type BuildContext, type ForwardContext, type Param, type Shape } from './layer.js';
+import { checkActivation, Layer, type Activation, type BuildContext, type ForwardContext, type Param, type Shape } from './layer.js';
 
 /** Options of {@link dense}. */
 export interface DenseOptions {
@@ -41,10 +41,10 @@ export class Dense extends Layer {
   protected computeOutputShape(s: Shape, ctx: BuildContext): Shape {
     if (s.length !== 1) this.shapeError(s, '(features) — add flatten() before dense');
     const d = s[0];
-    this.kernel = makeParam(this.be, this.name, 'kernel', [d, this.units], true);
+    this.kernel = this.param('kernel', [d, this.units], true);
     initialize(this.kernelInitializer, this.kernel.value.view, d, this.units, ctx.rng);
     if (this.useBias) {
-      this.bias = makeParam(this.be, this.name, 'bias', [this.units], true);
+      this.bias = this.param('bias', [this.units], true);
       initialize(this.biasInitializer, this.bias.value.view, d, this.units, ctx.rng);
     }
     return [this.units];

@@ -26,6 +26,12 @@ export interface BuildContext {
   backend: Backend;
   /** Initialiser randomness (seeded by the model). */
   rng: Rng;
+  /**
+   * When set, parameters may take at most this many values in all (decremented
+   * as they are allocated): a model file's architecture cannot make the library
+   * allocate more than the file's tensor data holds.
+   */
+  paramBudget?: { values: number; held: number; source: string };
 }
 
 /** Per-call context of a forward pass. */
@@ -48,6 +54,7 @@ export abstract class Layer {
   inputShape: Shape = [];
   outputShape: Shape = [];
   protected be!: Backend;
+  private budget: BuildContext['paramBudget'] = undefined;
   private pool = new Map<string, F32Buffer | I32Buffer>();
 
   constructor(name?: string) {
@@ -57,9 +64,25 @@ export abstract class Layer {
   /** Builds for `inputShape` (validated; errors name the layer and the shapes); returns the output shape. */
   build(inputShape: Shape, ctx: BuildContext): Shape {
     this.be = ctx.backend;
+    this.budget = ctx.paramBudget;
     this.inputShape = [...inputShape];
     this.outputShape = this.computeOutputShape(inputShape, ctx);
+    this.budget = undefined;
     return this.outputShape;
+  }
+
+  /** Allocates one of this layer's parameter tensors, within the build's budget. */
+  protected param(name: string, shape: number[], trainable: boolean): Param {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const b = this.budget;
+    if (b) {
+      if (size > b.values) {
+        throw new Error(`layer '${this.name}' (${this.kind}) declares ${name} ${fmtShape(shape)} = ${size.toLocaleString('en-US')} values, ` +
+          `far more than ${b.source} holds (${b.held.toLocaleString('en-US')} values of tensor data in all)`);
+      }
+      b.values -= size;
+    }
+    return makeParam(this.be, this.name, name, shape, trainable);
   }
 
   protected abstract computeOutputShape(inputShape: Shape, ctx: BuildContext): Shape;
