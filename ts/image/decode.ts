@@ -3,8 +3,24 @@ import { PNG } from 'pngjs';
 import type { Gray } from './mnist.js';
 export { toMnist, type Gray } from './mnist.js';
 
-/** Decodes PNG (any bit depth / colour type, alpha composited on white). */
+/** Largest PNG/PGM side accepted (checked from the header, before decoding). */
+export const MAX_IMAGE_SIDE = 4096;
+
+/**
+ * Decodes PNG (any bit depth / colour type). Transparency is composited on
+ * white and on black, and the one with more contrast is kept: black ink on a
+ * transparent background reads on white, white (or any colour of) ink whose
+ * alpha carries the strokes reads on black.
+ */
 export function decodePng(bytes: Uint8Array, source: string): Gray {
+  // IHDR is the first chunk: width and height at bytes 16..23, big-endian.
+  if (bytes.length >= 24) {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const w = dv.getUint32(16, false), h = dv.getUint32(20, false);
+    if (w > MAX_IMAGE_SIDE || h > MAX_IMAGE_SIDE) {
+      throw new Error(`${source}: PNG is ${w}x${h}, larger than the ${MAX_IMAGE_SIDE}x${MAX_IMAGE_SIDE} limit (a digit needs far fewer pixels; scale it down)`);
+    }
+  }
   let png: PNG;
   try {
     png = PNG.sync.read(Buffer.from(bytes));
@@ -12,13 +28,19 @@ export function decodePng(bytes: Uint8Array, source: string): Gray {
     throw new Error(`${source}: not a readable PNG (${(e as Error).message})`);
   }
   const { width, height, data } = png; // RGBA 8-bit after decoding
-  const out = new Float32Array(width * height);
+  const onWhite = new Float32Array(width * height), onBlack = new Float32Array(width * height);
   for (let i = 0; i < width * height; i++) {
     const a = data[4 * i + 3] / 255;
     const lum = 0.299 * data[4 * i] + 0.587 * data[4 * i + 1] + 0.114 * data[4 * i + 2];
-    out[i] = lum * a + 255 * (1 - a);
+    onWhite[i] = lum * a + 255 * (1 - a);
+    onBlack[i] = lum * a;
   }
-  return { width, height, data: out };
+  const range = (v: Float32Array) => {
+    let lo = Infinity, hi = -Infinity;
+    for (const x of v) { if (x < lo) lo = x; if (x > hi) hi = x; }
+    return hi - lo;
+  };
+  return { width, height, data: range(onBlack) > range(onWhite) ? onBlack : onWhite };
 }
 
 /** Decodes binary (P5) or ASCII (P2) PGM with maxval up to 65535. */
@@ -36,10 +58,13 @@ export function decodePgm(bytes: Uint8Array, source: string): Gray {
   };
   const magic = token();
   if (magic !== 'P5' && magic !== 'P2') throw new Error(`${source}: not a PGM file (magic ${JSON.stringify(magic.slice(0, 8))}, expected P5 or P2)`);
-  const width = Number(token()), height = Number(token()), maxval = Number(token());
-  if (![width, height].every((v) => Number.isInteger(v) && v >= 1 && v <= 16384) || !(Number.isInteger(maxval) && maxval >= 1 && maxval <= 65535)) {
-    throw new Error(`${source}: invalid PGM header (${width}x${height}, maxval ${maxval})`);
+  const header = [token(), token(), token()];
+  if (!header.every((t) => /^\d+$/.test(t))) throw new Error(`${source}: invalid PGM header: ${JSON.stringify(header.join(' ').slice(0, 40))} is not width, height and maxval`);
+  const [width, height, maxval] = header.map(Number);
+  if (![width, height].every((v) => v >= 1 && v <= MAX_IMAGE_SIDE) || !(maxval >= 1 && maxval <= 65535)) {
+    throw new Error(`${source}: invalid PGM header (${width}x${height}, maxval ${maxval}; sides 1..${MAX_IMAGE_SIDE}, maxval 1..65535)`);
   }
+  const tooBig = (v: number, i: number) => new Error(`${source}: pixel ${i} is ${v}, above the maxval ${maxval} the header declares`);
   const n = width * height;
   const out = new Float32Array(n);
   if (magic === 'P5') {
@@ -48,13 +73,17 @@ export function decodePgm(bytes: Uint8Array, source: string): Gray {
     if (bytes.length - pos < n * bpp) throw new Error(`${source}: truncated PGM: ${bytes.length - pos} bytes of pixels, expected ${n * bpp}`);
     for (let i = 0; i < n; i++) {
       const v = bpp === 1 ? bytes[pos + i] : (bytes[pos + 2 * i] << 8) | bytes[pos + 2 * i + 1];
+      if (v > maxval) throw tooBig(v, i);
       out[i] = (v / maxval) * 255;
     }
   } else {
     for (let i = 0; i < n; i++) {
       const t = token();
       if (t === '') throw new Error(`${source}: truncated PGM: ${i} of ${n} pixel values`);
-      out[i] = (Number(t) / maxval) * 255;
+      if (!/^\d+$/.test(t)) throw new Error(`${source}: pixel ${i} is ${JSON.stringify(t.slice(0, 20))}, not a number`);
+      const v = Number(t);
+      if (v > maxval) throw tooBig(v, i);
+      out[i] = (v / maxval) * 255;
     }
   }
   return { width, height, data: out };

@@ -1,0 +1,65 @@
+/** Decoding the pictures `cnn-wasm predict` reads: bad files are refused, transparency read as a person drew it. */
+import { PNG } from 'pngjs';
+import { describe, expect, it } from 'vitest';
+import { decodeImage, decodePgm, decodePng, MAX_IMAGE_SIDE, toMnist } from '../ts/image/decode.js';
+
+const enc = (s: string) => new TextEncoder().encode(s);
+
+/** A 28x28 PNG with a vertical stroke; `pixel(ink)` gives RGBA for ink (true) or background. */
+function strokePng(pixel: (ink: boolean) => [number, number, number, number]): Uint8Array {
+  const png = new PNG({ width: 28, height: 28 });
+  for (let y = 0; y < 28; y++) {
+    for (let x = 0; x < 28; x++) {
+      const ink = x >= 10 && x < 16 && y >= 5 && y < 23;
+      png.data.set(pixel(ink), 4 * (y * 28 + x));
+    }
+  }
+  return PNG.sync.write(png);
+}
+
+describe('PGM', () => {
+  it('a non-numeric token is refused', () => {
+    expect(() => decodePgm(enc('P2 2 2 255 0 12 x7 4'), 'a.pgm')).toThrow(/a.pgm: pixel 2 is "x7", not a number/);
+    expect(() => decodePgm(enc('P2 2 two 255 0 1 2 3'), 'b.pgm')).toThrow(/b.pgm: invalid PGM header: "2 two 255" is not width, height and maxval/);
+    expect(() => decodePgm(enc('P2 2 1 255 1e2 3'), 'c.pgm')).toThrow(/c.pgm: pixel 0 is "1e2", not a number/);
+  });
+
+  it('a value above maxval is refused, in ASCII and binary PGM', () => {
+    expect(() => decodePgm(enc('P2 2 1 15 3 16'), 'a.pgm')).toThrow(/a.pgm: pixel 1 is 16, above the maxval 15/);
+    const bin = new Uint8Array([...enc('P5 2 1 100 '), 50, 200]);
+    expect(() => decodePgm(bin, 'b.pgm')).toThrow(/b.pgm: pixel 1 is 200, above the maxval 100/);
+    expect(decodePgm(new Uint8Array([...enc('P5 2 1 100 '), 50, 100]), 'ok.pgm').data).toEqual(new Float32Array([127.5, 255]));
+  });
+
+  it('sides beyond the limit are refused from the header', () => {
+    expect(() => decodePgm(enc(`P5 ${MAX_IMAGE_SIDE + 1} 1 255 `), 'big.pgm')).toThrow(/big.pgm: invalid PGM header \(4097x1/);
+  });
+});
+
+describe('PNG', () => {
+  it('dimensions beyond the documented limit are refused before decoding', () => {
+    // A real 1x1 PNG whose IHDR claims 100000 x 100000: pngjs would try to inflate 40 GB of pixels.
+    const png = new PNG({ width: 1, height: 1 });
+    const bytes = new Uint8Array(PNG.sync.write(png));
+    const dv = new DataView(bytes.buffer);
+    dv.setUint32(16, 100_000, false);
+    dv.setUint32(20, 100_000, false);
+    expect(() => decodeImage(bytes, 'bomb.png')).toThrow(/bomb.png: PNG is 100000x100000, larger than the 4096x4096 limit/);
+  });
+
+  it('a digit whose alpha carries the ink reads like the same digit drawn black on white', () => {
+    const reference = toMnist(decodePng(strokePng((ink) => (ink ? [0, 0, 0, 255] : [255, 255, 255, 255])), 'ref.png'));
+    expect(Math.max(...reference)).toBeGreaterThan(200);
+    for (const [what, px] of [
+      ['white ink on a transparent background', (ink: boolean) => (ink ? [255, 255, 255, 255] : [255, 255, 255, 0])],
+      ['white ink on transparent black', (ink: boolean) => (ink ? [255, 255, 255, 255] : [0, 0, 0, 0])],
+      ['black ink on a transparent background', (ink: boolean) => (ink ? [0, 0, 0, 255] : [0, 0, 0, 0])],
+      ['coloured ink on transparent white', (ink: boolean) => (ink ? [200, 30, 30, 255] : [255, 255, 255, 0])],
+    ] as const) {
+      const got = toMnist(decodePng(strokePng(px as (ink: boolean) => [number, number, number, number]), 'alpha.png'));
+      // Same strokes in the same place (the coloured ink is lighter, so compare where the ink is).
+      const inkAt = (v: Uint8Array) => Array.from(v, (p) => (p > 64 ? 1 : 0));
+      expect(inkAt(got), what).toEqual(inkAt(reference));
+    }
+  });
+});
