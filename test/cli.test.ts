@@ -176,6 +176,21 @@ describe('train, eval, predict', () => {
   });
 });
 
+describe('offline', () => {
+  it('an offline train says so in one short line and trains on the sample', async () => {
+    const { createServer } = await import('node:net');
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const e = { ...env, CNN_WASM_CACHE: join(dir, 'offline-cache'), CNN_WASM_MIRROR: `http://127.0.0.1:${port}` };
+    const r = spawnSync(process.execPath, [bin, 'train', '--epochs', '1', '--limit', '256', '--out', join(dir, 'off.cnnw'), '--no-progress'], { encoding: 'utf8', env: e, cwd: dir });
+    expect(r.status).toBe(0);
+    const lines = r.stderr.trim().split('\n').filter((l) => /could not be downloaded/.test(l));
+    expect(lines).toEqual(['MNIST could not be downloaded (connection refused); training on the bundled sample of 10,000 real MNIST digits instead']);
+  });
+});
+
 describe('nothing a user made is lost', () => {
   it('every flag is checked before any data is loaded or downloaded', () => {
     const cache = join(dir, 'flags-cache');

@@ -27,26 +27,28 @@ export async function cliDataset(spec: string, out: Out): Promise<DatasetSplits>
   let bar: cliProgress.SingleBar | null = null;
   const showBars = process.stderr.isTTY && !out.json;
   try {
+    let barFile = '';
     const d = await loadDataset(spec, {
       onDownloadStart: (file) => {
         bar?.stop();
-        if (showBars) {
-          bar = new cliProgress.SingleBar({ format: `downloading ${file} |{bar}| {percentage}% {value}/{total} bytes`, stream: process.stderr }, cliProgress.Presets.shades_classic);
-          bar.start(1, 0);
-        } else {
-          process.stderr.write(`downloading ${file}\n`);
-        }
+        bar = null;
+        barFile = file;
+        if (!showBars) process.stderr.write(`downloading ${file}\n`);
       },
+      // The bar appears with the first byte: an offline run shows none at 0%.
       onDownload: (_f, received, total) => {
-        if (bar) {
-          bar.setTotal(total ?? Math.max(received, 1));
-          bar.update(received);
+        if (!showBars) return;
+        if (!bar) {
+          bar = new cliProgress.SingleBar({ format: `downloading ${barFile} |{bar}| {percentage}% {value}/{total} bytes`, stream: process.stderr }, cliProgress.Presets.shades_classic);
+          bar.start(Math.max(total ?? received, 1), 0);
         }
+        bar.setTotal(total ?? Math.max(received, 1));
+        bar.update(received);
       },
     });
     (bar as cliProgress.SingleBar | null)?.stop();
     if (d.fallbackReason) {
-      process.stderr.write(`MNIST could not be downloaded (${d.fallbackReason.replace(/^could not download /, '')}); using the bundled sample of real MNIST: 9,000 train / 1,000 test digits\n`);
+      process.stderr.write(`MNIST could not be downloaded (${shortReason(d.fallbackReason)}); training on the bundled sample of 10,000 real MNIST digits instead\n`);
     }
     return d;
   } catch (e) {
@@ -55,6 +57,14 @@ export async function cliDataset(spec: string, out: Out): Promise<DatasetSplits>
     if (e instanceof IdxError) throw new FileProblem(e.message);
     throw e;
   }
+}
+
+/** The distinct causes of a DownloadError's message ("could not download f: url: why; url: why"), without the URLs. */
+export function shortReason(message: string): string {
+  const list = message.replace(/^could not download [^:]+: /, '').split('; ');
+  const whys = [...new Set(list.map((m) => m.replace(/^\S+: /, '')))];
+  const text = whys.join(', ');
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }
 
 /** A split as a model Dataset. */

@@ -29,16 +29,18 @@ export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dre
 
 export const DATASET_NAMES = ['mnist', 'mnist-sample', 'fashion-mnist'] as const;
 
+const MiB = 1024 * 1024;
 const SPLIT_FILES = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'];
 
 /** MNIST: the mirrors torchvision/TFDS use, with TFDS's sha256 of each .gz. */
 export const MNIST = {
   mirrors: ['https://storage.googleapis.com/cvdf-datasets/mnist/', 'https://ossci-datasets.s3.amazonaws.com/mnist/'],
   files: [
-    { name: SPLIT_FILES[0], sha256: '440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609', hashOf: 'download' },
-    { name: SPLIT_FILES[1], sha256: '3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c', hashOf: 'download' },
-    { name: SPLIT_FILES[2], sha256: '8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6', hashOf: 'download' },
-    { name: SPLIT_FILES[3], sha256: 'f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6', hashOf: 'download' },
+    // maxBytes: each file's size (9,912,422 / 28,881 / 1,648,877 / 4,542 bytes) with room to spare.
+    { name: SPLIT_FILES[0], sha256: '440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609', hashOf: 'download', maxBytes: 16 * MiB },
+    { name: SPLIT_FILES[1], sha256: '3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c', hashOf: 'download', maxBytes: MiB },
+    { name: SPLIT_FILES[2], sha256: '8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6', hashOf: 'download', maxBytes: 4 * MiB },
+    { name: SPLIT_FILES[3], sha256: 'f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6', hashOf: 'download', maxBytes: MiB },
   ] as RemoteFile[],
 };
 
@@ -51,10 +53,11 @@ export const FASHION_MNIST = {
   systemDir: '/usr/share/datasets/fashion-mnist',
   mirrors: ['http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/'],
   files: [
-    { name: SPLIT_FILES[0], sha256: 'c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888', hashOf: 'content' },
-    { name: SPLIT_FILES[1], sha256: 'bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9', hashOf: 'content' },
-    { name: SPLIT_FILES[2], sha256: '5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b', hashOf: 'content' },
-    { name: SPLIT_FILES[3], sha256: '0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34', hashOf: 'content' },
+    // Inflated sizes: 47,040,016 / 60,008 / 7,840,016 / 10,008 bytes; compressed ~26 MB / 29 KB / 4.4 MB / 5 KB.
+    { name: SPLIT_FILES[0], sha256: 'c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888', hashOf: 'content', maxBytes: 48 * MiB, maxInflatedBytes: 47_040_016 },
+    { name: SPLIT_FILES[1], sha256: 'bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9', hashOf: 'content', maxBytes: MiB, maxInflatedBytes: 60_008 },
+    { name: SPLIT_FILES[2], sha256: '5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b', hashOf: 'content', maxBytes: 8 * MiB, maxInflatedBytes: 7_840_016 },
+    { name: SPLIT_FILES[3], sha256: '0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34', hashOf: 'content', maxBytes: MiB, maxInflatedBytes: 10_008 },
   ] as RemoteFile[],
 };
 
@@ -63,6 +66,18 @@ export function cacheDir(): string {
   if (process.env.CNN_WASM_CACHE) return resolve(process.env.CNN_WASM_CACHE);
   const xdg = process.env.XDG_CACHE_HOME;
   return join(xdg && xdg.startsWith('/') ? xdg : join(homedir(), '.cache'), 'cnn-wasm');
+}
+
+/**
+ * Mirrors from $CNN_WASM_MIRROR: a base URL under which `mnist/` and
+ * `fashion-mnist/` hold the four .gz files of each (the layout of the cache),
+ * e.g. an internal server or a proxy's URL. Files are still checked by sha256.
+ */
+export function envMirror(dataset: 'mnist' | 'fashion-mnist'): string[] | undefined {
+  const base = process.env.CNN_WASM_MIRROR;
+  if (!base) return undefined;
+  if (!/^https?:\/\//.test(base)) throw new DatasetNameError(`CNN_WASM_MIRROR must be an http:// or https:// URL, got ${JSON.stringify(base)}`);
+  return [`${base.replace(/\/+$/, '')}/${dataset}/`];
 }
 
 /** Options of {@link loadDataset}. */
@@ -76,6 +91,8 @@ export interface LoadDatasetOptions {
   /** Called before a download starts, with the file name. */
   onDownloadStart?(file: string): void;
   idleTimeoutMs?: number;
+  /** Whole-file deadline of each download (default 10 min). */
+  deadlineMs?: number;
   /** Skip the system Fashion-MNIST directory (tests). */
   ignoreSystemFashion?: boolean;
 }
@@ -86,7 +103,7 @@ async function ensureFiles(dir: string, spec: { mirrors: string[]; files: Remote
     const dest = join(dir, f.name);
     if (existsSync(dest) && verifyFile(readFileSync(dest), f)) continue;
     o.onDownloadStart?.(f.name);
-    await downloadVerified(spec.mirrors, f, dest, { onProgress: (r, t) => o.onDownload?.(f.name, r, t), idleTimeoutMs: o.idleTimeoutMs });
+    await downloadVerified(spec.mirrors, f, dest, { onProgress: (r, t) => o.onDownload?.(f.name, r, t), idleTimeoutMs: o.idleTimeoutMs, deadlineMs: o.deadlineMs });
   }
 }
 
@@ -101,7 +118,7 @@ export async function loadDataset(spec: string, o: LoadDatasetOptions = {}): Pro
   if (spec === 'mnist') {
     const dir = join(cache, 'mnist');
     try {
-      await ensureFiles(dir, { ...MNIST, mirrors: o.mirrors?.mnist ?? MNIST.mirrors }, o);
+      await ensureFiles(dir, { ...MNIST, mirrors: o.mirrors?.mnist ?? envMirror('mnist') ?? MNIST.mirrors }, o);
     } catch (e) {
       if (!(e instanceof DownloadError)) throw e;
       const s = fromDir('mnist-sample', sampleDir(), 'bundled sample of real MNIST (9,000 train / 1,000 test)');
@@ -113,7 +130,7 @@ export async function loadDataset(spec: string, o: LoadDatasetOptions = {}): Pro
     const sys = FASHION_MNIST.systemDir;
     if (!o.ignoreSystemFashion && SPLIT_FILES.every((f) => existsSync(join(sys, f)))) return { ...fromDir('fashion-mnist', sys), classNames: FASHION_MNIST_CLASSES };
     const dir = join(cache, 'fashion-mnist');
-    await ensureFiles(dir, { ...FASHION_MNIST, mirrors: o.mirrors?.fashion ?? FASHION_MNIST.mirrors }, o);
+    await ensureFiles(dir, { ...FASHION_MNIST, mirrors: o.mirrors?.fashion ?? envMirror('fashion-mnist') ?? FASHION_MNIST.mirrors }, o);
     return { ...fromDir('fashion-mnist', dir), classNames: FASHION_MNIST_CLASSES };
   }
   if (spec.includes('/') || spec.startsWith('.') || existsSync(spec)) {

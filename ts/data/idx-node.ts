@@ -1,5 +1,5 @@
 /** IDX reading in Node: transparent gzip (node:zlib) with a bound on the inflated size. */
-import { gunzipSync } from 'node:zlib';
+import { gunzipBounded } from './download.js';
 import { IdxError, isGzipped, MAX_IDX_VALUES, parseIdxBytes, type IdxArray } from './idx.js';
 
 /** Refuse compressed input that inflates past this many bytes (header + the value limit). */
@@ -9,9 +9,9 @@ const MAX_INFLATED_BYTES = MAX_IDX_VALUES + 64;
 export function maybeGunzip(bytes: Uint8Array, source: string): Uint8Array {
   if (!isGzipped(bytes)) return bytes;
   try {
-    return gunzipSync(bytes, { maxOutputLength: MAX_INFLATED_BYTES });
+    return gunzipBounded(bytes, MAX_INFLATED_BYTES, source);
   } catch (e) {
-    throw new IdxError(`${source}: not a valid gzip file (${(e as Error).message})`);
+    throw new IdxError((e as Error).message);
   }
 }
 
