@@ -135,7 +135,7 @@ describe('downloads are bounded', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dl-'));
     const f: RemoteFile = { name: 'x.gz', sha256: '0'.repeat(64), hashOf: 'content', maxInflatedBytes: 1_000_000 };
     const err = await downloadVerified([`${base}/bomb/`], f, join(dir, 'x.gz')).then(() => null, (e: Error) => e);
-    expect(err!.message).toMatch(/bomb\/x.gz: x.gz inflates to more than 1000000 bytes, the most it can hold/);
+    expect(err!.message).toMatch(/bomb\/x.gz: x.gz: inflates to more than 1000000 bytes, the most it can hold/);
     const { parseIdx } = await import('../ts/data/idx-node.js');
     expect(() => parseIdx(bomb.subarray(0), 'bomb.gz')).not.toThrow(/not a valid gzip/); // 40 MB is within the IDX limit: parsed, then refused as IDX
   });

@@ -57,6 +57,6 @@ describe('IDX reader', () => {
 
   it('a gzip bomb is refused, not inflated without bound', () => {
     const bomb = new Uint8Array(gzipSync(new Uint8Array(MAX_IDX_VALUES + 1024), { level: 1 }));
-    expect(() => parseIdx(bomb, 'bomb.gz')).toThrow(/bomb.gz: not a valid gzip file .*(buffer|length|larger)/i);
+    expect(() => parseIdx(bomb, 'bomb.gz')).toThrow(/^bomb.gz: inflates to more than 268435520 bytes, the most it can hold$/);
   });
 });

@@ -99,7 +99,7 @@ export function register(program: Command): void {
       if (optName !== opt.kind) {
         opt = optName === 'adam'
           ? { kind: 'adam', learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, decoupled: false }
-          : { kind: 'sgd', learningRate: 0.01, momentum: 0.9, nesterov: false, weightDecay: 0 };
+          : { kind: 'sgd', learningRate: 0.01, momentum: 0.9, nesterov: false, weightDecay: 0, weightDecayOn: 'all' };
       }
       if (lrFlag !== undefined) {
         const s = opt.learningRate;

@@ -127,9 +127,9 @@ export function gunzipBounded(bytes: Uint8Array, maxOutput: number, what: string
     return gunzipSync(bytes, { maxOutputLength: maxOutput });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new Error(`${what} inflates to more than ${maxOutput} bytes, the most it can hold`);
+      throw new Error(`${what}: inflates to more than ${maxOutput} bytes, the most it can hold`);
     }
-    throw new Error(`${what} is not a valid gzip file (${(e as Error).message})`);
+    throw new Error(`${what}: not a valid gzip file (${(e as Error).message})`);
   }
 }
 

@@ -29,6 +29,9 @@ function readFileNamed(path: string): Uint8Array {
 
 /** Reads one split ('train' or 't10k') of an MNIST-layout directory. */
 export function readSplit(dir: string, split: 'train' | 't10k'): LabelledImages {
+  if (split !== 'train' && split !== 't10k') {
+    throw new Error(`readSplit: unknown split ${JSON.stringify(split)}: the MNIST layout names its splits 'train' and 't10k' (the test split)`);
+  }
   const img = findFile(dir, `${split}-images-idx3-ubyte`);
   const lab = findFile(dir, `${split}-labels-idx1-ubyte`);
   return pairImagesLabels(parseIdx(readFileNamed(img), img, 3), parseIdx(readFileNamed(lab), lab, 1), img, lab);

@@ -15,6 +15,12 @@ export interface SgdOptions {
   momentum?: number;
   nesterov?: boolean;
   weightDecay?: number;
+  /**
+   * Which tensors weight decay applies to: 'all' trainable ones (PyTorch's
+   * default, the default here) or only 'kernels' (conv and dense weights, not
+   * biases or batch-norm scales), as an L2 penalty on the weights is written.
+   */
+  weightDecayOn?: 'all' | 'kernels';
 }
 
 /** Options of {@link adam}. */
@@ -111,7 +117,9 @@ export class Sgd extends Optimizer {
       momentum: o.momentum ?? 0,
       nesterov: o.nesterov ?? false,
       weightDecay: o.weightDecay ?? 0,
+      weightDecayOn: o.weightDecayOn ?? 'all',
     };
+    if (this.o.weightDecayOn !== 'all' && this.o.weightDecayOn !== 'kernels') throw new Error(`sgd: weightDecayOn must be 'all' or 'kernels', got ${JSON.stringify(this.o.weightDecayOn)}`);
     if (!(this.o.momentum >= 0 && this.o.momentum < 1)) throw new Error(`sgd: momentum must be in [0, 1), got ${this.o.momentum}`);
     if (!(this.o.weightDecay >= 0)) throw new Error(`sgd: weightDecay must be >= 0, got ${this.o.weightDecay}`);
     if (this.o.nesterov && this.o.momentum === 0) throw new Error('sgd: nesterov needs momentum > 0');
@@ -123,13 +131,14 @@ export class Sgd extends Optimizer {
     return this.o.momentum > 0 ? ['velocity'] : [];
   }
   protected update(p: Param, slots: F32Buffer[], lr: number): void {
+    const weightDecay = this.o.weightDecayOn === 'kernels' && !p.name.endsWith('/kernel') ? 0 : this.o.weightDecay;
     if (slots.length === 0) {
       // Plain SGD: a zero velocity with momentum 0 gives w -= lr * (g + wd*w).
       const v = this.scratch(p.value.length);
-      sgdUpdate(this.be!, p.value, p.grad!, v, { lr, momentum: 0, weightDecay: this.o.weightDecay, nesterov: false });
+      sgdUpdate(this.be!, p.value, p.grad!, v, { lr, momentum: 0, weightDecay, nesterov: false });
       return;
     }
-    sgdUpdate(this.be!, p.value, p.grad!, slots[0], { lr, momentum: this.o.momentum, weightDecay: this.o.weightDecay, nesterov: this.o.nesterov });
+    sgdUpdate(this.be!, p.value, p.grad!, slots[0], { lr, momentum: this.o.momentum, weightDecay, nesterov: this.o.nesterov });
   }
   private scratch(len: number): F32Buffer {
     if (!this.tmp || this.tmp.length < len) {
