@@ -220,7 +220,7 @@ describe('nothing a user made is lost', () => {
   it('a diverged run exits 1 naming the step and leaves the file at --out untouched', () => {
     const out = join(dir, 'keep.cnnw');
     writeFileSync(out, 'a model the user cares about');
-    const r = run('train', '--dataset', 'mnist-sample', '--model', 'simple', '--lr', '10', '--momentum', '0.99', '--epochs', '1', '--limit', '2000', '--out', out, '--no-progress');
+    const r = run('train', '--dataset', 'mnist-sample', '--model', 'simple', '--lr', '10', '--weight-decay', '1', '--momentum', '0', '--epochs', '1', '--limit', '2000', '--out', out, '--no-progress');
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/training diverged: loss is NaN at step \d+ \(learning rate 10\); lower the learning rate/);
     expect(readFileSync(out, 'utf8')).toBe('a model the user cares about');
