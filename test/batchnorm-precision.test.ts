@@ -7,7 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { batchNormBackward, batchNormForwardTrain } from '../ts/kernels/norm.js';
-import { bothBackends, rng } from './helpers.js';
+import { wholeBatch } from '../ts/parallel/shard.js';
+import { scratchFor, bothBackends, rng } from './helpers.js';
 
 const backends = await bothBackends();
 
@@ -63,14 +64,14 @@ describe.each(backends.map((b) => [b.name, b] as const))('%s build: batch-norm s
     const x = be.heap.from(X), y = be.heap.alloc(len), gamma = be.heap.alloc(c, 1), beta = be.heap.alloc(c, 0);
     const mean = be.heap.alloc(c), invstd = be.heap.alloc(c), rm = be.heap.alloc(c, 0), rv = be.heap.alloc(c, 0);
     // momentum 1: the running statistics are exactly this batch's mean and unbiased variance.
-    batchNormForwardTrain(be, { n, c, s }, x, y, gamma, beta, mean, invstd, rm, rv, 1, eps);
+    batchNormForwardTrain(be, { n, c, s }, x, y, gamma, beta, mean, invstd, rm, rv, 1, eps, wholeBatch(be, n), scratchFor(be));
     const ref = reference(n, c, s, X, DY, eps);
     const m = n * s;
     const meanErr = maxRel(mean.view, ref.mean);
     const varErr = maxRel(Array.from(rv.view, (v) => (v * (m - 1)) / m), ref.variance);
     const yErr = maxRel(y.view, ref.y, new Float64Array(len).fill(1)); // y has unit variance: absolute = relative to its scale
     const dy = be.heap.from(DY), dx = be.heap.alloc(len), dg = be.heap.alloc(c), db = be.heap.alloc(c);
-    batchNormBackward(be, { n, c, s }, x, dy, gamma, mean, invstd, dx, dg, db);
+    batchNormBackward(be, { n, c, s }, x, dy, gamma, mean, invstd, dx, dg, db, wholeBatch(be, n), scratchFor(be));
     const dbErr = maxRel(db.view, ref.dbeta, ref.dbetaAbs), dgErr = maxRel(dg.view, ref.dgamma, ref.dgammaAbs);
     console.log(`batch norm ${name} x[${n},${c},${h},${w}]: max relative error mean ${meanErr.toExponential(2)}, variance ${varErr.toExponential(2)}, ` +
       `output ${yErr.toExponential(2)}; dbeta ${dbErr.toExponential(2)}, dgamma ${dgErr.toExponential(2)} (relative to the sum of |terms|)`);

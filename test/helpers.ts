@@ -42,3 +42,16 @@ export function maxErrRatio(a: ArrayLike<number>, b: ArrayLike<number>, atol: nu
   }
   return worst;
 }
+
+/** Scratch buffers for kernels that take them (freed with the backend's instance; tests only). */
+export function scratchFor(be: Backend): (key: string, length: number) => import('../ts/backend/memory.js').F32Buffer {
+  const pool = new Map<string, import('../ts/backend/memory.js').F32Buffer>();
+  return (key, length) => {
+    const b = pool.get(key);
+    if (b && b.length >= length) return b;
+    b?.free();
+    const nb = be.heap.alloc(length);
+    pool.set(key, nb);
+    return nb;
+  };
+}

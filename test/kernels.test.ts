@@ -2,11 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import { avgPoolBackward, avgPoolForward, maxPoolBackward, maxPoolForward, padBackward, padForward, poolGeometry } from '../ts/kernels/pool.js';
 import { biasAddRows, biasGradRows, dropoutForward, mulElementwise, reluBackward, reluForward, affine, fill } from '../ts/kernels/elementwise.js';
-import { batchNormBackward, batchNormForwardInfer, batchNormForwardTrain } from '../ts/kernels/norm.js';
+import { batchNormBackward, batchNormForwardInfer, batchNormForwardTrain, pairwiseRows } from '../ts/kernels/norm.js';
 import { argmaxRows, softmax, softmaxCrossEntropy } from '../ts/kernels/loss.js';
 import { adamUpdate, sgdUpdate } from '../ts/kernels/optim.js';
 import { batchNormRef, dot, numericGrad, poolForwardRef, xentRef } from './reference/nn.js';
-import { bothBackends, maxErrRatio, randArray, randInt, rng } from './helpers.js';
+import { wholeBatch } from '../ts/parallel/shard.js';
+import { scratchFor, bothBackends, maxErrRatio, randArray, randInt, rng } from './helpers.js';
 
 const backends = await bothBackends();
 
@@ -138,7 +139,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('%s build', (_name, be)
       const X = randArray(len, rr).map((v, i) => v * 3 + (i % 5)), G = randArray(c, rr), Bt = randArray(c, rr), DY = randArray(len, rr);
       const x = be.heap.from(X), y = be.heap.alloc(len), gamma = be.heap.from(G), beta = be.heap.from(Bt);
       const mean = be.heap.alloc(c), invstd = be.heap.alloc(c), rm = be.heap.alloc(c, 0.5), rv = be.heap.alloc(c, 2);
-      batchNormForwardTrain(be, { n, c, s }, x, y, gamma, beta, mean, invstd, rm, rv, momentum, eps);
+      batchNormForwardTrain(be, { n, c, s }, x, y, gamma, beta, mean, invstd, rm, rv, momentum, eps, wholeBatch(be, n), scratchFor(be));
       const ref = batchNormRef(n, c, s, X, G, Bt, eps);
       expect(maxErrRatio(y.view, ref.y, 1e-4, 1e-4)).toBeLessThanOrEqual(1);
       const m = n * s;
@@ -147,7 +148,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('%s build', (_name, be)
 
       // Backward vs finite differences of <bn(x), dy> through the f64 reference.
       const dy = be.heap.from(DY), dx = be.heap.alloc(len), dg = be.heap.alloc(c), db = be.heap.alloc(c);
-      batchNormBackward(be, { n, c, s }, x, dy, gamma, mean, invstd, dx, dg, db);
+      batchNormBackward(be, { n, c, s }, x, dy, gamma, mean, invstd, dx, dg, db, wholeBatch(be, n), scratchFor(be));
       const L = (xx: ArrayLike<number>, gg: ArrayLike<number>, bb: ArrayLike<number>) => dot(batchNormRef(n, c, s, xx, gg, bb, eps).y, DY);
       const ix = Array.from({ length: 8 }, () => randInt(rr, 0, len - 1));
       const ic = Array.from({ length: Math.min(c, 4) }, () => randInt(rr, 0, c - 1));
@@ -159,6 +160,45 @@ describe.each(backends.map((b) => [b.name, b] as const))('%s build', (_name, be)
       const bm = be.heap.from(ref.mean), bv = be.heap.from(ref.var), y2 = be.heap.alloc(len);
       batchNormForwardInfer(be, { n, c, s }, x, y2, gamma, beta, bm, bv, eps);
       expect(maxErrRatio(y2.view, ref.y, 1e-4, 1e-4)).toBeLessThanOrEqual(1);
+    });
+  });
+
+  describe('pairwise tree', () => {
+    /** The tree by its definition: blocks of the binary form of rows from the first, each balanced, added from the last up. */
+    const treeRef = (v: number[]): number => {
+      const balanced = (a: number[]): number => (a.length === 1 ? a[0] : Math.fround(balanced(a.slice(0, a.length / 2)) + balanced(a.slice(a.length / 2))));
+      const blocks: number[] = [];
+      let start = 0;
+      for (let bit = 30; bit >= 0; bit--) {
+        if (v.length & (1 << bit)) {
+          blocks.push(balanced(v.slice(start, start + (1 << bit))));
+          start += 1 << bit;
+        }
+      }
+      return blocks.reduceRight((acc, b) => Math.fround(b + acc));
+    };
+    it.each([1, 2, 3, 5, 6, 7, 8, 13, 16, 31, 33, 100, 128, 255])('rows=%i: pairwiseRows sums each column in the defined tree, to the bit', (rows) => {
+      const rr = rng(rows);
+      const cols = 1 + (rows % 11);
+      // Values of mixed magnitude, so a different grouping would change the bits.
+      const src = Float32Array.from({ length: rows * cols }, () => (rr() - 0.3) * 10 ** Math.floor(rr() * 6 - 2));
+      const a = be.heap.from(src), out = be.heap.alloc(cols);
+      pairwiseRows(be, a, rows, cols, out);
+      for (let j = 0; j < cols; j++) {
+        const col = Array.from({ length: rows }, (_, r) => src[r * cols + j]);
+        expect(out.view[j]).toBe(treeRef(col));
+      }
+      a.free(); out.free();
+    });
+
+    it('is not the sequential sum (which the reference would also catch)', () => {
+      const rr = rng(99), rows = 100, cols = 50;
+      const src = Float32Array.from({ length: rows * cols }, () => (rr() - 0.3) * 10 ** Math.floor(rr() * 6 - 2));
+      const a = be.heap.from(src), out = be.heap.alloc(cols);
+      pairwiseRows(be, a, rows, cols, out);
+      const seq = Array.from({ length: cols }, (_, j) => Array.from({ length: rows }, (_, r) => src[r * cols + j]).reduce((x, y) => Math.fround(x + y)));
+      expect(Array.from(out.view).filter((v, j) => v !== seq[j]).length).toBeGreaterThan(10);
+      a.free(); out.free();
     });
   });
 

@@ -6,7 +6,10 @@
  */
 import { getBackend, type Backend } from './backend/load.js';
 import type { F32Buffer, I32Buffer } from './backend/memory.js';
-import { softmax, softmaxCrossEntropy } from './kernels/loss.js';
+import { meanOfRows, softmax, softmaxCrossEntropy, softmaxCrossEntropyRows } from './kernels/loss.js';
+import { pairwiseRows } from './kernels/norm.js';
+import { leafCount, wholeBatch, type StepShard } from './parallel/shard.js';
+import { TrainingPool } from './parallel/pool.js';
 import { fmtShape, type Layer, type Param, type Shape } from './layers/layer.js';
 import { Dropout } from './layers/simple.js';
 import { Optimizer } from './optim/optimizer.js';
@@ -98,6 +101,12 @@ export interface FitOptions {
   callbacks?: Callbacks;
   /** Stop after this many training steps (for tests, benchmarks and quick runs). */
   maxSteps?: number;
+  /**
+   * Worker threads to split each batch across (Node; default 1: this thread).
+   * Any count gives the same bits as 1. Each worker holds its own copy of the
+   * weights and its activations; the optimiser state stays here.
+   */
+  workers?: number;
 }
 
 export interface History {
@@ -164,11 +173,13 @@ export class Sequential {
   private lutBuf: F32Buffer | null = null;
   private labelBuf: I32Buffer | null = null;
   private dlogits: F32Buffer | null = null;
+  private lossRows: F32Buffer | null = null;
   private probs: F32Buffer | null = null;
   private firstParamLayer: number;
   private lastBatch = 0;
   private disposed = false;
   private fitting = false;
+  private pool: TrainingPool | null = null;
 
   constructor(layers: Layer[], o: SequentialOptions) {
     if (layers.length === 0) throw new Error('sequential: needs at least one layer');
@@ -260,7 +271,7 @@ export class Sequential {
   }
 
   /** Copies examples idx[from..from+n) (or from..from+n when idx is null) into wasm memory, normalised. */
-  private loadBatch(data: Dataset, idx: Uint32Array | null, from: number, n: number, withLabels: boolean): F32Buffer {
+  private loadBatch(data: Dataset, idx: ArrayLike<number> | null, from: number, n: number, withLabels: boolean): F32Buffer {
     const size = this.inputSize;
     const x = this.stage(n);
     const imgs = data.images as Uint8Array | Float32Array; // checkDataset / checkImages made it so
@@ -299,6 +310,11 @@ export class Sequential {
     return x;
   }
 
+  /** @internal Stages examples idx[from..from+n) (or from..) and their labels in wasm memory; returns the input buffer. */
+  stageBatch(data: Dataset, idx: ArrayLike<number> | null, from: number, n: number): F32Buffer {
+    return this.loadBatch(data, idx, from, n, true);
+  }
+
   /** Validates a data set against the input shape and classes. */
   checkDataset(d: Dataset, what = 'data'): Dataset {
     const size = this.inputSize;
@@ -318,10 +334,10 @@ export class Sequential {
   }
 
   /** Forward pass over n staged examples; returns the logits buffer [n, classes]. */
-  forwardBuffer(x: F32Buffer, n: number, training: boolean, stepSeed = 0): F32Buffer {
+  forwardBuffer(x: F32Buffer, n: number, training: boolean, stepSeed = 0, shard?: StepShard): F32Buffer {
     this.checkAlive();
     let h = x;
-    const ctx = { training, stepSeed };
+    const ctx = { training, stepSeed, shard: training ? shard ?? wholeBatch(this.backend, n) : undefined };
     const prof = this.profiler;
     for (const l of this.layers) {
       const t0 = prof ? performance.now() : 0;
@@ -332,15 +348,60 @@ export class Sequential {
     return h;
   }
 
-  /** Backward from dlogits through every layer; fills parameter gradients. */
-  private backwardBuffer(dlogits: F32Buffer, n: number): void {
+  /** Backward from dlogits through every layer: leaf gradients (and batch norm's whole ones). */
+  private backwardBuffer(dlogits: F32Buffer, n: number, shard: StepShard): void {
     let g: F32Buffer | null = dlogits;
     const prof = this.profiler;
+    const ctx = { shard };
     for (let i = this.layers.length - 1; i >= 0 && g; i--) {
       const t0 = prof ? performance.now() : 0;
-      g = this.layers[i].backward(g, n, i > this.firstParamLayer);
+      g = this.layers[i].backward(g, n, i > this.firstParamLayer, ctx);
       if (prof) prof(this.layers[i].name, 'backward', performance.now() - t0);
     }
+  }
+
+  /**
+   * @internal One shard of a training step on n staged examples (labels staged
+   * too): forward, per-row losses, backward. Weight gradients are left per
+   * leaf in each parameter's `leafGrads`. Returns the rows' losses (valid until
+   * the next call) and how many were classified correctly.
+   */
+  shardStep(x: F32Buffer, n: number, shard: StepShard, stepSeed: number): { losses: Float32Array; correct: number } {
+    const logits = this.forwardBuffer(x, n, true, stepSeed, shard);
+    const correct = this.correct(logits, n);
+    const k = this.classes;
+    if (!this.dlogits || this.dlogits.length < n * k) {
+      this.dlogits?.free();
+      this.dlogits = this.backend.heap.alloc(n * k);
+    }
+    if (!this.lossRows || this.lossRows.length < n) {
+      this.lossRows?.free();
+      this.lossRows = this.backend.heap.alloc(n);
+    }
+    softmaxCrossEntropyRows(this.backend, logits, this.labelBuf!, this.dlogits, this.lossRows, n, k, shard.batchSize);
+    this.backwardBuffer(this.dlogits, n, shard);
+    return { losses: this.lossRows.view.subarray(0, n), correct };
+  }
+
+  /** @internal The parameters whose gradients are combined over leaves, in model order. */
+  leafParams(): Param[] {
+    return this.layers.flatMap((l) => l.leafParams());
+  }
+
+  /** Combines the leaves' gradients of the whole batch (all local) into each parameter's grad. */
+  private combineLeafGradients(leaves: number): void {
+    for (const p of this.leafParams()) {
+      const size = p.value.length;
+      pairwiseRows(this.backend, p.leafGrads!.sub(0, leaves * size), leaves, size, p.grad!);
+    }
+  }
+
+  /** Forward and backward of a whole batch in this thread; returns its mean loss and correct count. */
+  private localStep(x: F32Buffer, n: number, stepSeed: number): { loss: number; correct: number } {
+    const r = this.shardStep(x, n, wholeBatch(this.backend, n), stepSeed);
+    const loss = meanOfRows(r.losses, n);
+    this.combineLeafGradients(leafCount(n));
+    return { loss, correct: r.correct };
   }
 
   /** Mean loss of the staged batch; writes dlogits. */
@@ -371,17 +432,24 @@ export class Sequential {
    */
   trainStep(data: Dataset, idx: Uint32Array | null, from: number, n: number, optimizer: Optimizer, stepSeed: number): { loss: number; correct: number } {
     const x = this.loadBatch(data, idx, from, n, true);
-    const logits = this.forwardBuffer(x, n, true, stepSeed);
-    const correct = this.correct(logits, n);
-    const loss = this.lossAndGrad(logits, n);
+    const { loss, correct } = this.localStep(x, n, stepSeed);
     if (!Number.isFinite(loss)) {
       throw new TrainingDivergedError(`training diverged: loss is ${loss} at step ${optimizer.iterations + 1} (learning rate ${optimizer.learningRate}); lower the learning rate`);
     }
-    this.backwardBuffer(this.dlogits!, n);
     const t0 = this.profiler ? performance.now() : 0;
     optimizer.step(this.backend, this.params());
     if (this.profiler) this.profiler('optimizer', 'update', performance.now() - t0);
     return { loss, correct };
+  }
+
+  /** trainStep with the batch's gradients computed by a worker pool. */
+  private async poolStep(pool: TrainingPool, idx: Uint32Array, from: number, n: number, optimizer: Optimizer, stepSeed: number): Promise<{ loss: number; correct: number }> {
+    const r = await pool.step(idx, from, n, stepSeed);
+    if (!Number.isFinite(r.loss)) {
+      throw new TrainingDivergedError(`training diverged: loss is ${r.loss} at step ${optimizer.iterations + 1} (learning rate ${optimizer.learningRate}); lower the learning rate`);
+    }
+    optimizer.step(this.backend, this.params());
+    return r;
   }
 
   /**
@@ -391,17 +459,22 @@ export class Sequential {
    */
   computeGradients(data: Dataset, from: number, n: number, stepSeed = 0): number {
     this.checkAlive();
-    const logits = this.forwardBuffer(this.loadBatch(data, null, from, n, true), n, true, stepSeed);
-    const loss = this.lossAndGrad(logits, n);
-    this.backwardBuffer(this.dlogits!, n);
-    return loss;
+    return this.localStep(this.loadBatch(data, null, from, n, true), n, stepSeed).loss;
   }
 
   /** Training-mode loss on examples from..from+n (same dropout masks for the same stepSeed). */
   trainingLoss(data: Dataset, from: number, n: number, stepSeed = 0): number {
     this.checkAlive();
     const logits = this.forwardBuffer(this.loadBatch(data, null, from, n, true), n, true, stepSeed);
-    return this.lossAndGrad(logits, n);
+    const k = this.classes;
+    const scratch = this.backend.heap.alloc(n * k), rows = this.backend.heap.alloc(n);
+    try {
+      softmaxCrossEntropyRows(this.backend, logits, this.labelBuf!, scratch, rows, n, k, n);
+      return meanOfRows(rows.view, n);
+    } finally {
+      scratch.free();
+      rows.free();
+    }
   }
 
   /** Trains for `epochs` over `data`; resolves to the history. */
@@ -430,6 +503,17 @@ export class Sequential {
 
   private async runFit(data: Dataset, o: FitOptions): Promise<History> {
     const epochs = o.epochs ?? 1, batchSize = o.batchSize ?? 32;
+    const pool = (o.workers ?? 1) > 1 ? await TrainingPool.create(this, data, o.workers!, Math.min(batchSize, data.count)) : null;
+    this.pool = pool;
+    try {
+      return await this.runEpochs(data, o, epochs, batchSize, pool);
+    } finally {
+      this.pool = null;
+      await pool?.dispose();
+    }
+  }
+
+  private async runEpochs(data: Dataset, o: FitOptions, epochs: number, batchSize: number, pool: TrainingPool | null): Promise<History> {
     const cb = o.callbacks ?? {};
     const rng = new Rng((o.seed ?? this.seed) + 0x5eed);
     const idx = Uint32Array.from({ length: data.count }, (_, i) => i);
@@ -446,7 +530,7 @@ export class Sequential {
       for (let b = 0; b < batches; b++) {
         const from = b * batchSize, n = Math.min(batchSize, data.count - from);
         const lr = o.optimizer.learningRate;
-        const r = this.trainStep(data, idx, from, n, o.optimizer, rng.seed53());
+        const r = pool ? await this.poolStep(pool, idx, from, n, o.optimizer, rng.seed53()) : this.trainStep(data, idx, from, n, o.optimizer, rng.seed53());
         history.steps++;
         lossSum += r.loss * n;
         correct += r.correct;
@@ -579,8 +663,9 @@ export class Sequential {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    void this.pool?.dispose();
     for (const l of this.layers) l.dispose();
-    for (const b of [this.xBuf, this.labelBuf, this.dlogits, this.probs, this.pixelBuf, this.lutBuf]) b?.free();
+    for (const b of [this.xBuf, this.labelBuf, this.dlogits, this.lossRows, this.probs, this.pixelBuf, this.lutBuf]) b?.free();
   }
 }
 
@@ -595,7 +680,7 @@ function checkFitOptions(o: FitOptions): void {
   if (!(o.optimizer instanceof Optimizer)) {
     throw new Error(`fit: options.optimizer must be an optimizer such as sgd({ learningRate: 0.01 }) or adam(), got ${o.optimizer === undefined ? 'nothing' : typeof o.optimizer}`);
   }
-  for (const k of ['epochs', 'batchSize', 'maxSteps'] as const) {
+  for (const k of ['epochs', 'batchSize', 'maxSteps', 'workers'] as const) {
     const v = o[k];
     if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new Error(`fit: ${k} must be a positive integer, got ${JSON.stringify(v)}`);
   }

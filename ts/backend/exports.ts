@@ -46,19 +46,26 @@ export interface KernelExports {
   relu_backward(y: number, dy: number, dx: number, len: number): void;
   bias_add_rows(y: number, bias: number, rows: number, cols: number): void;
   bias_grad_rows(dy: number, dbias: number, rows: number, cols: number): void;
-  dropout_forward(x: number, y: number, mask: number, len: number, keep: number, seedLo: number, seedHi: number): void;
+  dropout_forward(x: number, y: number, mask: number, len: number, keep: number, seedLo: number, seedHi: number, offset: number): void;
   mul(a: number, b: number, dst: number, len: number): void;
   fill(p: number, len: number, v: number): void;
   affine(x: number, y: number, len: number, scale: number, shift: number): void;
   lut_u8(x: number, table: number, y: number, len: number): void;
-  batchnorm_forward_train(x: number, y: number, gamma: number, beta: number, mean: number, invstd: number,
-    runningMean: number, runningVar: number, n: number, c: number, s: number, momentum: number, eps: number): void;
+  pairwise_rows(src: number, rows: number, cols: number, dst: number): void;
+  batchnorm_image_sums(x: number, n: number, c: number, s: number, out: number): void;
+  batchnorm_mean(total: number, m: number, c: number, mean: number): void;
+  batchnorm_image_sq_devs(x: number, mean: number, n: number, c: number, s: number, out: number): void;
+  batchnorm_finish_stats(sq: number, m: number, c: number, mean: number, invstd: number,
+    runningMean: number, runningVar: number, momentum: number, eps: number): void;
+  batchnorm_normalize(x: number, y: number, gamma: number, beta: number, mean: number, invstd: number, n: number, c: number, s: number): void;
   batchnorm_forward_infer(x: number, y: number, gamma: number, beta: number, runningMean: number, runningVar: number,
     n: number, c: number, s: number, eps: number): void;
-  batchnorm_backward(x: number, dy: number, gamma: number, mean: number, invstd: number,
-    dx: number, dgamma: number, dbeta: number, n: number, c: number, s: number): void;
+  batchnorm_backward_partials(x: number, dy: number, mean: number, n: number, c: number, s: number, out: number): void;
+  batchnorm_backward_dx(x: number, dy: number, gamma: number, mean: number, invstd: number,
+    dbeta: number, dgamma: number, dx: number, n: number, c: number, s: number, m: number): void;
   softmax(logits: number, probs: number, n: number, k: number): void;
   softmax_xent(logits: number, labels: number, dlogits: number, n: number, k: number): number;
+  softmax_xent_rows(logits: number, labels: number, dlogits: number, losses: number, n: number, k: number, invN: number): void;
   argmax_rows(x: number, out: number, n: number, k: number): void;
   sgd_update(w: number, g: number, v: number, len: number, lr: number, momentum: number, weightDecay: number, nesterov: number): void;
   adam_update(w: number, g: number, m: number, v: number, len: number, lr: number, beta1: number, beta2: number,
@@ -92,15 +99,22 @@ export const KERNEL_FUNCTIONS = [
   'fill',
   'affine',
   'lut_u8',
-  'batchnorm_forward_train',
+  'pairwise_rows',
+  'batchnorm_image_sums',
+  'batchnorm_mean',
+  'batchnorm_image_sq_devs',
+  'batchnorm_finish_stats',
+  'batchnorm_normalize',
   'batchnorm_forward_infer',
-  'batchnorm_backward',
+  'batchnorm_backward_partials',
+  'batchnorm_backward_dx',
   'softmax',
   'softmax_xent',
+  'softmax_xent_rows',
   'argmax_rows',
   'sgd_update',
   'adam_update',
 ] as const satisfies readonly (Exclude<keyof KernelExports, 'memory'>)[];
 
 /** The ABI version this TypeScript expects from `abi_version()`. */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;

@@ -86,6 +86,8 @@ export class Backend {
     readonly name: BackendName,
     /** The raw kernel exports. */
     readonly k: KernelExports,
+    /** The compiled module, when it was compiled here (workers instantiate the same one). */
+    readonly module: WebAssembly.Module | null = null,
   ) {
     this.heap = new Heap(k);
   }
@@ -99,11 +101,11 @@ export class Backend {
 /** Instantiates a build from a module, checking its exports and ABI version. */
 export async function instantiateBackend(name: BackendName, module: WebAssembly.Module): Promise<Backend> {
   const instance = await WebAssembly.instantiate(module, {});
-  return backendFromExports(name, instance.exports);
+  return backendFromExports(name, instance.exports, module);
 }
 
 /** Wraps the exports of an instantiated build, checking them and the ABI version. */
-export function backendFromExports(name: BackendName, exports: object): Backend {
+export function backendFromExports(name: BackendName, exports: object, module: WebAssembly.Module | null = null): Backend {
   const ex = exports as Record<string, unknown>;
   const missing = KERNEL_FUNCTIONS.filter((f) => typeof ex[f] !== 'function');
   if (missing.length > 0 || !(ex.memory instanceof WebAssembly.Memory)) {
@@ -115,7 +117,7 @@ export function backendFromExports(name: BackendName, exports: object): Backend 
   if (abi !== ABI_VERSION) {
     throw new Error(`cnn-wasm: the ${name} kernels have ABI version ${abi}, this library expects ${ABI_VERSION}`);
   }
-  return new Backend(name, k);
+  return new Backend(name, k, module);
 }
 
 let current: Backend | null = null;

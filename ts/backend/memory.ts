@@ -15,11 +15,13 @@ abstract class WasmBuffer<V extends View> {
   private freed = false;
 
   constructor(
-    private readonly heap: Heap,
+    protected readonly heap: Heap,
     /** Byte address of element 0. */
     readonly ptr: number,
     /** Number of elements. */
     readonly length: number,
+    /** A view into another buffer's memory: free() releases nothing. */
+    private readonly borrowed = false,
   ) {}
 
   protected abstract makeView(buffer: ArrayBuffer, ptr: number, length: number): V;
@@ -57,7 +59,7 @@ abstract class WasmBuffer<V extends View> {
     if (this.freed) return;
     this.freed = true;
     this.cached = null;
-    this.heap.freeBytes(this.ptr, this.length * 4);
+    if (!this.borrowed) this.heap.freeBytes(this.ptr, this.length * 4);
   }
 
   /** Whether {@link free} has been called. */
@@ -71,6 +73,14 @@ export class F32Buffer extends WasmBuffer<Float32Array> {
   protected makeView(buffer: ArrayBuffer, ptr: number, length: number): Float32Array {
     return new Float32Array(buffer, ptr, length);
   }
+
+  /** Values [offset, offset + length) as a buffer of their own, borrowing this one's memory (free() on it is a no-op). */
+  sub(offset: number, length: number): F32Buffer {
+    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > this.length) {
+      throw new Error(`F32Buffer.sub: [${offset}, ${offset + length}) is outside the buffer's ${this.length} values`);
+    }
+    return new F32Buffer(this.heap, this.ptr + offset * 4, length, true);
+  }
 }
 
 /** i32 values in wasm memory (labels, argmax indices). */
@@ -80,13 +90,13 @@ export class I32Buffer extends WasmBuffer<Int32Array> {
   }
 }
 
-/** Allocation of f32 buffers in one wasm instance's memory. */
 /**
  * The largest block one allocation can hold: wasm32 addresses are 32-bit and
  * Rust's allocator takes sizes up to isize::MAX (2 GiB - 1), minus alignment.
  */
 export const MAX_ALLOC_BYTES = 2 ** 31 - 64;
 
+/** Allocation of f32 buffers in one wasm instance's memory. */
 export class Heap {
   private liveBytes = 0;
 

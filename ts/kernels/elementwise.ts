@@ -35,11 +35,12 @@ export function biasGradRows(be: Backend, dy: F32Buffer, dbias: F32Buffer, rows:
  * `mask` receives the multipliers (0 or 1/keep). `seed` is a 53-bit integer; the
  * mask depends only on (seed, index), identically on every backend.
  */
-export function dropoutForward(be: Backend, x: F32Buffer, y: F32Buffer, mask: F32Buffer, keep: number, seed: number, len = x.length): void {
+export function dropoutForward(be: Backend, x: F32Buffer, y: F32Buffer, mask: F32Buffer, keep: number, seed: number, len = x.length, offset = 0): void {
+  if (!Number.isInteger(offset) || offset < 0 || offset + len > 2 ** 32) throw new Error(`dropoutForward: offset must be a non-negative integer, got ${offset}`);
   for (const [n, b] of [['x', x], ['y', y], ['mask', mask]] as const) checkBuffer('dropoutForward', n, b, len);
   if (!(keep > 0 && keep <= 1)) throw new Error(`dropoutForward: keep probability must be in (0, 1], got ${keep}`);
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`dropoutForward: seed must be a non-negative safe integer, got ${seed}`);
-  be.k.dropout_forward(x.ptr, y.ptr, mask.ptr, len, keep, seed >>> 0, Math.floor(seed / 2 ** 32) >>> 0);
+  be.k.dropout_forward(x.ptr, y.ptr, mask.ptr, len, keep, seed >>> 0, Math.floor(seed / 2 ** 32) >>> 0, offset);
 }
 
 /** dst = a * b element-wise (dropout backward: dx = dy * mask). */

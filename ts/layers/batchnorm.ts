@@ -6,7 +6,8 @@
  */
 import type { F32Buffer } from '../backend/memory.js';
 import { batchNormBackward, batchNormForwardInfer, batchNormForwardTrain, type BatchNormShape } from '../kernels/norm.js';
-import { Layer, type ForwardContext, type Param, type Shape } from './layer.js';
+import { Layer, type BackwardContext, type ForwardContext, type Param, type Shape } from './layer.js';
+import { wholeBatch } from '../parallel/shard.js';
 
 /** Options of {@link batchNormalization}. */
 export interface BatchNormOptions {
@@ -51,12 +52,14 @@ export class BatchNormalization extends Layer {
     return { n, c: s[0], s: s.length === 3 ? s[1] * s[2] : 1 };
   }
 
+  private readonly scratch = (key: string, length: number) => this.buffer(key, length);
+
   forward(x: F32Buffer, n: number, ctx: ForwardContext): F32Buffer {
     const y = this.buffer('y', n * this.outputSize);
     const c = this.inputShape[0];
     if (ctx.training) {
       batchNormForwardTrain(this.be, this.shape(n), x, y, this.gamma.value, this.beta.value, this.buffer('mean', c), this.buffer('invstd', c),
-        this.runningMean.value, this.runningVar.value, this.momentum, this.epsilon);
+        this.runningMean.value, this.runningVar.value, this.momentum, this.epsilon, ctx.shard ?? wholeBatch(this.be, n), this.scratch);
       this.x = x;
     } else {
       batchNormForwardInfer(this.be, this.shape(n), x, y, this.gamma.value, this.beta.value, this.runningMean.value, this.runningVar.value, this.epsilon);
@@ -65,13 +68,19 @@ export class BatchNormalization extends Layer {
     return y;
   }
 
-  backward(dy: F32Buffer, n: number): F32Buffer | null {
+  backward(dy: F32Buffer, n: number, _needDx: boolean, ctx: BackwardContext): F32Buffer | null {
     if (!this.x) throw new Error(`layer '${this.name}': backward without a training forward`);
     const c = this.inputShape[0];
     // dgamma/dbeta must be computed even for the first layer, so dx is always produced.
     const dx = this.buffer('dx', n * this.inputSize);
-    batchNormBackward(this.be, this.shape(n), this.x, dy, this.gamma.value, this.buffer('mean', c), this.buffer('invstd', c), dx, this.gamma.grad!, this.beta.grad!);
+    batchNormBackward(this.be, this.shape(n), this.x, dy, this.gamma.value, this.buffer('mean', c), this.buffer('invstd', c), dx,
+      this.gamma.grad!, this.beta.grad!, ctx.shard, this.scratch);
     return dx;
+  }
+
+  /** gamma and beta gradients come from batch totals, complete in every shard: none is per leaf. */
+  override leafParams(): Param[] {
+    return [];
   }
 
   override params(): Param[] {

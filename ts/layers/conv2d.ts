@@ -3,6 +3,7 @@ import type { F32Buffer } from '../backend/memory.js';
 import { checkInitializer, initialize, type Initializer } from '../init.js';
 import { conv2dBackward, conv2dForward, convGeometry, convWorkspaceSize, type ConvGeometry, type Padding } from '../kernels/conv.js';
 import { reluBackward, reluForward } from '../kernels/elementwise.js';
+import { wholeBatch } from '../parallel/shard.js';
 import { checkActivation, fmtShape, Layer, type Activation, type BuildContext, type ForwardContext, type Param, type Shape } from './layer.js';
 
 /** Options of {@link conv2d}, Keras-style. */
@@ -42,6 +43,8 @@ export class Conv2D extends Layer {
   private bias: Param | null = null;
   private x: F32Buffer | null = null;
   private kept = false;
+  /** Leaf sizes of the last training forward. */
+  private leaves: number[] = [];
   /**
    * Whether a training forward keeps the batch's im2col matrices for the
    * backward pass (more memory: C*KH*KW*OH*OW floats per image) instead of
@@ -83,27 +86,54 @@ export class Conv2D extends Layer {
   }
 
   forward(x: F32Buffer, n: number, ctx: ForwardContext): F32Buffer {
-    const g = { ...this.geom, n };
     const y = this.buffer('y', n * this.outputSize);
-    this.kept = ctx.training && this.keepIm2col;
-    const work = this.buffer('work', convWorkspaceSize(this.be, g, this.kept));
-    conv2dForward(this.be, g, x, this.kernel.value, this.bias?.value ?? null, y, work, this.kept);
-    if (this.activation === 'relu') reluForward(this.be, y, y, n * this.outputSize);
     this.x = ctx.training ? x : null;
+    if (!ctx.training) {
+      this.kept = false;
+      const g = { ...this.geom, n };
+      const work = this.buffer('work', convWorkspaceSize(this.be, g, false));
+      conv2dForward(this.be, g, x, this.kernel.value, this.bias?.value ?? null, y, work, false);
+    } else {
+      // Leaf by leaf, each leaf's im2col kept in its own part of the workspace
+      // for backward, which computes each leaf's weight gradients on their own.
+      this.kept = this.keepIm2col;
+      this.leaves = [...(ctx.shard ?? wholeBatch(this.be, n)).leaves];
+      const per = this.leafWorkspace(this.leaves);
+      const work = this.buffer('work', per * this.leaves.length);
+      let at = 0;
+      this.leaves.forEach((ln, j) => {
+        conv2dForward(this.be, { ...this.geom, n: ln }, x.sub(at * this.inputSize, ln * this.inputSize), this.kernel.value, this.bias?.value ?? null,
+          y.sub(at * this.outputSize, ln * this.outputSize), work.sub(j * per, per), this.kept);
+        at += ln;
+      });
+    }
+    if (this.activation === 'relu') reluForward(this.be, y, y, n * this.outputSize);
     return y;
   }
 
+  /** Workspace floats one leaf needs (the largest leaf's). */
+  private leafWorkspace(leaves: number[]): number {
+    return convWorkspaceSize(this.be, { ...this.geom, n: Math.max(...leaves) }, this.kept);
+  }
+
   backward(dy: F32Buffer, n: number, needDx: boolean): F32Buffer | null {
-    if (!this.x) throw new Error(`layer '${this.name}': backward without a training forward`);
-    const g = { ...this.geom, n };
+    if (!this.x || this.leaves.length === 0) throw new Error(`layer '${this.name}': backward without a training forward`);
     let grad = dy;
     if (this.activation === 'relu') {
       grad = this.buffer('dpre', n * this.outputSize);
       reluBackward(this.be, this.buffer('y', 0), dy, grad, n * this.outputSize);
     }
     const dx = needDx ? this.buffer('dx', n * this.inputSize) : null;
-    const work = this.buffer('work', convWorkspaceSize(this.be, g, this.kept));
-    conv2dBackward(this.be, g, this.x, this.kernel.value, grad, dx, this.kernel.grad!, this.bias?.grad ?? null, work, this.kept);
+    const per = this.leafWorkspace(this.leaves);
+    const work = this.buffer('work', per * this.leaves.length);
+    const L = this.leaves.length;
+    let at = 0;
+    this.leaves.forEach((ln, j) => {
+      conv2dBackward(this.be, { ...this.geom, n: ln }, this.x!.sub(at * this.inputSize, ln * this.inputSize), this.kernel.value,
+        grad.sub(at * this.outputSize, ln * this.outputSize), dx ? dx.sub(at * this.inputSize, ln * this.inputSize) : null,
+        this.leafGrad(this.kernel, L, j), this.bias ? this.leafGrad(this.bias, L, j) : null, work.sub(j * per, per), this.kept);
+      at += ln;
+    });
     return dx;
   }
 

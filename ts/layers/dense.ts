@@ -3,7 +3,7 @@ import type { F32Buffer } from '../backend/memory.js';
 import { checkInitializer, initialize, type Initializer } from '../init.js';
 import { gemm } from '../kernels/gemm.js';
 import { biasAddRows, biasGradRows, reluBackward, reluForward } from '../kernels/elementwise.js';
-import { checkActivation, Layer, type Activation, type BuildContext, type ForwardContext, type Param, type Shape } from './layer.js';
+import { checkActivation, Layer, type Activation, type BackwardContext, type BuildContext, type ForwardContext, type Param, type Shape } from './layer.js';
 
 /** Options of {@link dense}. */
 export interface DenseOptions {
@@ -60,7 +60,7 @@ export class Dense extends Layer {
     return y;
   }
 
-  backward(dy: F32Buffer, n: number, needDx: boolean): F32Buffer | null {
+  backward(dy: F32Buffer, n: number, needDx: boolean, ctx: BackwardContext): F32Buffer | null {
     if (!this.x) throw new Error(`layer '${this.name}': backward without a training forward`);
     const d = this.inputShape[0], u = this.units;
     let grad = dy;
@@ -68,9 +68,15 @@ export class Dense extends Layer {
       grad = this.buffer('dpre', n * u);
       reluBackward(this.be, this.buffer('y', 0), dy, grad, n * u);
     }
-    // dW [d, u] = x^T [d, n] . grad [n, u];  db = column sums;  dx [n, d] = grad . W^T
-    gemm(this.be, { m: d, n: u, k: n, transA: true }, this.x, grad, this.kernel.grad!);
-    if (this.bias) biasGradRows(this.be, grad, this.bias.grad!, n, u);
+    // Per leaf: dW [d, u] = x^T [d, ln] . grad [ln, u];  db = column sums.  dx [n, d] = grad . W^T
+    const leaves = ctx.shard.leaves, L = leaves.length;
+    let at = 0;
+    leaves.forEach((ln, j) => {
+      const gl = grad.sub(at * u, ln * u);
+      gemm(this.be, { m: d, n: u, k: ln, transA: true }, this.x!.sub(at * d, ln * d), gl, this.leafGrad(this.kernel, L, j));
+      if (this.bias) biasGradRows(this.be, gl, this.leafGrad(this.bias, L, j), ln, u);
+      at += ln;
+    });
     if (!needDx) return null;
     const dx = this.buffer('dx', n * d);
     gemm(this.be, { m: n, n: d, k: u, transB: true }, grad, this.kernel.value, dx);

@@ -6,6 +6,7 @@
  */
 import type { Backend } from '../backend/load.js';
 import type { F32Buffer, I32Buffer } from '../backend/memory.js';
+import type { StepShard } from '../parallel/shard.js';
 import type { Rng } from '../rng.js';
 
 /** A shape without the batch dimension: [C, H, W] for images, [D] for vectors. */
@@ -19,6 +20,8 @@ export interface Param {
   value: F32Buffer;
   /** Gradient of the loss, written by backward; null for non-trainable tensors. */
   grad: F32Buffer | null;
+  /** Per-leaf gradients [leaves, size] of a training step (see parallel/shard.ts). */
+  leafGrads?: F32Buffer | null;
 }
 
 /** Context given to `build`. */
@@ -39,6 +42,13 @@ export interface ForwardContext {
   training: boolean;
   /** A fresh 53-bit seed per training step (dropout streams derive from it). */
   stepSeed: number;
+  /** In training: which part of the step's batch these images are (see parallel/shard.ts). */
+  shard?: StepShard;
+}
+
+/** Per-call context of a backward pass. */
+export interface BackwardContext {
+  shard: StepShard;
 }
 
 /** Formats a shape for messages: [6, 28, 28] -> "(6, 28, 28)". */
@@ -94,7 +104,26 @@ export abstract class Layer {
    * Backward of the last training forward: writes parameter gradients and returns
    * dL/dx (or null when `needDx` is false, as for the first layer).
    */
-  abstract backward(dy: F32Buffer, n: number, needDx: boolean): F32Buffer | null;
+  abstract backward(dy: F32Buffer, n: number, needDx: boolean, ctx: BackwardContext): F32Buffer | null;
+
+  /**
+   * The trainable tensors whose gradients backward writes leaf by leaf into
+   * `leafGrads` (to be combined over the batch's leaves); the others' `grad`
+   * is complete after backward (e.g. batch norm's, made from batch totals).
+   */
+  leafParams(): Param[] {
+    return this.params().filter((p) => p.grad);
+  }
+
+  /** Leaf j's gradient slot of `p` (leaves slots in all), grown on demand. */
+  protected leafGrad(p: Param, leaves: number, j: number): F32Buffer {
+    const size = p.value.length;
+    if (!p.leafGrads || p.leafGrads.length < leaves * size) {
+      p.leafGrads?.free();
+      p.leafGrads = this.be.heap.alloc(leaves * size);
+    }
+    return p.leafGrads.sub(j * size, size);
+  }
 
   /** Parameters and statistics, in a fixed order (the model file order). */
   params(): Param[] {
@@ -135,6 +164,7 @@ export abstract class Layer {
     for (const p of this.params()) {
       p.value.free();
       p.grad?.free();
+      p.leafGrads?.free();
     }
   }
 

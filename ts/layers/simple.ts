@@ -71,7 +71,8 @@ export class Dropout extends Layer {
     const len = n * this.outputSize;
     const y = this.buffer('y', len);
     const seed = (ctx.stepSeed + (this.index + 1) * 0x9e3779b1) % 2 ** 53;
-    dropoutForward(this.be, x, y, this.buffer('mask', len), 1 - this.rate, seed, len);
+    // Masks are drawn by element index in the whole batch, whichever shard this is.
+    dropoutForward(this.be, x, y, this.buffer('mask', len), 1 - this.rate, seed, len, (ctx.shard?.offset ?? 0) * this.outputSize);
     return y;
   }
   backward(dy: F32Buffer, n: number, needDx: boolean): F32Buffer | null {

@@ -139,11 +139,13 @@ pub unsafe fn add_rows(src: *const f32, rows: usize, cols: usize, dst: *mut f32)
 }
 
 /// Inverted dropout, forward: mask[i] = 1/keep with probability `keep`, else 0;
-/// y = x * mask. The draw for element i depends only on (seed, i).
-pub unsafe fn dropout_forward(x: *const f32, y: *mut f32, mask: *mut f32, len: usize, keep: f32, seed: u64) {
+/// y = x * mask. The draw for element i depends only on (seed, offset + i):
+/// a shard of a batch passes its first element's index in the whole batch as
+/// `offset` and gets the masks the whole batch would.
+pub unsafe fn dropout_forward(x: *const f32, y: *mut f32, mask: *mut f32, len: usize, keep: f32, seed: u64, offset: usize) {
     let scale = 1.0 / keep;
     for i in 0..len {
-        let m = if rng::uniform(seed, i as u64) < keep { scale } else { 0.0 };
+        let m = if rng::uniform(seed, (offset + i) as u64) < keep { scale } else { 0.0 };
         *mask.add(i) = m;
         *y.add(i) = *x.add(i) * m;
     }

@@ -52,7 +52,7 @@ pub extern "C" fn simd_enabled() -> i32 {
 /// Version of the wasm surface; TypeScript refuses a build whose ABI differs.
 #[no_mangle]
 pub extern "C" fn abi_version() -> i32 {
-    1
+    2
 }
 
 /// C = alpha * op(A) * op(B) + beta * C (row-major; see gemm::sgemm).
@@ -216,10 +216,12 @@ pub unsafe extern "C" fn bias_grad_rows(dy: *const f32, dbias: *mut f32, rows: u
     act::bias_grad_rows(dy, dbias, rows, cols)
 }
 
-/// Inverted dropout; the 64-bit stream seed is passed as two u32 halves.
+/// Inverted dropout; the 64-bit stream seed is passed as two u32 halves, and
+/// `offset` is the index of x[0] in the whole batch (0 unless x is a shard).
 #[no_mangle]
-pub unsafe extern "C" fn dropout_forward(x: *const f32, y: *mut f32, mask: *mut f32, len: usize, keep: f32, seed_lo: u32, seed_hi: u32) {
-    act::dropout_forward(x, y, mask, len, keep, (seed_hi as u64) << 32 | seed_lo as u64)
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn dropout_forward(x: *const f32, y: *mut f32, mask: *mut f32, len: usize, keep: f32, seed_lo: u32, seed_hi: u32, offset: usize) {
+    act::dropout_forward(x, y, mask, len, keep, (seed_hi as u64) << 32 | seed_lo as u64, offset)
 }
 
 /// dst = a * b element-wise.
@@ -247,13 +249,46 @@ pub unsafe extern "C" fn affine(x: *const f32, y: *mut f32, len: usize, scale: f
 
 // ------------------------------------------------------------- normalisation
 
+// Training batch norm in steps (norm.rs): per-image sums, combined by
+// pairwise_rows (possibly across workers), then statistics and outputs.
+
+/// dst[j] = pairwise tree over the rows of src [rows, cols]; src is overwritten.
+#[no_mangle]
+pub unsafe extern "C" fn pairwise_rows(src: *mut f32, rows: usize, cols: usize, dst: *mut f32) {
+    norm::pairwise_rows(src, rows, cols, dst)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn batchnorm_image_sums(x: *const f32, n: usize, c: usize, s: usize, out: *mut f32) {
+    norm::image_sums(x, n, c, s, out)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn batchnorm_mean(total: *const f32, m: usize, c: usize, mean: *mut f32) {
+    norm::divide(total, m, c, mean)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn batchnorm_image_sq_devs(x: *const f32, mean: *const f32, n: usize, c: usize, s: usize, out: *mut f32) {
+    norm::image_sq_devs(x, mean, n, c, s, out)
+}
+
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
-pub unsafe extern "C" fn batchnorm_forward_train(
-    x: *const f32, y: *mut f32, gamma: *const f32, beta: *const f32, mean: *mut f32, invstd: *mut f32,
-    running_mean: *mut f32, running_var: *mut f32, n: usize, c: usize, s: usize, momentum: f32, eps: f32,
+pub unsafe extern "C" fn batchnorm_finish_stats(
+    sq: *const f32, m: usize, c: usize, mean: *const f32, invstd: *mut f32,
+    running_mean: *mut f32, running_var: *mut f32, momentum: f32, eps: f32,
 ) {
-    norm::forward_train(x, y, gamma, beta, mean, invstd, running_mean, running_var, n, c, s, momentum, eps)
+    norm::finish_stats(sq, m, c, mean, invstd, running_mean, running_var, momentum, eps)
+}
+
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn batchnorm_normalize(
+    x: *const f32, y: *mut f32, gamma: *const f32, beta: *const f32, mean: *const f32, invstd: *const f32,
+    n: usize, c: usize, s: usize,
+) {
+    norm::normalize_all(x, y, gamma, beta, mean, invstd, n, c, s)
 }
 
 #[no_mangle]
@@ -266,12 +301,17 @@ pub unsafe extern "C" fn batchnorm_forward_infer(
 }
 
 #[no_mangle]
+pub unsafe extern "C" fn batchnorm_backward_partials(x: *const f32, dy: *const f32, mean: *const f32, n: usize, c: usize, s: usize, out: *mut f32) {
+    norm::backward_partials(x, dy, mean, n, c, s, out)
+}
+
+#[no_mangle]
 #[allow(clippy::too_many_arguments)]
-pub unsafe extern "C" fn batchnorm_backward(
+pub unsafe extern "C" fn batchnorm_backward_dx(
     x: *const f32, dy: *const f32, gamma: *const f32, mean: *const f32, invstd: *const f32,
-    dx: *mut f32, dgamma: *mut f32, dbeta: *mut f32, n: usize, c: usize, s: usize,
+    dbeta: *const f32, dgamma: *const f32, dx: *mut f32, n: usize, c: usize, s: usize, m: usize,
 ) {
-    norm::backward(x, dy, gamma, mean, invstd, dx, dgamma, dbeta, n, c, s)
+    norm::backward_dx(x, dy, gamma, mean, invstd, dbeta, dgamma, dx, n, c, s, m)
 }
 
 // ----------------------------------------------------------------------- loss
@@ -285,6 +325,12 @@ pub unsafe extern "C" fn softmax(logits: *const f32, probs: *mut f32, n: usize, 
 #[no_mangle]
 pub unsafe extern "C" fn softmax_xent(logits: *const f32, labels: *const i32, dlogits: *mut f32, n: usize, k: usize) -> f32 {
     loss::softmax_xent(logits, labels, dlogits, n, k)
+}
+
+/// Per-row cross-entropy losses and dlogits scaled by inv_n (1 / whole batch size).
+#[no_mangle]
+pub unsafe extern "C" fn softmax_xent_rows(logits: *const f32, labels: *const i32, dlogits: *mut f32, losses: *mut f32, n: usize, k: usize, inv_n: f32) {
+    loss::softmax_xent_rows(logits, labels, dlogits, losses, n, k, inv_n)
 }
 
 #[no_mangle]

@@ -69,3 +69,26 @@ pub unsafe fn argmax_rows(x: *const f32, out: *mut i32, n: usize, k: usize) {
         *out.add(r) = at as i32;
     }
 }
+
+/// Per-row softmax cross-entropy: losses[r] = -log softmax(logits[r])[label r],
+/// dlogits[r] = (softmax - onehot) * inv_n, where inv_n is 1 / (the whole
+/// batch's size), so a shard of a batch gets the gradient the whole batch
+/// would. dlogits may alias logits. The mean loss is the sum of `losses` in
+/// row order, in f64, over the whole batch, divided by its size.
+pub unsafe fn softmax_xent_rows(logits: *const f32, labels: *const i32, dlogits: *mut f32, losses: *mut f32, n: usize, k: usize, inv_n: f32) {
+    for r in 0..n {
+        let (x, d) = (logits.add(r * k), dlogits.add(r * k));
+        let mx = row_max(x, k);
+        let mut s = 0.0f32;
+        for j in 0..k {
+            s += (*x.add(j) - mx).exp();
+        }
+        let label = *labels.add(r) as usize;
+        *losses.add(r) = s.ln() - (*x.add(label) - mx);
+        let inv = 1.0 / s;
+        for j in 0..k {
+            let p = (*x.add(j) - mx).exp() * inv;
+            *d.add(j) = (p - if j == label { 1.0 } else { 0.0 }) * inv_n;
+        }
+    }
+}

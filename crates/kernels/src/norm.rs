@@ -10,62 +10,19 @@
 //!   1. each image's S values of the channel are summed in 16 chains (four
 //!      f32x4 accumulators over blocks of 16 values, then a tail), the chains
 //!      combined as ((a0 + a1) + (a2 + a3)) lane-wise, then lanes as F4::hsum;
-//!   2. the N per-image sums are combined in the pairwise tree of [`Pairwise`].
+//!   2. the N per-image sums are combined in the pairwise tree of `pairwise_rows`.
 //! A long sequential chain over all N*S values (100,352 for LeNet's first
 //! layer at batch 128) lost up to 2.5e-4 relative in the variance; this shape
-//! keeps it near 1e-6 and is what data-parallel training reproduces, image by
-//! image, on any number of workers.
+//! keeps it near 1e-6.
+//!
+//! The training kernels are split at the sums so that data-parallel training
+//! can run them on shards of the batch: each worker writes its images' sums
+//! (`image_sums`, `image_sq_devs`, `backward_partials`) into one [N, C] table,
+//! every worker combines the whole table with `pairwise_rows` (the same bits
+//! everywhere), and goes on with `finish_stats`, `normalize` and
+//! `backward_dx`. One worker runs the same kernels on the whole batch.
 
 use crate::simd::F4;
-
-/// Sums of N leaves in a pairwise tree fixed by N alone: leaves are taken left
-/// to right, and whenever two complete blocks of 2^j leaves stand side by side
-/// they are added into one block of 2^(j+1) (a binary counter: level j is
-/// occupied exactly when bit j of the leaf count is set). `finish` adds the
-/// remaining blocks from the smallest (rightmost) up. For N a power of two this
-/// is the balanced tree. K independent sums (channels) run side by side.
-pub struct Pairwise<const K: usize> {
-    levels: [[f32; K]; 48],
-    count: u64,
-}
-
-impl<const K: usize> Pairwise<K> {
-    pub fn new() -> Self {
-        Pairwise { levels: [[0.0; K]; 48], count: 0 }
-    }
-
-    #[inline(always)]
-    pub fn push(&mut self, mut v: [f32; K]) {
-        let (mut j, mut c) = (0, self.count);
-        while c & 1 == 1 {
-            for k in 0..K {
-                v[k] = self.levels[j][k] + v[k];
-            }
-            c >>= 1;
-            j += 1;
-        }
-        self.levels[j] = v;
-        self.count += 1;
-    }
-
-    pub fn finish(&self) -> [f32; K] {
-        let mut acc = [0.0f32; K];
-        let mut first = true;
-        for j in 0..48 {
-            if (self.count >> j) & 1 == 1 {
-                if first {
-                    acc = self.levels[j];
-                    first = false;
-                } else {
-                    for k in 0..K {
-                        acc[k] = self.levels[j][k] + acc[k];
-                    }
-                }
-            }
-        }
-        acc
-    }
-}
 
 /// One image's sum of f(i) over its s values in the fixed 16-chain shape; `f`
 /// gives four consecutive values at once (`lane4`) or one (`one`).
@@ -137,51 +94,165 @@ unsafe fn normalize(x: *const f32, y: *mut f32, len: usize, mu: f32, g: f32, b: 
     }
 }
 
-/// Writes a channel's batch statistics: mean, 1/sqrt(var + eps), and the running
-/// estimates. `sq` is the sum of squared deviations over m values.
-#[inline(always)]
-unsafe fn store_stats(
-    ci: usize, mu: f32, sq: f32, m: usize, mean: *mut f32, invstd: *mut f32,
-    running_mean: *mut f32, running_var: *mut f32, momentum: f32, eps: f32,
-) -> f32 {
-    let mf = m as f32;
-    let var = sq / mf;
-    let inv = 1.0 / (var + eps).sqrt();
-    *mean.add(ci) = mu;
-    *invstd.add(ci) = inv;
-    let unbiased = if m > 1 { sq / (mf - 1.0) } else { var };
-    *running_mean.add(ci) = (1.0 - momentum) * *running_mean.add(ci) + momentum * mu;
-    *running_var.add(ci) = (1.0 - momentum) * *running_var.add(ci) + momentum * unbiased;
-    inv
+/// dst[j] = the sum of column j of src [rows, cols] in the pairwise tree fixed
+/// by `rows` alone: the rows split, from the first, into blocks of the powers
+/// of two in rows' binary form (largest first); each block is summed as a
+/// balanced tree (halves added, recursively); the blocks are then added from
+/// the last (smallest) up: B0 + (B1 + (B2 + ...)). For rows a power of two it
+/// is the balanced tree. This is the one way per-image and per-leaf partial
+/// sums are combined, so every worker count gives the same bits.
+/// src is overwritten (it serves as the scratch of the tree).
+pub unsafe fn pairwise_rows(src: *mut f32, rows: usize, cols: usize, dst: *mut f32) {
+    let row = |r: usize| src.add(r * cols);
+    // Blocks of the binary decomposition, from the first row.
+    let mut blocks = [(0usize, 0usize); 64];
+    let (mut nb, mut start) = (0, 0);
+    for bit in (0..usize::BITS as usize).rev() {
+        let size = 1usize << bit;
+        if rows & size != 0 {
+            blocks[nb] = (start, size);
+            nb += 1;
+            start += size;
+        }
+    }
+    for &(b0, size) in &blocks[..nb] {
+        let mut stride = 1;
+        while stride < size {
+            let mut i = b0;
+            while i + stride < b0 + size {
+                add_row(row(i), row(i + stride), cols);
+                i += 2 * stride;
+            }
+            stride *= 2;
+        }
+    }
+    if nb == 0 {
+        crate::act::fill(dst, cols, 0.0);
+        return;
+    }
+    // acc = last block; then each earlier block + acc.
+    let acc = row(blocks[nb - 1].0);
+    for k in (0..nb - 1).rev() {
+        let left = row(blocks[k].0);
+        add_row(left, acc, cols);
+        core::ptr::copy(left, acc, cols);
+    }
+    core::ptr::copy(acc, dst, cols);
 }
 
-/// Training forward. Writes y, the batch mean and 1/sqrt(var + eps) per channel
-/// (kept for backward), and updates the running statistics.
+/// a[j] = a[j] + b[j].
+#[inline(always)]
+unsafe fn add_row(a: *mut f32, b: *const f32, cols: usize) {
+    let mut j = 0;
+    while j + 4 <= cols {
+        F4::load(a.add(j)).add(F4::load(b.add(j))).store(a.add(j));
+        j += 4;
+    }
+    while j < cols {
+        *a.add(j) += *b.add(j);
+        j += 1;
+    }
+}
+
+/// mean[ci] = total[ci] / m (the batch mean from the channel totals).
+pub unsafe fn divide(total: *const f32, m: usize, c: usize, mean: *mut f32) {
+    for ci in 0..c {
+        *mean.add(ci) = *total.add(ci) / m as f32;
+    }
+}
+
+/// out[ni, ci] = sum of image ni's values of channel ci (for S = 1 the value itself).
+pub unsafe fn image_sums(x: *const f32, n: usize, c: usize, s: usize, out: *mut f32) {
+    if s == 1 {
+        core::ptr::copy_nonoverlapping(x, out, n * c);
+        return;
+    }
+    for ni in 0..n {
+        for ci in 0..c {
+            *out.add(ni * c + ci) = image_sum(x.add((ni * c + ci) * s), s);
+        }
+    }
+}
+
+/// out[ni, ci] = sum of (x - mean[ci])^2 over image ni's values of channel ci.
+pub unsafe fn image_sq_devs(x: *const f32, mean: *const f32, n: usize, c: usize, s: usize, out: *mut f32) {
+    for ni in 0..n {
+        for ci in 0..c {
+            let mu = *mean.add(ci);
+            *out.add(ni * c + ci) = if s == 1 {
+                let d = *x.add(ni * c + ci) - mu;
+                d * d
+            } else {
+                image_sq_dev(x.add((ni * c + ci) * s), s, mu)
+            };
+        }
+    }
+}
+
+/// From the channel totals of the squared deviations over m values: invstd and
+/// the running statistics (mean already holds total / m).
 #[allow(clippy::too_many_arguments)]
-pub unsafe fn forward_train(
-    x: *const f32, y: *mut f32, gamma: *const f32, beta: *const f32,
-    mean: *mut f32, invstd: *mut f32, running_mean: *mut f32, running_var: *mut f32,
-    n: usize, c: usize, s: usize, momentum: f32, eps: f32,
+pub unsafe fn finish_stats(
+    sq: *const f32, m: usize, c: usize, mean: *const f32, invstd: *mut f32,
+    running_mean: *mut f32, running_var: *mut f32, momentum: f32, eps: f32,
+) {
+    for ci in 0..c {
+        let mf = m as f32;
+        let (mu, sq) = (*mean.add(ci), *sq.add(ci));
+        let var = sq / mf;
+        *invstd.add(ci) = 1.0 / (var + eps).sqrt();
+        let unbiased = if m > 1 { sq / (mf - 1.0) } else { var };
+        *running_mean.add(ci) = (1.0 - momentum) * *running_mean.add(ci) + momentum * mu;
+        *running_var.add(ci) = (1.0 - momentum) * *running_var.add(ci) + momentum * unbiased;
+    }
+}
+
+/// y = (x - mean) * (gamma * invstd) + beta, per channel.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn normalize_all(
+    x: *const f32, y: *mut f32, gamma: *const f32, beta: *const f32, mean: *const f32, invstd: *const f32,
+    n: usize, c: usize, s: usize,
 ) {
     if s == 1 {
-        return forward_train_nc(x, y, gamma, beta, mean, invstd, running_mean, running_var, n, c, momentum, eps);
+        for ni in 0..n {
+            let (row, out) = (x.add(ni * c), y.add(ni * c));
+            let mut j = 0;
+            while j + 4 <= c {
+                let g = F4::load(gamma.add(j)).mul(F4::load(invstd.add(j)));
+                F4::load(row.add(j)).sub(F4::load(mean.add(j))).mul(g).add(F4::load(beta.add(j))).store(out.add(j));
+                j += 4;
+            }
+            for j in j..c {
+                let g = *gamma.add(j) * *invstd.add(j);
+                *out.add(j) = (*row.add(j) - *mean.add(j)) * g + *beta.add(j);
+            }
+        }
+        return;
     }
-    let m = n * s;
     for ci in 0..c {
-        let plane = |ni: usize| x.add((ni * c + ci) * s);
-        let mut t = Pairwise::<1>::new();
+        let (mu, g, b) = (*mean.add(ci), *gamma.add(ci) * *invstd.add(ci), *beta.add(ci));
         for ni in 0..n {
-            t.push([image_sum(plane(ni), s)]);
+            let at = (ni * c + ci) * s;
+            normalize(x.add(at), y.add(at), s, mu, g, b);
         }
-        let mu = t.finish()[0] / m as f32;
-        let mut t = Pairwise::<1>::new();
-        for ni in 0..n {
-            t.push([image_sq_dev(plane(ni), s, mu)]);
-        }
-        let inv = store_stats(ci, mu, t.finish()[0], m, mean, invstd, running_mean, running_var, momentum, eps);
-        let (g, b) = (*gamma.add(ci) * inv, *beta.add(ci));
-        for ni in 0..n {
-            normalize(plane(ni), y.add((ni * c + ci) * s), s, mu, g, b);
+    }
+}
+
+/// out[ni, 2ci] = sum of dy, out[ni, 2ci + 1] = sum of dy * (x - mean[ci]),
+/// over image ni's values of channel ci.
+pub unsafe fn backward_partials(x: *const f32, dy: *const f32, mean: *const f32, n: usize, c: usize, s: usize, out: *mut f32) {
+    for ni in 0..n {
+        for ci in 0..c {
+            let mu = *mean.add(ci);
+            let at = (ni * c + ci) * s;
+            let o = out.add(ni * 2 * c + 2 * ci);
+            if s == 1 {
+                *o = *dy.add(at);
+                *o.add(1) = *dy.add(at) * (*x.add(at) - mu);
+            } else {
+                *o = image_sum(dy.add(at), s);
+                *o.add(1) = image_dot_dev(dy.add(at), x.add(at), s, mu);
+            }
         }
     }
 }
@@ -227,35 +298,45 @@ pub unsafe fn forward_infer(
     }
 }
 
-/// Backward of the training forward:
-///   xhat = (x - mean) * invstd, dbeta = sum(dy), dgamma = invstd * sum(dy * (x - mean)),
-///   dx = gamma * invstd / M * (M * dy - dbeta - xhat * dgamma),  M = N*S.
-/// Both sums have the fixed shape of the module comment. dx may alias dy.
+/// dx of the training forward from the channel totals (dbeta = sum dy,
+/// dgamma = invstd * sum dy * (x - mean)) over m = N*S values of the whole batch:
+///   xhat = (x - mean) * invstd,  dx = gamma * invstd / m * (m * dy - dbeta - xhat * dgamma).
+/// dx may alias dy.
 #[allow(clippy::too_many_arguments)]
-pub unsafe fn backward(
+pub unsafe fn backward_dx(
     x: *const f32, dy: *const f32, gamma: *const f32, mean: *const f32, invstd: *const f32,
-    dx: *mut f32, dgamma: *mut f32, dbeta: *mut f32, n: usize, c: usize, s: usize,
+    dbeta: *const f32, dgamma: *const f32, dx: *mut f32, n: usize, c: usize, s: usize, m: usize,
 ) {
+    let mf = m as f32;
     if s == 1 {
-        return backward_nc(x, dy, gamma, mean, invstd, dx, dgamma, dbeta, n, c);
-    }
-    let mf = (n * s) as f32;
-    for ci in 0..c {
-        let (mu, inv) = (*mean.add(ci), *invstd.add(ci));
-        let at = |ni: usize| (ni * c + ci) * s;
-        let mut t = Pairwise::<2>::new();
+        let mm = F4::splat(mf);
         for ni in 0..n {
-            let (xp, dyp) = (x.add(at(ni)), dy.add(at(ni)));
-            t.push([image_sum(dyp, s), image_dot_dev(dyp, xp, s, mu)]);
+            let (xr, gr, out) = (x.add(ni * c), dy.add(ni * c), dx.add(ni * c));
+            let mut j = 0;
+            while j + 4 <= c {
+                let inv = F4::load(invstd.add(j));
+                let k = F4::load(gamma.add(j)).mul(inv).div(mm);
+                let xhat = F4::load(xr.add(j)).sub(F4::load(mean.add(j))).mul(inv);
+                let v = mm.mul(F4::load(gr.add(j))).sub(F4::load(dbeta.add(j))).sub(xhat.mul(F4::load(dgamma.add(j))));
+                k.mul(v).store(out.add(j));
+                j += 4;
+            }
+            for j in j..c {
+                let inv = *invstd.add(j);
+                let k = *gamma.add(j) * inv / mf;
+                let xhat = (*xr.add(j) - *mean.add(j)) * inv;
+                *out.add(j) = k * (mf * *gr.add(j) - *dbeta.add(j) - xhat * *dgamma.add(j));
+            }
         }
-        let [db, dot] = t.finish();
-        let dg = dot * inv;
-        *dbeta.add(ci) = db;
-        *dgamma.add(ci) = dg;
+        return;
+    }
+    for ci in 0..c {
+        let (mu, inv, db, dg) = (*mean.add(ci), *invstd.add(ci), *dbeta.add(ci), *dgamma.add(ci));
         let k = *gamma.add(ci) * inv / mf;
         let (vk, vm, vmu, vinv, vdb, vdg) = (F4::splat(k), F4::splat(mf), F4::splat(mu), F4::splat(inv), F4::splat(db), F4::splat(dg));
         for ni in 0..n {
-            let (xp, dyp, dxp) = (x.add(at(ni)), dy.add(at(ni)), dx.add(at(ni)));
+            let at = (ni * c + ci) * s;
+            let (xp, dyp, dxp) = (x.add(at), dy.add(at), dx.add(at));
             let mut i = 0;
             while i + 4 <= s {
                 let xhat = F4::load(xp.add(i)).sub(vmu).mul(vinv);
@@ -267,129 +348,6 @@ pub unsafe fn backward(
                 *dxp.add(i) = k * (mf * *dyp.add(i) - db - xhat * dg);
                 i += 1;
             }
-        }
-    }
-}
-
-/// Channels of NC activations summed side by side (each one's leaves are the
-/// rows' values, in the same tree as S > 1 with one value per image).
-const NC_K: usize = 8;
-
-/// Calls `f(j0, k)` for chunks of NC_K channels, then single channels.
-#[inline(always)]
-unsafe fn nc_chunks(c: usize, mut full: impl FnMut(usize), mut single: impl FnMut(usize)) {
-    let mut j = 0;
-    while j + NC_K <= c {
-        full(j);
-        j += NC_K;
-    }
-    while j < c {
-        single(j);
-        j += 1;
-    }
-}
-
-/// Pairwise sums down the rows of `n` rows: out[k] = sum over rows of f(row, k), K channels from j0.
-#[inline(always)]
-unsafe fn column_sums<const K: usize>(n: usize, f: impl Fn(usize, usize) -> f32) -> [f32; K] {
-    let mut t = Pairwise::<K>::new();
-    for ni in 0..n {
-        let mut v = [0.0f32; K];
-        for (k, v) in v.iter_mut().enumerate() {
-            *v = f(ni, k);
-        }
-        t.push(v);
-    }
-    t.finish()
-}
-
-/// forward_train for NC activations (S = 1): a channel's values are a column
-/// of x; its per-image sums are the values themselves.
-#[allow(clippy::too_many_arguments)]
-unsafe fn forward_train_nc(
-    x: *const f32, y: *mut f32, gamma: *const f32, beta: *const f32,
-    mean: *mut f32, invstd: *mut f32, running_mean: *mut f32, running_var: *mut f32,
-    n: usize, c: usize, momentum: f32, eps: f32,
-) {
-    let stats = |j0: usize, mu: &[f32], sq: &[f32]| {
-        for k in 0..mu.len() {
-            store_stats(j0 + k, mu[k], sq[k], n, mean, invstd, running_mean, running_var, momentum, eps);
-        }
-    };
-    nc_chunks(
-        c,
-        |j0| {
-            let mu = column_sums::<NC_K>(n, |ni, k| *x.add(ni * c + j0 + k)).map(|v| v / n as f32);
-            let sq = column_sums::<NC_K>(n, |ni, k| {
-                let d = *x.add(ni * c + j0 + k) - mu[k];
-                d * d
-            });
-            stats(j0, &mu, &sq);
-        },
-        |j| {
-            let mu = column_sums::<1>(n, |ni, _| *x.add(ni * c + j)).map(|v| v / n as f32);
-            let sq = column_sums::<1>(n, |ni, _| {
-                let d = *x.add(ni * c + j) - mu[0];
-                d * d
-            });
-            stats(j, &mu, &sq);
-        },
-    );
-    for ni in 0..n {
-        let (row, out) = (x.add(ni * c), y.add(ni * c));
-        let mut j = 0;
-        while j + 4 <= c {
-            let g = F4::load(gamma.add(j)).mul(F4::load(invstd.add(j)));
-            F4::load(row.add(j)).sub(F4::load(mean.add(j))).mul(g).add(F4::load(beta.add(j))).store(out.add(j));
-            j += 4;
-        }
-        for j in j..c {
-            let g = *gamma.add(j) * *invstd.add(j);
-            *out.add(j) = (*row.add(j) - *mean.add(j)) * g + *beta.add(j);
-        }
-    }
-}
-
-/// backward for NC activations (S = 1), sums as in `backward` with one value per image.
-#[allow(clippy::too_many_arguments)]
-unsafe fn backward_nc(
-    x: *const f32, dy: *const f32, gamma: *const f32, mean: *const f32, invstd: *const f32,
-    dx: *mut f32, dgamma: *mut f32, dbeta: *mut f32, n: usize, c: usize,
-) {
-    let m = n as f32;
-    let dev = |ni: usize, j: usize| *dy.add(ni * c + j) * (*x.add(ni * c + j) - *mean.add(j));
-    nc_chunks(
-        c,
-        |j0| {
-            let db = column_sums::<NC_K>(n, |ni, k| *dy.add(ni * c + j0 + k));
-            let dot = column_sums::<NC_K>(n, |ni, k| dev(ni, j0 + k));
-            for k in 0..NC_K {
-                *dbeta.add(j0 + k) = db[k];
-                *dgamma.add(j0 + k) = dot[k] * *invstd.add(j0 + k);
-            }
-        },
-        |j| {
-            *dbeta.add(j) = column_sums::<1>(n, |ni, _| *dy.add(ni * c + j))[0];
-            *dgamma.add(j) = column_sums::<1>(n, |ni, _| dev(ni, j))[0] * *invstd.add(j);
-        },
-    );
-    let mm = F4::splat(m);
-    for ni in 0..n {
-        let (xr, gr, out) = (x.add(ni * c), dy.add(ni * c), dx.add(ni * c));
-        let mut j = 0;
-        while j + 4 <= c {
-            let inv = F4::load(invstd.add(j));
-            let k = F4::load(gamma.add(j)).mul(inv).div(mm);
-            let xhat = F4::load(xr.add(j)).sub(F4::load(mean.add(j))).mul(inv);
-            let v = mm.mul(F4::load(gr.add(j))).sub(F4::load(dbeta.add(j))).sub(xhat.mul(F4::load(dgamma.add(j))));
-            k.mul(v).store(out.add(j));
-            j += 4;
-        }
-        for j in j..c {
-            let inv = *invstd.add(j);
-            let k = *gamma.add(j) * inv / m;
-            let xhat = (*xr.add(j) - *mean.add(j)) * inv;
-            *out.add(j) = k * (m * *gr.add(j) - *dbeta.add(j) - xhat * *dgamma.add(j));
         }
     }
 }

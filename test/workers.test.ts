@@ -1,0 +1,76 @@
+/**
+ * Data-parallel training: the same bits for any worker count (the gradient
+ * leaves, batch-norm sums and dropout masks are fixed by the batch alone), and
+ * a worker that dies fails the step with its name and leaves no worker behind.
+ */
+import { describe, expect, it } from 'vitest';
+import { initBackend } from '../ts/backend/load.js';
+import { serializeModel } from '../ts/io/modelfile.js';
+import { createPreset } from '../ts/models/presets.js';
+import { optimizerFromConfig } from '../ts/optim/optimizer.js';
+import type { TrainingPool } from '../ts/parallel/pool.js';
+import type { Sequential } from '../ts/model.js';
+import { mnistSample } from './data.js';
+
+const poolOf = (m: Sequential) => (m as unknown as { pool: TrainingPool | null }).pool;
+
+async function train(backend: 'simd' | 'scalar', preset: string, workers: number, count = 200, batchSize = 64) {
+  const be = await initBackend({ backend });
+  const { model, recipe } = createPreset(preset, { backend: be, seed: 3 });
+  const optimizer = optimizerFromConfig(recipe.optimizer);
+  const losses: number[] = [];
+  let pool: TrainingPool | null = null;
+  // 200 images in batches of 64: leaves of 16, and a last batch of 8 (one leaf: fewer busy workers than workers).
+  await model.fit(mnistSample('train', count), {
+    optimizer, batchSize, epochs: 2, seed: 5, workers,
+    callbacks: { onBatchEnd: (b) => { losses.push(b.loss); pool ??= poolOf(model); } },
+  });
+  const bytes = serializeModel(model, { optimizer });
+  model.dispose();
+  return { bytes, losses, pool: pool as TrainingPool | null };
+}
+
+describe.each(['simd', 'scalar'] as const)('%s build: workers 1, 2 and 3 train to the same bits', (backend) => {
+  it.each(['lenet5-bn', 'dense-head'])('%s: byte-identical model files and identical per-step losses', async (preset) => {
+    const one = await train(backend, preset, 1);
+    expect(one.pool).toBeNull(); // one worker is this thread
+    for (const workers of [2, 3]) {
+      const r = await train(backend, preset, workers);
+      expect(r.pool!.workers.length).toBe(workers);
+      expect(r.losses).toEqual(one.losses);
+      expect(Buffer.from(r.bytes).equals(Buffer.from(one.bytes)), `${workers} workers`).toBe(true);
+      expect(r.pool!.liveWorkers).toBe(0); // fit ended them
+    }
+  }, 60_000);
+});
+
+describe('4 workers', () => {
+  it('deep4 (no batch norm) with 4 workers matches 1', async () => {
+    const one = await train('simd', 'deep4', 1, 256, 128);
+    const four = await train('simd', 'deep4', 4, 256, 128);
+    expect(four.losses).toEqual(one.losses);
+    expect(Buffer.from(four.bytes).equals(Buffer.from(one.bytes))).toBe(true);
+  }, 60_000);
+});
+
+describe('a worker that dies', () => {
+  it('fails the step naming the worker and the cause, and no worker is left running', async () => {
+    const be = await initBackend({ backend: 'simd' });
+    const { model, recipe } = createPreset('lenet5-bn', { backend: be, seed: 1 });
+    let pool: TrainingPool | null = null;
+    const err = await model.fit(mnistSample('train', 2000), {
+      optimizer: optimizerFromConfig(recipe.optimizer), batchSize: 128, epochs: 1, workers: 2,
+      callbacks: {
+        onBatchEnd: async (b) => {
+          pool ??= poolOf(model);
+          if (b.batch === 2) await pool!.workers[1].terminate(); // as if the thread crashed
+        },
+      },
+    }).then(() => null, (e: Error) => e);
+    expect(err?.message).toMatch(/^fit: worker 1 of 2 exited \(code 1\) during training$/);
+    expect(pool!.liveWorkers).toBe(0);
+    // The model is still usable in this thread.
+    expect(model.evaluate(mnistSample('t10k', 100)).accuracy).toBeGreaterThan(0);
+    model.dispose();
+  }, 60_000);
+});

@@ -1,0 +1,117 @@
+/**
+ * The shared memory of a training pool and the few synchronisation steps its
+ * workers take, over one SharedArrayBuffer with Atomics. Layout (all 4-byte
+ * values, regions in this order):
+ *
+ *   ctrl    Int32 [CTRL_LEN]           sequence, command, batch size, seeds, barrier, done, abort
+ *   idx     Int32 [maxBatch]           the step's example indices
+ *   params  F32   [P]                  every parameter and statistic, in model order
+ *   grads   F32   [Pt]                 every trainable parameter's gradient, in model order
+ *   leaves  F32   [maxLeaves * Pl]     leaf gradients of the leaf parameters, row = leaf
+ *   tables  F32   [2 * maxBatch * W]   two tables of per-image partial sums (batch norm)
+ *   losses  F32   [maxBatch]           per-row losses
+ *   correct Int32 [workers]            per-worker count classified correctly
+ *
+ * The data set lives in a SharedArrayBuffer of its own (images and labels).
+ */
+
+/** Indices into ctrl. */
+export const C = {
+  SEQ: 0, CMD: 1, N: 2, SEED_LO: 3, SEED_HI: 4, BAR_COUNT: 5, BAR_GEN: 6, DONE: 7, ABORT: 8,
+  /** Workers that own leaves this step (the others sit it out): min(workers, leaves). */
+  ACTIVE: 9,
+} as const;
+export const CTRL_LEN = 16;
+
+/** Commands. */
+export const CMD = { STEP: 1, EXIT: 2 } as const;
+
+/** Sizes the layout is made from. */
+export interface LayoutSizes {
+  workers: number;
+  maxBatch: number;
+  maxLeaves: number;
+  /** All parameter values (P), trainable ones (Pt), leaf-parameter ones (Pl). */
+  params: number;
+  trainable: number;
+  leafValues: number;
+  /** Widest per-image partial-sum row (2 * channels of the widest batch norm; at least 1). */
+  tableWidth: number;
+}
+
+/** Typed views of one pool's shared memory. */
+export interface SharedViews {
+  sizes: LayoutSizes;
+  ctrl: Int32Array;
+  idx: Int32Array;
+  params: Float32Array;
+  grads: Float32Array;
+  leaves: Float32Array;
+  tables: [Float32Array, Float32Array];
+  losses: Float32Array;
+  correct: Int32Array;
+}
+
+/** Bytes of shared memory a pool of these sizes needs. */
+export function layoutBytes(s: LayoutSizes): number {
+  return 4 * (CTRL_LEN + s.maxBatch + s.params + s.trainable + s.maxLeaves * s.leafValues + 2 * s.maxBatch * s.tableWidth + s.maxBatch + s.workers);
+}
+
+/** Views of `sab` laid out for `s`. */
+export function views(sab: SharedArrayBuffer, s: LayoutSizes): SharedViews {
+  let at = 0;
+  const i32 = (n: number) => { const v = new Int32Array(sab, at, n); at += 4 * n; return v; };
+  const f32 = (n: number) => { const v = new Float32Array(sab, at, n); at += 4 * n; return v; };
+  const ctrl = i32(CTRL_LEN), idx = i32(s.maxBatch), params = f32(s.params), grads = f32(s.trainable);
+  const leaves = f32(s.maxLeaves * s.leafValues);
+  const tables: [Float32Array, Float32Array] = [f32(s.maxBatch * s.tableWidth), f32(s.maxBatch * s.tableWidth)];
+  const losses = f32(s.maxBatch), correct = i32(s.workers);
+  return { sizes: s, ctrl, idx, params, grads, leaves, tables, losses, correct };
+}
+
+/** Thrown in a worker when the pool was aborted (another worker failed, or dispose). */
+export class PoolAborted extends Error {}
+
+/**
+ * How long a waiting worker spins before it sleeps. A step's barriers are a
+ * fraction of a millisecond apart, and waking a sleeping thread took 0.1-0.3 ms
+ * on the 2-core build machine: sleeping at every batch-norm sum cost a fifth
+ * of a lenet5-bn step. A pool has no more workers than cores by default, so
+ * the spinning takes no core from anyone.
+ */
+export const SPIN_MS = 2;
+
+/** Waits until ctrl[i] differs from `value`: spins up to SPIN_MS, then sleeps; throws when the pool is aborted. */
+export function waitChange(ctrl: Int32Array, i: number, value: number, spinMs = SPIN_MS): void {
+  const until = performance.now() + spinMs;
+  for (let k = 0; ; k++) {
+    if (Atomics.load(ctrl, i) !== value) return;
+    if ((k & 1023) === 1023 && performance.now() > until) break;
+  }
+  while (Atomics.load(ctrl, i) === value) {
+    if (Atomics.load(ctrl, C.ABORT) !== 0) throw new PoolAborted('pool aborted');
+    Atomics.wait(ctrl, i, value, 200);
+  }
+}
+
+/** Waits until all `workers` have arrived (a generation counter). */
+export function barrier(ctrl: Int32Array, workers: number): void {
+  const gen = Atomics.load(ctrl, C.BAR_GEN);
+  if (Atomics.add(ctrl, C.BAR_COUNT, 1) === workers - 1) {
+    Atomics.store(ctrl, C.BAR_COUNT, 0);
+    Atomics.add(ctrl, C.BAR_GEN, 1);
+    Atomics.notify(ctrl, C.BAR_GEN);
+    return;
+  }
+  waitChange(ctrl, C.BAR_GEN, gen);
+}
+
+/** Leaves [first, end) of `leaves` that worker w of `workers` owns. */
+export function ownedLeaves(leaves: number, w: number, workers: number): [number, number] {
+  return [Math.floor((w * leaves) / workers), Math.floor(((w + 1) * leaves) / workers)];
+}
+
+/** Columns [first, end) of `cols` whose leaf reduction worker w of `workers` does. */
+export function ownedColumns(cols: number, w: number, workers: number): [number, number] {
+  return [Math.floor((w * cols) / workers), Math.floor(((w + 1) * cols) / workers)];
+}

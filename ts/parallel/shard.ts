@@ -1,0 +1,54 @@
+/**
+ * How one training step's work is cut, fixed by the batch size alone, so that
+ * any number of workers computes the same bits:
+ *
+ * - Gradient leaves: the batch is cut into leaves of LEAF_SIZE images (the
+ *   last may be smaller). Each leaf's weight gradients are computed on their
+ *   own and the leaves are combined by the pairwise tree of `pairwise_rows`
+ *   (norm.rs), in leaf order. Workers own whole leaves.
+ * - Batch-norm sums: per image, combined by the same tree over the batch's
+ *   images (see norm.rs), which needs every shard's rows: `reduceRows`.
+ * - Dropout masks: drawn by element index in the whole batch.
+ * - The loss: per row, summed in row order.
+ *
+ * A worker (or the single in-process path) sees its part of the batch as a
+ * StepShard.
+ */
+import type { Backend } from '../backend/load.js';
+import type { F32Buffer } from '../backend/memory.js';
+import { pairwiseRows } from '../kernels/norm.js';
+
+/** Images per gradient leaf. */
+export const LEAF_SIZE = 16;
+
+/** One shard of a training step's batch, as a layer sees it. */
+export interface StepShard {
+  /** Index of the shard's first image in the batch. */
+  readonly offset: number;
+  /** Images in the whole batch. */
+  readonly batchSize: number;
+  /** Sizes of the gradient leaves in this shard, in order; they add up to its images. */
+  readonly leaves: readonly number[];
+  /**
+   * Combines this shard's partial-sum rows local [rows, cols] (one row per
+   * image, in order) with every other shard's, into out [cols]: the pairwise
+   * tree over all the batch's rows. Every shard gets the same bits. `local`
+   * may be overwritten.
+   */
+  reduceRows(local: F32Buffer, rows: number, cols: number, out: F32Buffer): void;
+}
+
+/** Number of leaves of a batch of `n`. */
+export function leafCount(n: number): number {
+  return Math.ceil(n / LEAF_SIZE);
+}
+
+/** Sizes of leaves first..first+count of a batch of `n`. */
+export function leafSizes(n: number, first = 0, count = leafCount(n) - first): number[] {
+  return Array.from({ length: count }, (_, i) => Math.min(LEAF_SIZE, n - (first + i) * LEAF_SIZE));
+}
+
+/** The whole batch as one shard, reduced in place (one thread). */
+export function wholeBatch(be: Backend, n: number): StepShard {
+  return { offset: 0, batchSize: n, leaves: leafSizes(n), reduceRows: (local, rows, cols, out) => pairwiseRows(be, local, rows, cols, out) };
+}
