@@ -433,9 +433,7 @@ export class Sequential {
   trainStep(data: Dataset, idx: Uint32Array | null, from: number, n: number, optimizer: Optimizer, stepSeed: number): { loss: number; correct: number } {
     const x = this.loadBatch(data, idx, from, n, true);
     const { loss, correct } = this.localStep(x, n, stepSeed);
-    if (!Number.isFinite(loss)) {
-      throw new TrainingDivergedError(`training diverged: loss is ${loss} at step ${optimizer.iterations + 1} (learning rate ${optimizer.learningRate}); lower the learning rate`);
-    }
+    checkLoss(loss, optimizer);
     const t0 = this.profiler ? performance.now() : 0;
     optimizer.step(this.backend, this.params());
     if (this.profiler) this.profiler('optimizer', 'update', performance.now() - t0);
@@ -444,11 +442,12 @@ export class Sequential {
 
   /** trainStep with the batch's gradients computed by a worker pool. */
   private async poolStep(pool: TrainingPool, idx: Uint32Array, from: number, n: number, optimizer: Optimizer, stepSeed: number): Promise<{ loss: number; correct: number }> {
+    const t0 = performance.now();
     const r = await pool.step(idx, from, n, stepSeed);
-    if (!Number.isFinite(r.loss)) {
-      throw new TrainingDivergedError(`training diverged: loss is ${r.loss} at step ${optimizer.iterations + 1} (learning rate ${optimizer.learningRate}); lower the learning rate`);
-    }
+    checkLoss(r.loss, optimizer);
+    const t1 = performance.now();
     optimizer.step(this.backend, this.params());
+    pool.countStep(performance.now() - t0, pool.lastMainMs + performance.now() - t1);
     return r;
   }
 
@@ -666,6 +665,13 @@ export class Sequential {
     void this.pool?.dispose();
     for (const l of this.layers) l.dispose();
     for (const b of [this.xBuf, this.labelBuf, this.dlogits, this.lossRows, this.probs, this.pixelBuf, this.lutBuf]) b?.free();
+  }
+}
+
+/** Throws TrainingDivergedError for a non-finite step loss (before the update it would have driven). */
+function checkLoss(loss: number, optimizer: Optimizer): void {
+  if (!Number.isFinite(loss)) {
+    throw new TrainingDivergedError(`training diverged: loss is ${loss} at step ${optimizer.iterations + 1} (learning rate ${optimizer.learningRate}); lower the learning rate`);
   }
 }
 

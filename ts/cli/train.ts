@@ -17,10 +17,11 @@ import { existsSync } from 'node:fs';
 import { DATASET_NAMES } from '../data/datasets.js';
 import { checkWritable } from '../io/node.js';
 import { TrainingDivergedError } from '../model.js';
+import { availableCores } from '../parallel/pool.js';
 
 interface TrainFlags {
   model: string; dataset: string; resume?: string; epochs?: string; batchSize?: string; lr?: string; momentum?: string; weightDecay?: string;
-  optimizer?: string; backend: string; seed: string; limit?: string; valSize?: string; out?: string; json?: boolean; progress: boolean;
+  optimizer?: string; backend: string; workers: string; seed: string; limit?: string; valSize?: string; out?: string; json?: boolean; progress: boolean;
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
@@ -39,6 +40,7 @@ export function register(program: Command): void {
     .option('--weight-decay <x>', 'weight decay')
     .option('--optimizer <name>', 'sgd | adam (default: the preset recipe)')
     .option('--backend <name>', 'auto | simd | scalar', 'auto')
+    .option('--workers <n>', 'worker threads per step: a number or auto (the cores this machine reports); any count trains to the same bits', '1')
     .option('--seed <n>', 'seed of initialisation, shuffling and dropout', '1')
     .option('--limit <n>', 'train on the first n training images only')
     .option('--val-size <n>', 'hold out n training images for validation (default: 5,000 on full data sets, 0 on the sample)')
@@ -65,6 +67,7 @@ export function register(program: Command): void {
       const batchFlag = f.batchSize !== undefined ? parseIntFlag('--batch-size', f.batchSize, 1, 65_536) : undefined;
       const limitFlag = f.limit !== undefined ? parseIntFlag('--limit', f.limit, 1) : undefined;
       const valFlag = f.valSize !== undefined ? parseIntFlag('--val-size', f.valSize, 0) : undefined;
+      const workers = f.workers === 'auto' ? await availableCores() : parseIntFlag('--workers', f.workers, 1, 256);
       if (f.dataset !== undefined && !(DATASET_NAMES as readonly string[]).includes(f.dataset) && !looksLikeDirectory(f.dataset)) {
         throw new UsageError(`unknown dataset '${f.dataset}' (valid: ${DATASET_NAMES.join(', ')}, or a directory holding train-/t10k- images and labels IDX files)`);
       }
@@ -126,7 +129,7 @@ export function register(program: Command): void {
 
       if (resumed) out.info(`resuming ${f.resume}: ${doneEpochs} epoch(s) and ${optimizer.iterations} steps done; ${epochs} more epoch(s)`);
       out.info(`training ${modelName} on ${data.name} (${data.source}): ${fmtInt(train.count)} train, ${val ? `${fmtInt(val.count)} validation, ` : ''}${fmtInt(test.count)} test images`);
-      out.info(`backend ${be.name}, ${epochs} epoch(s), batch ${batchSize}, ${opt.kind} ${JSON.stringify(opt.learningRate)}${opt.kind === 'sgd' ? ` momentum ${opt.momentum}` : ''}${opt.weightDecay ? ` weight decay ${opt.weightDecay}` : ''}, seed ${seed}`);
+      out.info(`backend ${be.name}${workers > 1 ? ` on ${workers} worker threads` : ''}, ${epochs} epoch(s), batch ${batchSize}, ${opt.kind} ${JSON.stringify(opt.learningRate)}${opt.kind === 'sgd' ? ` momentum ${opt.momentum}` : ''}${opt.weightDecay ? ` weight decay ${opt.weightDecay}` : ''}, seed ${seed}`);
 
       // Ctrl-C: stop after the current step and save a checkpoint; a second Ctrl-C exits at once.
       let interrupted = false;
@@ -143,7 +146,7 @@ export function register(program: Command): void {
       const t0 = performance.now();
       let lastLine = 0;
       const history = await model.fit(train, {
-        optimizer, epochs, batchSize, seed: seed + doneEpochs, validationData: val ?? test,
+        optimizer, epochs, batchSize, seed: seed + doneEpochs, validationData: val ?? test, workers,
         callbacks: {
           onEpochBegin: (epoch) => {
             if (useBar) {
@@ -187,7 +190,7 @@ export function register(program: Command): void {
       out.info(`model saved to ${outPath}`);
       if (out.json) {
         console.log(JSON.stringify({
-          model: modelName, dataset: data.name, backend: be.name, epochs: history.epochs.length, trainImages: train.count,
+          model: modelName, dataset: data.name, backend: be.name, workers, epochs: history.epochs.length, trainImages: train.count,
           testAccuracy: result.accuracy, testLoss: result.loss, imagesPerSecond: Math.round(imagesPerSecond), seconds: +seconds.toFixed(2), modelPath: outPath,
         }));
       }

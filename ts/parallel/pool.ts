@@ -10,11 +10,16 @@ import type { Backend } from '../backend/load.js';
 import { meanOfRows } from '../kernels/loss.js';
 import type { Param } from '../layers/layer.js';
 import type { Dataset, Sequential } from '../model.js';
-import { C, CMD, layoutBytes, views, type LayoutSizes, type SharedViews } from './protocol.js';
+import { C, CMD, layoutBytes, T, TIMES, views, type LayoutSizes, type SharedViews } from './protocol.js';
 import { leafCount } from './shard.js';
 import type { WorkerInit } from './worker.js';
 
 type NodeWorker = import('node:worker_threads').Worker;
+
+/** How long the calling thread blocks waiting for a step before it listens for worker failures too. */
+const SYNC_WAIT_MS = 250;
+/** Atomics.wait may block here (Node's main thread and workers may; a browser's main thread may not). */
+const isNodeMain = typeof process === 'object' && typeof process.versions?.node === 'string';
 
 /** A worker failed or died: the message names the worker and the cause. */
 export class WorkerError extends Error {}
@@ -37,6 +42,11 @@ export class TrainingPool {
   private failure: WorkerError | null = null;
   private failed!: Promise<never>;
   private closed = false;
+  /** The calling thread's own milliseconds in the last step (copies in and out). */
+  lastMainMs = 0;
+  private stepsTimed = 0;
+  private stepMs = 0;
+  private mainMs = 0;
 
   private constructor(
     private readonly model: Sequential,
@@ -129,6 +139,7 @@ export class TrainingPool {
   async step(idx: Uint32Array | null, from: number, n: number, stepSeed: number): Promise<{ loss: number; correct: number }> {
     if (this.failure) throw this.failure;
     if (this.closed) throw new Error('fit: the worker pool is closed');
+    const t0 = performance.now();
     const v = this.v, ctrl = v.ctrl;
     if (n > v.sizes.maxBatch) throw new Error(`fit: batch of ${n} exceeds the pool's ${v.sizes.maxBatch}`);
     let off = 0;
@@ -146,8 +157,10 @@ export class TrainingPool {
     Atomics.store(ctrl, C.CMD, CMD.STEP);
     Atomics.add(ctrl, C.SEQ, 1);
     Atomics.notify(ctrl, C.SEQ);
+    const t1 = performance.now();
     await this.waitDone();
     if (this.failure) throw this.failure;
+    const t2 = performance.now();
     // Gradients: the leaf parameters' columns, then batch norm's.
     let col = 0;
     for (const p of this.leafParams) {
@@ -165,11 +178,21 @@ export class TrainingPool {
     }
     let correct = 0;
     for (let w = 0; w < active; w++) correct += v.correct[w];
+    this.lastMainMs = t1 - t0 + (performance.now() - t2);
     return { loss: meanOfRows(v.losses, n), correct };
   }
 
   private async waitDone(): Promise<void> {
     const ctrl = this.v.ctrl, total = this.workers.length;
+    // Most steps end within milliseconds: sleep on the futex (a wake-up through
+    // the event loop costs more), and only after SYNC_WAIT_MS go back to the
+    // event loop, where a worker's exit or error is heard.
+    const until = performance.now() + SYNC_WAIT_MS;
+    if (isNodeMain) {
+      for (let d = Atomics.load(ctrl, C.DONE); d < total && performance.now() < until; d = Atomics.load(ctrl, C.DONE)) {
+        Atomics.wait(ctrl, C.DONE, d, 5);
+      }
+    }
     for (;;) {
       const d = Atomics.load(ctrl, C.DONE);
       if (d >= total || this.failure) return;
@@ -177,6 +200,43 @@ export class TrainingPool {
         .waitAsync(ctrl, C.DONE, d, 1000);
       if (r.async) await Promise.race([r.value as Promise<string>, this.failed.catch(() => undefined)]);
     }
+  }
+
+  /**
+   * Where the workers' time went, milliseconds per step averaged over workers
+   * and steps: copying parameters and images in, computing, waiting at
+   * barriers (the batch-norm sums and the leaf exchange: imbalance and wake-up),
+   * copying leaf gradients out and in, and the leaf reduction. `step` is the
+   * calling thread's wall time per step, including its own copies and the
+   * optimiser update (`main`).
+   */
+  timing(): { steps: number; step: number; main: number; copyIn: number; compute: number; wait: number; leafCopy: number; reduce: number } {
+    const t = this.v.timing, k = this.workers.length;
+    const avg = (i: number) => {
+      let s = 0, steps = 0;
+      for (let w = 0; w < k; w++) { s += t[w * TIMES + i]; steps += t[w * TIMES + T.STEPS]; }
+      return steps ? s / steps : 0;
+    };
+    const steps = this.stepsTimed;
+    return {
+      steps, step: steps ? this.stepMs / steps : 0, main: steps ? this.mainMs / steps : 0,
+      copyIn: avg(T.COPY_IN), compute: avg(T.COMPUTE), wait: avg(T.WAIT), leafCopy: avg(T.LEAF_COPY), reduce: avg(T.REDUCE),
+    };
+  }
+
+  /** Forgets the timing so far (after warm-up). */
+  resetTiming(): void {
+    this.v.timing.fill(0);
+    this.stepsTimed = 0;
+    this.stepMs = 0;
+    this.mainMs = 0;
+  }
+
+  /** @internal Adds the calling thread's time of one step (pool.step plus the update). */
+  countStep(totalMs: number, mainMs: number): void {
+    this.stepsTimed++;
+    this.stepMs += totalMs;
+    this.mainMs += mainMs;
   }
 
   /** Ends every worker. Idempotent. */

@@ -11,6 +11,7 @@
  *   tables  F32   [2 * maxBatch * W]   two tables of per-image partial sums (batch norm)
  *   losses  F32   [maxBatch]           per-row losses
  *   correct Int32 [workers]            per-worker count classified correctly
+ *   timing  F64   [workers * TIMES]    per-worker milliseconds spent, by phase (8-byte aligned)
  *
  * The data set lives in a SharedArrayBuffer of its own (images and labels).
  */
@@ -25,6 +26,10 @@ export const CTRL_LEN = 16;
 
 /** Commands. */
 export const CMD = { STEP: 1, EXIT: 2 } as const;
+
+/** Phases a worker's time is counted in (milliseconds, summed over steps). */
+export const T = { STEPS: 0, COPY_IN: 1, COMPUTE: 2, WAIT: 3, LEAF_COPY: 4, REDUCE: 5, IDLE: 6 } as const;
+export const TIMES = 8;
 
 /** Sizes the layout is made from. */
 export interface LayoutSizes {
@@ -50,11 +55,17 @@ export interface SharedViews {
   tables: [Float32Array, Float32Array];
   losses: Float32Array;
   correct: Int32Array;
+  timing: Float64Array;
 }
 
 /** Bytes of shared memory a pool of these sizes needs. */
 export function layoutBytes(s: LayoutSizes): number {
-  return 4 * (CTRL_LEN + s.maxBatch + s.params + s.trainable + s.maxLeaves * s.leafValues + 2 * s.maxBatch * s.tableWidth + s.maxBatch + s.workers);
+  return timingOffset(s) + 8 * s.workers * TIMES;
+}
+
+function timingOffset(s: LayoutSizes): number {
+  const bytes = 4 * (CTRL_LEN + s.maxBatch + s.params + s.trainable + s.maxLeaves * s.leafValues + 2 * s.maxBatch * s.tableWidth + s.maxBatch + s.workers);
+  return Math.ceil(bytes / 8) * 8;
 }
 
 /** Views of `sab` laid out for `s`. */
@@ -66,20 +77,20 @@ export function views(sab: SharedArrayBuffer, s: LayoutSizes): SharedViews {
   const leaves = f32(s.maxLeaves * s.leafValues);
   const tables: [Float32Array, Float32Array] = [f32(s.maxBatch * s.tableWidth), f32(s.maxBatch * s.tableWidth)];
   const losses = f32(s.maxBatch), correct = i32(s.workers);
-  return { sizes: s, ctrl, idx, params, grads, leaves, tables, losses, correct };
+  const timing = new Float64Array(sab, timingOffset(s), s.workers * TIMES);
+  return { sizes: s, ctrl, idx, params, grads, leaves, tables, losses, correct, timing };
 }
 
 /** Thrown in a worker when the pool was aborted (another worker failed, or dispose). */
 export class PoolAborted extends Error {}
 
 /**
- * How long a waiting worker spins before it sleeps. A step's barriers are a
- * fraction of a millisecond apart, and waking a sleeping thread took 0.1-0.3 ms
- * on the 2-core build machine: sleeping at every batch-norm sum cost a fifth
- * of a lenet5-bn step. A pool has no more workers than cores by default, so
- * the spinning takes no core from anyone.
+ * How long a waiting worker spins before it sleeps: most barrier waits on the
+ * 2-core build machine were a few microseconds, a few were milliseconds (the
+ * other worker preempted); spinning longer (up to 2 ms tried) did not help
+ * and takes the core from whatever preempted the other worker.
  */
-export const SPIN_MS = 2;
+export const SPIN_MS = 0.1;
 
 /** Waits until ctrl[i] differs from `value`: spins up to SPIN_MS, then sleeps; throws when the pool is aborted. */
 export function waitChange(ctrl: Int32Array, i: number, value: number, spinMs = SPIN_MS): void {
@@ -94,8 +105,20 @@ export function waitChange(ctrl: Int32Array, i: number, value: number, spinMs = 
   }
 }
 
+/** Milliseconds this thread has waited in barriers (read by the worker's timing). */
+export let barrierWaitMs = 0;
+
 /** Waits until all `workers` have arrived (a generation counter). */
 export function barrier(ctrl: Int32Array, workers: number): void {
+  const t0 = performance.now();
+  try {
+    arrive(ctrl, workers);
+  } finally {
+    barrierWaitMs += performance.now() - t0;
+  }
+}
+
+function arrive(ctrl: Int32Array, workers: number): void {
   const gen = Atomics.load(ctrl, C.BAR_GEN);
   if (Atomics.add(ctrl, C.BAR_COUNT, 1) === workers - 1) {
     Atomics.store(ctrl, C.BAR_COUNT, 0);

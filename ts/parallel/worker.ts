@@ -11,7 +11,8 @@ import type { F32Buffer } from '../backend/memory.js';
 import { pairwiseRows } from '../kernels/norm.js';
 import { layerFromConfig } from '../layers/index.js';
 import { Sequential, type Dataset, type Normalization } from '../model.js';
-import { barrier, C, CMD, ownedColumns, ownedLeaves, PoolAborted, views, type LayoutSizes } from './protocol.js';
+import * as protocol from './protocol.js';
+import { barrier, C, CMD, ownedColumns, ownedLeaves, PoolAborted, T, TIMES, views, type LayoutSizes } from './protocol.js';
 import { LEAF_SIZE, leafCount, leafSizes, type StepShard } from './shard.js';
 
 /** What the pool hands each worker. */
@@ -60,9 +61,13 @@ const buffer = (key: string, len: number): F32Buffer => {
   return b.sub(0, len);
 };
 
+const time = v.timing.subarray(w * TIMES, (w + 1) * TIMES);
+
 function step(): void {
   const n = Atomics.load(ctrl, C.N), active = Atomics.load(ctrl, C.ACTIVE);
   if (w >= active) return;
+  time[T.STEPS]++;
+  const t0 = performance.now(), wait0 = protocol.barrierWaitMs;
   const seed = (Atomics.load(ctrl, C.SEED_LO) >>> 0) + (Atomics.load(ctrl, C.SEED_HI) >>> 0) * 2 ** 32;
   const L = leafCount(n);
   const [l0, l1] = ownedLeaves(L, w, active);
@@ -81,7 +86,9 @@ function step(): void {
     },
   };
   const x = model.stageBatch(data, v.idx, img0, nLocal);
+  const t1 = performance.now();
   const r = model.shardStep(x, nLocal, shard, seed);
+  const t2 = performance.now(), wait1 = protocol.barrierWaitMs;
   v.losses.set(r.losses, img0);
   v.correct[w] = r.correct;
   // This worker's leaves' gradients, row = global leaf.
@@ -90,12 +97,15 @@ function step(): void {
     for (let j = 0; j < l1 - l0; j++) v.leaves.set(lg.subarray(j * size, (j + 1) * size), (l0 + j) * Pl + col);
   }
   barrier(ctrl, active);
+  const t3 = performance.now();
   // Its share of the columns, over every leaf of the batch.
   const [c0, c1] = ownedColumns(Pl, w, active), width = c1 - c0;
+  let tr = t3;
   if (width > 0) {
     const rows = buffer('leafRows', L * width), rv = rows.view;
     for (let j = 0; j < L; j++) rv.set(v.leaves.subarray(j * Pl + c0, j * Pl + c1), j * width);
     const dst = buffer('columns', width);
+    tr = performance.now();
     pairwiseRows(be, rows, L, width, dst);
     v.grads.set(dst.view, c0);
   }
@@ -108,6 +118,12 @@ function step(): void {
     }
     for (const p of stats) v.params.set(p.value.view, paramAt.get(p)!);
   }
+  const t4 = performance.now(), wait2 = protocol.barrierWaitMs;
+  time[T.COPY_IN] += t1 - t0;
+  time[T.COMPUTE] += t2 - t1 - (wait1 - wait0);
+  time[T.WAIT] += wait2 - wait0;
+  time[T.LEAF_COPY] += t3 - t2 - (wait2 - wait1) + (tr - t3);
+  time[T.REDUCE] += t4 - tr;
 }
 
 let seen = Atomics.load(ctrl, C.SEQ);
