@@ -68,7 +68,7 @@ describe('train, eval, predict', () => {
     const lines = r.out.trim().split('\n');
     expect(lines).toHaveLength(1);
     const j = JSON.parse(lines[0]);
-    expect(Object.keys(j)).toEqual(['model', 'dataset', 'backend', 'epochs', 'trainImages', 'testAccuracy', 'testLoss', 'imagesPerSecond', 'seconds', 'modelPath']);
+    expect(Object.keys(j)).toEqual(['model', 'dataset', 'backend', 'workers', 'epochs', 'trainImages', 'testAccuracy', 'testLoss', 'imagesPerSecond', 'seconds', 'modelPath']);
     expect(j).toMatchObject({ model: 'lenet5-bn', dataset: 'mnist-sample', backend: 'simd', epochs: 1, trainImages: 9000, modelPath: model });
     expect(j.testAccuracy).toBeGreaterThan(0.9);
     expect(j.imagesPerSecond).toBeGreaterThan(0);
