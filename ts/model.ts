@@ -578,12 +578,29 @@ export class Sequential {
     let lossSum = 0, correct = 0;
     for (let from = 0; from < data.count; from += bs) {
       const n = Math.min(bs, data.count - from);
-      const x = this.loadBatch(data, null, from, n, true);
-      const logits = this.forwardBuffer(x, n, false);
-      correct += this.correct(logits, n);
-      lossSum += this.lossAndGrad(logits, n) * n;
+      const r = this.evaluateChunk(data, from, n);
+      correct += r.correct;
+      lossSum += r.loss * n;
     }
     return { loss: lossSum / data.count, accuracy: correct / data.count };
+  }
+
+  /** @internal Inference on examples from..from+n: their mean loss (f32) and how many are right. */
+  evaluateChunk(data: Dataset, from: number, n: number): { loss: number; correct: number } {
+    const logits = this.forwardBuffer(this.loadBatch(data, null, from, n, true), n, false);
+    return { correct: this.correct(logits, n), loss: this.lossAndGrad(logits, n) };
+  }
+
+  /** @internal Class probabilities of examples from..from+n of `data` (a view of wasm memory, valid until the next call). */
+  predictChunk(data: Dataset, from: number, n: number): Float32Array {
+    const k = this.classes;
+    const logits = this.forwardBuffer(this.loadBatch(data, null, from, n, false), n, false);
+    if (!this.probs || this.probs.length < n * k) {
+      this.probs?.free();
+      this.probs = this.backend.heap.alloc(n * k);
+    }
+    softmax(this.backend, logits, this.probs, n, k);
+    return this.probs.view.subarray(0, n * k);
   }
 
   /**
@@ -602,13 +619,7 @@ export class Sequential {
     const data: Dataset = { images, labels: [], count };
     for (let from = 0; from < count; from += bs) {
       const n = Math.min(bs, count - from);
-      const logits = this.forwardBuffer(this.loadBatch(data, null, from, n, false), n, false);
-      if (!this.probs || this.probs.length < n * k) {
-        this.probs?.free();
-        this.probs = this.backend.heap.alloc(Math.max(bs, n) * k);
-      }
-      softmax(this.backend, logits, this.probs, n, k);
-      out.set(this.probs.view.subarray(0, n * k), from * k);
+      out.set(this.predictChunk(data, from, n), from * k);
     }
     return out;
   }

@@ -10,27 +10,12 @@ import type { Backend } from '../backend/load.js';
 import { meanOfRows } from '../kernels/loss.js';
 import type { Param } from '../layers/layer.js';
 import type { Dataset, Sequential } from '../model.js';
-import { C, CMD, layoutBytes, T, TIMES, views, type LayoutSizes, type SharedViews } from './protocol.js';
+import { WorkerGroup } from './group.js';
+import { C, CMD, layoutBytes, modelSpec, T, TIMES, views, type LayoutSizes, type SharedViews } from './protocol.js';
 import { leafCount } from './shard.js';
 import type { WorkerInit } from './worker.js';
 
-type NodeWorker = import('node:worker_threads').Worker;
-
-/** How long the calling thread blocks waiting for a step before it listens for worker failures too. */
-const SYNC_WAIT_MS = 250;
-/** Atomics.wait may block here (Node's main thread and workers may; a browser's main thread may not). */
-const isNodeMain = typeof process === 'object' && typeof process.versions?.node === 'string';
-
-/** A worker failed or died: the message names the worker and the cause. */
-export class WorkerError extends Error {}
-
-/** How many workers 'auto' means: the cores the runtime reports. */
-export async function availableCores(): Promise<number> {
-  if (typeof navigator === 'object' && typeof navigator?.hardwareConcurrency === 'number') return Math.max(1, navigator.hardwareConcurrency);
-  const osName = 'node:os';
-  const os = (await import(/* @vite-ignore */ osName)) as typeof import('node:os');
-  return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
-}
+export { availableCores, WorkerError } from './group.js';
 
 /** A pool of training workers for one model, one data set and a largest batch. */
 export class TrainingPool {
@@ -39,21 +24,15 @@ export class TrainingPool {
   private readonly leafParams: Param[];
   private readonly otherTrainable: Param[];
   private readonly stats: Param[];
-  private failure: WorkerError | null = null;
-  private failed!: Promise<never>;
-  private closed = false;
   /** The calling thread's own milliseconds in the last step (copies in and out). */
   lastMainMs = 0;
   private stepsTimed = 0;
   private stepMs = 0;
   private mainMs = 0;
 
-  private constructor(
-    private readonly model: Sequential,
-    readonly workers: NodeWorker[],
-    sab: SharedArrayBuffer,
-    sizes: LayoutSizes,
-  ) {
+  private group!: WorkerGroup;
+
+  private constructor(model: Sequential, sab: SharedArrayBuffer, sizes: LayoutSizes) {
     this.v = views(sab, sizes);
     this.params = model.params();
     this.leafParams = model.leafParams();
@@ -86,49 +65,27 @@ export class TrainingPool {
     const labels = new SharedArrayBuffer(4 * data.count);
     const lv = new Int32Array(labels);
     for (let i = 0; i < data.count; i++) lv[i] = data.labels[i];
-    const spec: WorkerInit['model'] = {
-      layers: model.layers.map((l) => l.config()), inputShape: model.inputShape, classes: model.classes, normalization: model.normalization,
-    };
-    const wtName = 'node:worker_threads', fsName = 'node:fs';
-    const { Worker } = (await import(/* @vite-ignore */ wtName)) as typeof import('node:worker_threads');
-    const { existsSync } = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs');
-    // The compiled worker; tests run the TypeScript sources, whose worker is the built one.
-    let script = new URL('./worker.js', import.meta.url);
-    if (!existsSync(script)) script = new URL('../../dist/parallel/worker.js', import.meta.url);
-    if (!existsSync(script)) throw new Error(`fit: the worker script ${script.pathname} is missing; run \`npm run build\``);
-    const workers: NodeWorker[] = [];
-    const pool = new TrainingPool(model, workers, sab, sizes);
-    const ready: Promise<void>[] = [];
-    let rejectFailed!: (e: WorkerError) => void;
-    pool.failed = new Promise<never>((_, reject) => (rejectFailed = reject));
-    pool.failed.catch(() => { /* observed by step() */ });
-    const fail = (i: number, why: string) => {
-      if (pool.failure || pool.closed) return;
-      pool.failure = new WorkerError(`fit: worker ${i} of ${count} ${why}`);
-      Atomics.store(pool.v.ctrl, C.ABORT, 1);
-      Atomics.notify(pool.v.ctrl, C.BAR_GEN);
-      rejectFailed(pool.failure);
-    };
-    for (let i = 0; i < count; i++) {
-      const init: WorkerInit = { index: i, sab, sizes, backend: be.name, module: be.module, model: spec, data: { images, labels, count: data.count, float } };
-      const wk = new Worker(script, { workerData: init });
-      workers.push(wk);
-      ready.push(new Promise<void>((resolve, reject) => {
-        wk.on('message', (m: { type: string; message?: string }) => {
-          if (m.type === 'ready') resolve();
-          else if (m.type === 'error') fail(i, `failed: ${m.message}`);
-        });
-        wk.on('error', (e) => { fail(i, `failed: ${e?.stack ?? e}`); reject(pool.failure); });
-        wk.on('exit', (code) => { fail(i, `exited (code ${code}) during training`); reject(pool.failure); });
-      }));
-    }
-    try {
-      await Promise.all(ready);
-    } catch (e) {
-      await pool.dispose();
-      throw e;
-    }
+    const pool = new TrainingPool(model, sab, sizes);
+    const inits: WorkerInit[] = Array.from({ length: count }, (_, index) => ({
+      index, sab, sizes, backend: be.name, module: be.module!, model: modelSpec(model), data: { images, labels, count: data.count, float },
+    }));
+    pool.group = await WorkerGroup.start('worker', inits, pool.v.ctrl, 'fit');
     return pool;
+  }
+
+  /** The worker threads. */
+  get workers(): import('node:worker_threads').Worker[] {
+    return this.group.workers;
+  }
+
+  /** Workers still running (0 after dispose). */
+  get liveWorkers(): number {
+    return this.group.liveWorkers;
+  }
+
+  /** Ends every worker. Idempotent. */
+  dispose(): Promise<void> {
+    return this.group.dispose();
   }
 
   /**
@@ -137,8 +94,7 @@ export class TrainingPool {
    * model. Returns the mean loss and the count classified correctly.
    */
   async step(idx: Uint32Array | null, from: number, n: number, stepSeed: number): Promise<{ loss: number; correct: number }> {
-    if (this.failure) throw this.failure;
-    if (this.closed) throw new Error('fit: the worker pool is closed');
+    this.group.check();
     const t0 = performance.now();
     const v = this.v, ctrl = v.ctrl;
     if (n > v.sizes.maxBatch) throw new Error(`fit: batch of ${n} exceeds the pool's ${v.sizes.maxBatch}`);
@@ -153,13 +109,9 @@ export class TrainingPool {
     Atomics.store(ctrl, C.SEED_LO, stepSeed % 2 ** 32);
     Atomics.store(ctrl, C.SEED_HI, Math.floor(stepSeed / 2 ** 32));
     Atomics.store(ctrl, C.ACTIVE, active);
-    Atomics.store(ctrl, C.DONE, 0);
-    Atomics.store(ctrl, C.CMD, CMD.STEP);
-    Atomics.add(ctrl, C.SEQ, 1);
-    Atomics.notify(ctrl, C.SEQ);
+    this.group.run(CMD.STEP);
     const t1 = performance.now();
-    await this.waitDone();
-    if (this.failure) throw this.failure;
+    await this.group.wait();
     const t2 = performance.now();
     // Gradients: the leaf parameters' columns, then batch norm's.
     let col = 0;
@@ -180,26 +132,6 @@ export class TrainingPool {
     for (let w = 0; w < active; w++) correct += v.correct[w];
     this.lastMainMs = t1 - t0 + (performance.now() - t2);
     return { loss: meanOfRows(v.losses, n), correct };
-  }
-
-  private async waitDone(): Promise<void> {
-    const ctrl = this.v.ctrl, total = this.workers.length;
-    // Most steps end within milliseconds: sleep on the futex (a wake-up through
-    // the event loop costs more), and only after SYNC_WAIT_MS go back to the
-    // event loop, where a worker's exit or error is heard.
-    const until = performance.now() + SYNC_WAIT_MS;
-    if (isNodeMain) {
-      for (let d = Atomics.load(ctrl, C.DONE); d < total && performance.now() < until; d = Atomics.load(ctrl, C.DONE)) {
-        Atomics.wait(ctrl, C.DONE, d, 5);
-      }
-    }
-    for (;;) {
-      const d = Atomics.load(ctrl, C.DONE);
-      if (d >= total || this.failure) return;
-      const r = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, t?: number): { async: boolean; value: Promise<string> | string } })
-        .waitAsync(ctrl, C.DONE, d, 1000);
-      if (r.async) await Promise.race([r.value as Promise<string>, this.failed.catch(() => undefined)]);
-    }
   }
 
   /**
@@ -237,23 +169,5 @@ export class TrainingPool {
     this.stepsTimed++;
     this.stepMs += totalMs;
     this.mainMs += mainMs;
-  }
-
-  /** Ends every worker. Idempotent. */
-  async dispose(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    const ctrl = this.v.ctrl;
-    Atomics.store(ctrl, C.CMD, CMD.EXIT);
-    Atomics.store(ctrl, C.ABORT, 1);
-    Atomics.add(ctrl, C.SEQ, 1);
-    Atomics.notify(ctrl, C.SEQ);
-    Atomics.notify(ctrl, C.BAR_GEN);
-    await Promise.all(this.workers.map((w) => w.terminate()));
-  }
-
-  /** Workers still running (0 after dispose or a failure's cleanup). */
-  get liveWorkers(): number {
-    return this.workers.filter((w) => w.threadId !== -1).length;
   }
 }

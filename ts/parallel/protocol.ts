@@ -16,16 +16,79 @@
  * The data set lives in a SharedArrayBuffer of its own (images and labels).
  */
 
+import type { Normalization, Sequential } from '../model.js';
+
+/** How a pool describes its model to a worker (which builds its own copy). */
+export interface ModelSpec {
+  layers: Record<string, unknown>[];
+  inputShape: number[];
+  classes: number;
+  normalization: Normalization;
+}
+
+/** The model's description for workers. */
+export function modelSpec(m: Sequential): ModelSpec {
+  return { layers: m.layers.map((l) => l.config()), inputShape: m.inputShape, classes: m.classes, normalization: m.normalization };
+}
+
 /** Indices into ctrl. */
 export const C = {
   SEQ: 0, CMD: 1, N: 2, SEED_LO: 3, SEED_HI: 4, BAR_COUNT: 5, BAR_GEN: 6, DONE: 7, ABORT: 8,
   /** Workers that own leaves this step (the others sit it out): min(workers, leaves). */
   ACTIVE: 9,
+  /** Inference: whether the input holds f32 (else u8), examples per chunk, whether to evaluate (else predict). */
+  FLOAT: 10, CHUNK: 11, EVALUATE: 12,
 } as const;
 export const CTRL_LEN = 16;
 
 /** Commands. */
-export const CMD = { STEP: 1, EXIT: 2 } as const;
+export const CMD = { STEP: 1, EXIT: 2, INFER: 3 } as const;
+
+/** An inference pool's shared memory (see infer.ts). */
+export interface InferSizes {
+  workers: number;
+  /** Examples one call holds at most (a multiple of the chunk size). */
+  capacity: number;
+  inputSize: number;
+  classes: number;
+  params: number;
+  chunk: number;
+}
+
+export interface InferViews {
+  ctrl: Int32Array;
+  params: Float32Array;
+  /** The input as bytes (u8 pixels) and as f32, over the same memory. */
+  inputU8: Uint8Array;
+  inputF32: Float32Array;
+  labels: Int32Array;
+  probs: Float32Array;
+  chunkLoss: Float32Array;
+  chunkCorrect: Int32Array;
+}
+
+export function inferBytes(s: InferSizes): number {
+  const chunks = Math.ceil(s.capacity / s.chunk);
+  return 4 * (CTRL_LEN + s.params + s.capacity * s.inputSize + s.capacity + s.capacity * s.classes + 2 * chunks);
+}
+
+export function inferViews(sab: SharedArrayBuffer, s: InferSizes): InferViews {
+  let at = 0;
+  const take = (n: number) => { const o = at; at += 4 * n; return o; };
+  const chunks = Math.ceil(s.capacity / s.chunk);
+  const ctrl = new Int32Array(sab, take(CTRL_LEN), CTRL_LEN);
+  const params = new Float32Array(sab, take(s.params), s.params);
+  const inAt = take(s.capacity * s.inputSize);
+  return {
+    ctrl, params,
+    inputU8: new Uint8Array(sab, inAt, s.capacity * s.inputSize),
+    inputF32: new Float32Array(sab, inAt, s.capacity * s.inputSize),
+    labels: new Int32Array(sab, take(s.capacity), s.capacity),
+    probs: new Float32Array(sab, take(s.capacity * s.classes), s.capacity * s.classes),
+    chunkLoss: new Float32Array(sab, take(chunks), chunks),
+    chunkCorrect: new Int32Array(sab, take(chunks), chunks),
+  };
+}
 
 /** Phases a worker's time is counted in (milliseconds, summed over steps). */
 export const T = { STEPS: 0, COPY_IN: 1, COMPUTE: 2, WAIT: 3, LEAF_COPY: 4, REDUCE: 5, IDLE: 6 } as const;

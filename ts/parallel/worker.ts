@@ -5,15 +5,14 @@
  * other workers at every batch-norm sum), writes its leaf gradients, and
  * combines its share of the gradient columns over all leaves.
  */
-import { parentPort, workerData } from 'node:worker_threads';
-import { instantiateBackend, type BackendName } from '../backend/load.js';
-import type { F32Buffer } from '../backend/memory.js';
+import { workerData } from 'node:worker_threads';
+import type { BackendName } from '../backend/load.js';
 import { pairwiseRows } from '../kernels/norm.js';
-import { layerFromConfig } from '../layers/index.js';
-import { Sequential, type Dataset, type Normalization } from '../model.js';
+import type { Dataset } from '../model.js';
 import * as protocol from './protocol.js';
-import { barrier, C, CMD, ownedColumns, ownedLeaves, PoolAborted, T, TIMES, views, type LayoutSizes } from './protocol.js';
+import { barrier, C, ownedColumns, ownedLeaves, T, TIMES, views, type LayoutSizes } from './protocol.js';
 import { LEAF_SIZE, leafCount, leafSizes, type StepShard } from './shard.js';
+import { bufferPool, buildWorkerModel, serve, type ModelSpec } from './worker-common.js';
 
 /** What the pool hands each worker. */
 export interface WorkerInit {
@@ -22,7 +21,7 @@ export interface WorkerInit {
   sizes: LayoutSizes;
   backend: BackendName;
   module: WebAssembly.Module;
-  model: { layers: Record<string, unknown>[]; inputShape: number[]; classes: number; normalization: Normalization };
+  model: ModelSpec;
   data: { images: SharedArrayBuffer; labels: SharedArrayBuffer; count: number; float: boolean };
 }
 
@@ -30,11 +29,7 @@ const init = workerData as WorkerInit;
 const w = init.index;
 const v = views(init.sab, init.sizes);
 const ctrl = v.ctrl;
-
-const be = await instantiateBackend(init.backend, init.module);
-const model = new Sequential(init.model.layers.map(layerFromConfig), {
-  inputShape: init.model.inputShape, classes: init.model.classes, normalization: init.model.normalization, backend: be,
-});
+const { be, model } = await buildWorkerModel(init.backend, init.module, init.model);
 const params = model.params();
 const leafParams = model.leafParams();
 const leafSet = new Set(leafParams);
@@ -49,17 +44,7 @@ const data: Dataset = {
   count: init.data.count,
 };
 
-const bufs = new Map<string, F32Buffer>();
-/** A buffer of this worker's wasm memory, by name, grown on demand. */
-const buffer = (key: string, len: number): F32Buffer => {
-  let b = bufs.get(key);
-  if (!b || b.length < len) {
-    b?.free();
-    b = be.heap.alloc(Math.max(len, 1));
-    bufs.set(key, b);
-  }
-  return b.sub(0, len);
-};
+const buffer = bufferPool(be);
 
 const time = v.timing.subarray(w * TIMES, (w + 1) * TIMES);
 
@@ -126,29 +111,5 @@ function step(): void {
   time[T.REDUCE] += t4 - tr;
 }
 
-let seen = Atomics.load(ctrl, C.SEQ);
-parentPort!.postMessage({ type: 'ready' });
-for (;;) {
-  // The next step usually comes within a millisecond: spin, then sleep (no abort check: dispose wakes us with EXIT).
-  const until = performance.now() + 1;
-  for (let k = 0; Atomics.load(ctrl, C.SEQ) === seen; k++) {
-    if ((k & 1023) === 1023 && performance.now() > until) {
-      Atomics.wait(ctrl, C.SEQ, seen);
-    }
-  }
-  seen = Atomics.load(ctrl, C.SEQ);
-  if (Atomics.load(ctrl, C.CMD) === CMD.EXIT) break;
-  try {
-    step();
-  } catch (e) {
-    if (!(e instanceof PoolAborted)) {
-      parentPort!.postMessage({ type: 'error', message: (e as Error)?.stack ?? String(e) });
-      Atomics.store(ctrl, C.ABORT, 1);
-      Atomics.notify(ctrl, C.BAR_GEN);
-    }
-  } finally {
-    Atomics.add(ctrl, C.DONE, 1);
-    Atomics.notify(ctrl, C.DONE);
-  }
-}
+serve(ctrl, step);
 model.dispose();

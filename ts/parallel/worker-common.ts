@@ -1,0 +1,65 @@
+/**
+ * What every pool worker does the same way: build its own wasm instance and
+ * model copy from the pool's description, keep named scratch buffers, and
+ * run commands as the pool's sequence counter moves.
+ */
+import { parentPort } from 'node:worker_threads';
+import { instantiateBackend, type Backend, type BackendName } from '../backend/load.js';
+import type { F32Buffer } from '../backend/memory.js';
+import { layerFromConfig } from '../layers/index.js';
+import { Sequential } from '../model.js';
+import { C, CMD, PoolAborted, type ModelSpec } from './protocol.js';
+
+export type { ModelSpec } from './protocol.js';
+
+/** A worker's own backend and model. */
+export async function buildWorkerModel(backend: BackendName, module: WebAssembly.Module, spec: ModelSpec): Promise<{ be: Backend; model: Sequential }> {
+  const be = await instantiateBackend(backend, module);
+  const model = new Sequential(spec.layers.map(layerFromConfig), { inputShape: spec.inputShape, classes: spec.classes, normalization: spec.normalization, backend: be });
+  return { be, model };
+}
+
+/** Named buffers of a worker's wasm memory, grown on demand; returns views of exactly `len` values. */
+export function bufferPool(be: Backend): (key: string, len: number) => F32Buffer {
+  const bufs = new Map<string, F32Buffer>();
+  return (key, len) => {
+    let b = bufs.get(key);
+    if (!b || b.length < len) {
+      b?.free();
+      b = be.heap.alloc(Math.max(len, 1));
+      bufs.set(key, b);
+    }
+    return b.sub(0, len);
+  };
+}
+
+/**
+ * Tells the pool this worker is ready, then runs `step` each time ctrl's
+ * sequence moves, until the EXIT command. A failure is reported to the pool and
+ * aborts the other workers; every step ends by counting itself done.
+ */
+export function serve(ctrl: Int32Array, step: () => void): void {
+  let seen = Atomics.load(ctrl, C.SEQ);
+  parentPort!.postMessage({ type: 'ready' });
+  for (;;) {
+    // The next step usually comes within a millisecond: spin, then sleep.
+    const until = performance.now() + 1;
+    for (let k = 0; Atomics.load(ctrl, C.SEQ) === seen; k++) {
+      if ((k & 1023) === 1023 && performance.now() > until) Atomics.wait(ctrl, C.SEQ, seen);
+    }
+    seen = Atomics.load(ctrl, C.SEQ);
+    if (Atomics.load(ctrl, C.CMD) === CMD.EXIT) break;
+    try {
+      step();
+    } catch (e) {
+      if (!(e instanceof PoolAborted)) {
+        parentPort!.postMessage({ type: 'error', message: (e as Error)?.stack ?? String(e) });
+        Atomics.store(ctrl, C.ABORT, 1);
+        Atomics.notify(ctrl, C.BAR_GEN);
+      }
+    } finally {
+      Atomics.add(ctrl, C.DONE, 1);
+      Atomics.notify(ctrl, C.DONE);
+    }
+  }
+}
