@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { benchKernels, type KernelResult } from '../bench/kernels.js';
 import { benchModels, machineInfo, profileModel, SYSTEMS, type ModelResult, type System } from '../bench/models.js';
 import { PRESET_NAMES } from '../models/presets.js';
+import { benchWorkers, type StepTiming, type WorkerBenchRow } from '../bench/workers.js';
 import { UsageError, parseChoice, parseIntFlag } from './options.js';
 
 function pad(s: string, n: number, right = false): string {
@@ -29,6 +30,28 @@ function printModelTable(results: ModelResult[]): void {
   }
 }
 
+function printWorkerTable(rows: WorkerBenchRow[], timing: StepTiming[], pytorch: string): void {
+  for (const mode of ['train', 'infer'] as const) {
+    const ms = rows.filter((r) => r.mode === mode);
+    for (const batch of [...new Set(ms.map((r) => r.batch))]) {
+      console.log(`\n${mode === 'train' ? `training, batch ${batch}` : `inference of ${batch} digits`}, images/s (higher is better)`);
+      for (const r of ms.filter((x) => x.batch === batch)) {
+        const name = r.system === 'cnn-wasm' ? `cnn-wasm SIMD, ${r.threads} worker${r.threads > 1 ? 's' : ''}` : `PyTorch, ${r.threads} thread${r.threads > 1 ? 's' : ''}`;
+        const extra = [r.speedup ? `${r.speedup.toFixed(2)}x of 1 worker` : '', r.vsPytorch ? `${r.vsPytorch.toFixed(2)}x PyTorch with ${r.threads} thread${r.threads > 1 ? 's' : ''}` : ''].filter(Boolean).join(', ');
+        console.log(`  ${pad(name, 30)} ${pad(fmt(r.imagesPerSecond), 9, true)}${extra ? `  ${extra}` : ''}`);
+      }
+    }
+  }
+  if (!/^PyTorch/.test(pytorch)) console.log(`\n  PyTorch: ${pytorch}`);
+  if (timing.length) {
+    console.log('\nwhere a multi-worker training step goes, ms (per worker: copies in, compute, waiting at barriers, leaf-gradient copies, reduction; main: the calling thread\'s copies and update)');
+    for (const t of timing) {
+      const share = (x: number) => `${((x / t.step) * 100).toFixed(0)}%`;
+      console.log(`  batch ${pad(String(t.batch), 4)} ${t.workers} workers: step ${t.step.toFixed(2)} = compute ${t.compute.toFixed(2)} (${share(t.compute)}), wait ${t.wait.toFixed(2)} (${share(t.wait)}), copies ${(t.copyIn + t.leafCopy).toFixed(2)} (${share(t.copyIn + t.leafCopy)}), reduce ${t.reduce.toFixed(2)}, main ${t.main.toFixed(2)}, dispatch ${Math.max(0, t.step - t.copyIn - t.compute - t.wait - t.leafCopy - t.reduce - t.main).toFixed(2)}`);
+    }
+  }
+}
+
 export function register(program: Command): void {
   program
     .command('bench')
@@ -39,9 +62,25 @@ export function register(program: Command): void {
     .option('--kernels', 'GEMM and conv kernels at LeNet-5 batch-128 shapes, GFLOP/s')
     .option('--filter <text>', 'with --kernels: only benchmarks whose name contains <text>')
     .option('--rounds <n>', 'interleaved timing rounds; the median is reported', '5')
+    .option('--workers <list>', 'worker counts to compare side by side, e.g. 1,2 (training and inference; PyTorch at the same thread counts when installed)')
+    .option('--batch <list>', 'with --workers: training batch sizes, e.g. 64,128,256', '128')
     .option('--json', 'print one JSON line instead of a table')
-    .action(async (opts: { model: string; systems?: string; profile?: boolean; kernels?: boolean; filter?: string; rounds: string; json?: boolean }) => {
+    .action(async (opts: { model: string; systems?: string; profile?: boolean; kernels?: boolean; filter?: string; rounds: string; json?: boolean; workers?: string; batch: string }) => {
       const rounds = parseIntFlag('--rounds', opts.rounds, 1, 100);
+      if (opts.workers !== undefined) {
+        const model = parseChoice('--model', opts.model, PRESET_NAMES);
+        const workers = opts.workers.split(',').map((x) => parseIntFlag('--workers', x.trim(), 1, 64));
+        const batches = opts.batch.split(',').map((x) => parseIntFlag('--batch', x.trim(), 1, 4096));
+        const machine = machineInfo();
+        if (!opts.json) console.log(`${model}: workers ${workers.join(', ')} side by side; ${machine.cpu}, ${machine.cores} cores, node ${machine.node}; median of ${rounds} interleaved rounds, ratios = medians of per-round ratios`);
+        const r = await benchWorkers({ model, workers, batches, rounds, onNote: opts.json ? undefined : (m) => process.stderr.write(`${m}\n`) });
+        if (opts.json) {
+          console.log(JSON.stringify({ machine, pytorch: r.pytorch, rows: r.rows.map((x) => ({ ...x, imagesPerSecond: Math.round(x.imagesPerSecond), ...(x.speedup ? { speedup: +x.speedup.toFixed(3) } : {}), ...(x.vsPytorch ? { vsPytorch: +x.vsPytorch.toFixed(3) } : {}) })), timing: r.timing.map((t) => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, +v.toFixed(3)]))) }));
+          return;
+        }
+        printWorkerTable(r.rows, r.timing, r.pytorch);
+        return;
+      }
       if (opts.kernels) {
         if (!opts.json) {
           console.log(`kernel benchmarks: GFLOP/s (higher is better), medians of ${rounds} rounds; SIMD and scalar alternate every ~2 ms, ratio = median of per-round ratios`);

@@ -1,0 +1,128 @@
+/**
+ * `cnn-wasm bench --workers 1,2`: training and inference at several worker
+ * counts and batch sizes, side by side in interleaved rounds, with PyTorch at
+ * the same thread counts when the machine has it. Speed-ups are medians of
+ * per-round ratios; the pool's timing says where a multi-worker step goes.
+ */
+import { initBackend } from '../backend/load.js';
+import { createPreset } from '../models/presets.js';
+import { optimizerFromConfig } from '../optim/optimizer.js';
+import { InferencePool } from '../parallel/infer.js';
+import { TrainingPool } from '../parallel/pool.js';
+import { benchBatch } from './models.js';
+import type { PeerRunner } from './peers.js';
+import { findTorch, torchRunner } from './torch.js';
+import { interleavedRoundsAsync, median, medianRatio } from './timing.js';
+
+/** One measurement. `threads` is the worker count (cnn-wasm) or intra-op threads (PyTorch). */
+export interface WorkerBenchRow {
+  system: 'cnn-wasm' | 'pytorch';
+  mode: 'train' | 'infer';
+  batch: number;
+  threads: number;
+  imagesPerSecond: number;
+  /** cnn-wasm: how many times faster than 1 worker (median of per-round ratios). */
+  speedup?: number;
+  /** cnn-wasm: how many times faster than PyTorch with as many threads (median of per-round ratios). */
+  vsPytorch?: number;
+}
+
+/** Where a multi-worker training step's time goes, ms per step (see TrainingPool.timing). */
+export interface StepTiming { batch: number; workers: number; step: number; main: number; copyIn: number; compute: number; wait: number; leafCopy: number; reduce: number }
+
+export interface WorkerBenchOptions {
+  model: string;
+  workers: number[];
+  batches: number[];
+  rounds?: number;
+  /** Examples per inference call (default 2,048). */
+  inferImages?: number;
+  onNote?(m: string): void;
+}
+
+export async function benchWorkers(o: WorkerBenchOptions): Promise<{ rows: WorkerBenchRow[]; timing: StepTiming[]; pytorch: string }> {
+  const be = await initBackend({ backend: 'simd' });
+  const rounds = o.rounds ?? 5, workers = [...new Set([1, ...o.workers])].sort((a, b) => a - b);
+  const torch = findTorch();
+  const pytorch = 'missing' in torch ? torch.missing : `PyTorch ${torch.version}`;
+  const rows: WorkerBenchRow[] = [], timing: StepTiming[] = [];
+  const { model: probe } = createPreset(o.model, { backend: be });
+  const spec = { layers: probe.layers.map((l) => l.config()), inputShape: probe.inputShape, classes: probe.classes };
+  probe.dispose();
+  const torchFor = async (batch: { images: Uint8Array; labels: Uint8Array }, threads: number): Promise<PeerRunner | null> =>
+    'missing' in torch ? null : torchRunner(torch.python, spec, batch, threads);
+
+  for (const batch of o.batches) {
+    const b = benchBatch(batch);
+    const data = { images: b.images, labels: b.labels, count: batch };
+    const contenders: { threads: number; system: 'cnn-wasm' | 'pytorch'; fn: () => Promise<void>; close(): Promise<void> | void; pool?: TrainingPool }[] = [];
+    for (const w of workers) {
+      const { model, recipe } = createPreset(o.model, { backend: be, seed: 1 });
+      const opt = optimizerFromConfig(recipe.optimizer);
+      let step = 0;
+      if (w === 1) {
+        contenders.push({ threads: 1, system: 'cnn-wasm', fn: async () => { model.trainStep(data, null, 0, batch, opt, step++); }, close: () => { model.dispose(); opt.dispose(); } });
+      } else {
+        const pool = await TrainingPool.create(model, data, w, batch);
+        contenders.push({
+          threads: w, system: 'cnn-wasm', pool,
+          fn: async () => {
+            const t0 = performance.now();
+            await pool.step(null, 0, batch, step++);
+            const t1 = performance.now();
+            opt.step(be, model.params());
+            pool.countStep(performance.now() - t0, pool.lastMainMs + performance.now() - t1);
+          },
+          close: async () => { await pool.dispose(); model.dispose(); opt.dispose(); },
+        });
+      }
+      const tr = await torchFor(b, w);
+      if (tr) contenders.push({ threads: w, system: 'pytorch', fn: tr.train, close: () => tr.dispose() });
+    }
+    o.onNote?.(`training, batch ${batch}: ${contenders.map((c) => `${c.system} x${c.threads}`).join(', ')} (${rounds} interleaved rounds)`);
+    // Warm-up, then the pools' timing counts the measured rounds only.
+    for (const c of contenders) for (let i = 0; i < 10; i++) await c.fn();
+    for (const c of contenders) c.pool?.resetTiming();
+    const samples = await interleavedRoundsAsync(contenders.map((c) => c.fn), { rounds, minMs: 400, warmup: 0 });
+    addRows(rows, contenders, samples, 'train', batch);
+    for (const c of contenders) {
+      if (c.pool) timing.push({ batch, workers: c.threads, ...c.pool.timing() });
+      await c.close();
+    }
+  }
+
+  // Inference: one call of `inferImages` digits, split across the workers in chunks of 256.
+  const n = o.inferImages ?? 2048, b = benchBatch(n);
+  const { model } = createPreset(o.model, { backend: be, seed: 1 });
+  const inf: { threads: number; system: 'cnn-wasm' | 'pytorch'; fn: () => Promise<void>; close(): Promise<void> | void }[] = [];
+  for (const w of workers) {
+    if (w === 1) inf.push({ threads: 1, system: 'cnn-wasm', fn: async () => { model.predict(b.images); }, close: () => {} });
+    else {
+      const pool = await InferencePool.create(model, { workers: w });
+      inf.push({ threads: w, system: 'cnn-wasm', fn: async () => { await pool.predict(b.images); }, close: () => pool.dispose() });
+    }
+    const tr = await torchFor(b, w);
+    if (tr) inf.push({ threads: w, system: 'pytorch', fn: tr.infer, close: () => tr.dispose() });
+  }
+  o.onNote?.(`inference of ${n} digits: ${inf.map((c) => `${c.system} x${c.threads}`).join(', ')}`);
+  const samples = await interleavedRoundsAsync(inf.map((c) => c.fn), { rounds, minMs: 400, warmup: 3 });
+  addRows(rows, inf, samples, 'infer', n);
+  for (const c of inf) await c.close();
+  model.dispose();
+  return { rows, timing, pytorch };
+}
+
+function addRows(
+  rows: WorkerBenchRow[], cs: { threads: number; system: 'cnn-wasm' | 'pytorch' }[], samples: number[][], mode: 'train' | 'infer', batch: number,
+): void {
+  const one = cs.findIndex((c) => c.system === 'cnn-wasm' && c.threads === 1);
+  cs.forEach((c, i) => {
+    const row: WorkerBenchRow = { system: c.system, mode, batch, threads: c.threads, imagesPerSecond: batch / median(samples[i]) };
+    if (c.system === 'cnn-wasm') {
+      if (c.threads > 1) row.speedup = medianRatio(samples[i], samples[one]);
+      const peer = cs.findIndex((p) => p.system === 'pytorch' && p.threads === c.threads);
+      if (peer >= 0) row.vsPytorch = medianRatio(samples[i], samples[peer]);
+    }
+    rows.push(row);
+  });
+}
