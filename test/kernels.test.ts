@@ -163,6 +163,12 @@ describe.each(backends.map((b) => [b.name, b] as const))('%s build', (_name, be)
     });
   });
 
+  it('peak_madd runs acc = acc * m + c on 12 vectors of 4 chains', () => {
+    // 1 -> 1.5 -> 1.75 -> 1.875 in each of the 48 lanes.
+    expect(be.k.peak_madd(3, 0.5, 1)).toBe(48 * 1.875);
+    expect(be.k.peak_madd(0, 0.5, 1)).toBe(48);
+  });
+
   describe('pairwise tree', () => {
     /** The tree by its definition: blocks of the binary form of rows from the first, each balanced, added from the last up. */
     const treeRef = (v: number[]): number => {

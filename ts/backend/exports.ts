@@ -67,6 +67,7 @@ export interface KernelExports {
   softmax_xent(logits: number, labels: number, dlogits: number, n: number, k: number): number;
   softmax_xent_rows(logits: number, labels: number, dlogits: number, losses: number, n: number, k: number, invN: number): void;
   argmax_rows(x: number, out: number, n: number, k: number): void;
+  peak_madd(iters: number, m: number, c: number): number;
   sgd_update(w: number, g: number, v: number, len: number, lr: number, momentum: number, weightDecay: number, nesterov: number): void;
   adam_update(w: number, g: number, m: number, v: number, len: number, lr: number, beta1: number, beta2: number,
     eps: number, weightDecay: number, decoupled: number, biasCorrection1: number, biasCorrection2: number): void;
@@ -112,6 +113,7 @@ export const KERNEL_FUNCTIONS = [
   'softmax_xent',
   'softmax_xent_rows',
   'argmax_rows',
+  'peak_madd',
   'sgd_update',
   'adam_update',
 ] as const satisfies readonly (Exclude<keyof KernelExports, 'memory'>)[];

@@ -17,6 +17,24 @@ export interface KernelResult {
   scalarGflops: number;
   /** SIMD speed over scalar speed: the median of the per-round ratios. */
   ratio: number;
+  /** The SIMD kernel's GFLOP/s as a share of the SIMD multiply-add peak measured in the same rounds (median of per-round shares). */
+  peakShare: number;
+}
+
+/** Rounds of the peak loop per call: about 1.5 ms at 50 GFLOP/s. */
+const PEAK_ITERS = 800_000;
+const PEAK_FLOPS = PEAK_ITERS * 12 * 4 * 2;
+
+/** A call of the 12-chain f32x4 multiply-add loop (see peak_madd in lib.rs). */
+function peakRun(be: Backend): () => void {
+  return () => { be.k.peak_madd(PEAK_ITERS, 0.999999, 1e-6); };
+}
+
+/** This machine's f32x4 multiply-add peak in GFLOP/s, SIMD and scalar builds, timed side by side. */
+export async function benchPeak(o: { rounds?: number } = {}): Promise<{ simdGflops: number; scalarGflops: number }> {
+  const simd = await initBackend({ backend: 'simd' }), scalar = await initBackend({ backend: 'scalar' });
+  const [ts, tc] = interleavedRounds([peakRun(simd), peakRun(scalar)], { rounds: o.rounds ?? 5, minMs: 80 });
+  return { simdGflops: PEAK_FLOPS / median(ts) / 1e9, scalarGflops: PEAK_FLOPS / median(tc) / 1e9 };
 }
 
 interface Case {
@@ -101,12 +119,14 @@ export async function benchKernels(opts: { filter?: string; rounds?: number; min
   for (const c of kernelCases()) {
     if (opts.filter && !c.name.includes(opts.filter)) continue;
     const a = c.setup(simd), b = c.setup(scalar);
-    const [ts, tc] = interleavedRounds([a.run, b.run], { rounds: opts.rounds ?? 5, minMs: opts.minMs ?? 80 });
+    // The peak loop runs in the same rounds, so each kernel's share of it is measured at the same clock.
+    const [ts, tc, tp] = interleavedRounds([a.run, b.run, peakRun(simd)], { rounds: opts.rounds ?? 5, minMs: opts.minMs ?? 80 });
     a.free();
     b.free();
     const r = {
       name: c.name, description: c.description, flops: c.flops,
       simdGflops: c.flops / median(ts) / 1e9, scalarGflops: c.flops / median(tc) / 1e9, ratio: medianRatio(ts, tc),
+      peakShare: median(ts.map((t, i) => (c.flops / t) / (PEAK_FLOPS / tp[i]))),
     };
     out.push(r);
     opts.onResult?.(r);

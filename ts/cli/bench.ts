@@ -1,6 +1,6 @@
 /** `cnn-wasm bench`: side-by-side benchmarks (SIMD vs scalar) printed as a table or one JSON line. */
 import type { Command } from 'commander';
-import { benchKernels, type KernelResult } from '../bench/kernels.js';
+import { benchKernels, benchPeak, type KernelResult } from '../bench/kernels.js';
 import { benchModels, machineInfo, profileModel, SYSTEMS, type ModelResult, type System } from '../bench/models.js';
 import { PRESET_NAMES } from '../models/presets.js';
 import { benchWorkers, type StepTiming, type WorkerBenchRow } from '../bench/workers.js';
@@ -11,7 +11,7 @@ function pad(s: string, n: number, right = false): string {
 }
 
 function printKernelRow(r: KernelResult): void {
-  console.log(`${pad(r.name, 16)} ${pad(r.simdGflops.toFixed(1), 8, true)} ${pad(r.scalarGflops.toFixed(1), 8, true)} ${pad(r.ratio.toFixed(2) + 'x', 7, true)}  ${r.description}`);
+  console.log(`${pad(r.name, 16)} ${pad(r.simdGflops.toFixed(1), 8, true)} ${pad(r.scalarGflops.toFixed(1), 8, true)} ${pad(r.ratio.toFixed(2) + 'x', 7, true)} ${pad((r.peakShare * 100).toFixed(0) + '%', 6, true)}  ${r.description}`);
 }
 
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
@@ -82,14 +82,19 @@ export function register(program: Command): void {
         return;
       }
       if (opts.kernels) {
+        const peak = await benchPeak({ rounds });
         if (!opts.json) {
           console.log(`kernel benchmarks: GFLOP/s (higher is better), medians of ${rounds} rounds; SIMD and scalar alternate every ~2 ms, ratio = median of per-round ratios`);
-          console.log(`${pad('name', 16)} ${pad('SIMD', 8, true)} ${pad('scalar', 8, true)} ${pad('ratio', 7, true)}  shape`);
+          console.log(`this machine's f32x4 multiply-add peak (12 independent chains): ${peak.simdGflops.toFixed(1)} GFLOP/s; "peak" = each SIMD kernel's share of it, timed in the same rounds`);
+          console.log(`${pad('name', 16)} ${pad('SIMD', 8, true)} ${pad('scalar', 8, true)} ${pad('ratio', 7, true)} ${pad('peak', 6, true)}  shape`);
         }
         const results = await benchKernels({ filter: opts.filter, rounds, onResult: opts.json ? undefined : printKernelRow });
         if (results.length === 0) throw new UsageError(`bench: no kernel benchmark matches '${opts.filter}'`);
         if (opts.json) {
-          console.log(JSON.stringify({ kernels: results.map((r) => ({ name: r.name, simdGflops: +r.simdGflops.toFixed(2), scalarGflops: +r.scalarGflops.toFixed(2), ratio: +r.ratio.toFixed(3) })) }));
+          console.log(JSON.stringify({
+            peak: { simdGflops: +peak.simdGflops.toFixed(2), scalarGflops: +peak.scalarGflops.toFixed(2) },
+            kernels: results.map((r) => ({ name: r.name, simdGflops: +r.simdGflops.toFixed(2), scalarGflops: +r.scalarGflops.toFixed(2), ratio: +r.ratio.toFixed(3), peakShare: +r.peakShare.toFixed(3) })),
+          }));
         }
         return;
       }

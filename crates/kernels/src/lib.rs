@@ -43,6 +43,27 @@ pub extern "C" fn free(ptr: usize, bytes: usize) {
     }
 }
 
+/// The machine's f32x4 multiply-add peak, for benchmarks: `iters` rounds of
+/// acc = acc * m + c on 12 independent vector accumulators (12 chains hide
+/// the mul->add latency; 96 FLOP per round). Returns a sum so nothing is
+/// optimised away.
+#[no_mangle]
+pub extern "C" fn peak_madd(iters: u32, m: f32, c: f32) -> f32 {
+    use simd::F4;
+    let (vm, vc) = (F4::splat(m), F4::splat(c));
+    let mut acc = [F4::splat(1.0); 12];
+    for _ in 0..iters {
+        for a in acc.iter_mut() {
+            *a = a.mul(vm).add(vc);
+        }
+    }
+    let mut t = F4::zero();
+    for a in acc.iter() {
+        t = t.add(*a);
+    }
+    t.hsum()
+}
+
 /// 1 when this build was compiled with SIMD128, else 0.
 #[no_mangle]
 pub extern "C" fn simd_enabled() -> i32 {
