@@ -12,8 +12,9 @@ import { optimizerFromConfig } from '../optim/optimizer.js';
 import type { Sequential } from '../model.js';
 import { convnetjsRunner, tfRunner, type PeerRunner } from './peers.js';
 import { interleavedRoundsAsync, median, medianRatio } from './timing.js';
+import { findTorch, torchRunner } from './torch.js';
 
-export const SYSTEMS = ['cnn-wasm-simd', 'cnn-wasm-scalar', 'tfjs-cpu', 'tfjs-wasm', 'convnetjs'] as const;
+export const SYSTEMS = ['cnn-wasm-simd', 'cnn-wasm-scalar', 'pytorch', 'tfjs-cpu', 'tfjs-wasm', 'convnetjs'] as const;
 export type System = (typeof SYSTEMS)[number];
 
 /** One result row; `imagesPerSecond` is null when the system cannot run this. */
@@ -62,6 +63,13 @@ function cnnRunner(be: Backend, model: string, batch: number): PeerRunner & { mo
   };
 }
 
+/** PyTorch with one thread, or the reason it cannot run here. */
+async function pytorchRunner(spec: { layers: Record<string, unknown>[]; inputShape: number[]; classes: number }, batch: number): Promise<PeerRunner> {
+  const t = findTorch();
+  if ('missing' in t) throw new Error(t.missing);
+  return torchRunner(t.python, spec, benchBatch(batch), 1);
+}
+
 export interface ModelBenchOptions {
   model: string;
   batch?: number;
@@ -79,6 +87,7 @@ export async function benchModels(o: ModelBenchOptions): Promise<ModelResult[]> 
   const systems = o.systems ?? SYSTEMS;
   const { model: probe } = createPreset(o.model, { backend: await initBackend({ backend: 'scalar' }) });
   const configs = probe.layers.map((l) => l.config());
+  const spec = { layers: configs, inputShape: probe.inputShape, classes: probe.classes };
   probe.dispose();
   const runners: { system: System; r: PeerRunner }[] = [];
   const results: ModelResult[] = [];
@@ -91,13 +100,14 @@ export async function benchModels(o: ModelBenchOptions): Promise<ModelResult[]> 
     try {
       const r = system === 'cnn-wasm-simd' ? cnnRunner(await initBackend({ backend: 'simd' }), o.model, batch)
         : system === 'cnn-wasm-scalar' ? cnnRunner(await initBackend({ backend: 'scalar' }), o.model, batch)
+          : system === 'pytorch' ? await pytorchRunner(spec, batch)
           : system === 'tfjs-cpu' ? await tfRunner('cpu', configs, benchBatch(batch))
             : system === 'tfjs-wasm' ? await tfRunner('wasm', configs, benchBatch(batch))
               : await convnetjsRunner(configs, benchBatch(batch));
       runners.push({ system, r });
     } catch (e) {
       const why = (e as Error).message.split('\n')[0];
-      const missing = /Cannot find (module|package)/.test(why);
+      const missing = /Cannot find (module|package)/.test(why) && system !== 'pytorch';
       const msg = missing ? `not installed (npm install --save-dev @tensorflow/tfjs @tensorflow/tfjs-backend-wasm convnetjs): ${why}` : why;
       unsupported(system, 'train', msg);
       unsupported(system, 'infer', msg);
