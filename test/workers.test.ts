@@ -36,7 +36,7 @@ describe.each(['simd', 'scalar'] as const)('%s build: workers 1, 2 and 3 train t
     expect(one.pool).toBeNull(); // one worker is this thread
     for (const workers of [2, 3]) {
       const r = await train(backend, preset, workers);
-      expect(r.pool!.workers.length).toBe(workers);
+      expect(r.pool!.size).toBe(workers);
       expect(r.losses).toEqual(one.losses);
       expect(Buffer.from(r.bytes).equals(Buffer.from(one.bytes)), `${workers} workers`).toBe(true);
       expect(r.pool!.liveWorkers).toBe(0); // fit ended them
@@ -63,7 +63,7 @@ describe('a worker that dies', () => {
       callbacks: {
         onBatchEnd: async (b) => {
           pool ??= poolOf(model);
-          if (b.batch === 2) await pool!.workers[1].terminate(); // as if the thread crashed
+          if (b.batch === 2) await pool!.kill(1); // as if the thread crashed
         },
       },
     }).then(() => null, (e: Error) => e);

@@ -44,3 +44,5 @@ export { toMnist } from './image/mnist.js';
 export type { Gray } from './image/mnist.js';
 export { parseIdxBytes, pairImagesLabels, encodeIdx, IdxError } from './data/idx.js';
 export type { IdxArray, LabelledImages } from './data/idx.js';
+export { createInferencePool, InferencePool, type InferencePoolOptions } from './parallel/infer.js';
+export { availableCores, WorkerError, type CreateWorker, type WorkerKind } from './parallel/group.js';

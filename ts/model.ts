@@ -10,6 +10,7 @@ import { meanOfRows, softmax, softmaxCrossEntropy, softmaxCrossEntropyRows } fro
 import { pairwiseRows } from './kernels/norm.js';
 import { leafCount, wholeBatch, type StepShard } from './parallel/shard.js';
 import { TrainingPool } from './parallel/pool.js';
+import type { CreateWorker } from './parallel/group.js';
 import { fmtShape, type Layer, type Param, type Shape } from './layers/layer.js';
 import { Dropout } from './layers/simple.js';
 import { Optimizer } from './optim/optimizer.js';
@@ -107,6 +108,8 @@ export interface FitOptions {
    * weights and its activations; the optimiser state stays here.
    */
   workers?: number;
+  /** In a browser, where workers need it: makes each Web Worker (see CreateWorker in parallel/group.ts). */
+  createWorker?: CreateWorker;
 }
 
 export interface History {
@@ -502,7 +505,7 @@ export class Sequential {
 
   private async runFit(data: Dataset, o: FitOptions): Promise<History> {
     const epochs = o.epochs ?? 1, batchSize = o.batchSize ?? 32;
-    const pool = (o.workers ?? 1) > 1 ? await TrainingPool.create(this, data, o.workers!, Math.min(batchSize, data.count)) : null;
+    const pool = (o.workers ?? 1) > 1 ? await TrainingPool.create(this, data, o.workers!, Math.min(batchSize, data.count), o.createWorker) : null;
     this.pool = pool;
     try {
       return await this.runEpochs(data, o, epochs, batchSize, pool);

@@ -6,7 +6,5 @@ export { saveModel, loadModel, writeFileAtomic } from './io/node.js';
 export { readSplit, sampleDir } from './data/sample.js';
 export { MAX_IDX_VALUES } from './data/idx.js';
 export { parseIdx } from './data/idx-node.js';
-export { createInferencePool, InferencePool, type InferencePoolOptions } from './parallel/infer.js';
-export { availableCores, WorkerError } from './parallel/group.js';
 
 export * from './index.js';

@@ -1,12 +1,30 @@
 /**
- * A group of Node worker threads around one SharedArrayBuffer: starting them
+ * A group of workers (Node worker threads, or a browser's Web Workers) around
+ * one SharedArrayBuffer: starting them
  * (each reports ready), running one command on all of them and waiting until
  * every one has counted itself done, hearing a worker's failure or death, and
  * ending them. The training and inference pools are built on it.
  */
 import { C, CMD } from './protocol.js';
 
-type NodeWorker = import('node:worker_threads').Worker;
+/** The worker kinds: training (worker.ts) and inference (infer-worker.ts). */
+export type WorkerKind = 'worker' | 'infer-worker';
+
+/**
+ * Makes a browser Web Worker running the library's worker script of `kind`
+ * (needed in browsers, where only the app's bundler knows the script's URL),
+ * e.g. `(kind) => new Worker(new URL('cnn-wasm/dist/parallel/' + kind + '.js', import.meta.url), { type: 'module' })`
+ * or, with Vite, one `new Worker(new URL('...', import.meta.url), { type: 'module' })` per kind.
+ */
+export type CreateWorker = (kind: WorkerKind) => Worker;
+
+/** What the group needs of one worker, Node's or a browser's. */
+interface Handle {
+  onMessage(f: (m: { type: string; message?: string }) => void): void;
+  onFailure(f: (why: string) => void): void;
+  terminate(): Promise<void>;
+  readonly alive: boolean;
+}
 
 /** A worker failed or died: the message names the worker and the cause. */
 export class WorkerError extends Error {}
@@ -14,6 +32,8 @@ export class WorkerError extends Error {}
 /** How long the calling thread blocks waiting for a step before it listens for worker failures too. */
 const SYNC_WAIT_MS = 250;
 const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
+/** Whether Atomics.wait may block this thread (not a browser's main thread). */
+const canBlock = isNode || (typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined');
 
 /** How many workers 'auto' means: the cores the runtime reports. */
 export async function availableCores(): Promise<number> {
@@ -33,37 +53,70 @@ async function scriptUrl(name: string): Promise<URL> {
   return url;
 }
 
+async function nodeHandle(url: URL, init: object): Promise<Handle> {
+  const wtName = 'node:worker_threads';
+  const { Worker } = (await import(/* @vite-ignore */ wtName)) as typeof import('node:worker_threads');
+  const wk = new Worker(url, { workerData: init });
+  let alive = true;
+  return {
+    onMessage: (f) => wk.on('message', f),
+    onFailure: (f) => {
+      wk.on('error', (e) => f(`failed: ${e?.stack ?? e}`));
+      wk.on('exit', (code) => { alive = false; f(`exited (code ${code})`); });
+    },
+    terminate: async () => { await wk.terminate(); alive = false; },
+    get alive() { return alive && wk.threadId !== -1; },
+  };
+}
+
+function webHandle(wk: Worker, init: object): Handle {
+  let alive = true;
+  wk.postMessage(init);
+  return {
+    onMessage: (f) => wk.addEventListener('message', (e) => f(e.data)),
+    onFailure: (f) => {
+      wk.addEventListener('error', (e) => f(`failed: ${e.message || 'error in the worker script'}`));
+      wk.addEventListener('messageerror', () => f('failed: a message could not be read'));
+    },
+    terminate: async () => { wk.terminate(); alive = false; },
+    get alive() { return alive; },
+  };
+}
+
 export class WorkerGroup {
   private failure: WorkerError | null = null;
   private failed: Promise<never>;
   private rejectFailed!: (e: WorkerError) => void;
   private closed = false;
 
-  private constructor(readonly workers: NodeWorker[], private readonly ctrl: Int32Array, private readonly what: string) {
+  private constructor(private readonly handles: Handle[], private readonly ctrl: Int32Array, private readonly what: string) {
     this.failed = new Promise<never>((_, reject) => (this.rejectFailed = reject));
     this.failed.catch(() => { /* observed through wait() */ });
   }
 
-  /** Starts one `script` worker per init (each gets its init as workerData) and waits until all are ready. */
-  static async start(script: 'worker' | 'infer-worker', inits: object[], ctrl: Int32Array, what: string): Promise<WorkerGroup> {
-    if (!isNode) throw new Error(`${what}: worker threads need Node here`);
-    const wtName = 'node:worker_threads';
-    const { Worker } = (await import(/* @vite-ignore */ wtName)) as typeof import('node:worker_threads');
-    const url = await scriptUrl(script);
-    const workers: NodeWorker[] = [];
-    const group = new WorkerGroup(workers, ctrl, what);
-    const ready = inits.map((init, i) => {
-      const wk = new Worker(url, { workerData: init });
-      workers.push(wk);
-      return new Promise<void>((resolve, reject) => {
-        wk.on('message', (m: { type: string; message?: string }) => {
-          if (m.type === 'ready') resolve();
-          else if (m.type === 'error') group.fail(i, `failed: ${m.message}`);
-        });
-        wk.on('error', (e) => { group.fail(i, `failed: ${e?.stack ?? e}`); reject(group.failure); });
-        wk.on('exit', (code) => { group.fail(i, `exited (code ${code})`); reject(group.failure); });
+  /**
+   * Starts one `kind` worker per init (each gets its init as Node's workerData
+   * or as the first message) and waits until all are ready. In a browser,
+   * `createWorker` makes them, and the page must be cross-origin isolated.
+   */
+  static async start(kind: WorkerKind, inits: object[], ctrl: Int32Array, what: string, createWorker?: CreateWorker): Promise<WorkerGroup> {
+    if (!isNode) {
+      if (!createWorker) throw new Error(`${what}: workers in a browser need the createWorker option (the app's bundler knows the worker script's URL)`);
+      if (!(globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated) {
+        throw new Error(`${what}: workers need SharedArrayBuffer, which a browser gives only to cross-origin isolated pages (serve them with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)`);
+      }
+    }
+    const url = isNode && !createWorker ? await scriptUrl(kind) : null;
+    const handles: Handle[] = [];
+    for (const init of inits) handles.push(url ? await nodeHandle(url, init) : webHandle(createWorker!(kind), init));
+    const group = new WorkerGroup(handles, ctrl, what);
+    const ready = handles.map((h, i) => new Promise<void>((resolve, reject) => {
+      h.onMessage((m) => {
+        if (m.type === 'ready') resolve();
+        else if (m.type === 'error') group.fail(i, `failed: ${m.message}`);
       });
-    });
+      h.onFailure((why) => { group.fail(i, why); reject(group.failure); });
+    }));
     try {
       await Promise.all(ready);
     } catch (e) {
@@ -75,7 +128,7 @@ export class WorkerGroup {
 
   private fail(i: number, why: string): void {
     if (this.failure || this.closed) return;
-    this.failure = new WorkerError(`${this.what}: worker ${i} of ${this.workers.length} ${why}`);
+    this.failure = new WorkerError(`${this.what}: worker ${i} of ${this.handles.length} ${why}`);
     Atomics.store(this.ctrl, C.ABORT, 1);
     Atomics.notify(this.ctrl, C.BAR_GEN);
     this.rejectFailed(this.failure);
@@ -98,11 +151,11 @@ export class WorkerGroup {
 
   /** Waits until every worker has counted itself done; throws the failure if one failed. */
   async wait(): Promise<void> {
-    const ctrl = this.ctrl, total = this.workers.length;
+    const ctrl = this.ctrl, total = this.handles.length;
     // Most steps end within milliseconds: sleep on the futex (a wake-up through
     // the event loop costs more), and only after SYNC_WAIT_MS go back to the
     // event loop, where a worker's exit or error is heard.
-    const until = performance.now() + SYNC_WAIT_MS;
+    const until = canBlock ? performance.now() + SYNC_WAIT_MS : 0;
     for (let d = Atomics.load(ctrl, C.DONE); d < total && !this.failure && performance.now() < until; d = Atomics.load(ctrl, C.DONE)) {
       Atomics.wait(ctrl, C.DONE, d, 5);
     }
@@ -125,11 +178,21 @@ export class WorkerGroup {
     Atomics.add(this.ctrl, C.SEQ, 1);
     Atomics.notify(this.ctrl, C.SEQ);
     Atomics.notify(this.ctrl, C.BAR_GEN);
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await Promise.all(this.handles.map((h) => h.terminate()));
+  }
+
+  /** How many workers the group has. */
+  get size(): number {
+    return this.handles.length;
+  }
+
+  /** @internal Ends worker i as if it had crashed (tests). */
+  kill(i: number): Promise<void> {
+    return this.handles[i].terminate();
   }
 
   /** Workers still running (0 after dispose or a failure's cleanup). */
   get liveWorkers(): number {
-    return this.workers.filter((w) => w.threadId !== -1).length;
+    return this.handles.filter((h) => h.alive).length;
   }
 }

@@ -5,11 +5,10 @@
  * correct count (evaluate), computed exactly as the model's own predict and
  * evaluate compute each chunk.
  */
-import { workerData } from 'node:worker_threads';
 import type { BackendName } from '../backend/load.js';
 import type { Dataset } from '../model.js';
 import { C, inferViews, ownedLeaves, type InferSizes, type ModelSpec } from './protocol.js';
-import { buildWorkerModel, serve } from './worker-common.js';
+import { buildWorkerModel, serve, workerInit } from './worker-common.js';
 
 export interface InferWorkerInit {
   index: number;
@@ -20,7 +19,7 @@ export interface InferWorkerInit {
   model: ModelSpec;
 }
 
-const init = workerData as InferWorkerInit;
+const init = await workerInit<InferWorkerInit>();
 const w = init.index, s = init.sizes;
 const v = inferViews(init.sab, s);
 const { model } = await buildWorkerModel(init.backend, init.module, init.model);

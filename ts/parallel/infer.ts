@@ -6,7 +6,7 @@
  */
 import type { Dataset, Evaluation, Images, Sequential } from '../model.js';
 import { checkImages } from '../model.js';
-import { WorkerGroup } from './group.js';
+import { WorkerGroup, type CreateWorker } from './group.js';
 import { C, CMD, inferBytes, inferViews, modelSpec, type InferSizes, type InferViews } from './protocol.js';
 import type { InferWorkerInit } from './infer-worker.js';
 
@@ -18,6 +18,8 @@ export interface InferencePoolOptions {
   batchSize?: number;
   /** Examples one round trip holds; larger inputs go in several (default 16,384). */
   capacity?: number;
+  /** In a browser: makes the Web Workers (see {@link CreateWorker}). */
+  createWorker?: CreateWorker;
 }
 
 export class InferencePool {
@@ -43,7 +45,7 @@ export class InferencePool {
     const sab = new SharedArrayBuffer(inferBytes(s));
     const pool = new InferencePool(model, sab, s);
     const inits: InferWorkerInit[] = Array.from({ length: workers }, (_, index) => ({ index, sab, sizes: s, backend: be.name, module: be.module!, model: modelSpec(model) }));
-    pool.group = await WorkerGroup.start('infer-worker', inits, pool.v.ctrl, 'inference pool');
+    pool.group = await WorkerGroup.start('infer-worker', inits, pool.v.ctrl, 'inference pool', o.createWorker);
     return pool;
   }
 

@@ -10,12 +10,12 @@ import type { Backend } from '../backend/load.js';
 import { meanOfRows } from '../kernels/loss.js';
 import type { Param } from '../layers/layer.js';
 import type { Dataset, Sequential } from '../model.js';
-import { WorkerGroup } from './group.js';
+import { WorkerGroup, type CreateWorker } from './group.js';
 import { C, CMD, layoutBytes, modelSpec, T, TIMES, views, type LayoutSizes, type SharedViews } from './protocol.js';
 import { leafCount } from './shard.js';
 import type { WorkerInit } from './worker.js';
 
-export { availableCores, WorkerError } from './group.js';
+export { availableCores, WorkerError, type CreateWorker } from './group.js';
 
 /** A pool of training workers for one model, one data set and a largest batch. */
 export class TrainingPool {
@@ -42,10 +42,7 @@ export class TrainingPool {
   }
 
   /** Starts `count` workers for `model`, training on `data` in batches of at most `maxBatch`. */
-  static async create(model: Sequential, data: Dataset, count: number, maxBatch: number): Promise<TrainingPool> {
-    if (!(typeof process === 'object' && typeof process.versions?.node === 'string')) {
-      throw new Error('fit: workers need Node worker_threads here; in a browser, train in a Web Worker with workers: 1');
-    }
+  static async create(model: Sequential, data: Dataset, count: number, maxBatch: number, createWorker?: CreateWorker): Promise<TrainingPool> {
     const be: Backend = model.backend;
     if (!be.module) throw new Error(`fit: workers need the compiled kernels module; initBackend() from bytes, a URL or a module (not a bundler's instance) to use workers`);
     const params = model.params();
@@ -69,13 +66,18 @@ export class TrainingPool {
     const inits: WorkerInit[] = Array.from({ length: count }, (_, index) => ({
       index, sab, sizes, backend: be.name, module: be.module!, model: modelSpec(model), data: { images, labels, count: data.count, float },
     }));
-    pool.group = await WorkerGroup.start('worker', inits, pool.v.ctrl, 'fit');
+    pool.group = await WorkerGroup.start('worker', inits, pool.v.ctrl, 'fit', createWorker);
     return pool;
   }
 
-  /** The worker threads. */
-  get workers(): import('node:worker_threads').Worker[] {
-    return this.group.workers;
+  /** How many workers the pool has. */
+  get size(): number {
+    return this.group.size;
+  }
+
+  /** @internal Ends worker i as if it had crashed (tests). */
+  kill(i: number): Promise<void> {
+    return this.group.kill(i);
   }
 
   /** Workers still running (0 after dispose). */
@@ -104,7 +106,7 @@ export class TrainingPool {
       off += p.value.length;
     }
     for (let b = 0; b < n; b++) v.idx[b] = idx ? idx[from + b] : from + b;
-    const active = Math.min(this.workers.length, leafCount(n));
+    const active = Math.min(this.group.size, leafCount(n));
     Atomics.store(ctrl, C.N, n);
     Atomics.store(ctrl, C.SEED_LO, stepSeed % 2 ** 32);
     Atomics.store(ctrl, C.SEED_HI, Math.floor(stepSeed / 2 ** 32));
@@ -143,7 +145,7 @@ export class TrainingPool {
    * optimiser update (`main`).
    */
   timing(): { steps: number; step: number; main: number; copyIn: number; compute: number; wait: number; leafCopy: number; reduce: number } {
-    const t = this.v.timing, k = this.workers.length;
+    const t = this.v.timing, k = this.group.size;
     const avg = (i: number) => {
       let s = 0, steps = 0;
       for (let w = 0; w < k; w++) { s += t[w * TIMES + i]; steps += t[w * TIMES + T.STEPS]; }

@@ -3,7 +3,6 @@
  * model copy from the pool's description, keep named scratch buffers, and
  * run commands as the pool's sequence counter moves.
  */
-import { parentPort } from 'node:worker_threads';
 import { instantiateBackend, type Backend, type BackendName } from '../backend/load.js';
 import type { F32Buffer } from '../backend/memory.js';
 import { layerFromConfig } from '../layers/index.js';
@@ -11,6 +10,30 @@ import { Sequential } from '../model.js';
 import { C, CMD, PoolAborted, type ModelSpec } from './protocol.js';
 
 export type { ModelSpec } from './protocol.js';
+
+const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
+type Port = { postMessage(m: unknown): void };
+let port: Port | null = null;
+
+/**
+ * The pool's description of this worker: Node's workerData, or in a browser
+ * the first message the pool posts. Call once, before anything else.
+ */
+export async function workerInit<T>(): Promise<T> {
+  if (isNode) {
+    const name = 'node:worker_threads';
+    const wt = (await import(/* @vite-ignore */ name)) as typeof import('node:worker_threads');
+    port = wt.parentPort!;
+    return wt.workerData as T;
+  }
+  const scope = globalThis as unknown as Port & { addEventListener(t: 'message', f: (e: MessageEvent) => void, o?: { once: boolean }): void };
+  port = scope;
+  return new Promise<T>((resolve) => scope.addEventListener('message', (e) => resolve(e.data as T), { once: true }));
+}
+
+function post(m: unknown): void {
+  port!.postMessage(m);
+}
 
 /** A worker's own backend and model. */
 export async function buildWorkerModel(backend: BackendName, module: WebAssembly.Module, spec: ModelSpec): Promise<{ be: Backend; model: Sequential }> {
@@ -40,7 +63,7 @@ export function bufferPool(be: Backend): (key: string, len: number) => F32Buffer
  */
 export function serve(ctrl: Int32Array, step: () => void): void {
   let seen = Atomics.load(ctrl, C.SEQ);
-  parentPort!.postMessage({ type: 'ready' });
+  post({ type: 'ready' });
   for (;;) {
     // The next step usually comes within a millisecond: spin, then sleep.
     const until = performance.now() + 1;
@@ -53,7 +76,7 @@ export function serve(ctrl: Int32Array, step: () => void): void {
       step();
     } catch (e) {
       if (!(e instanceof PoolAborted)) {
-        parentPort!.postMessage({ type: 'error', message: (e as Error)?.stack ?? String(e) });
+        post({ type: 'error', message: (e as Error)?.stack ?? String(e) });
         Atomics.store(ctrl, C.ABORT, 1);
         Atomics.notify(ctrl, C.BAR_GEN);
       }

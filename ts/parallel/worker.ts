@@ -1,18 +1,17 @@
 /**
- * A training worker (Node worker_threads): its own wasm instance of the
+ * A training worker (a Node worker thread or a Web Worker): its own wasm instance of the
  * pool's build and its own copy of the model; each step it takes the
  * parameters from shared memory, computes its leaves of the batch (meeting the
  * other workers at every batch-norm sum), writes its leaf gradients, and
  * combines its share of the gradient columns over all leaves.
  */
-import { workerData } from 'node:worker_threads';
 import type { BackendName } from '../backend/load.js';
 import { pairwiseRows } from '../kernels/norm.js';
 import type { Dataset } from '../model.js';
 import * as protocol from './protocol.js';
 import { barrier, C, ownedColumns, ownedLeaves, T, TIMES, views, type LayoutSizes } from './protocol.js';
 import { LEAF_SIZE, leafCount, leafSizes, type StepShard } from './shard.js';
-import { bufferPool, buildWorkerModel, serve, type ModelSpec } from './worker-common.js';
+import { bufferPool, buildWorkerModel, serve, workerInit, type ModelSpec } from './worker-common.js';
 
 /** What the pool hands each worker. */
 export interface WorkerInit {
@@ -25,7 +24,7 @@ export interface WorkerInit {
   data: { images: SharedArrayBuffer; labels: SharedArrayBuffer; count: number; float: boolean };
 }
 
-const init = workerData as WorkerInit;
+const init = await workerInit<WorkerInit>();
 const w = init.index;
 const v = views(init.sab, init.sizes);
 const ctrl = v.ctrl;

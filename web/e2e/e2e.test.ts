@@ -26,14 +26,20 @@ const consoleErrors: string[] = [];
 beforeAll(async () => {
   if (!existsSync(join(dist, 'index.html'))) throw new Error('web/dist is missing: run `npm run web:build` (npm run test:e2e does)');
   server = createServer((req, res) => {
-    const path = normalize(join(dist, decodeURIComponent((req.url ?? '/').split('?')[0])));
+    // Under /plain/ the same files come without the isolation headers (the fallback test).
+    const plain = (req.url ?? '').startsWith('/plain/');
+    const path = normalize(join(dist, decodeURIComponent((req.url ?? '/').replace(/^\/plain\//, '/').split('?')[0])));
     const file = path.endsWith('/') ? join(path, 'index.html') : path;
     if (!file.startsWith(dist) || !existsSync(file) || !statSync(file).isFile()) {
       res.writeHead(404);
       res.end();
       return;
     }
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+    // Cross-origin isolated, as the demo's dev and preview servers serve it: SharedArrayBuffer for workers.
+    res.writeHead(200, {
+      'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+      ...(plain ? {} : { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' }),
+    });
     createReadStream(file).pipe(res);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -89,6 +95,31 @@ it('a drawn stroke gets a prediction, probability bars and activation maps', asy
   await page.screenshot({ path: join(shots, 'demo.png'), fullPage: true });
   expect(consoleErrors).toEqual([]);
 });
+
+it('the page is cross-origin isolated and offers the workers', async () => {
+  expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+  expect(await page.isHidden('#isolation')).toBe(true);
+  expect(await page.locator('#workers option').count()).toBeGreaterThan(1);
+});
+
+it('without cross-origin isolation the page says so in one line and offers 1 worker', async () => {
+  const plain = await browser.newPage();
+  await plain.goto(`${base}plain/`);
+  await plain.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+  expect(await plain.evaluate(() => crossOriginIsolated)).toBe(false);
+  expect(await plain.textContent('#isolation')).toMatch(/^This page is not cross-origin isolated \(no COOP\/COEP headers\), so it has no SharedArrayBuffer: training runs on 1 worker\.$/);
+  expect(await plain.locator('#workers option').allTextContents()).toEqual(['1']);
+  await plain.close();
+});
+
+it('2 workers in Chromium give the weights hash of 1 worker in Node', async () => {
+  const s = readSplit(sampleDir(), 'train');
+  const train = { images: s.images, labels: s.labels, count: s.count };
+  const node = await weightsHash(await initBackend({ backend: 'simd' }), 'lenet5-bn', train, 4, 6);
+  const chromiumHash = await page.evaluate(() => (window as unknown as { cnnWasmHash: (b: string, m: string, s: number, n: number, w: number) => Promise<string> }).cnnWasmHash('simd', 'lenet5-bn', 4, 6, 2));
+  expect(chromiumHash).toBe(node);
+  expect(consoleErrors).toEqual([]);
+}, 60_000);
 
 it('the same seed and backend give the same weights hash in Chromium as in Node', async () => {
   const s = readSplit(sampleDir(), 'train');

@@ -176,7 +176,8 @@ $('train').addEventListener('click', () => {
   $<HTMLButtonElement>('pause').disabled = false;
   $<HTMLButtonElement>('pause').textContent = 'Pause';
   setStatus('training…');
-  send({ type: 'train', epochs: Number($<HTMLInputElement>('epochs').value), batchSize: Number($<HTMLInputElement>('batch').value), lr: Number($<HTMLInputElement>('lr').value) });
+  $('worker-count').textContent = String(workerCount());
+  send({ type: 'train', epochs: Number($<HTMLInputElement>('epochs').value), batchSize: Number($<HTMLInputElement>('batch').value), lr: Number($<HTMLInputElement>('lr').value), workers: workerCount() });
 });
 $('pause').addEventListener('click', () => {
   paused = !paused;
@@ -191,9 +192,24 @@ $<HTMLInputElement>('load').addEventListener('change', async (e) => {
   const bytes = new Uint8Array(await f.arrayBuffer());
   send({ type: 'load', bytes }, [bytes.buffer]);
 });
+// Workers need SharedArrayBuffer, which only a cross-origin isolated page has.
+const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+const cores = Math.max(1, navigator.hardwareConcurrency || 1);
+{
+  const sel = $<HTMLSelectElement>('workers');
+  const counts = isolated ? [...new Set([1, 2, cores])].filter((n) => n <= Math.max(cores, 2)) : [1];
+  for (const n of counts) sel.add(new Option(n === cores && n > 1 ? `${n} (all cores)` : String(n), String(n), n === Math.min(cores, 2), n === Math.min(cores, 2)));
+  if (!isolated) {
+    const note = $('isolation');
+    note.hidden = false;
+    note.textContent = 'This page is not cross-origin isolated (no COOP/COEP headers), so it has no SharedArrayBuffer: training runs on 1 worker.';
+  }
+}
+const workerCount = () => Number($<HTMLSelectElement>('workers').value);
+
 $('bench').addEventListener('click', () => {
-  $('bench-result').textContent = 'benchmarking lenet5-bn training, SIMD and scalar…';
-  send({ type: 'bench' });
+  $('bench-result').textContent = `benchmarking lenet5-bn training: SIMD and scalar${workerCount() > 1 ? `, ${workerCount()} workers against 1` : ''}…`;
+  send({ type: 'bench', workers: workerCount() });
 });
 $('backend').addEventListener('change', init);
 $('model').addEventListener('change', init);
@@ -256,7 +272,8 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
     case 'bench':
       $('bench-result').textContent = m.simd === null
         ? `scalar ${Math.round(m.scalar).toLocaleString()} img/s (this browser has no WebAssembly SIMD)`
-        : `training lenet5-bn: SIMD ${Math.round(m.simd).toLocaleString()} img/s, scalar ${Math.round(m.scalar).toLocaleString()} img/s — SIMD is ${(m.simd / m.scalar).toFixed(2)}x`;
+        : `training lenet5-bn: SIMD ${Math.round(m.simd).toLocaleString()} img/s, scalar ${Math.round(m.scalar).toLocaleString()} img/s — SIMD is ${(m.simd / m.scalar).toFixed(2)}x` +
+          (m.parallel !== null ? `; ${m.workers} workers are ${m.parallel.toFixed(2)}x one` : '');
       break;
     case 'hash':
       (window as unknown as { __lastHash: string }).__lastHash = m.hex;
@@ -271,7 +288,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
 };
 
 /** Test hook: weights hash after `steps` steps, for comparing with Node. */
-(window as unknown as { cnnWasmHash: (b: 'simd' | 'scalar', model: string, seed: number, steps: number) => Promise<string> }).cnnWasmHash = (backend, model, seed, steps) =>
+(window as unknown as { cnnWasmHash: (b: 'simd' | 'scalar', model: string, seed: number, steps: number, workers?: number) => Promise<string> }).cnnWasmHash = (backend, model, seed, steps, workers = 1) =>
   new Promise((resolve, reject) => {
     const prev = worker.onmessage;
     worker.onmessage = (e: MessageEvent<FromWorker>) => {
@@ -279,7 +296,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       else if (e.data.type === 'error') { worker.onmessage = prev; reject(new Error(e.data.message)); }
       else prev?.call(worker, e);
     };
-    send({ type: 'hash', backend, model, seed, steps });
+    send({ type: 'hash', backend, model, seed, steps, workers });
   });
 
 clearPad();

@@ -1,14 +1,14 @@
 /** Messages between the page and the training worker. */
 export type ToWorker =
   | { type: 'init'; backend: 'auto' | 'simd' | 'scalar'; model: string; seed: number }
-  | { type: 'train'; epochs: number; batchSize: number; lr: number }
+  | { type: 'train'; epochs: number; batchSize: number; lr: number; workers: number }
   | { type: 'pause' }
   | { type: 'resume' }
   | { type: 'predict'; pixels: Uint8Array }
   | { type: 'save' }
   | { type: 'load'; bytes: Uint8Array }
-  | { type: 'bench' }
-  | { type: 'hash'; backend: 'simd' | 'scalar'; model: string; seed: number; steps: number };
+  | { type: 'bench'; workers: number }
+  | { type: 'hash'; backend: 'simd' | 'scalar'; model: string; seed: number; steps: number; workers: number };
 
 /** Activations of one layer for one image. */
 export interface LayerMaps { name: string; kind: string; shape: number[]; data: Float32Array }
@@ -21,6 +21,6 @@ export type FromWorker =
   | { type: 'prediction'; probs: Float32Array; maps: LayerMaps[] }
   | { type: 'filters'; layers: LayerMaps[] }
   | { type: 'saved'; bytes: Uint8Array }
-  | { type: 'bench'; simd: number | null; scalar: number }
+  | { type: 'bench'; simd: number | null; scalar: number; workers: number; parallel: number | null }
   | { type: 'hash'; hex: string }
   | { type: 'error'; message: string };

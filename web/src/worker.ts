@@ -4,19 +4,24 @@
  */
 import {
   createPreset, deserializeModel, initBackend, optimizerFromConfig, PRESET_NAMES, serializeModel, setBackend,
-  type Backend, type Dataset, type Optimizer, type Sequential,
+  type Backend, type CreateWorker, type Dataset, type Optimizer, type Sequential,
 } from '../../ts/index.js';
 import type { FromWorker, LayerMaps, ToWorker } from './protocol.js';
 import { loadSample } from './data.js';
 import { weightsHash } from './shared.js';
 
-// vite-plugin-wasm instantiates each build when it is imported; the dynamic
-// imports keep that lazy, so the SIMD build is only compiled where it is chosen
-// (after the library has checked the engine supports SIMD128).
+// The builds as URLs (Vite emits them as assets): only the chosen one is
+// fetched and compiled, and the compiled module is what the training workers
+// instantiate too.
 const wasm = {
-  simd: () => import('../../pkg/kernels.simd.wasm'),
-  scalar: () => import('../../pkg/kernels.scalar.wasm'),
+  simd: new URL('../../pkg/kernels.simd.wasm', import.meta.url),
+  scalar: new URL('../../pkg/kernels.scalar.wasm', import.meta.url),
 };
+
+// The library's worker scripts, bundled by Vite as module workers.
+const createWorker: CreateWorker = (kind) => kind === 'worker'
+  ? new Worker(new URL('../../ts/parallel/worker.ts', import.meta.url), { type: 'module' })
+  : new Worker(new URL('../../ts/parallel/infer-worker.ts', import.meta.url), { type: 'module' });
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as { postMessage(m: unknown, t: Transferable[]): void }).postMessage(m, transfer);
 
@@ -68,7 +73,7 @@ async function train(msg: Extract<ToWorker, { type: 'train' }>): Promise<void> {
   let last = 0;
   try {
     const h = await model.fit(data.train, {
-      optimizer, epochs: msg.epochs, batchSize: msg.batchSize, validationData: data.test, seed: 1,
+      optimizer, epochs: msg.epochs, batchSize: msg.batchSize, validationData: data.test, seed: 1, workers: msg.workers, createWorker,
       callbacks: {
         onBatchEnd: async (b) => {
           const now = performance.now();
@@ -90,7 +95,19 @@ async function train(msg: Extract<ToWorker, { type: 'train' }>): Promise<void> {
   }
 }
 
-async function bench(): Promise<void> {
+/** Training images/s of lenet5-bn on `workers` workers (after a warm-up), from fit's own per-batch rate. */
+async function workerRate(be: Backend, workers: number): Promise<number> {
+  const { model: m, recipe } = createPreset('lenet5-bn', { backend: be });
+  let ips = 0;
+  await m.fit(data!.train, {
+    optimizer: optimizerFromConfig(recipe.optimizer), batchSize: 128, maxSteps: 24, workers, createWorker, shuffle: false,
+    callbacks: { onBatchEnd: (b) => { if (b.batch === 7) ips = -performance.now(); if (b.batch === 23) ips = (16 * 128) / ((performance.now() + ips) / 1000); } },
+  });
+  m.dispose();
+  return ips;
+}
+
+async function bench(workers: number): Promise<void> {
   if (!data) throw new Error('not initialised');
   const rate = async (be: Backend) => {
     const { model: m, recipe } = createPreset('lenet5-bn', { backend: be });
@@ -114,7 +131,19 @@ async function bench(): Promise<void> {
     if (simd) bs = Math.max(bs, await rate(simd));
     bc = Math.max(bc, await rate(scalar));
   }
-  post({ type: 'bench', simd: simd ? bs : null, scalar: bc });
+  let parallel: number | null = null;
+  if (workers > 1) {
+    // Several workers against one, interleaved, the best of two each.
+    const be = simd ?? scalar;
+    let one = 0, many = 0;
+    for (let r = 0; r < 2; r++) {
+      one = Math.max(one, await workerRate(be, 1));
+      many = Math.max(many, await workerRate(be, workers));
+    }
+    bs = simd ? one : bs;
+    parallel = many / one;
+  }
+  post({ type: 'bench', simd: simd ? bs : null, scalar: bc, workers, parallel });
 }
 
 self.onmessage = async (e: MessageEvent<ToWorker>) => {
@@ -148,11 +177,11 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
         post({ type: 'filters', layers: filters(model) });
         break;
       }
-      case 'bench': await bench(); break;
+      case 'bench': await bench(msg.workers); break;
       case 'hash': {
         data ??= await loadSample();
         const be = await initBackend({ backend: msg.backend, wasm });
-        const hex = await weightsHash(be, msg.model, data.train, msg.seed, msg.steps);
+        const hex = await weightsHash(be, msg.model, data.train, msg.seed, msg.steps, { workers: msg.workers, createWorker });
         if (backend) setBackend(backend);
         post({ type: 'hash', hex });
         break;
