@@ -195,7 +195,7 @@ describe('nothing a user made is lost', () => {
   it('every flag is checked before any data is loaded or downloaded', () => {
     const cache = join(dir, 'flags-cache');
     const e = { ...env, CNN_WASM_CACHE: cache, CNN_WASM_MIRROR: 'http://127.0.0.1:9/' };
-    for (const args of [['--epochs', 'abc'], ['--batch-size', '0'], ['--limit', 'x'], ['--val-size', '-1'], ['--seed', '1.5'], ['--momentum', '2']]) {
+    for (const args of [['--epochs', 'abc'], ['--batch-size', '0'], ['--limit', 'x'], ['--val-size', '-1'], ['--seed', '1.5'], ['--momentum', '2'], ['--workers', 'many'], ['--workers', '0']]) {
       const r = spawnSync(process.execPath, [bin, 'train', '--dataset', 'mnist', ...args], { encoding: 'utf8', env: e, cwd: dir });
       expect(r.status, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(new RegExp(`invalid value '${args[1]}' for ${args[0]}`));

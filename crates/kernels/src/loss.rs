@@ -30,6 +30,24 @@ pub unsafe fn softmax(logits: *const f32, probs: *mut f32, n: usize, k: usize) {
     }
 }
 
+/// One row's cross-entropy -log softmax(x)[label]; writes d = (softmax - onehot) * inv_n.
+#[inline(always)]
+unsafe fn row_xent(x: *const f32, label: usize, d: *mut f32, k: usize, inv_n: f32) -> f32 {
+    let mx = row_max(x, k);
+    let mut s = 0.0f32;
+    for j in 0..k {
+        s += (*x.add(j) - mx).exp();
+    }
+    // -log softmax[label] = log(sum) - (x[label] - max)
+    let loss = s.ln() - (*x.add(label) - mx);
+    let inv = 1.0 / s;
+    for j in 0..k {
+        let pj = (*x.add(j) - mx).exp() * inv;
+        *d.add(j) = (pj - if j == label { 1.0 } else { 0.0 }) * inv_n;
+    }
+    loss
+}
+
 /// Mean cross-entropy of softmax(logits) against integer labels; writes
 /// dlogits = (softmax - onehot) / N (may alias logits) and returns the loss.
 /// Labels are checked in TypeScript to lie in 0..k.
@@ -37,20 +55,7 @@ pub unsafe fn softmax_xent(logits: *const f32, labels: *const i32, dlogits: *mut
     let mut total = 0.0f64;
     let inv_n = 1.0 / n as f32;
     for r in 0..n {
-        let (x, d) = (logits.add(r * k), dlogits.add(r * k));
-        let mx = row_max(x, k);
-        let mut s = 0.0f32;
-        for j in 0..k {
-            s += (*x.add(j) - mx).exp();
-        }
-        let label = *labels.add(r) as usize;
-        // -log softmax[label] = log(sum) - (x[label] - max)
-        total += (s.ln() - (*x.add(label) - mx)) as f64;
-        let inv = 1.0 / s;
-        for j in 0..k {
-            let pj = (*x.add(j) - mx).exp() * inv;
-            *d.add(j) = (pj - if j == label { 1.0 } else { 0.0 }) * inv_n;
-        }
+        total += row_xent(logits.add(r * k), *labels.add(r) as usize, dlogits.add(r * k), k, inv_n) as f64;
     }
     (total / n as f64) as f32
 }
@@ -77,18 +82,6 @@ pub unsafe fn argmax_rows(x: *const f32, out: *mut i32, n: usize, k: usize) {
 /// row order, in f64, over the whole batch, divided by its size.
 pub unsafe fn softmax_xent_rows(logits: *const f32, labels: *const i32, dlogits: *mut f32, losses: *mut f32, n: usize, k: usize, inv_n: f32) {
     for r in 0..n {
-        let (x, d) = (logits.add(r * k), dlogits.add(r * k));
-        let mx = row_max(x, k);
-        let mut s = 0.0f32;
-        for j in 0..k {
-            s += (*x.add(j) - mx).exp();
-        }
-        let label = *labels.add(r) as usize;
-        *losses.add(r) = s.ln() - (*x.add(label) - mx);
-        let inv = 1.0 / s;
-        for j in 0..k {
-            let p = (*x.add(j) - mx).exp() * inv;
-            *d.add(j) = (p - if j == label { 1.0 } else { 0.0 }) * inv_n;
-        }
+        *losses.add(r) = row_xent(logits.add(r * k), *labels.add(r) as usize, dlogits.add(r * k), k, inv_n);
     }
 }
