@@ -46,3 +46,5 @@ export { parseIdxBytes, pairImagesLabels, encodeIdx, IdxError } from './data/idx
 export type { IdxArray, LabelledImages } from './data/idx.js';
 export { createInferencePool, InferencePool, type InferencePoolOptions } from './parallel/infer.js';
 export { availableCores, WorkerError, type CreateWorker, type WorkerKind } from './parallel/group.js';
+export { createPredictor, Predictor, QueueFullError, type PredictorOptions, type Prediction, type PredictorStats } from './serve/predictor.js';
+export { checkImages, TrainingDivergedError } from './model.js';

@@ -7,4 +7,5 @@ export { readSplit, sampleDir } from './data/sample.js';
 export { MAX_IDX_VALUES } from './data/idx.js';
 export { parseIdx } from './data/idx-node.js';
 
+export { startServer, type ServeOptions } from './serve/http.js';
 export * from './index.js';

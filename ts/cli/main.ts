@@ -10,6 +10,7 @@ import * as evalCommand from './eval.js';
 import * as predict from './predict.js';
 import * as gradcheck from './gradcheck.js';
 import * as summary from './summary.js';
+import * as serve from './serve.js';
 
 /** Builds the commander program (exported for tests). */
 export function buildProgram(): Command {
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   summary.register(program);
   info.register(program);
   bench.register(program);
+  serve.register(program);
   return program;
 }
 

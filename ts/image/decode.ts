@@ -12,13 +12,14 @@ export const MAX_IMAGE_SIDE = 4096;
  * transparent background reads on white, white (or any colour of) ink whose
  * alpha carries the strokes reads on black.
  */
-export function decodePng(bytes: Uint8Array, source: string): Gray {
+export function decodePng(bytes: Uint8Array, source: string, o: { maxSide?: number } = {}): Gray {
+  const max = o.maxSide ?? MAX_IMAGE_SIDE;
   // IHDR is the first chunk: width and height at bytes 16..23, big-endian.
   if (bytes.length >= 24) {
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const w = dv.getUint32(16, false), h = dv.getUint32(20, false);
-    if (w > MAX_IMAGE_SIDE || h > MAX_IMAGE_SIDE) {
-      throw new Error(`${source}: PNG is ${w}x${h}, larger than the ${MAX_IMAGE_SIDE}x${MAX_IMAGE_SIDE} limit (a digit needs far fewer pixels; scale it down)`);
+    if (w > max || h > max) {
+      throw new Error(`${source}: PNG is ${w}x${h}, larger than the ${max}x${max} limit (a digit needs far fewer pixels; scale it down)`);
     }
   }
   let png: PNG;
@@ -44,7 +45,8 @@ export function decodePng(bytes: Uint8Array, source: string): Gray {
 }
 
 /** Decodes binary (P5) or ASCII (P2) PGM with maxval up to 65535. */
-export function decodePgm(bytes: Uint8Array, source: string): Gray {
+export function decodePgm(bytes: Uint8Array, source: string, o: { maxSide?: number } = {}): Gray {
+  const maxSide = o.maxSide ?? MAX_IMAGE_SIDE;
   let pos = 0;
   const token = (): string => {
     for (;;) {
@@ -61,8 +63,8 @@ export function decodePgm(bytes: Uint8Array, source: string): Gray {
   const header = [token(), token(), token()];
   if (!header.every((t) => /^\d+$/.test(t))) throw new Error(`${source}: invalid PGM header: ${JSON.stringify(header.join(' ').slice(0, 40))} is not width, height and maxval`);
   const [width, height, maxval] = header.map(Number);
-  if (![width, height].every((v) => v >= 1 && v <= MAX_IMAGE_SIDE) || !(maxval >= 1 && maxval <= 65535)) {
-    throw new Error(`${source}: invalid PGM header (${width}x${height}, maxval ${maxval}; sides 1..${MAX_IMAGE_SIDE}, maxval 1..65535)`);
+  if (![width, height].every((v) => v >= 1 && v <= maxSide) || !(maxval >= 1 && maxval <= 65535)) {
+    throw new Error(`${source}: invalid PGM header (${width}x${height}, maxval ${maxval}; sides 1..${maxSide}, maxval 1..65535)`);
   }
   const tooBig = (v: number, i: number) => new Error(`${source}: pixel ${i} is ${v}, above the maxval ${maxval} the header declares`);
   const n = width * height;
@@ -90,9 +92,9 @@ export function decodePgm(bytes: Uint8Array, source: string): Gray {
 }
 
 /** Decodes by content: PNG signature or PGM magic. */
-export function decodeImage(bytes: Uint8Array, source: string): Gray {
-  if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) return decodePng(bytes, source);
-  if (bytes.length >= 2 && bytes[0] === 0x50 && (bytes[1] === 0x35 || bytes[1] === 0x32)) return decodePgm(bytes, source);
+export function decodeImage(bytes: Uint8Array, source: string, o: { maxSide?: number } = {}): Gray {
+  if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) return decodePng(bytes, source, o);
+  if (bytes.length >= 2 && bytes[0] === 0x50 && (bytes[1] === 0x35 || bytes[1] === 0x32)) return decodePgm(bytes, source, o);
   throw new Error(`${source}: unsupported image format (PNG and PGM are supported)`);
 }
 

@@ -1,0 +1,50 @@
+/** `cnn-wasm serve <model>`: the model behind an HTTP server with a batching predictor (see serve/http.ts). */
+import type { Command } from 'commander';
+import { availableCores } from '../parallel/group.js';
+import { createPredictor } from '../serve/predictor.js';
+import { startServer } from '../serve/http.js';
+import { FileProblem } from './common.js';
+import { parseBackend, parseIntFlag, parseNumberFlag } from './options.js';
+
+interface ServeFlags { port: string; host: string; workers: string; maxBatch: string; maxDelayMs: string; maxQueue: string; maxBodyBytes: string; backend: string }
+
+export function register(program: Command): void {
+  program
+    .command('serve <model>')
+    .description('serve a model over HTTP: POST /predict (PNG/PGM or JSON), GET /health, GET /metrics')
+    .option('--port <n>', 'port to listen on (0: any free one)', '8080')
+    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .option('--workers <n>', 'worker threads computing the batches: a number or auto', '1')
+    .option('--max-batch <n>', 'most requests in one batch', '64')
+    .option('--max-delay-ms <x>', 'longest a request waits for its batch to fill', '2')
+    .option('--max-queue <n>', 'most requests waiting; more get 503', '4096')
+    .option('--max-body-bytes <n>', 'largest request body', String(1024 * 1024))
+    .option('--backend <name>', 'auto | simd | scalar', 'auto')
+    .action(async (path: string, f: ServeFlags) => {
+      const port = parseIntFlag('--port', f.port, 0, 65535);
+      const workers = f.workers === 'auto' ? await availableCores() : parseIntFlag('--workers', f.workers, 1, 256);
+      const maxBatch = parseIntFlag('--max-batch', f.maxBatch, 1, 4096);
+      const maxDelayMs = parseNumberFlag('--max-delay-ms', f.maxDelayMs, 0, 10_000);
+      const maxQueue = parseIntFlag('--max-queue', f.maxQueue, 1, 1_000_000);
+      const maxBodyBytes = parseIntFlag('--max-body-bytes', f.maxBodyBytes, 1024, 1 << 30);
+      const backend = parseBackend(f.backend);
+      let predictor;
+      try {
+        predictor = await createPredictor(path, { workers, maxBatch, maxDelayMs, maxQueue, backend });
+      } catch (e) {
+        throw new FileProblem((e as Error).message);
+      }
+      const srv = await startServer(predictor, { port, host: f.host, maxBodyBytes });
+      console.log(`serving ${path} at ${srv.url} (${workers} worker${workers > 1 ? 's' : ''}, batches of up to ${maxBatch}, ${maxDelayMs} ms to fill): POST /predict, GET /health, GET /metrics`);
+      // SIGTERM/SIGINT: stop accepting, answer what is queued, exit 0.
+      await new Promise<void>((resolve) => {
+        const stop = (sig: string) => {
+          process.stderr.write(`${sig}: finishing queued requests, then stopping\n`);
+          void srv.close().then(resolve);
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+      console.log('stopped');
+    });
+}
