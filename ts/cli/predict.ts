@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { decodeImage, toMnist } from '../image/decode.js';
 import { FileProblem, openModel } from './common.js';
+import { classNamesOf } from '../io/modelfile.js';
 import { parseIntFlag } from './options.js';
 
 export function register(program: Command): void {
@@ -27,8 +28,7 @@ export function register(program: Command): void {
         throw new FileProblem(`${image}: ${(e as Error).message.replace(`${image}: `, '')}`);
       }
       const { model, metadata } = await openModel(path, f.backend);
-      const names = Array.isArray(metadata.classNames) && metadata.classNames.length === model.classes && metadata.classNames.every((n) => typeof n === 'string')
-        ? (metadata.classNames as string[]) : null;
+      const names = classNamesOf(metadata, model.classes);
       if (model.inputSize !== 784) throw new FileProblem(`${path}: the model takes ${model.inputShape.join('x')} inputs, not 28x28 images`);
       const probs = Array.from(model.predict(pixels));
       const ranked = probs.map((p, c) => ({ class: c, ...(names ? { name: names[c] } : {}), probability: p }))

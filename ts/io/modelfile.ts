@@ -142,6 +142,12 @@ function readFloats(data: DataView, start: number, offset: number, length: numbe
  */
 export const MAX_ACTIVATION_VALUES = 16 * 1024 * 1024;
 
+/** The class names a model file's metadata holds (one string per class), or null. */
+export function classNamesOf(metadata: Record<string, unknown>, classes: number): string[] | null {
+  const n = metadata.classNames;
+  return Array.isArray(n) && n.length === classes && n.every((x) => typeof x === 'string') ? (n as string[]) : null;
+}
+
 /** A loaded model file. */
 export interface LoadedModel {
   model: Sequential;

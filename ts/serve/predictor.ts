@@ -7,7 +7,7 @@
  * image's forward pass does not depend on the other images of its batch).
  */
 import { initBackend, type BackendChoice } from '../backend/load.js';
-import { deserializeModel } from '../io/modelfile.js';
+import { classNamesOf, deserializeModel } from '../io/modelfile.js';
 import { checkImages, type Images, type Sequential } from '../model.js';
 import { InferencePool } from '../parallel/infer.js';
 import type { CreateWorker } from '../parallel/group.js';
@@ -92,8 +92,7 @@ export class Predictor {
     }
     const { model, optimizer, metadata } = deserializeModel(bytes, { backend, source: name });
     optimizer?.dispose();
-    const names = Array.isArray(metadata.classNames) && metadata.classNames.length === model.classes && metadata.classNames.every((x) => typeof x === 'string')
-      ? (metadata.classNames as string[]) : null;
+    const names = classNamesOf(metadata, model.classes);
     const workers = o.workers ?? 1, maxBatch = o.maxBatch ?? 64;
     // One chunk per worker for a full batch: all of them work on it.
     const pool = await InferencePool.create(model, { workers, batchSize: Math.max(1, Math.ceil(maxBatch / workers)), capacity: maxBatch, createWorker: o.createWorker });
