@@ -111,6 +111,24 @@ export class Conv2D extends Layer {
     return y;
   }
 
+  /**
+   * Inference with other weights of this layer's shapes (batch norm folded
+   * into them, see model.ts) and a relu if `relu`; returns the output buffer.
+   */
+  inferWith(x: F32Buffer, n: number, kernel: F32Buffer, bias: F32Buffer, relu: boolean): F32Buffer {
+    const y = this.buffer('y', n * this.outputSize);
+    const g = { ...this.geom, n };
+    conv2dForward(this.be, g, x, kernel, bias, y, this.buffer('work', convWorkspaceSize(this.be, g, false)), false);
+    if (relu) reluForward(this.be, y, y, n * this.outputSize);
+    this.x = null;
+    return y;
+  }
+
+  /** Output channels and the values of the kernel per channel (its rows: [F, C*KH*KW]). */
+  get foldLayout(): { channels: number; kernel: Param; bias: Param | null; perChannel: 'rows' } {
+    return { channels: this.geom.f, kernel: this.kernel, bias: this.bias, perChannel: 'rows' };
+  }
+
   /** Workspace floats one leaf needs (the largest leaf's). */
   private leafWorkspace(leaves: number[]): number {
     return convWorkspaceSize(this.be, { ...this.geom, n: Math.max(...leaves) }, this.kept);

@@ -83,6 +83,22 @@ export class Dense extends Layer {
     return dx;
   }
 
+  /** Inference with other weights of this layer's shapes (batch norm folded in) and a relu if `relu`. */
+  inferWith(x: F32Buffer, n: number, kernel: F32Buffer, bias: F32Buffer, relu: boolean): F32Buffer {
+    const d = this.inputShape[0], u = this.units;
+    const y = this.buffer('y', n * u);
+    gemm(this.be, { m: n, n: u, k: d }, x, kernel, y);
+    biasAddRows(this.be, y, bias, n, u);
+    if (relu) reluForward(this.be, y, y, n * u);
+    this.x = null;
+    return y;
+  }
+
+  /** Output channels and the kernel's layout per channel (its columns: [in, out]). */
+  get foldLayout(): { channels: number; kernel: Param; bias: Param | null; perChannel: 'columns' } {
+    return { channels: this.units, kernel: this.kernel, bias: this.bias, perChannel: 'columns' };
+  }
+
   override params(): Param[] {
     return this.bias ? [this.kernel, this.bias] : [this.kernel];
   }

@@ -24,16 +24,22 @@ const w = init.index, s = init.sizes;
 const v = inferViews(init.sab, s);
 const { model } = await buildWorkerModel(init.backend, init.module, init.model);
 const params = model.params();
+let paramsVersion = -1;
 
 function call(): void {
   const n = Atomics.load(v.ctrl, C.N), chunk = Atomics.load(v.ctrl, C.CHUNK);
   const chunks = Math.ceil(n / chunk);
   const [k0, k1] = ownedLeaves(chunks, w, s.workers); // the same contiguous split as training's leaves
   if (k0 === k1) return;
-  let at = 0;
-  for (const p of params) {
-    p.value.view.set(v.params.subarray(at, at + p.value.length));
-    at += p.value.length;
+  const version = Atomics.load(v.ctrl, C.PARAMS_VERSION);
+  if (version !== paramsVersion) {
+    let at = 0;
+    for (const p of params) {
+      p.value.view.set(v.params.subarray(at, at + p.value.length));
+      at += p.value.length;
+    }
+    model.weightsChanged();
+    paramsVersion = version;
   }
   const float = Atomics.load(v.ctrl, C.FLOAT) === 1, evaluate = Atomics.load(v.ctrl, C.EVALUATE) === 1;
   const data: Dataset = { images: float ? v.inputF32.subarray(0, n * s.inputSize) : v.inputU8.subarray(0, n * s.inputSize), labels: v.labels, count: n };

@@ -25,6 +25,7 @@ export interface InferencePoolOptions {
 export class InferencePool {
   private group!: WorkerGroup;
   private readonly v: InferViews;
+  private copiedRevision = -1;
 
   private constructor(private readonly model: Sequential, sab: SharedArrayBuffer, private readonly s: InferSizes) {
     this.v = inferViews(sab, s);
@@ -52,10 +53,15 @@ export class InferencePool {
   /** Runs one round: `n` examples already in the input region. */
   private async round(n: number, float: boolean, evaluate: boolean): Promise<void> {
     const v = this.v;
-    let at = 0;
-    for (const p of this.model.params()) {
-      v.params.set(p.value.view, at);
-      at += p.value.length;
+    // The weights go over when they changed (the workers then fold batch norm again).
+    if (this.copiedRevision !== this.model.weightsRevision) {
+      let at = 0;
+      for (const p of this.model.params()) {
+        v.params.set(p.value.view, at);
+        at += p.value.length;
+      }
+      this.copiedRevision = this.model.weightsRevision;
+      Atomics.add(v.ctrl, C.PARAMS_VERSION, 1);
     }
     Atomics.store(v.ctrl, C.N, n);
     Atomics.store(v.ctrl, C.CHUNK, this.s.chunk);

@@ -38,6 +38,8 @@ export const C = {
   ACTIVE: 9,
   /** Inference: whether the input holds f32 (else u8), examples per chunk, whether to evaluate (else predict). */
   FLOAT: 10, CHUNK: 11, EVALUATE: 12,
+  /** Inference: bumped when the parameters in shared memory are new. */
+  PARAMS_VERSION: 13,
 } as const;
 export const CTRL_LEN = 16;
 

@@ -1,0 +1,52 @@
+/** Inference with batch norm folded into the layer before it agrees with the unfolded pass; training is unchanged. */
+import { describe, expect, it } from 'vitest';
+import { batchNormalization, dense, flatten, relu } from '../ts/layers/index.js';
+import { sequential } from '../ts/model.js';
+import { createPreset } from '../ts/models/presets.js';
+import { optimizerFromConfig, sgd } from '../ts/optim/optimizer.js';
+import { bothBackends } from './helpers.js';
+import { mnistSample } from './data.js';
+
+const backends = await bothBackends();
+const test = mnistSample('t10k', 1000);
+
+function compare(a: Float32Array, b: Float32Array): { maxAbs: number; sameClass: boolean } {
+  let maxAbs = 0, same = true;
+  for (let i = 0; i < a.length; i++) maxAbs = Math.max(maxAbs, Math.abs(a[i] - b[i]));
+  for (let r = 0; r < a.length / 10; r++) {
+    const arg = (p: Float32Array) => { let best = 0; for (let j = 1; j < 10; j++) if (p[r * 10 + j] > p[r * 10 + best]) best = j; return best; };
+    if (arg(a) !== arg(b)) same = false;
+  }
+  return { maxAbs, sameClass: same };
+}
+
+describe.each(backends.map((b) => [b.name, b] as const))('%s build', (name, be) => {
+  it('lenet5-bn (conv + batch norm + relu, three times): within 1e-5 of the unfolded probabilities, the same class for all 1,000 digits', async () => {
+    const { model, recipe } = createPreset('lenet5-bn', { backend: be, seed: 1 });
+    await model.fit(mnistSample('train', 2000), { optimizer: optimizerFromConfig(recipe.optimizer), batchSize: 128 });
+    const folded = model.predict(test.images);
+    model.foldBatchNorm = false;
+    const plain = model.predict(test.images);
+    const r = compare(folded, plain);
+    console.log(`fold ${name} lenet5-bn: max |p_folded - p| = ${r.maxAbs.toExponential(2)} over 1,000 digits`);
+    expect(r.maxAbs).toBeLessThanOrEqual(1e-5);
+    expect(r.sameClass).toBe(true);
+    expect(r.maxAbs).toBeGreaterThan(0); // really the folded pass
+    model.dispose();
+  }, 30_000);
+
+  it('dense + batch norm (NC) folds by columns; weights changed by training are folded again', async () => {
+    const model = sequential([flatten(), dense({ units: 32 }), batchNormalization(), relu(), dense({ units: 10 })], { inputShape: [1, 28, 28], backend: be, seed: 4 });
+    const opt = sgd({ learningRate: 0.05, momentum: 0.9 });
+    await model.fit(mnistSample('train', 512), { optimizer: opt, batchSize: 64 });
+    const before = model.predict(test.images);
+    await model.fit(mnistSample('train', 512), { optimizer: opt, batchSize: 64 });
+    const after = model.predict(test.images);
+    expect(compare(after, before).maxAbs).toBeGreaterThan(1e-3); // the new weights are used
+    model.foldBatchNorm = false;
+    const r = compare(after, model.predict(test.images));
+    expect(r.maxAbs).toBeLessThanOrEqual(1e-5);
+    expect(r.sameClass).toBe(true);
+    model.dispose();
+  }, 30_000);
+});
