@@ -9,13 +9,18 @@ import type { F32Buffer, I32Buffer } from './backend/memory.js';
 import { meanOfRows, softmax, softmaxCrossEntropy, softmaxCrossEntropyRows } from './kernels/loss.js';
 import { pairwiseRows } from './kernels/norm.js';
 import { leafCount, wholeBatch, type StepShard } from './parallel/shard.js';
-import { TrainingPool } from './parallel/pool.js';
+import type { TrainingPool } from './parallel/pool.js';
 import { buildPlan, freePlan, type PlanStep } from './inference/fold.js';
-import type { CreateWorker } from './parallel/group.js';
+import { checkLoss, fitModel, type FitOptions, type History } from './train.js';
+import { checkBatchSize, checkImages } from './input.js';
 import { fmtShape, type Layer, type Param, type Shape } from './layers/layer.js';
 import { Dropout } from './layers/simple.js';
-import { Optimizer } from './optim/optimizer.js';
+import type { Optimizer } from './optim/optimizer.js';
 import { Rng } from './rng.js';
+
+export { checkImages } from './input.js';
+export { TrainingDivergedError } from './train.js';
+export type { BatchLogs, Callbacks, EpochLogs, FitOptions, History } from './train.js';
 
 /** How raw 0..255 pixels become network inputs: x = (pixel * scale - mean) / std. */
 export interface Normalization {
@@ -58,68 +63,6 @@ export interface SequentialOptions {
   paramBudget?: { values: number; held: number; source: string };
 }
 
-/** Per-epoch (and per-batch) numbers reported to callbacks and in the history. */
-export interface EpochLogs {
-  epoch: number;
-  loss: number;
-  accuracy: number;
-  valLoss?: number;
-  valAccuracy?: number;
-  imagesPerSecond: number;
-  seconds: number;
-  learningRate: number;
-}
-
-export interface BatchLogs {
-  epoch: number;
-  batch: number;
-  batches: number;
-  loss: number;
-  accuracy: number;
-  imagesPerSecond: number;
-  learningRate: number;
-}
-
-/** Hooks called during {@link Sequential.fit}. */
-export interface Callbacks {
-  onTrainBegin?(): void | Promise<void>;
-  onEpochBegin?(epoch: number): void | Promise<void>;
-  onBatchEnd?(logs: BatchLogs): void | Promise<void>;
-  onEpochEnd?(logs: EpochLogs): void | Promise<void>;
-  onTrainEnd?(history: History): void | Promise<void>;
-  /** Problems worth telling the user (e.g. a network stuck at chance level). */
-  onWarning?(message: string): void;
-}
-
-/** Options of {@link Sequential.fit}. */
-export interface FitOptions {
-  optimizer: Optimizer;
-  epochs?: number;
-  batchSize?: number;
-  shuffle?: boolean;
-  /** Seed of shuffling and dropout (default: the model seed). */
-  seed?: number;
-  validationData?: Dataset;
-  callbacks?: Callbacks;
-  /** Stop after this many training steps (for tests, benchmarks and quick runs). */
-  maxSteps?: number;
-  /**
-   * Worker threads to split each batch across (Node; default 1: this thread).
-   * Any count gives the same bits as 1. Each worker holds its own copy of the
-   * weights and its activations; the optimiser state stays here.
-   */
-  workers?: number;
-  /** In a browser, where workers need it: makes each Web Worker (see CreateWorker in parallel/group.ts). */
-  createWorker?: CreateWorker;
-}
-
-export interface History {
-  epochs: EpochLogs[];
-  /** Whether training ended early through `stopTraining` or `maxSteps`. */
-  stopped: boolean;
-  steps: number;
-}
-
 /** Loss and accuracy (a fraction) over a data set. */
 export interface Evaluation {
   loss: number;
@@ -133,30 +76,6 @@ export interface LayerStats {
   maxAbs: number;
   /** Fraction of exactly-zero outputs (dead units for relu outputs). */
   zeroFraction: number;
-}
-
-const yieldToEventLoop = () => new Promise<void>((r) => setTimeout(r, 0));
-
-/** Training produced a non-finite loss or weights; the message names the step. */
-export class TrainingDivergedError extends Error {}
-
-/**
- * Checks an images argument and returns it as Uint8Array or Float32Array
- * (a Uint8ClampedArray is viewed as the same bytes, not copied).
- */
-export function checkImages(images: unknown, what: string): Uint8Array | Float32Array {
-  if (images instanceof Uint8Array || images instanceof Float32Array) {
-    if (images instanceof Float32Array) {
-      for (let i = 0; i < images.length; i++) {
-        if (!Number.isFinite(images[i])) throw new Error(`${what}: image value ${images[i]} at index ${i} is not finite`);
-      }
-    }
-    return images;
-  }
-  if (images instanceof Uint8ClampedArray) return new Uint8Array(images.buffer, images.byteOffset, images.length);
-  const got = images === null ? 'null' : Array.isArray(images) ? 'a plain array' : (images as object)?.constructor?.name ?? typeof images;
-  throw new Error(`${what}: images must be a Uint8Array or Uint8ClampedArray (pixels 0..255) or a Float32Array (values used as given), got ${got}` +
-    (Array.isArray(images) ? '; wrap it: new Uint8Array(pixels) or new Float32Array(values)' : ''));
 }
 
 export class Sequential {
@@ -483,18 +402,6 @@ export class Sequential {
     return { loss, correct };
   }
 
-  /** trainStep with the batch's gradients computed by a worker pool. */
-  private async poolStep(pool: TrainingPool, idx: Uint32Array, from: number, n: number, optimizer: Optimizer, stepSeed: number): Promise<{ loss: number; correct: number }> {
-    const t0 = performance.now();
-    const r = await pool.step(idx, from, n, stepSeed);
-    checkLoss(r.loss, optimizer);
-    const t1 = performance.now();
-    optimizer.step(this.backend, this.params());
-    this.weightsChanged();
-    pool.countStep(performance.now() - t0, pool.lastMainMs + performance.now() - t1);
-    return r;
-  }
-
   /**
    * Training-mode forward and backward on examples from..from+n of `data`
    * without updating anything but the gradients (and batch-norm running
@@ -520,18 +427,16 @@ export class Sequential {
     }
   }
 
-  /** Trains for `epochs` over `data`; resolves to the history. */
+  /** Trains for `epochs` over `data`; resolves to the history (see train.ts). */
   async fit(data: Dataset, o: FitOptions): Promise<History> {
     this.checkAlive();
     if (this.fitting) throw new Error('fit: this model is already training; wait for the running fit to finish (or set stopTraining) before starting another');
-    checkFitOptions(o);
-    data = this.checkDataset(data, 'fit data');
-    const validationData = o.validationData ? this.checkDataset(o.validationData, 'validation data') : undefined;
     this.fitting = true;
     try {
-      return await this.runFit(data, { ...o, validationData });
+      return await fitModel(this, data, o, (pool) => (this.pool = pool));
     } finally {
       this.fitting = false;
+      this.pool = null;
     }
   }
 
@@ -542,76 +447,6 @@ export class Sequential {
       for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) return p.name;
     }
     return null;
-  }
-
-  private async runFit(data: Dataset, o: FitOptions): Promise<History> {
-    const epochs = o.epochs ?? 1, batchSize = o.batchSize ?? 32;
-    const pool = (o.workers ?? 1) > 1 ? await TrainingPool.create(this, data, o.workers!, Math.min(batchSize, data.count), o.createWorker) : null;
-    this.pool = pool;
-    try {
-      return await this.runEpochs(data, o, epochs, batchSize, pool);
-    } finally {
-      this.pool = null;
-      await pool?.dispose();
-    }
-  }
-
-  private async runEpochs(data: Dataset, o: FitOptions, epochs: number, batchSize: number, pool: TrainingPool | null): Promise<History> {
-    const cb = o.callbacks ?? {};
-    const rng = new Rng((o.seed ?? this.seed) + 0x5eed);
-    const idx = Uint32Array.from({ length: data.count }, (_, i) => i);
-    const batches = Math.ceil(data.count / batchSize);
-    const history: History = { epochs: [], stopped: false, steps: 0 };
-    this.stopTraining = false;
-    await cb.onTrainBegin?.();
-    let lastYield = performance.now();
-    for (let epoch = 0; epoch < epochs && !history.stopped; epoch++) {
-      await cb.onEpochBegin?.(epoch);
-      if (o.shuffle ?? true) rng.shuffle(idx);
-      const t0 = performance.now();
-      let lossSum = 0, correct = 0, seen = 0;
-      for (let b = 0; b < batches; b++) {
-        const from = b * batchSize, n = Math.min(batchSize, data.count - from);
-        const lr = o.optimizer.learningRate;
-        const r = pool ? await this.poolStep(pool, idx, from, n, o.optimizer, rng.seed53()) : this.trainStep(data, idx, from, n, o.optimizer, rng.seed53());
-        history.steps++;
-        lossSum += r.loss * n;
-        correct += r.correct;
-        seen += n;
-        const elapsed = (performance.now() - t0) / 1000;
-        await cb.onBatchEnd?.({ epoch, batch: b, batches, loss: r.loss, accuracy: r.correct / n, imagesPerSecond: seen / Math.max(elapsed, 1e-9), learningRate: lr });
-        if (performance.now() - lastYield > 50) {
-          await yieldToEventLoop(); // lets signal handlers and UIs run
-          lastYield = performance.now();
-        }
-        if (this.stopTraining || (o.maxSteps !== undefined && history.steps >= o.maxSteps)) {
-          history.stopped = true;
-          break;
-        }
-      }
-      const seconds = (performance.now() - t0) / 1000;
-      const logs: EpochLogs = { epoch, loss: lossSum / seen, accuracy: correct / seen, imagesPerSecond: seen / seconds, seconds, learningRate: o.optimizer.learningRate };
-      // The last step's update is seen by no later loss: check the weights themselves.
-      const bad = this.firstNonFiniteParam();
-      if (bad) throw new TrainingDivergedError(`training diverged: ${bad} is not finite after step ${o.optimizer.iterations} (epoch ${epoch + 1}); lower the learning rate`);
-      if (o.validationData) {
-        const v = this.evaluate(o.validationData, { batchSize: Math.max(batchSize, 256) });
-        if (!Number.isFinite(v.loss)) {
-          throw new TrainingDivergedError(`training diverged: validation loss is ${v.loss} after step ${o.optimizer.iterations} (epoch ${epoch + 1}); lower the learning rate`);
-        }
-        logs.valLoss = v.loss;
-        logs.valAccuracy = v.accuracy;
-      }
-      history.epochs.push(logs);
-      if (epoch === 0 && !history.stopped && logs.accuracy < 2 / this.classes) {
-        const dead = this.activationStats().filter((s) => s.zeroFraction > 0.95).map((s) => `${s.layer} ${(s.zeroFraction * 100).toFixed(0)}% zero`);
-        cb.onWarning?.(`training accuracy after the first epoch is ${(logs.accuracy * 100).toFixed(1)}%, about chance level: the network is not learning` +
-          (dead.length ? ` (dead ReLU outputs: ${dead.join(', ')})` : '') + '; try another seed, initialiser or a lower learning rate');
-      }
-      await cb.onEpochEnd?.(logs);
-    }
-    await cb.onTrainEnd?.(history);
-    return history;
   }
 
   /** Mean loss and accuracy over a data set (inference mode). */
@@ -721,35 +556,6 @@ export class Sequential {
     for (const l of this.layers) l.dispose();
     if (this.plan) freePlan(this.plan.steps);
     for (const b of [this.xBuf, this.labelBuf, this.dlogits, this.lossRows, this.probs, this.pixelBuf, this.lutBuf]) b?.free();
-  }
-}
-
-/** Throws TrainingDivergedError for a non-finite step loss (before the update it would have driven). */
-function checkLoss(loss: number, optimizer: Optimizer): void {
-  if (!Number.isFinite(loss)) {
-    throw new TrainingDivergedError(`training diverged: loss is ${loss} at step ${optimizer.iterations + 1} (learning rate ${optimizer.learningRate}); lower the learning rate`);
-  }
-}
-
-function checkBatchSize(bs: unknown, what: string): number {
-  if (!Number.isInteger(bs) || (bs as number) < 1) throw new Error(`${what}: batchSize must be a positive integer, got ${JSON.stringify(bs)}`);
-  return bs as number;
-}
-
-/** Validates fit's options, naming what is missing or wrong. */
-function checkFitOptions(o: FitOptions): void {
-  if (typeof o !== 'object' || o === null) throw new Error('fit: options are required: fit(data, { optimizer: sgd({ learningRate: 0.01 }), epochs, batchSize })');
-  if (!(o.optimizer instanceof Optimizer)) {
-    throw new Error(`fit: options.optimizer must be an optimizer such as sgd({ learningRate: 0.01 }) or adam(), got ${o.optimizer === undefined ? 'nothing' : typeof o.optimizer}`);
-  }
-  for (const k of ['epochs', 'batchSize', 'maxSteps', 'workers'] as const) {
-    const v = o[k];
-    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new Error(`fit: ${k} must be a positive integer, got ${JSON.stringify(v)}`);
-  }
-  if (o.seed !== undefined && !Number.isSafeInteger(o.seed)) throw new Error(`fit: seed must be an integer, got ${JSON.stringify(o.seed)}`);
-  if (o.callbacks !== undefined && (typeof o.callbacks !== 'object' || o.callbacks === null)) throw new Error('fit: callbacks must be an object of functions such as { onEpochEnd(logs) {} }');
-  for (const [k, f] of Object.entries(o.callbacks ?? {})) {
-    if (typeof f !== 'function') throw new Error(`fit: callbacks.${k} must be a function, got ${typeof f}`);
   }
 }
 

@@ -1,0 +1,191 @@
+/**
+ * The training loop of Sequential.fit: epochs of shuffled batches, each step
+ * on this thread or on a worker pool, callbacks, validation, and the checks
+ * that stop a diverged run before it can be saved.
+ */
+import type { Dataset, Sequential } from './model.js';
+import { Optimizer } from './optim/optimizer.js';
+import type { CreateWorker } from './parallel/group.js';
+import { TrainingPool } from './parallel/pool.js';
+import { Rng } from './rng.js';
+
+/** Per-epoch (and per-batch) numbers reported to callbacks and in the history. */
+export interface EpochLogs {
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  valLoss?: number;
+  valAccuracy?: number;
+  imagesPerSecond: number;
+  seconds: number;
+  learningRate: number;
+}
+
+export interface BatchLogs {
+  epoch: number;
+  batch: number;
+  batches: number;
+  loss: number;
+  accuracy: number;
+  imagesPerSecond: number;
+  learningRate: number;
+}
+
+/** Hooks called during {@link Sequential.fit}. */
+export interface Callbacks {
+  onTrainBegin?(): void | Promise<void>;
+  onEpochBegin?(epoch: number): void | Promise<void>;
+  onBatchEnd?(logs: BatchLogs): void | Promise<void>;
+  onEpochEnd?(logs: EpochLogs): void | Promise<void>;
+  onTrainEnd?(history: History): void | Promise<void>;
+  /** Problems worth telling the user (e.g. a network stuck at chance level). */
+  onWarning?(message: string): void;
+}
+
+/** Options of {@link Sequential.fit}. */
+export interface FitOptions {
+  optimizer: Optimizer;
+  epochs?: number;
+  batchSize?: number;
+  shuffle?: boolean;
+  /** Seed of shuffling and dropout (default: the model seed). */
+  seed?: number;
+  validationData?: Dataset;
+  callbacks?: Callbacks;
+  /** Stop after this many training steps (for tests, benchmarks and quick runs). */
+  maxSteps?: number;
+  /**
+   * Worker threads to split each batch across (Node; default 1: this thread).
+   * Any count gives the same bits as 1. Each worker holds its own copy of the
+   * weights and its activations; the optimiser state stays here.
+   */
+  workers?: number;
+  /** In a browser, where workers need it: makes each Web Worker (see CreateWorker in parallel/group.ts). */
+  createWorker?: CreateWorker;
+}
+
+export interface History {
+  epochs: EpochLogs[];
+  /** Whether training ended early through `stopTraining` or `maxSteps`. */
+  stopped: boolean;
+  steps: number;
+}
+
+/** Training produced a non-finite loss or weights; the message names the step. */
+export class TrainingDivergedError extends Error {}
+
+const yieldToEventLoop = () => new Promise<void>((r) => setTimeout(r, 0));
+
+/** Throws TrainingDivergedError for a non-finite step loss (before the update it would have driven). */
+export function checkLoss(loss: number, optimizer: Optimizer): void {
+  if (!Number.isFinite(loss)) {
+    throw new TrainingDivergedError(`training diverged: loss is ${loss} at step ${optimizer.iterations + 1} (learning rate ${optimizer.learningRate}); lower the learning rate`);
+  }
+}
+
+/** Validates fit's options, naming what is missing or wrong. */
+function checkFitOptions(o: FitOptions): void {
+  if (typeof o !== 'object' || o === null) throw new Error('fit: options are required: fit(data, { optimizer: sgd({ learningRate: 0.01 }), epochs, batchSize })');
+  if (!(o.optimizer instanceof Optimizer)) {
+    throw new Error(`fit: options.optimizer must be an optimizer such as sgd({ learningRate: 0.01 }) or adam(), got ${o.optimizer === undefined ? 'nothing' : typeof o.optimizer}`);
+  }
+  for (const k of ['epochs', 'batchSize', 'maxSteps', 'workers'] as const) {
+    const v = o[k];
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new Error(`fit: ${k} must be a positive integer, got ${JSON.stringify(v)}`);
+  }
+  if (o.seed !== undefined && !Number.isSafeInteger(o.seed)) throw new Error(`fit: seed must be an integer, got ${JSON.stringify(o.seed)}`);
+  if (o.callbacks !== undefined && (typeof o.callbacks !== 'object' || o.callbacks === null)) throw new Error('fit: callbacks must be an object of functions such as { onEpochEnd(logs) {} }');
+  for (const [k, f] of Object.entries(o.callbacks ?? {})) {
+    if (typeof f !== 'function') throw new Error(`fit: callbacks.${k} must be a function, got ${typeof f}`);
+  }
+}
+
+/**
+ * Sequential.fit: checks the options and data, starts a worker pool when
+ * `workers` > 1 (reported through `onPool`, and ended however fit ends), and
+ * runs the epochs.
+ */
+export async function fitModel(model: Sequential, data: Dataset, o: FitOptions, onPool: (p: TrainingPool | null) => void): Promise<History> {
+  checkFitOptions(o);
+  data = model.checkDataset(data, 'fit data');
+  const validationData = o.validationData ? model.checkDataset(o.validationData, 'validation data') : undefined;
+  const epochs = o.epochs ?? 1, batchSize = o.batchSize ?? 32;
+  const pool = (o.workers ?? 1) > 1 ? await TrainingPool.create(model, data, o.workers!, Math.min(batchSize, data.count), o.createWorker) : null;
+  onPool(pool);
+  try {
+    return await runEpochs(model, data, { ...o, validationData }, epochs, batchSize, pool);
+  } finally {
+    onPool(null);
+    await pool?.dispose();
+  }
+}
+
+/** A training step whose gradients a worker pool computes; the update is applied here. */
+async function poolStep(model: Sequential, pool: TrainingPool, idx: Uint32Array, from: number, n: number, optimizer: Optimizer, stepSeed: number): Promise<{ loss: number; correct: number }> {
+  const t0 = performance.now();
+  const r = await pool.step(idx, from, n, stepSeed);
+  checkLoss(r.loss, optimizer);
+  const t1 = performance.now();
+  optimizer.step(model.backend, model.params());
+  model.weightsChanged();
+  pool.countStep(performance.now() - t0, pool.lastMainMs + performance.now() - t1);
+  return r;
+}
+
+async function runEpochs(model: Sequential, data: Dataset, o: FitOptions, epochs: number, batchSize: number, pool: TrainingPool | null): Promise<History> {
+  const cb = o.callbacks ?? {};
+  const rng = new Rng((o.seed ?? model.seed) + 0x5eed);
+  const idx = Uint32Array.from({ length: data.count }, (_, i) => i);
+  const batches = Math.ceil(data.count / batchSize);
+  const history: History = { epochs: [], stopped: false, steps: 0 };
+  model.stopTraining = false;
+  await cb.onTrainBegin?.();
+  let lastYield = performance.now();
+  for (let epoch = 0; epoch < epochs && !history.stopped; epoch++) {
+    await cb.onEpochBegin?.(epoch);
+    if (o.shuffle ?? true) rng.shuffle(idx);
+    const t0 = performance.now();
+    let lossSum = 0, correct = 0, seen = 0;
+    for (let b = 0; b < batches; b++) {
+      const from = b * batchSize, n = Math.min(batchSize, data.count - from);
+      const lr = o.optimizer.learningRate;
+      const r = pool ? await poolStep(model, pool, idx, from, n, o.optimizer, rng.seed53()) : model.trainStep(data, idx, from, n, o.optimizer, rng.seed53());
+      history.steps++;
+      lossSum += r.loss * n;
+      correct += r.correct;
+      seen += n;
+      const elapsed = (performance.now() - t0) / 1000;
+      await cb.onBatchEnd?.({ epoch, batch: b, batches, loss: r.loss, accuracy: r.correct / n, imagesPerSecond: seen / Math.max(elapsed, 1e-9), learningRate: lr });
+      if (performance.now() - lastYield > 50) {
+        await yieldToEventLoop(); // lets signal handlers and UIs run
+        lastYield = performance.now();
+      }
+      if (model.stopTraining || (o.maxSteps !== undefined && history.steps >= o.maxSteps)) {
+        history.stopped = true;
+        break;
+      }
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const logs: EpochLogs = { epoch, loss: lossSum / seen, accuracy: correct / seen, imagesPerSecond: seen / seconds, seconds, learningRate: o.optimizer.learningRate };
+    // The last step's update is seen by no later loss: check the weights themselves.
+    const bad = model.firstNonFiniteParam();
+    if (bad) throw new TrainingDivergedError(`training diverged: ${bad} is not finite after step ${o.optimizer.iterations} (epoch ${epoch + 1}); lower the learning rate`);
+    if (o.validationData) {
+      const v = model.evaluate(o.validationData, { batchSize: Math.max(batchSize, 256) });
+      if (!Number.isFinite(v.loss)) {
+        throw new TrainingDivergedError(`training diverged: validation loss is ${v.loss} after step ${o.optimizer.iterations} (epoch ${epoch + 1}); lower the learning rate`);
+      }
+      logs.valLoss = v.loss;
+      logs.valAccuracy = v.accuracy;
+    }
+    history.epochs.push(logs);
+    if (epoch === 0 && !history.stopped && logs.accuracy < 2 / model.classes) {
+      const dead = model.activationStats().filter((s) => s.zeroFraction > 0.95).map((s) => `${s.layer} ${(s.zeroFraction * 100).toFixed(0)}% zero`);
+      cb.onWarning?.(`training accuracy after the first epoch is ${(logs.accuracy * 100).toFixed(1)}%, about chance level: the network is not learning` +
+        (dead.length ? ` (dead ReLU outputs: ${dead.join(', ')})` : '') + '; try another seed, initialiser or a lower learning rate');
+    }
+    await cb.onEpochEnd?.(logs);
+  }
+  await cb.onTrainEnd?.(history);
+  return history;
+}
