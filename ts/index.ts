@@ -27,7 +27,7 @@ export type { Padding } from './kernels/conv.js';
 export { normal, constant, uniform } from './init.js';
 export type { Initializer } from './init.js';
 export { sequential, Sequential, MNIST_NORMALIZATION } from './model.js';
-export type { Dataset, Normalization, SequentialOptions, FitOptions, History, EpochLogs, BatchLogs, Callbacks, Evaluation, LayerStats } from './model.js';
+export type { WeightTensor, WeightTensorInput, Dataset, Normalization, SequentialOptions, FitOptions, History, EpochLogs, BatchLogs, Callbacks, Evaluation, LayerStats } from './model.js';
 export { sgd, adam, Sgd, Adam, Optimizer, optimizerFromConfig } from './optim/optimizer.js';
 export type { SgdOptions, AdamOptions, OptimizerConfig } from './optim/optimizer.js';
 export { constantLr, stepDecay, exponentialDecay, learningRateAt } from './optim/schedule.js';

@@ -63,6 +63,21 @@ export interface SequentialOptions {
   paramBudget?: { values: number; held: number; source: string };
 }
 
+/** One tensor of {@link Sequential.getWeights}. */
+export interface WeightTensor {
+  name: string;
+  shape: number[];
+  values: Float32Array;
+}
+
+/** One tensor for {@link Sequential.setWeights}. */
+export interface WeightTensorInput {
+  name: string;
+  values: ArrayLike<number>;
+  /** Checked against the model's when given. */
+  shape?: readonly number[];
+}
+
 /** Loss and accuracy (a fraction) over a data set. */
 export interface Evaluation {
   loss: number;
@@ -164,6 +179,40 @@ export class Sequential {
   /** Every parameter and statistic tensor, in model-file order. */
   params(): Param[] {
     return this.layers.flatMap((l) => l.params());
+  }
+
+  /**
+   * Copies of every parameter and statistic, in model-file order: conv
+   * kernels [filters, channels, kh, kw] (PyTorch's Conv2d.weight layout),
+   * dense kernels [in, out] (PyTorch's Linear.weight transposed), biases,
+   * batch norm's gamma, beta, runningMean, runningVar.
+   */
+  getWeights(): WeightTensor[] {
+    this.checkAlive();
+    return this.params().map((p) => ({ name: p.name, shape: [...p.shape], values: p.value.toArray() as Float32Array }));
+  }
+
+  /**
+   * Sets some or all tensors from a list of {name, values, shape?} or a record
+   * name -> values (a Float32Array or plain numbers). Each name must be one of
+   * getWeights()'s, each length (and shape, when given) must match, and every
+   * value must be finite; nothing is written unless all are right.
+   */
+  setWeights(weights: readonly WeightTensorInput[] | Record<string, ArrayLike<number>>): void {
+    this.checkAlive();
+    const list: WeightTensorInput[] = Array.isArray(weights) ? [...weights] : Object.entries(weights).map(([name, values]) => ({ name, values }));
+    const byName = new Map(this.params().map((p) => [p.name, p]));
+    const checked = list.map((w) => {
+      const p = byName.get(w?.name);
+      if (!p) throw new Error(`setWeights: no tensor named ${JSON.stringify(w?.name)} (the model's: ${[...byName.keys()].join(', ')})`);
+      if (w.shape !== undefined && fmtShape(w.shape) !== fmtShape(p.shape)) throw new Error(`setWeights: ${p.name} has shape ${fmtShape(p.shape)}, got ${fmtShape(w.shape)}`);
+      const v = w.values;
+      if (!v || typeof v.length !== 'number' || v.length !== p.value.length) throw new Error(`setWeights: ${p.name} ${fmtShape(p.shape)} takes ${p.value.length} values, got ${v?.length ?? 'none'}`);
+      for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) throw new Error(`setWeights: ${p.name} value ${v[i]} at index ${i} is not finite`);
+      return [p, v] as const;
+    });
+    for (const [p, v] of checked) p.value.view.set(v);
+    this.weightsChanged();
   }
 
   /** Number of trainable values. */
