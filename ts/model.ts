@@ -13,6 +13,7 @@ import type { TrainingPool } from './parallel/pool.js';
 import { buildPlan, freePlan, type PlanStep } from './inference/fold.js';
 import { checkLoss, fitModel, type FitOptions, type History } from './train.js';
 import { checkBatchSize, checkImages } from './input.js';
+import { toOnnx } from './interop/onnx-export.js';
 import { fmtShape, type Layer, type Param, type Shape } from './layers/layer.js';
 import { Dropout } from './layers/simple.js';
 import type { Optimizer } from './optim/optimizer.js';
@@ -213,6 +214,16 @@ export class Sequential {
     });
     for (const [p, v] of checked) p.value.view.set(v);
     this.weightsChanged();
+  }
+
+  /**
+   * The model as an ONNX file's bytes (opset 13): input `pixels` float
+   * [N, C, H, W] of raw values 0..255 (normalised in the graph), output
+   * `probabilities` [N, classes] (softmax in the graph). See interop/onnx-export.ts.
+   */
+  toOnnx(): Uint8Array {
+    this.checkAlive();
+    return toOnnx(this);
   }
 
   /** Number of trainable values. */

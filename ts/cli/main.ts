@@ -11,6 +11,7 @@ import * as predict from './predict.js';
 import * as gradcheck from './gradcheck.js';
 import * as summary from './summary.js';
 import * as serve from './serve.js';
+import * as exportCommand from './export.js';
 
 /** Builds the commander program (exported for tests). */
 export function buildProgram(): Command {
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   info.register(program);
   bench.register(program);
   serve.register(program);
+  exportCommand.register(program);
   return program;
 }
 
