@@ -48,3 +48,5 @@ export { createInferencePool, InferencePool, type InferencePoolOptions } from '.
 export { availableCores, WorkerError, type CreateWorker, type WorkerKind } from './parallel/group.js';
 export { createPredictor, Predictor, QueueFullError, type PredictorOptions, type Prediction, type PredictorStats } from './serve/predictor.js';
 export { checkImages, TrainingDivergedError } from './model.js';
+export { importOnnx, type ImportOnnxOptions } from './interop/onnx-import.js';
+export { toOnnx, ONNX_OPSET } from './interop/onnx-export.js';

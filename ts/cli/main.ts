@@ -12,6 +12,7 @@ import * as gradcheck from './gradcheck.js';
 import * as summary from './summary.js';
 import * as serve from './serve.js';
 import * as exportCommand from './export.js';
+import * as importCommand from './import.js';
 
 /** Builds the commander program (exported for tests). */
 export function buildProgram(): Command {
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   bench.register(program);
   serve.register(program);
   exportCommand.register(program);
+  importCommand.register(program);
   return program;
 }
 

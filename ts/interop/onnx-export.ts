@@ -18,6 +18,9 @@ import { VERSION } from '../version.js';
 // onnx-proto is CommonJS: its namespace comes as the default export.
 const { onnx } = onnxProto;
 
+/** metadata_props key under which the export records the model's normalisation. */
+export const NORMALIZATION_KEY = 'cnn-wasm:normalization';
+
 /** The ONNX opset the export targets. */
 export const ONNX_OPSET = 13;
 
@@ -121,6 +124,8 @@ export function toOnnx(model: Sequential): Uint8Array {
   const m: Onnx.IModelProto = {
     irVersion: 7, producerName: 'cnn-wasm', producerVersion: VERSION, graph,
     opsetImport: [{ domain: '', version: ONNX_OPSET }],
+    // The exact normalisation (the graph's constants are float32), so an import restores it to the bit.
+    metadataProps: [{ key: NORMALIZATION_KEY, value: JSON.stringify(model.normalization) }],
   };
   return onnx.ModelProto.encode(onnx.ModelProto.create(m)).finish();
 }
