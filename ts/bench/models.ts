@@ -13,8 +13,9 @@ import type { Sequential } from '../model.js';
 import { convnetjsRunner, tfRunner, type PeerRunner } from './peers.js';
 import { interleavedRoundsAsync, median, medianRatio } from './timing.js';
 import { findTorch, torchRunner } from './torch.js';
+import { onnxRunner } from './onnxruntime.js';
 
-export const SYSTEMS = ['cnn-wasm-simd', 'cnn-wasm-scalar', 'pytorch', 'tfjs-cpu', 'tfjs-wasm', 'convnetjs'] as const;
+export const SYSTEMS = ['cnn-wasm-simd', 'cnn-wasm-scalar', 'pytorch', 'onnxruntime-node', 'onnxruntime-web', 'tfjs-cpu', 'tfjs-wasm', 'convnetjs'] as const;
 export type System = (typeof SYSTEMS)[number];
 
 /** One result row; `imagesPerSecond` is null when the system cannot run this. */
@@ -63,6 +64,16 @@ function cnnRunner(be: Backend, model: string, batch: number): PeerRunner & { mo
   };
 }
 
+/** onnxruntime on our ONNX export of the same preset (same seed, so the same weights). */
+async function onnxPeer(system: 'onnxruntime-web' | 'onnxruntime-node', model: string, batch: number): Promise<PeerRunner> {
+  const { model: m } = createPreset(model, { backend: await initBackend({ backend: 'simd' }), seed: 1 });
+  try {
+    return await onnxRunner(system === 'onnxruntime-web' ? 'web' : 'node', m, benchBatch(batch).images);
+  } finally {
+    m.dispose();
+  }
+}
+
 /** PyTorch with one thread, or the reason it cannot run here. */
 async function pytorchRunner(spec: { layers: Record<string, unknown>[]; inputShape: number[]; classes: number }, batch: number): Promise<PeerRunner> {
   const t = findTorch();
@@ -101,13 +112,14 @@ export async function benchModels(o: ModelBenchOptions): Promise<ModelResult[]> 
       const r = system === 'cnn-wasm-simd' ? cnnRunner(await initBackend({ backend: 'simd' }), o.model, batch)
         : system === 'cnn-wasm-scalar' ? cnnRunner(await initBackend({ backend: 'scalar' }), o.model, batch)
           : system === 'pytorch' ? await pytorchRunner(spec, batch)
+          : system === 'onnxruntime-web' || system === 'onnxruntime-node' ? await onnxPeer(system, o.model, batch)
           : system === 'tfjs-cpu' ? await tfRunner('cpu', configs, benchBatch(batch))
             : system === 'tfjs-wasm' ? await tfRunner('wasm', configs, benchBatch(batch))
               : await convnetjsRunner(configs, benchBatch(batch));
       runners.push({ system, r });
     } catch (e) {
       const why = (e as Error).message.split('\n')[0];
-      const missing = /Cannot find (module|package)/.test(why) && system !== 'pytorch';
+      const missing = /Cannot find (module|package)/.test(why) && !['pytorch', 'onnxruntime-web', 'onnxruntime-node'].includes(system);
       const msg = missing ? `not installed (npm install --save-dev @tensorflow/tfjs @tensorflow/tfjs-backend-wasm convnetjs): ${why}` : why;
       unsupported(system, 'train', msg);
       unsupported(system, 'infer', msg);
