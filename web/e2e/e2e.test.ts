@@ -4,7 +4,7 @@
  * predicts a drawn digit, saves a screenshot, and computes the same weights hash
  * as Node for the same seed, backend and steps.
  */
-import { createReadStream, existsSync, mkdirSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,6 +95,31 @@ it('a drawn stroke gets a prediction, probability bars and activation maps', asy
   await page.screenshot({ path: join(shots, 'demo.png'), fullPage: true });
   expect(consoleErrors).toEqual([]);
 });
+
+it('"Load model" takes an ONNX file: a model trained in Node, exported, loaded in the page, classifies the drawn digit', async () => {
+  const { createPreset } = await import('../../ts/models/presets.js');
+  const { optimizerFromConfig } = await import('../../ts/optim/optimizer.js');
+  const s = readSplit(sampleDir(), 'train');
+  const { model, recipe } = createPreset('lenet5-bn', { backend: await initBackend({ backend: 'simd' }), seed: 1 });
+  await model.fit({ images: s.images, labels: s.labels, count: s.count }, { optimizer: optimizerFromConfig(recipe.optimizer), batchSize: 128 });
+  const file = join(shots, 'lenet5-bn.onnx');
+  writeFileSync(file, model.toOnnx());
+  model.dispose();
+  await page.evaluate(() => { document.body.dataset.ready = 'false'; });
+  await page.setInputFiles('#load', file);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+  expect(await page.textContent('#status')).toMatch(/^ready: /);
+  await page.click('#clear');
+  expect(await page.getAttribute('#prediction', 'data-digit')).toBeNull(); // the prediction below is the loaded model's
+  const box = (await page.locator('#pad').boundingBox())!;
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.15);
+  await page.mouse.down();
+  for (let i = 1; i <= 10; i++) await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * (0.15 + 0.07 * i));
+  await page.mouse.up();
+  await page.waitForFunction(() => document.querySelector('#prediction')?.getAttribute('data-digit') !== null, null, { timeout: 10_000 });
+  expect(await page.getAttribute('#prediction', 'data-digit')).toBe('1');
+  expect(consoleErrors).toEqual([]);
+}, 60_000);
 
 it('the page is cross-origin isolated and offers the workers', async () => {
   expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);

@@ -107,6 +107,7 @@ function clearPad(): void {
   pg.fillRect(0, 0, pad.width, pad.height);
   $('bars').replaceChildren();
   $('prediction').textContent = 'draw a digit in the black square';
+  delete $('prediction').dataset.digit;
 }
 let drawing = false;
 let lastPt: [number, number] | null = null;

@@ -3,7 +3,7 @@
  * responsive. Speaks the protocol in protocol.ts.
  */
 import {
-  createPreset, deserializeModel, initBackend, optimizerFromConfig, PRESET_NAMES, serializeModel, setBackend,
+  createPreset, deserializeModel, importOnnx, initBackend, MNIST_NORMALIZATION, optimizerFromConfig, PRESET_NAMES, serializeModel, setBackend,
   type Backend, type CreateWorker, type Dataset, type Optimizer, type Sequential,
 } from '../../ts/index.js';
 import type { FromWorker, LayerMaps, ToWorker } from './protocol.js';
@@ -168,7 +168,11 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
       }
       case 'load': {
         if (!backend) return;
-        const loaded = deserializeModel(msg.bytes, { backend, source: 'the chosen file' });
+        // A cnn-wasm model file, or an ONNX graph (e.g. from torch.onnx.export), trained on MNIST-normalised input.
+        const isCnnw = new TextDecoder().decode(msg.bytes.subarray(0, 7)) === 'CNNWASM';
+        const loaded = isCnnw
+          ? deserializeModel(msg.bytes, { backend, source: 'the chosen file' })
+          : { model: importOnnx(msg.bytes, { backend, source: 'the chosen ONNX file', normalization: MNIST_NORMALIZATION }), optimizer: null, metadata: { preset: modelName } as Record<string, unknown> };
         loaded.optimizer?.dispose();
         model?.dispose();
         model = loaded.model;
