@@ -45,6 +45,28 @@ describe.each(backends.map((b) => [b.name, b] as const))('%s build: exported ONN
   }, 60_000);
 });
 
+describe('export of strides, explicit and same padding, average pooling, dense batch norm', () => {
+  it.each(backends.map((b) => [b.name, b] as const))('%s: onnxruntime agrees to 1e-5', async (_n, be) => {
+    const { sequential } = await import('../ts/model.js');
+    const L = await import('../ts/layers/index.js');
+    const model = sequential([
+      L.zeroPadding2d({ padding: [[1, 0], [0, 2]], value: 0.5 }),
+      L.conv2d({ filters: 5, kernelSize: 3, strides: 2, padding: 1, activation: 'relu' }),
+      L.conv2d({ filters: 6, kernelSize: [3, 2], strides: [2, 1], padding: 'same' }), // asymmetric: more padding at the far side
+      L.averagePooling2d({ poolSize: 2 }), L.flatten(),
+      L.dense({ units: 20 }), L.batchNormalization(), L.relu(), L.dropout({ rate: 0.3 }), L.dense({ units: 10 }),
+    ], { inputShape: [1, 28, 28], backend: be, seed: 9 });
+    const { sgd } = await import('../ts/optim/optimizer.js');
+    await model.fit(mnistSample('train', 256), { optimizer: sgd({ learningRate: 0.05, momentum: 0.9 }), batchSize: 64 });
+    const ours = model.predict(test.images.subarray(0, 784 * 200));
+    const theirs = await runOnnx(model.toOnnx(), test.images.subarray(0, 784 * 200), 200);
+    let worst = 0;
+    for (let i = 0; i < ours.length; i++) worst = Math.max(worst, Math.abs(ours[i] - theirs[i]));
+    expect(worst).toBeLessThanOrEqual(1e-5);
+    model.dispose();
+  }, 30_000);
+});
+
 describe('cnn-wasm export', () => {
   it('writes the ONNX file a runtime runs, and refuses a bad --format or --out', async () => {
     const be = backends[0];
