@@ -1,3 +1,4 @@
+/// <reference path="../pkg/kernels.wasm.d.ts" preserve="true" />
 /**
  * cnn-wasm: train and run small convolutional networks in WebAssembly.
  *
@@ -50,3 +51,4 @@ export { createPredictor, Predictor, QueueFullError, type PredictorOptions, type
 export { checkImages, TrainingDivergedError } from './model.js';
 export { importOnnx, type ImportOnnxOptions } from './interop/onnx-import.js';
 export { toOnnx, ONNX_OPSET } from './interop/onnx-export.js';
+export { fetchIdx, fetchSplits, loadMnistSample } from './data/fetch.js';
