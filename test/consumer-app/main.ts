@@ -14,7 +14,7 @@ try {
       : new Worker(new URL('cnn-wasm/parallel/infer-worker.js', import.meta.url), { type: 'module' }),
   });
   const probs = model.predict(test.images.subarray(0, 784 * 100));
-  const acc = model.evaluate({ images: test.images.subarray(0, 784 * 100), labels: test.labels.subarray(0, 100), count: 100 }).accuracy;
+  const acc = model.evaluate({ images: test.images.subarray(0, 784 * 100), labels: Array.from(test.labels).slice(0, 100), count: 100 }).accuracy;
   out.textContent = `ok backend=${backend.name} workers=${workers} steps=${history.steps} probs=${probs.length} accuracy=${acc}`;
   document.body.dataset.done = 'ok';
 } catch (e) {
