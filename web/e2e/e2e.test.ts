@@ -61,6 +61,16 @@ afterAll(async () => {
   server?.close();
 });
 
+/** Draws a "1" (one vertical stroke) on the pad and waits for its prediction. */
+async function drawOne(): Promise<void> {
+  const box = (await page.locator('#pad').boundingBox())!;
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.15);
+  await page.mouse.down();
+  for (let i = 1; i <= 10; i++) await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * (0.15 + 0.07 * i));
+  await page.mouse.up();
+  await page.waitForFunction(() => document.querySelector('#prediction')?.getAttribute('data-digit') !== null, null, { timeout: 10_000 });
+}
+
 it('loads with no console errors and uses the SIMD build', async () => {
   expect(await page.textContent('#status')).toMatch(/ready: lenet5-bn on the simd backend; 9,000 training and 1,000 held-out digits/);
   expect(consoleErrors).toEqual([]);
@@ -80,13 +90,7 @@ it('trains in a worker to > 90% held-out accuracy while the page stays responsiv
 });
 
 it('a drawn stroke gets a prediction, probability bars and activation maps', async () => {
-  const box = (await page.locator('#pad').boundingBox())!;
-  // A "1": one vertical stroke.
-  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.15);
-  await page.mouse.down();
-  for (let i = 1; i <= 10; i++) await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * (0.15 + 0.07 * i));
-  await page.mouse.up();
-  await page.waitForFunction(() => document.querySelector('#prediction')?.getAttribute('data-digit') !== null, null, { timeout: 10_000 });
+  await drawOne();
   expect(await page.getAttribute('#prediction', 'data-digit')).toBe('1');
   expect(await page.locator('#bars .bar').count()).toBe(10);
   expect(await page.locator('#insides canvas').count()).toBe(6 + 16 + 1 + 2); // conv1, conv2 maps; conv3 and the dense layers as rows
@@ -111,12 +115,7 @@ it('"Load model" takes an ONNX file: a model trained in Node, exported, loaded i
   expect(await page.textContent('#status')).toMatch(/^ready: /);
   await page.click('#clear');
   expect(await page.getAttribute('#prediction', 'data-digit')).toBeNull(); // the prediction below is the loaded model's
-  const box = (await page.locator('#pad').boundingBox())!;
-  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.15);
-  await page.mouse.down();
-  for (let i = 1; i <= 10; i++) await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * (0.15 + 0.07 * i));
-  await page.mouse.up();
-  await page.waitForFunction(() => document.querySelector('#prediction')?.getAttribute('data-digit') !== null, null, { timeout: 10_000 });
+  await drawOne();
   expect(await page.getAttribute('#prediction', 'data-digit')).toBe('1');
   expect(consoleErrors).toEqual([]);
 }, 60_000);
