@@ -23,7 +23,6 @@ export class TrainingPool {
   private readonly params: Param[];
   private readonly leafParams: Param[];
   private readonly otherTrainable: Param[];
-  private readonly stats: Param[];
   /** The calling thread's own milliseconds in the last step (copies in and out). */
   lastMainMs = 0;
   private stepsTimed = 0;
@@ -38,7 +37,6 @@ export class TrainingPool {
     this.leafParams = model.leafParams();
     const leafSet = new Set(this.leafParams);
     this.otherTrainable = this.params.filter((p) => p.grad && !leafSet.has(p));
-    this.stats = this.params.filter((p) => !p.grad);
   }
 
   /** Starts `count` workers for `model`, training on `data` in batches of at most `maxBatch`. */
