@@ -63,6 +63,7 @@ afterAll(async () => {
 
 /** Draws a "1" (one vertical stroke) on the pad and waits for its prediction. */
 async function drawOne(): Promise<void> {
+  await page.locator('#pad').scrollIntoViewIfNeeded();
   const box = (await page.locator('#pad').boundingBox())!;
   await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.15);
   await page.mouse.down();
@@ -87,6 +88,24 @@ it('trains in a worker to > 90% held-out accuracy while the page stays responsiv
   const acc = Number(await page.getAttribute('#test-acc', 'data-value'));
   expect(acc).toBeGreaterThan(0.9);
   expect(Number((await page.textContent('#ips'))!.replace(/,/g, ''))).toBeGreaterThan(100);
+  expect(await page.textContent('#ms-per-image')).toMatch(/^\d+\.\d{3} ms \(forward \+ backward \+ update\)$/);
+});
+
+it('shows the held-out view while it trains: a grid of guesses (wrong ones marked), a confusion matrix, the worst mistakes, gradient norms', async () => {
+  // Refreshed during the epoch, not only at its end: at least two updates in one epoch.
+  expect(Number(await page.getAttribute('#grid', 'data-updates'))).toBeGreaterThanOrEqual(2);
+  expect(await page.locator('#grid figure').count()).toBe(48);
+  const wrong = await page.locator('#grid figure.wrong').count();
+  const guesses = await page.locator('#grid figcaption').allTextContents();
+  expect(guesses.every((g) => /^\d \d+%$/.test(g))).toBe(true);
+  expect(wrong).toBeLessThan(48 * 0.2);
+  const cells = await page.locator('#confusion td').allTextContents();
+  expect(cells).toHaveLength(100);
+  expect(cells.reduce((s, c) => s + (c ? Number(c) : 0), 0)).toBe(1000);
+  expect(await page.locator('#mistakes figure').count()).toBeGreaterThan(0);
+  expect((await page.locator('#mistakes figcaption').first().textContent())!).toMatch(/^a \d, seen as \d \(\d+%\)$/);
+  expect(await page.locator('#grad-norms .grad').count()).toBe(5); // lenet5-bn: 3 conv and 2 dense kernels
+  expect(await page.textContent('#heldout-note')).toMatch(/^after \d+ steps: \d+\.\d% of the 1,000 test digits right/);
 });
 
 it('a drawn stroke gets a prediction, probability bars and activation maps', async () => {
@@ -155,4 +174,19 @@ it('the same seed and backend give the same weights hash in Chromium as in Node'
     expect(chromiumHash).toBe(node);
   }
   expect(consoleErrors).toEqual([]);
+});
+
+it('the layout fits 1280x800 and a phone-width screen', async () => {
+  for (const [w, h, name] of [[1280, 800, 'desktop'], [390, 844, 'phone']] as const) {
+    await page.setViewportSize({ width: w, height: h });
+    await page.waitForTimeout(100);
+    const overflow = await page.evaluate(() => {
+      const cw = document.documentElement.clientWidth;
+      const wide = Array.from(document.querySelectorAll('body *')).filter((e) => e.getBoundingClientRect().right > cw + 1).map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className}`).slice(0, 5);
+      return { by: document.documentElement.scrollWidth - cw, wide };
+    });
+    expect(overflow.by, `${name}: horizontal overflow by ${overflow.by}px: ${overflow.wide.join(', ')}`).toBeLessThanOrEqual(1);
+    await page.screenshot({ path: join(shots, `demo-${name}.png`), fullPage: name === 'phone' });
+  }
+  await page.setViewportSize({ width: 1400, height: 1000 });
 });

@@ -7,7 +7,7 @@ const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'modu
 const send = (m: ToWorker, transfer: Transferable[] = []) => worker.postMessage(m, transfer);
 
 const status = $('status');
-const history: { step: number; loss: number; testAcc?: number }[] = [];
+const history: { step: number; loss?: number; testAcc?: number }[] = [];
 let stepCount = 0;
 let paused = false;
 let training = false;
@@ -37,7 +37,7 @@ function drawChart(): void {
   const yAcc = (a: number) => c.height - 10 - ((c.height - 30) * Math.max(0, a - 0.8)) / 0.2;
   g.strokeStyle = '#3b82f6';
   g.beginPath();
-  history.forEach((h, i) => (i ? g.lineTo(x(h.step), yLoss(h.loss)) : g.moveTo(x(h.step), yLoss(h.loss))));
+  history.filter((h) => Number.isFinite(h.loss)).forEach((h, i) => (i ? g.lineTo(x(h.step), yLoss(h.loss!)) : g.moveTo(x(h.step), yLoss(h.loss!))));
   g.stroke();
   g.strokeStyle = '#16a34a';
   g.fillStyle = '#16a34a';
@@ -46,6 +46,85 @@ function drawChart(): void {
   acc.forEach((h, i) => (i ? g.lineTo(x(h.step), yAcc(h.testAcc!)) : g.moveTo(x(h.step), yAcc(h.testAcc!))));
   g.stroke();
   acc.forEach((h) => g.fillRect(x(h.step) - 2, yAcc(h.testAcc!) - 2, 4, 4));
+}
+
+// ------------------------------------------------------------ held-out view
+/** A 28x28 digit as a small canvas. */
+function digitCanvas(image: Uint8Array, offset: number, scale: number): HTMLCanvasElement {
+  const c = document.createElement('canvas');
+  c.width = 28;
+  c.height = 28;
+  c.style.width = c.style.height = `${28 * scale}px`;
+  const g = c.getContext('2d')!;
+  const img = g.createImageData(28, 28);
+  for (let i = 0; i < 784; i++) {
+    const v = image[offset + i];
+    img.data.set([v, v, v, 255], 4 * i);
+  }
+  g.putImageData(img, 0, 0);
+  return c;
+}
+
+let insightCount = 0;
+function showInsight(m: Extract<FromWorker, { type: 'insight' }>): void {
+  insightCount++;
+  const grid = $('grid');
+  grid.dataset.updates = String(insightCount);
+  grid.replaceChildren(...m.grid.labels.map((label, i) => {
+    const cell = document.createElement('figure');
+    const wrong = m.grid.guesses[i] !== label;
+    cell.className = wrong ? 'cell wrong' : 'cell';
+    cell.append(digitCanvas(m.grid.images, i * 784, 1.5));
+    const cap = document.createElement('figcaption');
+    cap.textContent = `${m.grid.guesses[i]} ${Math.round(m.grid.confidence[i] * 100)}%`;
+    cell.append(cap);
+    return cell;
+  }));
+  $('heldout-note').textContent = `after ${m.step} steps: ${(m.accuracy * 100).toFixed(1)}% of the 1,000 test digits right; red: wrong guesses`;
+  const table = $('confusion');
+  const max = Math.max(...m.confusion);
+  const head = document.createElement('tr');
+  head.append(document.createElement('th'), ...[...Array(10).keys()].map((j) => { const th = document.createElement('th'); th.textContent = String(j); return th; }));
+  const rows = [...Array(10).keys()].map((i) => {
+    const tr = document.createElement('tr');
+    const th = document.createElement('th');
+    th.textContent = String(i);
+    tr.append(th, ...[...Array(10).keys()].map((j) => {
+      const td = document.createElement('td');
+      const v = m.confusion[i * 10 + j];
+      td.textContent = v ? String(v) : '';
+      const a = v / Math.max(max, 1);
+      td.style.background = i === j ? `rgba(22, 163, 74, ${0.15 + 0.6 * a})` : v ? `rgba(220, 38, 38, ${0.15 + 0.85 * Math.min(1, (v * 10) / Math.max(max, 1))})` : '';
+      return td;
+    }));
+    return tr;
+  });
+  table.replaceChildren(head, ...rows);
+  $('mistakes').replaceChildren(...m.mistakes.map((x) => {
+    const cell = document.createElement('figure');
+    cell.className = 'cell wrong';
+    cell.append(digitCanvas(x.image, 0, 2));
+    const cap = document.createElement('figcaption');
+    cap.textContent = `a ${x.label}, seen as ${x.guess} (${Math.round(x.confidence * 100)}%)`;
+    cell.append(cap);
+    return cell;
+  }));
+  const gmax = Math.max(...m.gradients.map((g) => g.norm), 1e-12);
+  $('grad-norms').replaceChildren(...m.gradients.map((g) => {
+    const row = document.createElement('div');
+    row.className = 'grad';
+    const name = document.createElement('span');
+    name.textContent = g.name;
+    const bar = document.createElement('span');
+    bar.className = 'gbar';
+    bar.style.width = `${Math.max(1, (100 * g.norm) / gmax)}%`;
+    const val = document.createElement('span');
+    val.textContent = g.norm.toExponential(2);
+    row.append(name, bar, val);
+    return row;
+  }));
+  history.push({ step: stepCount, testAcc: m.accuracy }); // held-out accuracy during the epoch, not only at its end
+  drawChart();
 }
 
 // ------------------------------------------------------------ heatmaps
@@ -237,6 +316,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       history.push({ step: stepCount, loss: m.loss });
       $('epoch').textContent = `${m.epoch + 1}/${m.epochs} (${m.batch + 1}/${m.batches})`;
       $('ips').textContent = Math.round(m.imagesPerSecond).toLocaleString();
+      $('ms-per-image').textContent = `${(1000 / m.imagesPerSecond).toFixed(3)} ms (forward + backward + update)`;
       $('loss').textContent = m.loss.toFixed(4);
       $<HTMLProgressElement>('progress').value = (m.epoch + (m.batch + 1) / m.batches) / m.epochs;
       drawChart();
@@ -278,6 +358,9 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       break;
     case 'hash':
       (window as unknown as { __lastHash: string }).__lastHash = m.hex;
+      break;
+    case 'insight':
+      showInsight(m);
       break;
     case 'error':
       setStatus(`error: ${m.message}`);

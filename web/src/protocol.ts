@@ -23,4 +23,8 @@ export type FromWorker =
   | { type: 'saved'; bytes: Uint8Array }
   | { type: 'bench'; simd: number | null; scalar: number; workers: number; parallel: number | null }
   | { type: 'hash'; hex: string }
+  /** The held-out view during training: guesses on a fixed grid of test digits, the confusion matrix on all of them, the worst mistakes, per-layer gradient norms. */
+  | { type: 'insight'; step: number; grid: { images: Uint8Array; labels: number[]; guesses: number[]; confidence: number[] };
+      confusion: number[]; accuracy: number; mistakes: { image: Uint8Array; label: number; guess: number; confidence: number }[];
+      gradients: { name: string; norm: number }[] }
   | { type: 'error'; message: string };

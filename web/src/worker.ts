@@ -61,6 +61,37 @@ async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
   post({ type: 'filters', layers: filters(model) });
 }
 
+/** Guesses of the model on the held-out digits: the grid, the confusion matrix, the most confident mistakes, gradient norms. */
+function insight(m: Sequential, step: number): void {
+  const test = data!.test, n = test.count, k = 10, GRID = 48;
+  const images = test.images as Uint8Array;
+  const probs = m.predict(images);
+  const guess = new Array<number>(n), conf = new Array<number>(n);
+  const confusion = new Array<number>(k * k).fill(0);
+  let right = 0;
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (probs[i * k + j] > probs[i * k + best]) best = j;
+    guess[i] = best;
+    conf[i] = probs[i * k + best];
+    const label = test.labels[i];
+    confusion[label * k + best]++;
+    if (best === label) right++;
+  }
+  const wrong = [...Array(n).keys()].filter((i) => guess[i] !== test.labels[i]).sort((a, b) => conf[b] - conf[a]).slice(0, 12);
+  const gradients = m.params().filter((p) => p.grad && p.name.endsWith('/kernel')).map((p) => {
+    const g = p.grad!.view;
+    let s2 = 0;
+    for (let i = 0; i < g.length; i++) s2 += g[i] * g[i];
+    return { name: p.name.replace('/kernel', ''), norm: Math.sqrt(s2) };
+  });
+  post({
+    type: 'insight', step, accuracy: right / n, confusion, gradients,
+    grid: { images: images.slice(0, GRID * 784), labels: Array.from(test.labels).slice(0, GRID), guesses: guess.slice(0, GRID), confidence: conf.slice(0, GRID) },
+    mistakes: wrong.map((i) => ({ image: images.slice(i * 784, (i + 1) * 784), label: test.labels[i], guess: guess[i], confidence: conf[i] })),
+  });
+}
+
 async function train(msg: Extract<ToWorker, { type: 'train' }>): Promise<void> {
   if (!model || !data || !backend) throw new Error('not initialised');
   if (training) return;
@@ -70,13 +101,19 @@ async function train(msg: Extract<ToWorker, { type: 'train' }>): Promise<void> {
   const lr = typeof sched === 'number' ? msg.lr : { ...sched, lr: msg.lr };
   optimizer?.dispose();
   optimizer = optimizerFromConfig({ ...recipe.optimizer, learningRate: lr } as never);
-  let last = 0;
+  let last = 0, lastInsight = 0, steps = 0;
   try {
     const h = await model.fit(data.train, {
       optimizer, epochs: msg.epochs, batchSize: msg.batchSize, validationData: data.test, seed: 1, workers: msg.workers, createWorker,
       callbacks: {
         onBatchEnd: async (b) => {
           const now = performance.now();
+          steps++;
+          // The held-out view about once a second (1,000 digits: a few ms), and at an epoch's last batch.
+          if (now - lastInsight > 1000 || b.batch === b.batches - 1) {
+            lastInsight = now;
+            insight(model!, steps);
+          }
           if (now - last > 100 || b.batch === b.batches - 1) {
             last = now;
             post({ type: 'progress', epoch: b.epoch, epochs: msg.epochs, batch: b.batch, batches: b.batches, loss: b.loss, accuracy: b.accuracy, imagesPerSecond: b.imagesPerSecond });
