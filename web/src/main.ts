@@ -161,14 +161,23 @@ function showMaps(target: HTMLElement, layers: LayerMaps[], signed: boolean): vo
       div.append(heatmap(l.data, 0, l.shape[0], 1, Math.max(2, Math.floor(280 / l.shape[0])), signed));
     } else if (l.shape.length === 3) {
       const [ch, h, w] = l.shape;
-      const scale = Math.max(1, Math.floor(56 / Math.max(h, w)));
-      for (let c = 0; c < ch; c++) div.append(heatmap(l.data, c * h * w, w, h, scale, signed));
+      // Each channel's map at 84 px or more, labelled with its channel number.
+      const scale = Math.max(1, Math.floor(84 / Math.max(h, w)));
+      for (let c = 0; c < ch; c++) {
+        const fig = document.createElement('figure');
+        fig.className = 'map';
+        fig.append(heatmap(l.data, c * h * w, w, h, scale, signed));
+        const cap = document.createElement('figcaption');
+        cap.textContent = `ch ${c}`;
+        fig.append(cap);
+        div.append(fig);
+      }
     } else if (l.shape.length === 4) {
       // The first 16 filters, each as its first 6 input channels side by side.
       const [f, ch, h, w] = l.shape;
       for (let i = 0; i < Math.min(f, 16); i++) {
         const row = document.createElement('div');
-        for (let c = 0; c < Math.min(ch, 6); c++) row.append(heatmap(l.data, (i * ch + c) * h * w, w, h, 5, true));
+        for (let c = 0; c < Math.min(ch, 6); c++) row.append(heatmap(l.data, (i * ch + c) * h * w, w, h, 7, true));
         div.append(row);
       }
     } else {
