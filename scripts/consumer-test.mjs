@@ -6,7 +6,7 @@
 // trains 20 steps on 2 workers, predicts and evaluates, with no console errors.
 // Needs network access to the npm registry for vite, and /usr/bin/chromium.
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, createReadStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { cpSync, createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, normalize } from 'node:path';
@@ -26,6 +26,12 @@ try {
   console.log('consumer test: a fresh Vite 7 app installs the tarball');
   run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', tarball, 'vite@7'], app);
   check(!/install-scripts|prepare/.test(run('npm', ['ls', 'cnn-wasm'], app)), 'the tarball installs');
+  // cnn-wasm and everything it brings run no install script (vite's esbuild has one; it is not ours).
+  const tree = [];
+  const walk = (node) => { if (node.path && !tree.includes(node.path)) tree.push(node.path); for (const d of Object.values(node.dependencies ?? {})) walk(d); };
+  walk(JSON.parse(run('npm', ['ls', '--all', '--json', '--long'], app)).dependencies['cnn-wasm']);
+  const scripted = tree.filter((d) => { const s = JSON.parse(readFileSync(join(d, 'package.json'), 'utf8')).scripts ?? {}; return s.preinstall || s.install || s.postinstall; });
+  check(tree.length > 0 && scripted.length === 0, `cnn-wasm's ${tree.length} installed packages have no install scripts${scripted.length ? ` (these do: ${scripted.join(', ')})` : ''}`);
   run('npx', ['vite', 'build'], app);
   check(!readMaps(join(app, 'node_modules/cnn-wasm/dist')), 'the package ships no source maps pointing at unshipped sources');
 

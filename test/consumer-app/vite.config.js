@@ -4,9 +4,8 @@ import { defineConfig } from 'vite';
 const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
 
 export default defineConfig({
-  // Serve the package's own files where its import.meta.url says (its kernels and sample are next to it),
-  // but pre-bundle its one CommonJS dependency.
-  optimizeDeps: { exclude: ['cnn-wasm'], include: ['cnn-wasm > onnx-proto'] },
+  // Serve the package's own files where its import.meta.url says (its kernels and sample are next to it).
+  optimizeDeps: { exclude: ['cnn-wasm'] },
   worker: { format: 'es' },
   server: { headers: isolation },
   preview: { headers: isolation },

@@ -7,16 +7,13 @@
  * maps: conv2d -> Conv (+ Relu), dense -> Gemm (+ Relu), batch norm ->
  * BatchNormalization (inference form), pooling -> MaxPool / AveragePool,
  * zero padding -> Pad, flatten -> Flatten, relu -> Relu, dropout -> nothing.
- * Encoded with onnx-proto (protobufjs and the ONNX schema).
+ * Encoded by ./onnx-proto.ts (the ONNX schema and protobuf wire format).
  */
-import onnxProto, { type onnx as Onnx } from 'onnx-proto';
+import { AttributeType, DataType, encodeModel, type AttributeProto, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from './onnx-proto.js';
 import { convGeometry } from '../kernels/conv.js';
 import type { Layer } from '../layers/layer.js';
 import type { Sequential } from '../model.js';
 import { VERSION } from '../version.js';
-
-// onnx-proto is CommonJS: its namespace comes as the default export.
-const { onnx } = onnxProto;
 
 /** metadata_props key under which the export records the model's normalisation. */
 export const NORMALIZATION_KEY = 'cnn-wasm:normalization';
@@ -24,31 +21,31 @@ export const NORMALIZATION_KEY = 'cnn-wasm:normalization';
 /** The ONNX opset the export targets. */
 export const ONNX_OPSET = 13;
 
-const FLOAT = onnx.TensorProto.DataType.FLOAT, INT64 = onnx.TensorProto.DataType.INT64;
+const FLOAT = DataType.FLOAT, INT64 = DataType.INT64;
 
-function tensor(name: string, dims: number[], values: ArrayLike<number>): Onnx.ITensorProto {
+function tensor(name: string, dims: number[], values: ArrayLike<number>): TensorProto {
   return { name, dims, dataType: FLOAT, floatData: Array.from(values) };
 }
 
-function ints(name: string, values: number[]): Onnx.ITensorProto {
+function ints(name: string, values: number[]): TensorProto {
   return { name, dims: [values.length], dataType: INT64, int64Data: values };
 }
 
-const attrInts = (name: string, v: number[]): Onnx.IAttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: v });
-const attrInt = (name: string, v: number): Onnx.IAttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.INT, i: v });
-const attrFloat = (name: string, v: number): Onnx.IAttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.FLOAT, f: v });
+const attrInts = (name: string, v: number[]): AttributeProto => ({ name, type: AttributeType.INTS, ints: v });
+const attrInt = (name: string, v: number): AttributeProto => ({ name, type: AttributeType.INT, i: v });
+const attrFloat = (name: string, v: number): AttributeProto => ({ name, type: AttributeType.FLOAT, f: v });
 
 const pairOf = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0], v[1]] : [v as number, v as number]);
 
 /** Serialises `model` as an ONNX model (bytes of a .onnx file). */
 export function toOnnx(model: Sequential): Uint8Array {
-  const nodes: Onnx.INodeProto[] = [];
-  const inits: Onnx.ITensorProto[] = [];
+  const nodes: NodeProto[] = [];
+  const inits: TensorProto[] = [];
   const tensors = new Map(model.params().map((p) => [p.name, p]));
   const values = (name: string) => tensors.get(name)!.value.toArray();
   let cur = 'pixels', k = 0;
   const next = (base: string) => `${base}_${k++}`;
-  const add = (op: string, inputs: string[], base: string, attribute: Onnx.IAttributeProto[] = []): string => {
+  const add = (op: string, inputs: string[], base: string, attribute: AttributeProto[] = []): string => {
     const out = next(base);
     nodes.push({ opType: op, input: inputs, output: [out], name: out, attribute });
     return out;
@@ -106,7 +103,7 @@ export function toOnnx(model: Sequential): Uint8Array {
       case 'zeroPadding2d': {
         const [[t, b], [le, r]] = c.padding as [[number, number], [number, number]];
         inits.push(ints(`${name}/pads`, [0, 0, t, le, 0, 0, b, r]), tensor(`${name}/value`, [], [c.value as number]));
-        return add('Pad', [x, `${name}/pads`, `${name}/value`], name, [{ name: 'mode', type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode('constant') }]);
+        return add('Pad', [x, `${name}/pads`, `${name}/value`], name, [{ name: 'mode', type: AttributeType.STRING, s: new TextEncoder().encode('constant') }]);
       }
       default:
         throw new Error(`toOnnx: layer '${name}' of kind ${l.kind} has no ONNX export`);
@@ -116,16 +113,16 @@ export function toOnnx(model: Sequential): Uint8Array {
   const probs = 'probabilities';
   nodes.push({ opType: 'Softmax', input: [cur], output: [probs], name: 'softmax', attribute: [attrInt('axis', 1)] });
   const dim = (v: number | string) => (typeof v === 'number' ? { dimValue: v } : { dimParam: v });
-  const graph: Onnx.IGraphProto = {
+  const graph: GraphProto = {
     name: 'cnn-wasm', node: nodes, initializer: inits,
     input: [{ name: 'pixels', type: { tensorType: { elemType: FLOAT, shape: { dim: [dim('N'), ...model.inputShape.map(dim)] } } }, docString: `raw pixel values 0..255, [N, ${model.inputShape.join(', ')}]` }],
     output: [{ name: probs, type: { tensorType: { elemType: FLOAT, shape: { dim: [dim('N'), dim(model.classes)] } } } }],
   };
-  const m: Onnx.IModelProto = {
+  const m: ModelProto = {
     irVersion: 7, producerName: 'cnn-wasm', producerVersion: VERSION, graph,
     opsetImport: [{ domain: '', version: ONNX_OPSET }],
     // The exact normalisation (the graph's constants are float32), so an import restores it to the bit.
     metadataProps: [{ key: NORMALIZATION_KEY, value: JSON.stringify(model.normalization) }],
   };
-  return onnx.ModelProto.encode(onnx.ModelProto.create(m)).finish();
+  return encodeModel(m);
 }

@@ -12,15 +12,14 @@
  * model takes the graph's input as it is: its normalisation is the identity
  * unless one is given.
  */
-import onnxProto, { type onnx as Onnx } from 'onnx-proto';
+import { DataType, decodeModel, type AttributeProto, type ModelProto, type NodeProto, type TensorProto } from './onnx-proto.js';
 import type { Backend } from '../backend/load.js';
 import { batchNormalization, conv2d, dense, flatten, maxPooling2d, averagePooling2d, relu, zeroPadding2d } from '../layers/index.js';
 import type { Layer } from '../layers/layer.js';
 import { Sequential, type Normalization } from '../model.js';
 import { NORMALIZATION_KEY } from './onnx-export.js';
 
-const { onnx } = onnxProto;
-const T = onnx.TensorProto.DataType;
+const T = DataType;
 
 /** Options of {@link importOnnx}. */
 export interface ImportOnnxOptions {
@@ -37,7 +36,7 @@ interface Const { dims: number[]; data: number[] | Float32Array }
 const IDENTITY: Normalization = { scale: 1, mean: 0, std: 1 };
 const LAYER_OPS = ['Conv', 'Relu', 'MaxPool', 'AveragePool', 'BatchNormalization', 'Gemm', 'MatMul', 'Add', 'Flatten', 'Reshape', 'Pad', 'Dropout', 'Identity', 'Softmax', 'LogSoftmax'];
 
-function tensorValues(t: Onnx.ITensorProto): Const {
+function tensorValues(t: TensorProto): Const {
   const dims = (t.dims ?? []).map(Number);
   const count = dims.reduce((a, b) => a * b, 1);
   const raw = t.rawData && t.rawData.length ? t.rawData : null;
@@ -68,13 +67,13 @@ function tensorValues(t: Onnx.ITensorProto): Const {
   }
 }
 
-const attrs = (n: Onnx.INodeProto) => new Map((n.attribute ?? []).map((a) => [a.name ?? '', a]));
-const intsOf = (a: Onnx.IAttributeProto | undefined, def: number[]) => (a?.ints?.length ? a.ints.map(Number) : def);
-const intOf = (a: Onnx.IAttributeProto | undefined, def: number) => (a && a.i !== undefined && a.i !== null ? Number(a.i) : def);
-const floatOf = (a: Onnx.IAttributeProto | undefined, def: number) => (a && a.f !== undefined && a.f !== null ? a.f : def);
+const attrs = (n: NodeProto) => new Map((n.attribute ?? []).map((a) => [a.name ?? '', a]));
+const intsOf = (a: AttributeProto | undefined, def: number[]) => (a?.ints?.length ? a.ints.map(Number) : def);
+const intOf = (a: AttributeProto | undefined, def: number) => (a && a.i !== undefined && a.i !== null ? Number(a.i) : def);
+const floatOf = (a: AttributeProto | undefined, def: number) => (a && a.f !== undefined && a.f !== null ? a.f : def);
 
 /** Evaluates the shape-arithmetic ops PyTorch writes, on constant inputs. */
-function foldConst(op: string, ins: Const[], a: Map<string, Onnx.IAttributeProto>, where: string): Const {
+function foldConst(op: string, ins: Const[], a: Map<string, AttributeProto>, where: string): Const {
   const arr = (c: Const) => Array.from(c.data);
   switch (op) {
     case 'Constant': return tensorValues(a.get('value')!.t!);
@@ -139,9 +138,9 @@ const CONST_OPS = new Set(['Constant', 'Identity', 'Cast', 'ConstantOfShape', 'C
  */
 export function importOnnx(bytes: Uint8Array, o: ImportOnnxOptions = {}): Sequential {
   const source = o.source ?? 'the ONNX model';
-  let model: Onnx.ModelProto;
+  let model: ModelProto;
   try {
-    model = onnx.ModelProto.decode(bytes);
+    model = decodeModel(bytes);
   } catch (e) {
     throw new Error(`${source}: not an ONNX model (${(e as Error).message})`);
   }
