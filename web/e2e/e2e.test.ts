@@ -89,6 +89,11 @@ it('trains in a worker to > 90% held-out accuracy while the page stays responsiv
   expect(acc).toBeGreaterThan(0.9);
   expect(Number((await page.textContent('#ips'))!.replace(/,/g, ''))).toBeGreaterThan(100);
   expect(await page.textContent('#ms-per-image')).toMatch(/^\d+\.\d{3} ms \(forward \+ backward \+ update\)$/);
+  // the forward pass alone, timed on the held-out pass: a positive time below the whole step's
+  const step = Number((await page.textContent('#ms-per-image'))!.split(' ')[0]);
+  const fwd = Number((await page.textContent('#ms-forward'))!.split(' ')[0]);
+  expect(fwd).toBeGreaterThan(0);
+  expect(fwd).toBeLessThan(step);
 });
 
 it('shows the held-out view while it trains: a grid of guesses (wrong ones marked), a confusion matrix, the worst mistakes, gradient norms', async () => {
@@ -132,6 +137,9 @@ it('"Load model" takes an ONNX file: a model trained in Node, exported, loaded i
   await page.setInputFiles('#load', file);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
   expect(await page.textContent('#status')).toMatch(/^ready: /);
+  // the held-out view is the loaded model's (trained in Node on the sample), not the one it replaced
+  await page.waitForFunction(() => document.querySelector('#heldout-note')?.textContent?.startsWith('as initialised or loaded'));
+  expect(Number((await page.textContent('#heldout-note'))!.match(/: (\d+\.\d)%/)![1])).toBeGreaterThan(90);
   await page.click('#clear');
   expect(await page.getAttribute('#prediction', 'data-digit')).toBeNull(); // the prediction below is the loaded model's
   await drawOne();
@@ -177,6 +185,11 @@ it('the same seed and backend give the same weights hash in Chromium as in Node'
 });
 
 it('the layout fits 1280x800 and a phone-width screen', async () => {
+  // trained, so the screenshots show curves and a held-out view (earlier tests loaded other models)
+  await page.fill('#epochs', '1');
+  await page.evaluate(() => { document.body.dataset.trained = 'false'; });
+  await page.click('#train');
+  await page.waitForSelector('body[data-trained="true"]', { timeout: 120_000 });
   for (const [w, h, name] of [[1280, 800, 'desktop'], [390, 844, 'phone']] as const) {
     await page.setViewportSize({ width: w, height: h });
     await page.waitForTimeout(100);

@@ -67,7 +67,8 @@ function digitCanvas(image: Uint8Array, offset: number, scale: number): HTMLCanv
 
 let insightCount = 0;
 function showInsight(m: Extract<FromWorker, { type: 'insight' }>): void {
-  insightCount++;
+  if (m.step > 0) insightCount++; // updates while training; step 0 is a fresh or loaded model
+  $('ms-forward').textContent = `${m.forwardMs.toFixed(3)} ms`;
   const grid = $('grid');
   grid.dataset.updates = String(insightCount);
   grid.replaceChildren(...m.grid.labels.map((label, i) => {
@@ -80,7 +81,7 @@ function showInsight(m: Extract<FromWorker, { type: 'insight' }>): void {
     cell.append(cap);
     return cell;
   }));
-  $('heldout-note').textContent = `after ${m.step} steps: ${(m.accuracy * 100).toFixed(1)}% of the 1,000 test digits right; red: wrong guesses`;
+  $('heldout-note').textContent = `${m.step ? `after ${m.step} steps` : 'as initialised or loaded'}: ${(m.accuracy * 100).toFixed(1)}% of the 1,000 test digits right; red: wrong guesses`;
   const table = $('confusion');
   const max = Math.max(...m.confusion);
   const head = document.createElement('tr');
@@ -326,6 +327,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       $('epoch').textContent = `${m.epoch + 1}/${m.epochs} (${m.batch + 1}/${m.batches})`;
       $('ips').textContent = Math.round(m.imagesPerSecond).toLocaleString();
       $('ms-per-image').textContent = `${(1000 / m.imagesPerSecond).toFixed(3)} ms (forward + backward + update)`;
+      $('ms-per-image').title = 'One training step divided by its batch: forward, backward and the optimiser update, on every worker';
       $('loss').textContent = m.loss.toFixed(4);
       $<HTMLProgressElement>('progress').value = (m.epoch + (m.batch + 1) / m.batches) / m.epochs;
       drawChart();

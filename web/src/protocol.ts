@@ -26,5 +26,7 @@ export type FromWorker =
   /** The held-out view during training: guesses on a fixed grid of test digits, the confusion matrix on all of them, the worst mistakes, per-layer gradient norms. */
   | { type: 'insight'; step: number; grid: { images: Uint8Array; labels: number[]; guesses: number[]; confidence: number[] };
       confusion: number[]; accuracy: number; mistakes: { image: Uint8Array; label: number; guess: number; confidence: number }[];
-      gradients: { name: string; norm: number }[] }
+      gradients: { name: string; norm: number }[];
+      /** ms per image of the forward pass alone (the held-out pass, inference form, one thread). */
+      forwardMs: number }
   | { type: 'error'; message: string };

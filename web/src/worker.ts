@@ -59,13 +59,16 @@ async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
   post({ type: 'ready', backend: backend.name, model: msg.model, presets: PRESET_NAMES, summary: model.summary(), train: data.train.count, test: data.test.count,
     lr: typeof lr === 'number' ? lr : lr.lr, batchSize: p.recipe.batchSize, epochs: p.recipe.epochs });
   post({ type: 'filters', layers: filters(model) });
+  insight(model, 0);
 }
 
 /** Guesses of the model on the held-out digits: the grid, the confusion matrix, the most confident mistakes, gradient norms. */
 function insight(m: Sequential, step: number): void {
   const test = data!.test, n = test.count, k = 10, GRID = 48;
   const images = test.images as Uint8Array;
-  const probs = m.predict(images);
+  const t0 = performance.now();
+  const probs = m.predict(images); // forward alone, inference form, on this thread
+  const forwardMs = (performance.now() - t0) / n;
   const guess = new Array<number>(n), conf = new Array<number>(n);
   const confusion = new Array<number>(k * k).fill(0);
   let right = 0;
@@ -86,7 +89,7 @@ function insight(m: Sequential, step: number): void {
     return { name: p.name.replace('/kernel', ''), norm: Math.sqrt(s2) };
   });
   post({
-    type: 'insight', step, accuracy: right / n, confusion, gradients,
+    type: 'insight', step, accuracy: right / n, confusion, gradients, forwardMs,
     grid: { images: images.slice(0, GRID * 784), labels: Array.from(test.labels).slice(0, GRID), guesses: guess.slice(0, GRID), confidence: conf.slice(0, GRID) },
     mistakes: wrong.map((i) => ({ image: images.slice(i * 784, (i + 1) * 784), label: test.labels[i], guess: guess[i], confidence: conf[i] })),
   });
@@ -216,6 +219,7 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
         modelName = typeof loaded.metadata.preset === 'string' ? loaded.metadata.preset : modelName;
         post({ type: 'ready', backend: backend.name, model: modelName, presets: PRESET_NAMES, summary: model.summary(), train: data?.train.count ?? 0, test: data?.test.count ?? 0, lr: 0.1, batchSize: 128, epochs: 3 });
         post({ type: 'filters', layers: filters(model) });
+        if (data) insight(model, 0); // the held-out view of the loaded model, not of the one it replaced
         break;
       }
       case 'bench': await bench(msg.workers); break;
