@@ -199,6 +199,9 @@ it('the layout fits 1280x800 and a phone-width screen', async () => {
       return { by: document.documentElement.scrollWidth - cw, wide };
     });
     expect(overflow.by, `${name}: horizontal overflow by ${overflow.by}px: ${overflow.wide.join(', ')}`).toBeLessThanOrEqual(1);
+    // no empty half-page beside the long insides panel: it takes the whole row
+    const widths = await page.evaluate(() => [document.querySelector('main')!.clientWidth, document.getElementById('insides-panel')!.getBoundingClientRect().width]);
+    expect(widths[1], `${name}: the insides panel is ${widths[1]}px of ${widths[0]}px`).toBeGreaterThan(widths[0] * 0.9);
     await page.screenshot({ path: join(shots, `demo-${name}.png`), fullPage: name === 'phone' });
   }
   await page.setViewportSize({ width: 1400, height: 1000 });

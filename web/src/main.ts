@@ -178,6 +178,8 @@ function showMaps(target: HTMLElement, layers: LayerMaps[], signed: boolean): vo
       const [f, ch, h, w] = l.shape;
       for (let i = 0; i < Math.min(f, 16); i++) {
         const row = document.createElement('div');
+        row.className = 'filter';
+        row.title = `filter ${i}`;
         for (let c = 0; c < Math.min(ch, 6); c++) row.append(heatmap(l.data, (i * ch + c) * h * w, w, h, 7, true));
         div.append(row);
       }
