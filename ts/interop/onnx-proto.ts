@@ -59,6 +59,16 @@ const MODEL: Schema = {
   14: { name: 'metadataProps', kind: { 1: { name: 'key', kind: 'string' }, 2: { name: 'value', kind: 'string' } }, repeated: true },
 };
 
+/** The wire type each scalar kind is written with (messages, strings, bytes and packed lists: 2). */
+const wireOf = (kind: Exclude<Kind, Schema>) => (kind === 'float' ? 5 : kind === 'double' ? 1 : kind === 'int64' || kind === 'int32' ? 0 : 2);
+/** A schema's fields in field-number order, computed once per schema. */
+const ordered = new Map<Schema, [number, Field][]>();
+const fieldsOf = (schema: Schema) => {
+  let f = ordered.get(schema);
+  if (!f) ordered.set(schema, (f = Object.entries(schema).map(([k, v]) => [Number(k), v] as [number, Field]).sort((a, b) => a[0] - b[0])));
+  return f;
+};
+
 const utf8Out = new TextEncoder(), utf8In = new TextDecoder('utf-8', { fatal: true });
 
 class Writer {
@@ -100,7 +110,7 @@ function writeScalar(w: Writer, kind: Exclude<Kind, Schema>, v: unknown, field: 
 }
 
 function encodeInto(w: Writer, msg: Record<string, unknown>, schema: Schema) {
-  for (const [num, f] of Object.entries(schema).map(([k, f]) => [Number(k), f] as const).sort((a, b) => a[0] - b[0])) {
+  for (const [num, f] of fieldsOf(schema)) {
     const v = msg[f.name];
     if (v === undefined || v === null) continue;
     const values: unknown[] = f.repeated ? Array.from(v as ArrayLike<unknown>) : [v];
@@ -118,8 +128,7 @@ function encodeInto(w: Writer, msg: Record<string, unknown>, schema: Schema) {
       for (const x of values) writeScalar(inner, f.kind, x, f.name);
       w.bytes(inner.finish());
     } else {
-      const wire = f.kind === 'float' ? 5 : f.kind === 'double' ? 1 : f.kind === 'int64' || f.kind === 'int32' ? 0 : 2;
-      for (const x of values) { w.varint((num << 3) | wire); writeScalar(w, f.kind, x, f.name); }
+      for (const x of values) { w.varint((num << 3) | wireOf(f.kind)); writeScalar(w, f.kind, x, f.name); }
     }
   }
 }
@@ -154,7 +163,7 @@ class Reader {
 const toInt = (x: bigint) => Number(BigInt.asIntN(64, x));
 
 function readScalar(r: Reader, kind: Exclude<Kind, Schema>, wire: number): unknown {
-  const expect = kind === 'float' ? 5 : kind === 'double' ? 1 : kind === 'int64' || kind === 'int32' ? 0 : 2;
+  const expect = wireOf(kind);
   if (wire !== expect) throw new Error(`wire type ${wire} where ${kind} (wire type ${expect}) is expected`);
   switch (kind) {
     case 'int64': return toInt(r.varint());
@@ -193,9 +202,15 @@ function decodeFrom(r: Reader, schema: Schema, depth: number): Record<string, un
       r.pos += n;
     } else if (f.repeated && wire === 2 && f.kind !== 'string' && f.kind !== 'bytes') {
       const n = r.length(), inner = new Reader(r.b, r.pos, r.pos + n);
-      const wireOf = f.kind === 'float' ? 5 : f.kind === 'double' ? 1 : 0;
       value = [];
-      while (inner.pos < inner.end) value.push(readScalar(inner, f.kind, wireOf));
+      if (f.kind === 'float') {
+        // weights: one view for the whole list
+        if (n % 4) throw new Error(`field ${f.name}: packed floats of ${n} bytes`);
+        const dv = inner.take(n);
+        for (let i = 0; i < n; i += 4) value.push(dv.getFloat32(i, true));
+      } else {
+        while (inner.pos < inner.end) value.push(readScalar(inner, f.kind, wireOf(f.kind)));
+      }
       r.pos += n;
     } else {
       try { value = [readScalar(r, f.kind, wire)]; } catch (e) { throw new Error(`field ${f.name}: ${(e as Error).message}`); }
