@@ -4,28 +4,36 @@
 // baseline and the candidate build alternating every ~2 ms.
 //
 //   node scripts/ab-train.mjs --base DIR [--new DIR] [--model lenet5-bn] [--backend simd|scalar] [--rounds N]
+//   node scripts/ab-train.mjs --base-root CHECKOUT [...]
 //
 // DIR holds kernels.simd.wasm and kernels.scalar.wasm (e.g. a copy of pkg/ made
-// before a change); --new defaults to pkg/. Needs `npm run build`.
+// before a change); --new defaults to pkg/. Needs `npm run build`. A change of
+// the TypeScript or of the kernels' ABI needs the whole baseline: --base-root
+// is another checkout (`git worktree add /tmp/base HEAD`, then `npm run build`
+// there), whose dist/ and pkg/ run as the baseline.
 import { readFile } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { instantiateBackend } = await import(join(root, 'dist/backend/load.js'));
-const { createPreset } = await import(join(root, 'dist/models/presets.js'));
-const { optimizerFromConfig } = await import(join(root, 'dist/optim/optimizer.js'));
 const { benchBatch } = await import(join(root, 'dist/bench/models.js'));
 const { interleavedRounds, median } = await import(join(root, 'dist/bench/timing.js'));
+/** The library as compiled in checkout `r` (each checkout its own modules). */
+const library = async (r) => ({
+  ...(await import(join(r, 'dist/backend/load.js'))),
+  ...(await import(join(r, 'dist/models/presets.js'))),
+  ...(await import(join(r, 'dist/optim/optimizer.js'))),
+});
 
 const args = process.argv.slice(2);
 const flag = (name, dflt) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : dflt;
 };
-const base = flag('--base');
+const baseRoot = flag('--base-root', root);
+const base = flag('--base', baseRoot === root ? undefined : join(baseRoot, 'pkg'));
 if (!base) {
-  console.error('usage: node scripts/ab-train.mjs --base DIR [--new DIR] [--model NAME] [--backend simd|scalar] [--rounds N]');
+  console.error('usage: node scripts/ab-train.mjs --base DIR | --base-root CHECKOUT [--new DIR] [--model NAME] [--backend simd|scalar] [--rounds N]');
   process.exit(2);
 }
 const cand = flag('--new', join(root, 'pkg'));
@@ -34,7 +42,8 @@ const kind = flag('--backend', 'simd');
 const rounds = Number(flag('--rounds', '7'));
 const batch = 128;
 
-async function runner(dir) {
+async function runner(dir, r) {
+  const { instantiateBackend, createPreset, optimizerFromConfig } = await library(r);
   const be = await instantiateBackend(kind, await WebAssembly.compile(await readFile(join(dir, `kernels.${kind}.wasm`))));
   const { model: m, recipe } = createPreset(model, { backend: be, seed: 1 });
   const opt = optimizerFromConfig(recipe.optimizer);
@@ -43,7 +52,7 @@ async function runner(dir) {
   let step = 0;
   return { train: () => m.trainStep(data, null, 0, batch, opt, step++), infer: () => m.predict(data.images) };
 }
-const runs = [await runner(base), await runner(cand)];
+const runs = [await runner(base, baseRoot), await runner(cand, root)];
 console.log(`A/B ${model} (${kind}, batch ${batch}): base ${base} vs new ${cand}; ${rounds} rounds`);
 for (const mode of ['train', 'infer']) {
   const [tb, tn] = interleavedRounds(runs.map((r) => r[mode]), { rounds, minMs: 300 });

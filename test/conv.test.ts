@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { gemm } from '../ts/kernels/gemm.js';
 import { col2im, conv2dBackward, conv2dForward, convGeometry, convWorkspaceSize, im2col, im2colSize, type Padding } from '../ts/kernels/conv.js';
+import { reluForward } from '../ts/kernels/elementwise.js';
 import { convBackwardRef, convForwardRef, dot, numericGrad } from './reference/nn.js';
 import { bothBackends, maxErrRatio, randArray, randInt, rng } from './helpers.js';
 
@@ -26,6 +27,7 @@ const cases: Case[] = [
   { n: 2, c: 3, h: 9, w: 10, f: 16, k: [3, 3], s: [1, 1], pad: 'valid' },      // 2 x 16 tiles (SIMD): position pairs within rows
   { n: 1, c: 4, h: 7, w: 7, f: 16, k: [3, 3], s: [1, 1], pad: 'valid' },       // 2 x 16: pairs across rows, a single last position
   { n: 2, c: 2, h: 9, w: 9, f: 32, k: [3, 2], s: [1, 2], pad: 'valid' },       // 2 x 16: two panels, stride 2 (pairs not adjacent)
+  { n: 2, c: 32, h: 6, w: 7, f: 16, k: [3, 3], s: [1, 1], pad: 'valid' },      // 2 x 16: CKK = 288 > one k block
 ];
 const r = rng(2024);
 for (let i = 0; i < 8; i++) {
@@ -80,6 +82,31 @@ describe.each(backends.map((b) => [b.name, b] as const))('conv2d (%s)', (_name, 
     conv2dBackward(be, g, x, w, dy, null, dw2, null, cols);
     expect(Array.from(dw2.view)).toEqual(Array.from(dw.view));
     [x, w, b, dy, y, cols, dx, dw, db, dw2].forEach((t) => t.free());
+  });
+
+  // The relu is applied by the kernel as it stores each output for the last
+  // time (after every k block): max(reference, 0), and the very bits of a
+  // separate relu pass, on every route (implicit rows / tiles / 2 x 16, im2col +
+  // GEMM, grouped images, 1x1, dense-like), with and without bias, keep or not.
+  it.each(cases.map((c) => [JSON.stringify(c), c] as const))('%s: fused relu = max(reference, 0), same bits as conv then reluForward', (_s, cs) => {
+    const g = convGeometry([cs.n, cs.c, cs.h, cs.w], cs.f, cs.k, cs.s, cs.pad);
+    const rr = rng(g.n * 5 + g.c * 11 + g.h * 3 + g.f);
+    const X = randArray(g.n * g.c * g.h * g.w, rr), W = randArray(g.f * g.c * g.kh * g.kw, rr), B = randArray(g.f, rr);
+    const len = g.n * g.f * g.oh * g.ow, ckk = g.c * g.kh * g.kw;
+    const x = be.heap.from(X), w = be.heap.from(W), b = be.heap.from(B);
+    for (const [bias, keep] of [[b, false], [null, false], [b, true]] as const) {
+      const work = be.heap.alloc(convWorkspaceSize(be, g, keep));
+      const fused = be.heap.alloc(len, NaN), plain = be.heap.alloc(len, NaN);
+      conv2dForward(be, g, x, w, bias, fused, work, keep, true);
+      conv2dForward(be, g, x, w, bias, plain, work, keep, false);
+      const ref = convForwardRef(g, X, W, bias ? B : null).map((v) => Math.max(v, 0));
+      expect(maxErrRatio(fused.view, ref, 1e-6 * ckk, 1e-5)).toBeLessThanOrEqual(1);
+      reluForward(be, plain, plain);
+      expect(Array.from(fused.view)).toEqual(Array.from(plain.view));
+      expect(fused.view.some((v) => v === 0) && fused.view.some((v) => v > 0)).toBe(true);
+      [work, fused, plain].forEach((t) => t.free());
+    }
+    [x, w, b].forEach((t) => t.free());
   });
 
   // Unpadded convolutions skip the im2col matrix (implicit GEMM); their sums must

@@ -1,6 +1,6 @@
 /** Inference with batch norm folded into the layer before it agrees with the unfolded pass; training is unchanged. */
 import { describe, expect, it } from 'vitest';
-import { batchNormalization, dense, flatten, relu } from '../ts/layers/index.js';
+import { batchNormalization, conv2d, dense, flatten, maxPooling2d, relu } from '../ts/layers/index.js';
 import { sequential } from '../ts/model.js';
 import { createPreset } from '../ts/models/presets.js';
 import { optimizerFromConfig, sgd } from '../ts/optim/optimizer.js';
@@ -33,6 +33,24 @@ describe.each(backends.map((b) => [b.name, b] as const))('%s build', (name, be) 
     expect(r.sameClass).toBe(true);
     expect(r.maxAbs).toBeGreaterThan(0); // really the folded pass
     model.dispose();
+  }, 30_000);
+
+  it('predict makes one pass per conv/dense layer: batch norm folded, relu in the kernel; a relu layer after a plain conv fuses too, same bits', async () => {
+    const { model } = createPreset('lenet5-bn', { backend: be, seed: 1 });
+    expect(model.inferencePasses()).toEqual([
+      'zeroPadding2d', 'conv2d+batchNormalization+relu', 'maxPooling2d', 'conv2d+batchNormalization+relu', 'maxPooling2d',
+      'conv2d+batchNormalization+relu', 'flatten', 'dense', 'dropout', 'dense', // flatten, dropout: no work at inference
+    ]);
+    model.dispose();
+    // conv (linear) + relu layer: fused with the layer's own weights, the very bits of the two-pass forward.
+    const m2 = sequential([conv2d({ filters: 6, kernelSize: 5 }), relu(), maxPooling2d({ poolSize: 2 }), flatten(), dense({ units: 20 }), relu(), dense({ units: 10 })],
+      { inputShape: [1, 28, 28], backend: be, seed: 3 });
+    await m2.fit(mnistSample('train', 512), { optimizer: sgd({ learningRate: 0.05 }), batchSize: 64 });
+    expect(m2.inferencePasses()).toEqual(['conv2d+relu', 'maxPooling2d', 'flatten', 'dense+relu', 'dense']);
+    const fused = m2.predict(test.images);
+    m2.foldBatchNorm = false;
+    expect(Array.from(m2.predict(test.images))).toEqual(Array.from(fused));
+    m2.dispose();
   }, 30_000);
 
   it('dense + batch norm (NC) folds by columns; weights changed by training are folded again', async () => {

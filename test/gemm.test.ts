@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { gemm } from '../ts/kernels/gemm.js';
+import { denseForward, gemm } from '../ts/kernels/gemm.js';
+import { biasAddRows, reluForward } from '../ts/kernels/elementwise.js';
 import { gemmRef } from './reference/gemm.js';
 import { bothBackends, maxErrRatio, randArray, randInt, rng } from './helpers.js';
 
@@ -30,6 +31,31 @@ describe.each(backends.map((b) => [b.name, b] as const))('gemm (%s)', (_name, be
       expect(maxErrRatio(c.view, ref, 1e-6 * k + 1e-6, 1e-5)).toBeLessThanOrEqual(1);
       [a, b, c].forEach((x) => x.free());
     }
+  });
+
+  // The dense layer's one pass: bias and relu applied as each tile of y is
+  // stored for the last time. Rows 1..16 read B in place (SIMD), more pack it;
+  // d past KC = 256 has several k blocks (a relu between them would be wrong);
+  // u covers whole panels, 4-wide and narrower edge tiles.
+  const denseCases: [number, number, number][] = [[1, 1, 1], [1, 400, 120], [2, 84, 10], [5, 300, 7], [16, 257, 33], [17, 120, 84],
+    [128, 400, 120], [128, 120, 84], [130, 600, 3], [64, 784, 100], [3, 20, 4100]];
+  it.each(denseCases)('denseForward n=%i d=%i u=%i: max(x w + b, 0) of the reference, same bits as gemm, biasAddRows, reluForward', (n, d, u) => {
+    const rr = rng(n * 31 + d * 7 + u);
+    const X = randArray(n * d, rr), W = randArray(d * u, rr), B = randArray(u, rr);
+    const x = be.heap.from(X), w = be.heap.from(W), b = be.heap.from(B);
+    for (const [bias, relu] of [[b, true], [null, true], [b, false]] as const) {
+      const fused = be.heap.alloc(n * u, NaN), plain = be.heap.alloc(n * u, NaN);
+      denseForward(be, x, w, bias, fused, n, d, u, relu);
+      const ref = gemmRef(false, false, n, u, d, 1, X, W, 0, new Float32Array(n * u))
+        .map((v, i) => (bias ? v + B[i % u] : v)).map((v) => (relu ? Math.max(v, 0) : v));
+      expect(maxErrRatio(fused.view, ref, 1e-6 * d + 1e-6, 1e-5)).toBeLessThanOrEqual(1);
+      gemm(be, { m: n, n: u, k: d }, x, w, plain);
+      if (bias) biasAddRows(be, plain, bias, n, u);
+      if (relu) reluForward(be, plain, plain);
+      expect(Array.from(fused.view)).toEqual(Array.from(plain.view));
+      [fused, plain].forEach((t) => t.free());
+    }
+    [x, w, b].forEach((t) => t.free());
   });
 
   it('beta = 0 overwrites NaN in C; k = 0 scales C by beta', () => {

@@ -356,15 +356,35 @@ export class Sequential {
     return this.weightsVersion;
   }
 
-  /** The inference pass with batch norm folded (rebuilt when the weights changed). */
-  private inferFolded(x: F32Buffer, n: number): F32Buffer {
+  /** The inference plan for the current weights (rebuilt when they changed). */
+  private currentPlan(): PlanStep[] {
     if (!this.plan || this.plan.version !== this.weightsVersion) {
       if (this.plan) freePlan(this.plan.steps);
       this.plan = { version: this.weightsVersion, steps: buildPlan(this.layers, this.backend) };
     }
+    return this.plan.steps;
+  }
+
+  /**
+   * @internal The passes `predict` makes, each naming the layers it covers
+   * (`conv2d+batchNormalization+relu`: one kernel call with folded weights and
+   * the relu in its epilogue).
+   */
+  inferencePasses(): string[] {
+    let i = 0;
+    return this.currentPlan().map((s) => {
+      const covers = 'covers' in s ? s.covers : 1;
+      const kinds = this.layers.slice(i, i + covers).map((l) => l.kind);
+      i += covers;
+      return kinds.join('+');
+    });
+  }
+
+  /** The inference pass with batch norm folded and relus fused (rebuilt when the weights changed). */
+  private inferFolded(x: F32Buffer, n: number): F32Buffer {
     let h = x;
     const ctx = { training: false, stepSeed: 0 };
-    for (const s of this.plan.steps) h = 'kernel' in s ? s.layer.inferWith(h, n, s.kernel, s.bias, s.relu) : s.layer.forward(h, n, ctx);
+    for (const s of this.currentPlan()) h = 'kernel' in s ? s.layer.inferWith(h, n, s.kernel, s.bias, s.relu) : s.layer.forward(h, n, ctx);
     this.lastBatch = n;
     return h;
   }

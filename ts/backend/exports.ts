@@ -15,6 +15,7 @@ export interface KernelExports {
     transA: number, transB: number, m: number, n: number, k: number, alpha: number,
     a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number,
   ): void;
+  dense_forward(x: number, w: number, bias: number, y: number, n: number, d: number, u: number, relu: number): void;
   conv2d_workspace_len(
     n: number, c: number, h: number, w: number, f: number, kh: number, kw: number,
     sh: number, sw: number, ph: number, pw: number, oh: number, ow: number, keep: number,
@@ -22,7 +23,7 @@ export interface KernelExports {
   conv2d_forward(
     x: number, w: number, bias: number, y: number, cols: number,
     n: number, c: number, h: number, wd: number, f: number, kh: number, kw: number,
-    sh: number, sw: number, ph: number, pw: number, oh: number, ow: number, keep: number,
+    sh: number, sw: number, ph: number, pw: number, oh: number, ow: number, keep: number, relu: number,
   ): void;
   conv2d_backward(
     x: number, w: number, dy: number, dx: number, dw: number, dbias: number, cols: number,
@@ -80,6 +81,7 @@ export const KERNEL_FUNCTIONS = [
   'simd_enabled',
   'abi_version',
   'sgemm',
+  'dense_forward',
   'conv2d_workspace_len',
   'conv2d_forward',
   'conv2d_backward',
@@ -119,4 +121,4 @@ export const KERNEL_FUNCTIONS = [
 ] as const satisfies readonly (Exclude<keyof KernelExports, 'memory'>)[];
 
 /** The ABI version this TypeScript expects from `abi_version()`. */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;

@@ -70,14 +70,19 @@ function checkConv(name: string, g: ConvGeometry, bufs: [string, F32Buffer | nul
 }
 
 /**
- * y [N,F,OH,OW] = conv(x [N,C,H,W], w [F,C,KH,KW]) + bias [F] (bias optional).
+ * y [N,F,OH,OW] = conv(x [N,C,H,W], w [F,C,KH,KW]) + bias [F] (bias optional),
+ * then relu when `relu`, applied by the kernel as it stores each output (one
+ * pass over y; the same bits as a separate reluForward).
  * With `keep`, the workspace (sized with keep) retains the im2col matrices so a
  * following conv2dBackward(..., cached = true) of the same batch skips them.
  */
-export function conv2dForward(be: Backend, g: ConvGeometry, x: F32Buffer, w: F32Buffer, bias: F32Buffer | null, y: F32Buffer, cols: F32Buffer, keep = false): void {
+export function conv2dForward(
+  be: Backend, g: ConvGeometry, x: F32Buffer, w: F32Buffer, bias: F32Buffer | null, y: F32Buffer, cols: F32Buffer,
+  keep = false, relu = false,
+): void {
   checkConv('conv2dForward', g, [['x', x, g.n * g.c * g.h * g.w], ['w', w, g.f * g.c * g.kh * g.kw], ['bias', bias, g.f],
     ['y', y, g.n * g.f * g.oh * g.ow], ['cols', cols, convWorkspaceSize(be, g, keep)]]);
-  be.k.conv2d_forward(x.ptr, w.ptr, bias ? bias.ptr : 0, y.ptr, cols.ptr, ...ARGS(g), keep ? 1 : 0);
+  be.k.conv2d_forward(x.ptr, w.ptr, bias ? bias.ptr : 0, y.ptr, cols.ptr, ...ARGS(g), keep ? 1 : 0, relu ? 1 : 0);
 }
 
 /**

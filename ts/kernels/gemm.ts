@@ -35,3 +35,22 @@ export function gemm(be: Backend, p: GemmParams, a: F32Buffer, b: F32Buffer, c: 
   const ldb = transB ? k : n;
   be.k.sgemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a.ptr, Math.max(lda, 1), b.ptr, Math.max(ldb, 1), beta, c.ptr, Math.max(n, 1));
 }
+
+/**
+ * A dense layer in one pass over y: y [n, u] = x [n, d] . w [d, u] + bias [u]
+ * (optional), then relu when `relu`; the bias and relu are applied as the GEMM
+ * stores each tile for the last time. The same bits as gemm, biasAddRows and
+ * reluForward one after another.
+ */
+export function denseForward(
+  be: Backend, x: F32Buffer, w: F32Buffer, bias: F32Buffer | null, y: F32Buffer, n: number, d: number, u: number, relu: boolean,
+): void {
+  checkDim('denseForward', 'n', n);
+  checkDim('denseForward', 'd', d);
+  checkDim('denseForward', 'u', u);
+  checkBuffer('denseForward', 'x', x, n * d);
+  checkBuffer('denseForward', 'w', w, d * u);
+  if (bias) checkBuffer('denseForward', 'bias', bias, u);
+  checkBuffer('denseForward', 'y', y, n * u);
+  be.k.dense_forward(x.ptr, w.ptr, bias ? bias.ptr : 0, y.ptr, n, d, u, relu ? 1 : 0);
+}

@@ -2,7 +2,7 @@
 import type { F32Buffer } from '../backend/memory.js';
 import { checkInitializer, initialize, type Initializer } from '../init.js';
 import { conv2dBackward, conv2dForward, convGeometry, convWorkspaceSize, type ConvGeometry, type Padding } from '../kernels/conv.js';
-import { reluBackward, reluForward } from '../kernels/elementwise.js';
+import { reluBackward } from '../kernels/elementwise.js';
 import { wholeBatch } from '../parallel/shard.js';
 import { checkActivation, fmtShape, Layer, type Activation, type BuildContext, type ForwardContext, type Param, type Shape } from './layer.js';
 
@@ -92,7 +92,7 @@ export class Conv2D extends Layer {
       this.kept = false;
       const g = { ...this.geom, n };
       const work = this.buffer('work', convWorkspaceSize(this.be, g, false));
-      conv2dForward(this.be, g, x, this.kernel.value, this.bias?.value ?? null, y, work, false);
+      conv2dForward(this.be, g, x, this.kernel.value, this.bias?.value ?? null, y, work, false, this.activation === 'relu');
     } else {
       // Leaf by leaf, each leaf's im2col kept in its own part of the workspace
       // for backward, which computes each leaf's weight gradients on their own.
@@ -103,11 +103,10 @@ export class Conv2D extends Layer {
       let at = 0;
       this.leaves.forEach((ln, j) => {
         conv2dForward(this.be, { ...this.geom, n: ln }, x.sub(at * this.inputSize, ln * this.inputSize), this.kernel.value, this.bias?.value ?? null,
-          y.sub(at * this.outputSize, ln * this.outputSize), work.sub(j * per, per), this.kept);
+          y.sub(at * this.outputSize, ln * this.outputSize), work.sub(j * per, per), this.kept, this.activation === 'relu');
         at += ln;
       });
     }
-    if (this.activation === 'relu') reluForward(this.be, y, y, n * this.outputSize);
     return y;
   }
 
@@ -115,11 +114,10 @@ export class Conv2D extends Layer {
    * Inference with other weights of this layer's shapes (batch norm folded
    * into them, see model.ts) and a relu if `relu`; returns the output buffer.
    */
-  inferWith(x: F32Buffer, n: number, kernel: F32Buffer, bias: F32Buffer, relu: boolean): F32Buffer {
+  inferWith(x: F32Buffer, n: number, kernel: F32Buffer, bias: F32Buffer | null, relu: boolean): F32Buffer {
     const y = this.buffer('y', n * this.outputSize);
     const g = { ...this.geom, n };
-    conv2dForward(this.be, g, x, kernel, bias, y, this.buffer('work', convWorkspaceSize(this.be, g, false)), false);
-    if (relu) reluForward(this.be, y, y, n * this.outputSize);
+    conv2dForward(this.be, g, x, kernel, bias, y, this.buffer('work', convWorkspaceSize(this.be, g, false)), false, relu);
     this.x = null;
     return y;
   }

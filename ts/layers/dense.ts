@@ -1,8 +1,8 @@
 /** Fully connected layer: y = x W + b, W [in, out]; optional fused relu. */
 import type { F32Buffer } from '../backend/memory.js';
 import { checkInitializer, initialize, type Initializer } from '../init.js';
-import { gemm } from '../kernels/gemm.js';
-import { biasAddRows, biasGradRows, reluBackward, reluForward } from '../kernels/elementwise.js';
+import { denseForward, gemm } from '../kernels/gemm.js';
+import { biasGradRows, reluBackward } from '../kernels/elementwise.js';
 import { checkActivation, Layer, type Activation, type BackwardContext, type BuildContext, type ForwardContext, type Param, type Shape } from './layer.js';
 
 /** Options of {@link dense}. */
@@ -53,9 +53,7 @@ export class Dense extends Layer {
   forward(x: F32Buffer, n: number, ctx: ForwardContext): F32Buffer {
     const d = this.inputShape[0], u = this.units;
     const y = this.buffer('y', n * u);
-    gemm(this.be, { m: n, n: u, k: d }, x, this.kernel.value, y);
-    if (this.bias) biasAddRows(this.be, y, this.bias.value, n, u);
-    if (this.activation === 'relu') reluForward(this.be, y, y, n * u);
+    denseForward(this.be, x, this.kernel.value, this.bias?.value ?? null, y, n, d, u, this.activation === 'relu');
     this.x = ctx.training ? x : null;
     return y;
   }
@@ -84,12 +82,10 @@ export class Dense extends Layer {
   }
 
   /** Inference with other weights of this layer's shapes (batch norm folded in) and a relu if `relu`. */
-  inferWith(x: F32Buffer, n: number, kernel: F32Buffer, bias: F32Buffer, relu: boolean): F32Buffer {
+  inferWith(x: F32Buffer, n: number, kernel: F32Buffer, bias: F32Buffer | null, relu: boolean): F32Buffer {
     const d = this.inputShape[0], u = this.units;
     const y = this.buffer('y', n * u);
-    gemm(this.be, { m: n, n: u, k: d }, x, kernel, y);
-    biasAddRows(this.be, y, bias, n, u);
-    if (relu) reluForward(this.be, y, y, n * u);
+    denseForward(this.be, x, kernel, bias, y, n, d, u, relu);
     this.x = null;
     return y;
   }

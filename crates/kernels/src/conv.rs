@@ -22,7 +22,7 @@
 //! covers the whole input (conv3) is a dense layer: one GEMM per pass.
 
 use crate::conv_implicit;
-use crate::gemm::sgemm;
+use crate::gemm::{sgemm, sgemm_epilogue};
 use crate::simd::F4;
 
 /// Geometry of one convolution.
@@ -288,9 +288,12 @@ unsafe fn im2col_group(g: &Geom, x: *const f32, n0: usize, gs: usize, cols: *mut
     }
 }
 
-/// y = conv(x, w) + bias (bias may be null). `work` holds workspace_len(g, keep)
-/// floats; with `keep` the batch's im2col matrices stay there for `backward`.
-pub unsafe fn forward(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, work: *mut f32, keep: bool) {
+/// y = conv(x, w) + bias (bias may be null), then relu if `relu`, applied as
+/// the kernels store each output for the last time. `work` holds
+/// workspace_len(g, keep) floats; with `keep` the batch's im2col matrices stay
+/// there for `backward`.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn forward(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, work: *mut f32, keep: bool, relu: bool) {
     let (ckk, ohw) = (g.ckk(), g.ohw());
     if dense_like(g) {
         // y [N, F] = x [N, CKK] . w^T (+ bias)
@@ -299,11 +302,12 @@ pub unsafe fn forward(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, 
                 copy(bias, y.add(n * g.f), g.f);
             }
         }
-        sgemm(false, true, g.n, g.f, ckk, 1.0, x, ckk, w, ckk, if bias.is_null() { 0.0 } else { 1.0 }, y, g.f);
+        let beta = if bias.is_null() { 0.0 } else { 1.0 };
+        sgemm_epilogue(false, true, g.n, g.f, ckk, 1.0, x, ckk, w, ckk, beta, y, g.f, core::ptr::null(), relu);
         return;
     }
     if conv_implicit::applies(g) {
-        conv_implicit::forward(g, x, w, bias, y, work);
+        conv_implicit::forward(g, x, w, bias, y, work, relu);
         return;
     }
     let gs = group_size(g);
@@ -328,7 +332,7 @@ pub unsafe fn forward(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, 
                 crate::act::fill(out.add(fi * ncols), ncols, *bias.add(fi));
             }
         }
-        sgemm(false, false, g.f, ncols, ckk, 1.0, w, ckk, b, ncols, beta, out, ncols);
+        sgemm_epilogue(false, false, g.f, ncols, ckk, 1.0, w, ckk, b, ncols, beta, out, ncols, core::ptr::null(), relu);
         if gn > 1 {
             // [F, gn, OHW] -> y[n0+i, F, OHW]
             for i in 0..gn {

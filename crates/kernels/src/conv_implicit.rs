@@ -174,9 +174,10 @@ enum Base {
     Dst,
 }
 
-/// Stores a tile of RR rows (rows along dst's contiguous axis, filters across rows of dst).
+/// Stores a tile of RR rows (rows along dst's contiguous axis, filters across
+/// rows of dst), then relu if `relu` (the last k block of a fused relu).
 #[inline(always)]
-unsafe fn store<const RR: usize, const VV: usize>(acc: [[F4; VV]; RR], dst: *mut f32, f_stride: usize, f0: usize, nf: usize, base: Base) {
+unsafe fn store<const RR: usize, const VV: usize>(acc: [[F4; VV]; RR], dst: *mut f32, f_stride: usize, f0: usize, nf: usize, base: Base, relu: bool) {
     if RR == 4 {
         // 4x4 transposes turn each group of 4 filters into 4 contiguous rows of 4.
         for j in 0..VV {
@@ -192,7 +193,7 @@ unsafe fn store<const RR: usize, const VV: usize>(acc: [[F4; VV]; RR], dst: *mut
                     Base::Bias(b) => F4::splat(*b.add(f0 + f)).add(*v),
                     Base::Dst => F4::load(p).add(*v),
                 };
-                out.store(p);
+                if relu { out.max(F4::zero()) } else { out }.store(p);
             }
         }
         return;
@@ -212,7 +213,7 @@ unsafe fn store<const RR: usize, const VV: usize>(acc: [[F4; VV]; RR], dst: *mut
                     Base::Bias(b) => F4::splat(*b.add(f0 + f)).add(*v),
                     Base::Dst => F4::load2(p).add(*v),
                 };
-                out.store2(p);
+                if relu { out.max(F4::zero()) } else { out }.store2(p);
             }
         }
         return;
@@ -229,20 +230,23 @@ unsafe fn store<const RR: usize, const VV: usize>(acc: [[F4; VV]; RR], dst: *mut
         let p = dst.add(f * f_stride);
         for i in 0..RR {
             let v = *t.add(i * w + f);
-            *p.add(i) = match base {
+            let out = match base {
                 Base::Zero => v,
                 Base::Bias(b) => *b.add(f0 + f) + v,
                 Base::Dst => *p.add(i) + v,
             };
+            // F4::max's rule, as the vector stores apply it.
+            *p.add(i) = if relu && out < 0.0 { 0.0 } else { out };
         }
     }
 }
 
 /// One tile: RR gathered rows x one panel of 4*VV filters, k in blocks of KC as
-/// the GEMM does (the first block starts from `first`, later ones add to dst).
+/// the GEMM does (the first block starts from `first`, later ones add to dst;
+/// the last one applies relu if RELU).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn tile<const RR: usize, const VV: usize, const SEQ: bool>(
+unsafe fn tile<const RR: usize, const VV: usize, const SEQ: bool, const RELU: bool>(
     kc_total: usize, rows: &[*const f32; RR], offs: *const u32, panel: *const f32,
     dst: *mut f32, f_stride: usize, f0: usize, nf: usize, first: Base,
 ) {
@@ -250,7 +254,7 @@ unsafe fn tile<const RR: usize, const VV: usize, const SEQ: bool>(
     while k0 < kc_total {
         let kc = if kc_total - k0 < KC { kc_total - k0 } else { KC };
         let acc = gather::<RR, VV, SEQ>(kc, rows, offs.add(k0), panel.add(k0 * 4 * VV));
-        store::<RR, VV>(acc, dst, f_stride, f0, nf, if k0 == 0 { first } else { Base::Dst });
+        store::<RR, VV>(acc, dst, f_stride, f0, nf, if k0 == 0 { first } else { Base::Dst }, RELU && k0 + kc == kc_total);
         k0 += KC;
     }
 }
@@ -258,7 +262,7 @@ unsafe fn tile<const RR: usize, const VV: usize, const SEQ: bool>(
 /// Dispatches a tile of `rows` (1..=R) rows to the kernel of that height.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn tile_rows(
+unsafe fn tile_rows<const RELU: bool>(
     n_rows: usize, row_at: impl Fn(usize) -> *const f32, kc_total: usize, offs: *const u32, panel: *const f32,
     dst: *mut f32, f_stride: usize, f0: usize, nf: usize, first: Base,
 ) {
@@ -268,7 +272,7 @@ unsafe fn tile_rows(
             for (i, r) in rows.iter_mut().enumerate() {
                 *r = row_at(i);
             }
-            tile::<$rr, V, false>(kc_total, &rows, offs, panel, dst, f_stride, f0, nf, first)
+            tile::<$rr, V, false, RELU>(kc_total, &rows, offs, panel, dst, f_stride, f0, nf, first)
         }};
     }
     match n_rows {
@@ -293,7 +297,7 @@ fn rows_forward(g: &Geom) -> bool {
 /// [CKK][F]; dst points at y[f0][p]; xs is the input offset of the next output row.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn row_tile<const FF: usize, const VV: usize, const RR: usize>(
+unsafe fn row_tile<const FF: usize, const VV: usize, const RR: usize, const RELU: bool>(
     ckk: usize, f: usize, base: *const f32, xs: usize, tap: *const u32, wt: *const f32, f0: usize,
     dst: *mut f32, ds: usize, f_stride: usize, bias: *const f32,
 ) {
@@ -331,7 +335,7 @@ unsafe fn row_tile<const FF: usize, const VV: usize, const RR: usize>(
                     } else {
                         F4::splat(*bias.add(f0 + i)).add(*a)
                     };
-                    out.store(p);
+                    if RELU && k0 + kc == ckk { out.max(F4::zero()) } else { out }.store(p);
                 }
             }
         }
@@ -340,7 +344,8 @@ unsafe fn row_tile<const FF: usize, const VV: usize, const RR: usize>(
 }
 
 /// Forward with the row kernel (see `rows_forward`).
-unsafe fn forward_rows(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, work: *mut f32, l: &Layout) {
+#[allow(clippy::too_many_arguments)]
+unsafe fn forward_rows<const RELU: bool>(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, work: *mut f32, l: &Layout) {
     let (ckk, ohw, chw) = (g.ckk(), g.ohw(), g.c * g.h * g.w);
     let tap = work.add(l.tap) as *const u32;
     // w^T [CKK][F]: a tile's broadcasts sit side by side.
@@ -365,15 +370,15 @@ unsafe fn forward_rows(g: &Geom, x: *const f32, w: *const f32, bias: *const f32,
                 let dst = yn.add(f0 * ohw + oy * g.ow);
                 let r = RowRun { ckk, f: g.f, ow: g.ow, base: xn.add(oy * xs), tap, wt, f0, dst, f_stride: ohw, bias };
                 if rows == 2 && ff == FT {
-                    row_run_pair::<FT>(&r, xs);
+                    row_run_pair::<FT, RELU>(&r, xs);
                 } else {
                     for i in 0..rows {
                         let r = RowRun { base: r.base.add(i * xs), dst: r.dst.add(i * g.ow), ..r };
                         match ff {
-                            1 => row_run::<1, { row_vectors(1) }>(&r),
-                            2 if FT >= 2 => row_run::<2, { row_vectors(2) }>(&r),
-                            3 if FT >= 3 => row_run::<3, { row_vectors(3) }>(&r),
-                            _ => row_run::<FT, RV>(&r),
+                            1 => row_run::<1, { row_vectors(1) }, RELU>(&r),
+                            2 if FT >= 2 => row_run::<2, { row_vectors(2) }, RELU>(&r),
+                            3 if FT >= 3 => row_run::<3, { row_vectors(3) }, RELU>(&r),
+                            _ => row_run::<FT, RV, RELU>(&r),
                         }
                     }
                 }
@@ -394,10 +399,10 @@ const PAIR_ROWS: bool = cfg!(target_feature = "simd128");
 /// Two output rows (`r` the first; `xs` floats on to the next one's input)
 /// of one full chunk: FT x (2 x 1 vector) tiles along the rows.
 #[inline(never)]
-unsafe fn row_run_pair<const FF: usize>(r: &RowRun, xs: usize) {
+unsafe fn row_run_pair<const FF: usize, const RELU: bool>(r: &RowRun, xs: usize) {
     let mut ox = 0;
     while ox < r.ow {
-        row_tile::<FF, 1, 2>(r.ckk, r.f, r.base.add(ox), xs, r.tap, r.wt, r.f0, r.dst.add(ox), r.ow, r.f_stride, r.bias);
+        row_tile::<FF, 1, 2, RELU>(r.ckk, r.f, r.base.add(ox), xs, r.tap, r.wt, r.f0, r.dst.add(ox), r.ow, r.f_stride, r.bias);
         ox += 4;
     }
 }
@@ -421,32 +426,42 @@ struct RowRun {
 /// tile of the vectors left. A function of its own per chunk width: with every
 /// tile shape inlined into one function, V8 kept loop variables on the stack.
 #[inline(never)]
-unsafe fn row_run<const FF: usize, const VV: usize>(r: &RowRun) {
+unsafe fn row_run<const FF: usize, const VV: usize, const RELU: bool>(r: &RowRun) {
     let mut ox = 0;
     while ox + 4 * VV <= r.ow {
-        row_tile::<FF, VV, 1>(r.ckk, r.f, r.base.add(ox), 0, r.tap, r.wt, r.f0, r.dst.add(ox), 0, r.f_stride, r.bias);
+        row_tile::<FF, VV, 1, RELU>(r.ckk, r.f, r.base.add(ox), 0, r.tap, r.wt, r.f0, r.dst.add(ox), 0, r.f_stride, r.bias);
         ox += 4 * VV;
     }
     let (base, dst) = (r.base.add(ox), r.dst.add(ox));
     match (r.ow - ox) / 4 {
         0 => {}
-        1 => row_tile::<FF, 1, 1>(r.ckk, r.f, base, 0, r.tap, r.wt, r.f0, dst, 0, r.f_stride, r.bias),
-        2 if VV > 2 => row_tile::<FF, 2, 1>(r.ckk, r.f, base, 0, r.tap, r.wt, r.f0, dst, 0, r.f_stride, r.bias),
-        _ if VV > 3 => row_tile::<FF, 3, 1>(r.ckk, r.f, base, 0, r.tap, r.wt, r.f0, dst, 0, r.f_stride, r.bias),
+        1 => row_tile::<FF, 1, 1, RELU>(r.ckk, r.f, base, 0, r.tap, r.wt, r.f0, dst, 0, r.f_stride, r.bias),
+        2 if VV > 2 => row_tile::<FF, 2, 1, RELU>(r.ckk, r.f, base, 0, r.tap, r.wt, r.f0, dst, 0, r.f_stride, r.bias),
+        _ if VV > 3 => row_tile::<FF, 3, 1, RELU>(r.ckk, r.f, base, 0, r.tap, r.wt, r.f0, dst, 0, r.f_stride, r.bias),
         _ => {}
     }
 }
 
-/// y = conv(x, w) + bias (bias may be null); `work` holds workspace_len(g) floats.
+/// y = conv(x, w) + bias (bias may be null), relu if `relu`; `work` holds
+/// workspace_len(g) floats. With relu the kernels are separate instances
+/// (RELU = true), so that the plain ones stay as they were.
+pub unsafe fn forward(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, work: *mut f32, relu: bool) {
+    if relu {
+        forward_with::<true>(g, x, w, bias, y, work)
+    } else {
+        forward_with::<false>(g, x, w, bias, y, work)
+    }
+}
+
 #[inline(never)]
-pub unsafe fn forward(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, work: *mut f32) {
+unsafe fn forward_with<const RELU: bool>(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, work: *mut f32) {
     let l = layout(g);
     fill_tables(g, work, &l);
     if rows_forward(g) {
-        return forward_rows(g, x, w, bias, y, work, &l);
+        return forward_rows::<RELU>(g, x, w, bias, y, work, &l);
     }
     if wide(g) {
-        return forward_wide(g, x, w, bias, y, work, &l);
+        return forward_wide::<RELU>(g, x, w, bias, y, work, &l);
     }
     let (ckk, ohw, chw) = (g.ckk(), g.ohw(), g.c * g.h * g.w);
     let (tap, pos) = (work.add(l.tap) as *const u32, work.add(l.pos) as *const u32);
@@ -470,7 +485,7 @@ pub unsafe fn forward(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, 
             for q in 0..panels(g) {
                 let f0 = q * NR;
                 let nf = if g.f - f0 < NR { g.f - f0 } else { NR };
-                tile_rows(
+                tile_rows::<RELU>(
                     n_rows, |i| xn.add(*pos.add(p0 + i) as usize), ckk, tap, wt.add(q * ckk * NR),
                     yn.add(f0 * ohw + p0), ohw, f0, nf, first,
                 );
@@ -495,7 +510,8 @@ fn wide(g: &Geom) -> bool {
 
 /// Forward with 2 x 16 tiles (see `wide`); the same sums as `forward`'s tiles.
 #[inline(never)]
-unsafe fn forward_wide(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, work: *mut f32, l: &Layout) {
+#[allow(clippy::too_many_arguments)]
+unsafe fn forward_wide<const RELU: bool>(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, work: *mut f32, l: &Layout) {
     let (ckk, ohw, chw) = (g.ckk(), g.ohw(), g.c * g.h * g.w);
     let (tap, pos) = (work.add(l.tap) as *const u32, work.add(l.pos) as *const u32);
     // w^T panels of 16 filters: wt[q][k][lane] = w[q*16 + lane][k].
@@ -520,12 +536,12 @@ unsafe fn forward_wide(g: &Geom, x: *const f32, w: *const f32, bias: *const f32,
                 let (f0, panel) = (q * WIDE_NR, wt.add(q * ckk * WIDE_NR));
                 let dst = yn.add(f0 * ohw + p0);
                 if ohw - p0 == 1 {
-                    tile::<1, VW, false>(ckk, &[a], tap, panel, dst, ohw, f0, WIDE_NR, first);
+                    tile::<1, VW, false, RELU>(ckk, &[a], tap, panel, dst, ohw, f0, WIDE_NR, first);
                 } else if *pos.add(p0 + 1) == *pos.add(p0) + 1 {
-                    tile::<2, VW, true>(ckk, &[a, a], tap, panel, dst, ohw, f0, WIDE_NR, first);
+                    tile::<2, VW, true, RELU>(ckk, &[a, a], tap, panel, dst, ohw, f0, WIDE_NR, first);
                 } else {
                     let b = xn.add(*pos.add(p0 + 1) as usize);
-                    tile::<2, VW, false>(ckk, &[a, b], tap, panel, dst, ohw, f0, WIDE_NR, first);
+                    tile::<2, VW, false, RELU>(ckk, &[a, b], tap, panel, dst, ohw, f0, WIDE_NR, first);
                 }
             }
             p0 += 2;
@@ -580,7 +596,7 @@ pub unsafe fn backward_weights(g: &Geom, x: *const f32, dy: *const f32, dw: *mut
                 let mut t0 = 0;
                 while t0 < ckk {
                     let n_rows = if ckk - t0 < R { ckk - t0 } else { R };
-                    tile_rows(
+                    tile_rows::<false>(
                         n_rows, |i| x0.add(*tap.add(t0 + i) as usize), kc, col.add(k0), dyt.add((q * ncols + k0) * NR),
                         dw.add(f0 * ckk + t0), ckk, f0, nf, first,
                     );
@@ -613,12 +629,12 @@ unsafe fn weights_wide(g: &Geom, x0: *const f32, tap: *const u32, col: *const u3
                 let a = x0.add(*tap.add(t0) as usize);
                 let dst = dw.add(f0 * ckk + t0);
                 if ckk - t0 == 1 {
-                    tile::<1, VW, false>(kc, &[a], offs, panel, dst, ckk, f0, WIDE_NR, first);
+                    tile::<1, VW, false, false>(kc, &[a], offs, panel, dst, ckk, f0, WIDE_NR, first);
                 } else if *tap.add(t0 + 1) == *tap.add(t0) + 1 {
-                    tile::<2, VW, true>(kc, &[a, a], offs, panel, dst, ckk, f0, WIDE_NR, first);
+                    tile::<2, VW, true, false>(kc, &[a, a], offs, panel, dst, ckk, f0, WIDE_NR, first);
                 } else {
                     let b = x0.add(*tap.add(t0 + 1) as usize);
-                    tile::<2, VW, false>(kc, &[a, b], offs, panel, dst, ckk, f0, WIDE_NR, first);
+                    tile::<2, VW, false, false>(kc, &[a, b], offs, panel, dst, ckk, f0, WIDE_NR, first);
                 }
                 t0 += 2;
             }

@@ -73,7 +73,7 @@ pub extern "C" fn simd_enabled() -> i32 {
 /// Version of the wasm surface; TypeScript refuses a build whose ABI differs.
 #[no_mangle]
 pub extern "C" fn abi_version() -> i32 {
-    2
+    3
 }
 
 /// C = alpha * op(A) * op(B) + beta * C (row-major; see gemm::sgemm).
@@ -97,6 +97,14 @@ pub unsafe extern "C" fn sgemm(
     gemm::sgemm(trans_a != 0, trans_b != 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
+/// A dense layer in one pass over y: y [n, u] = x [n, d] . w [d, u] + bias [u]
+/// (bias may be 0), then relu if `relu` != 0, applied as the GEMM stores each
+/// tile for the last time. Same bits as sgemm, bias_add_rows, relu_forward.
+#[no_mangle]
+pub unsafe extern "C" fn dense_forward(x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, n: usize, d: usize, u: usize, relu: i32) {
+    gemm::sgemm_epilogue(false, false, n, u, d, 1.0, x, d, w, u, 0.0, y, u, bias, relu != 0)
+}
+
 // ---------------------------------------------------------------- convolution
 
 #[allow(clippy::too_many_arguments)]
@@ -116,7 +124,8 @@ pub extern "C" fn conv2d_workspace_len(
     conv::workspace_len(&geom(n, c, h, wd, f, kh, kw, sh, sw, ph, pw, oh, ow), keep != 0)
 }
 
-/// y [N,F,OH,OW] = conv2d(x [N,C,H,W], w [F,C,KH,KW]) + bias [F] (bias may be 0).
+/// y [N,F,OH,OW] = conv2d(x [N,C,H,W], w [F,C,KH,KW]) + bias [F] (bias may be 0),
+/// then relu if `relu` != 0, applied as each output is stored for the last time.
 /// `cols` is a workspace of conv2d_workspace_len(.., keep) floats; with keep != 0
 /// the im2col matrices stay there for conv2d_backward(.., cached = 1).
 #[no_mangle]
@@ -124,9 +133,9 @@ pub extern "C" fn conv2d_workspace_len(
 pub unsafe extern "C" fn conv2d_forward(
     x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, cols: *mut f32,
     n: usize, c: usize, h: usize, wd: usize, f: usize, kh: usize, kw: usize,
-    sh: usize, sw: usize, ph: usize, pw: usize, oh: usize, ow: usize, keep: i32,
+    sh: usize, sw: usize, ph: usize, pw: usize, oh: usize, ow: usize, keep: i32, relu: i32,
 ) {
-    conv::forward(&geom(n, c, h, wd, f, kh, kw, sh, sw, ph, pw, oh, ow), x, w, bias, y, cols, keep != 0)
+    conv::forward(&geom(n, c, h, wd, f, kh, kw, sh, sw, ph, pw, oh, ow), x, w, bias, y, cols, keep != 0, relu != 0)
 }
 
 /// Gradients of conv2d_forward: dw and dbias (may be 0) are overwritten; dx is
