@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { avgPoolBackward, avgPoolForward, maxPoolBackward, maxPoolForward, padBackward, padForward, poolGeometry } from '../ts/kernels/pool.js';
 import { biasAddRows, biasGradRows, dropoutForward, mulElementwise, reluBackward, reluForward, affine, fill } from '../ts/kernels/elementwise.js';
-import { batchNormBackward, batchNormForwardInfer, batchNormForwardTrain, pairwiseRows } from '../ts/kernels/norm.js';
+import { batchNormBackward, batchNormForwardInfer, batchNormForwardTrain, pairwiseRows, pairwiseRowsPartial } from '../ts/kernels/norm.js';
+import { coverLevels, treeNodes } from '../ts/parallel/shard.js';
 import { argmaxRows, softmax, softmaxCrossEntropy } from '../ts/kernels/loss.js';
 import { adamUpdate, sgdUpdate } from '../ts/kernels/optim.js';
 import { batchNormRef, dot, numericGrad, poolForwardRef, xentRef } from './reference/nn.js';
@@ -196,6 +197,32 @@ describe.each(backends.map((b) => [b.name, b] as const))('%s build', (_name, be)
       }
       a.free(); out.free();
     });
+
+    // Workers sum the largest tree nodes their consecutive rows cover; the tree
+    // finished from those nodes (the other rows garbage) is the same bits.
+    it.each([[8, 2], [8, 3], [13, 2], [13, 3], [13, 4], [7, 5], [33, 4], [100, 3], [16, 16], [1, 1], [255, 7]])(
+      'rows=%i cut among %i workers: their nodes summed first, pairwiseRowsPartial = the tree to the bit', (rows, workers) => {
+        const rr = rng(rows * 7 + workers);
+        const cols = 3 + (rows % 5);
+        const src = Float32Array.from({ length: rows * cols }, () => (rr() - 0.3) * 10 ** Math.floor(rr() * 6 - 2));
+        const nodes = Array.from({ length: workers }, (_, w) => treeNodes(rows, Math.floor((w * rows) / workers), Math.floor(((w + 1) * rows) / workers))).flat();
+        // Nodes tile the rows in order, each inside one block of the tree, aligned to its size.
+        expect(nodes.reduce((at, nd) => (expect(nd.start).toBe(at), at + 2 ** nd.level), 0)).toBe(rows);
+        const partial = be.heap.alloc(rows * cols, NaN);
+        for (const nd of nodes) {
+          const size = 2 ** nd.level, node = be.heap.from(src.subarray(nd.start * cols, (nd.start + size) * cols)), sum = be.heap.alloc(cols);
+          pairwiseRows(be, node, size, cols, sum);
+          partial.view.set(sum.view, nd.start * cols);
+          node.free(); sum.free();
+        }
+        const cover = be.heap.allocI32(rows);
+        cover.set(coverLevels(rows, nodes));
+        const out = be.heap.alloc(cols);
+        pairwiseRowsPartial(be, partial, rows, cols, cover, out);
+        for (let j = 0; j < cols; j++) expect(out.view[j]).toBe(treeRef(Array.from({ length: rows }, (_, r) => src[r * cols + j])));
+        if (rows >= 4 * workers) expect(nodes.some((nd) => nd.level > 0)).toBe(true);
+        [partial, cover, out].forEach((b) => b.free());
+      });
 
     it('is not the sequential sum (which the reference would also catch)', () => {
       const rr = rng(99), rows = 100, cols = 50;

@@ -53,6 +53,7 @@ export interface KernelExports {
   affine(x: number, y: number, len: number, scale: number, shift: number): void;
   lut_u8(x: number, table: number, y: number, len: number): void;
   pairwise_rows(src: number, rows: number, cols: number, dst: number): void;
+  pairwise_rows_partial(src: number, rows: number, cols: number, cover: number, dst: number): void;
   batchnorm_image_sums(x: number, n: number, c: number, s: number, out: number): void;
   batchnorm_mean(total: number, m: number, c: number, mean: number): void;
   batchnorm_image_sq_devs(x: number, mean: number, n: number, c: number, s: number, out: number): void;
@@ -103,6 +104,7 @@ export const KERNEL_FUNCTIONS = [
   'affine',
   'lut_u8',
   'pairwise_rows',
+  'pairwise_rows_partial',
   'batchnorm_image_sums',
   'batchnorm_mean',
   'batchnorm_image_sq_devs',
@@ -121,4 +123,4 @@ export const KERNEL_FUNCTIONS = [
 ] as const satisfies readonly (Exclude<keyof KernelExports, 'memory'>)[];
 
 /** The ABI version this TypeScript expects from `abi_version()`. */
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;

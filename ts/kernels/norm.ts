@@ -1,6 +1,6 @@
 /** Batch normalisation kernels over x [N, C, S] (S = H*W for NCHW, 1 for NC). */
 import type { Backend } from '../backend/load.js';
-import type { F32Buffer } from '../backend/memory.js';
+import type { F32Buffer, I32Buffer } from '../backend/memory.js';
 import { checkBuffer } from './check.js';
 import type { StepShard } from '../parallel/shard.js';
 
@@ -61,6 +61,23 @@ export function pairwiseRows(be: Backend, src: F32Buffer, rows: number, cols: nu
   checkBuffer('pairwiseRows', 'src', src, rows * cols);
   checkBuffer('pairwiseRows', 'dst', dst, cols);
   be.k.pairwise_rows(src.ptr, rows, cols, dst.ptr);
+}
+
+/**
+ * pairwiseRows with aligned nodes of the tree already summed: cover[r] is
+ * the level of the summed node row r belongs to (see shard.ts `treeNodes`,
+ * `coverLevels`); each node's value is in its first row, its other rows are
+ * not read. The same bits as pairwiseRows over the unsummed rows.
+ */
+export function pairwiseRowsPartial(be: Backend, src: F32Buffer, rows: number, cols: number, cover: I32Buffer, dst: F32Buffer): void {
+  checkBuffer('pairwiseRowsPartial', 'src', src, rows * cols);
+  checkBuffer('pairwiseRowsPartial', 'dst', dst, cols);
+  if (cover.length < rows) throw new Error(`pairwiseRowsPartial: cover holds ${cover.length} levels, needs ${rows}`);
+  for (let r = 0; r < rows; r++) {
+    const t = cover.view[r];
+    if (!Number.isInteger(t) || t < 0 || t > 30) throw new Error(`pairwiseRowsPartial: cover[${r}] = ${t} is not a tree level`);
+  }
+  be.k.pairwise_rows_partial(src.ptr, rows, cols, cover.ptr, dst.ptr);
 }
 
 /** out [n, c] = each image's sum of each channel. */

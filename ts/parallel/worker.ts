@@ -6,11 +6,12 @@
  * combines its share of the gradient columns over all leaves.
  */
 import type { BackendName } from '../backend/load.js';
-import { pairwiseRows } from '../kernels/norm.js';
+import type { I32Buffer } from '../backend/memory.js';
+import { pairwiseRows, pairwiseRowsPartial } from '../kernels/norm.js';
 import type { Dataset } from '../model.js';
 import * as protocol from './protocol.js';
 import { barrier, C, ownedColumns, ownedLeaves, T, TIMES, views, type LayoutSizes } from './protocol.js';
-import { LEAF_SIZE, leafCount, leafSizes, type StepShard } from './shard.js';
+import { coverLevels, LEAF_SIZE, leafCount, leafSizes, treeNodes, type StepShard, type TreeNode } from './shard.js';
 import { bufferPool, buildWorkerModel, serve, workerInit, type ModelSpec } from './worker-common.js';
 
 /** What the pool hands each worker. */
@@ -47,6 +48,24 @@ const buffer = bufferPool(be);
 
 const time = v.timing.subarray(w * TIMES, (w + 1) * TIMES);
 
+/**
+ * The leaf tree's nodes each worker sums (see shard.ts) for L leaves on
+ * `active` workers, and the cover levels of all of them, kept per shape.
+ */
+const trees = new Map<string, { mine: TreeNode[]; all: TreeNode[]; cover: I32Buffer }>();
+function leafTree(L: number, active: number): { mine: TreeNode[]; all: TreeNode[]; cover: I32Buffer } {
+  const key = `${L}/${active}`;
+  let t = trees.get(key);
+  if (!t) {
+    const per = Array.from({ length: active }, (_, k) => treeNodes(L, ...ownedLeaves(L, k, active)));
+    const all = per.flat(), cover = be.heap.allocI32(L);
+    cover.set(coverLevels(L, all));
+    t = { mine: per[w], all, cover };
+    trees.set(key, t);
+  }
+  return t;
+}
+
 function step(): void {
   const n = Atomics.load(ctrl, C.N), active = Atomics.load(ctrl, C.ACTIVE);
   if (w >= active) return;
@@ -75,22 +94,35 @@ function step(): void {
   const t2 = performance.now(), wait1 = protocol.barrierWaitMs;
   v.losses.set(r.losses, img0);
   v.correct[w] = r.correct;
-  // This worker's leaves' gradients, row = global leaf.
+  // This worker's leaves' gradients summed into the largest tree nodes they
+  // cover; each node's value goes to its first leaf's row (row = global leaf).
+  const tree = leafTree(L, active);
+  let nodeMs = 0;
   for (const p of leafParams) {
-    const size = p.value.length, col = leafAt.get(p)!, lg = p.leafGrads!.view;
-    for (let j = 0; j < l1 - l0; j++) v.leaves.set(lg.subarray(j * size, (j + 1) * size), (l0 + j) * Pl + col);
+    const size = p.value.length, col = leafAt.get(p)!, lg = p.leafGrads!;
+    for (const nd of tree.mine) {
+      const j = nd.start - l0;
+      let row = lg.view.subarray(j * size, (j + 1) * size);
+      if (nd.level > 0) {
+        const ts = performance.now(), sum = buffer('node', size);
+        pairwiseRows(be, lg.sub(j * size, 2 ** nd.level * size), 2 ** nd.level, size, sum);
+        row = sum.view;
+        nodeMs += performance.now() - ts;
+      }
+      v.leaves.set(row, nd.start * Pl + col);
+    }
   }
   barrier(ctrl, active);
   const t3 = performance.now();
-  // Its share of the columns, over every leaf of the batch.
+  // Its share of the columns: the tree finished from every worker's nodes.
   const [c0, c1] = ownedColumns(Pl, w, active), width = c1 - c0;
   let tr = t3;
   if (width > 0) {
     const rows = buffer('leafRows', L * width), rv = rows.view;
-    for (let j = 0; j < L; j++) rv.set(v.leaves.subarray(j * Pl + c0, j * Pl + c1), j * width);
+    for (const nd of tree.all) rv.set(v.leaves.subarray(nd.start * Pl + c0, nd.start * Pl + c1), nd.start * width);
     const dst = buffer('columns', width);
     tr = performance.now();
-    pairwiseRows(be, rows, L, width, dst);
+    pairwiseRowsPartial(be, rows, L, width, tree.cover, dst);
     v.grads.set(dst.view, c0);
   }
   if (w === 0) {
@@ -106,8 +138,8 @@ function step(): void {
   time[T.COPY_IN] += t1 - t0;
   time[T.COMPUTE] += t2 - t1 - (wait1 - wait0);
   time[T.WAIT] += wait2 - wait0;
-  time[T.LEAF_COPY] += t3 - t2 - (wait2 - wait1) + (tr - t3);
-  time[T.REDUCE] += t4 - tr;
+  time[T.LEAF_COPY] += t3 - t2 - (wait2 - wait1) - nodeMs + (tr - t3);
+  time[T.REDUCE] += t4 - tr + nodeMs;
 }
 
 serve(ctrl, step);

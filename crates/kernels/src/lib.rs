@@ -73,7 +73,7 @@ pub extern "C" fn simd_enabled() -> i32 {
 /// Version of the wasm surface; TypeScript refuses a build whose ABI differs.
 #[no_mangle]
 pub extern "C" fn abi_version() -> i32 {
-    3
+    4
 }
 
 /// C = alpha * op(A) * op(B) + beta * C (row-major; see gemm::sgemm).
@@ -286,6 +286,13 @@ pub unsafe extern "C" fn affine(x: *const f32, y: *mut f32, len: usize, scale: f
 #[no_mangle]
 pub unsafe extern "C" fn pairwise_rows(src: *mut f32, rows: usize, cols: usize, dst: *mut f32) {
     norm::pairwise_rows(src, rows, cols, dst)
+}
+
+/// pairwise_rows with aligned subtrees already summed: cover [rows] (i32) gives
+/// each row's summed node level (see norm::pairwise_rows_partial).
+#[no_mangle]
+pub unsafe extern "C" fn pairwise_rows_partial(src: *mut f32, rows: usize, cols: usize, cover: *const i32, dst: *mut f32) {
+    norm::pairwise_rows_partial(src, rows, cols, cover, dst)
 }
 
 #[no_mangle]

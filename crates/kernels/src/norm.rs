@@ -103,6 +103,16 @@ unsafe fn normalize(x: *const f32, y: *mut f32, len: usize, mu: f32, g: f32, b: 
 /// sums are combined, so every worker count gives the same bits.
 /// src is overwritten (it serves as the scratch of the tree).
 pub unsafe fn pairwise_rows(src: *mut f32, rows: usize, cols: usize, dst: *mut f32) {
+    pairwise_rows_partial(src, rows, cols, core::ptr::null(), dst)
+}
+
+/// `pairwise_rows` with some subtrees already summed (by the workers that
+/// own their rows, see parallel/shard.ts): cover[r] is the level of the summed
+/// node row r belongs to (0: a row alone; t: an aligned node of 2^t rows
+/// within one block, its value in its first row, the others not read). The
+/// additions inside those nodes are skipped, the rest is the same tree, so
+/// the result is the same bits as pairwise_rows on all the rows. Null: none.
+pub unsafe fn pairwise_rows_partial(src: *mut f32, rows: usize, cols: usize, cover: *const i32, dst: *mut f32) {
     let row = |r: usize| src.add(r * cols);
     // Blocks of the binary decomposition, from the first row.
     let mut blocks = [(0usize, 0usize); 64];
@@ -116,14 +126,18 @@ pub unsafe fn pairwise_rows(src: *mut f32, rows: usize, cols: usize, dst: *mut f
         }
     }
     for &(b0, size) in &blocks[..nb] {
-        let mut stride = 1;
+        let (mut stride, mut level) = (1, 1);
         while stride < size {
             let mut i = b0;
             while i + stride < b0 + size {
-                add_row(row(i), row(i + stride), cols);
+                // The node of 2*stride rows at i, unless it lies inside a summed one.
+                if cover.is_null() || (*cover.add(i) as usize) < level {
+                    add_row(row(i), row(i + stride), cols);
+                }
                 i += 2 * stride;
             }
             stride *= 2;
+            level += 1;
         }
     }
     if nb == 0 {
