@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { gemm } from '../ts/kernels/gemm.js';
-import { col2im, conv2dBackward, conv2dForward, convGeometry, convWorkspaceSize, im2col, im2colSize, type Padding } from '../ts/kernels/conv.js';
+import { col2im, conv2dBackward, conv2dForward, conv2dForwardPool2, convGeometry, convPool2WorkspaceSize, convWorkspaceSize, im2col, im2colSize, type Padding } from '../ts/kernels/conv.js';
+import { maxPoolForward, poolGeometry } from '../ts/kernels/pool.js';
 import { reluForward } from '../ts/kernels/elementwise.js';
 import { convBackwardRef, convForwardRef, dot, numericGrad } from './reference/nn.js';
 import { bothBackends, maxErrRatio, randArray, randInt, rng } from './helpers.js';
@@ -107,6 +108,46 @@ describe.each(backends.map((b) => [b.name, b] as const))('conv2d (%s)', (_name, 
       [work, fused, plain].forEach((t) => t.free());
     }
     [x, w, b].forEach((t) => t.free());
+  });
+
+  // Inference fuses a 2x2 max pooling (stride 2) into the row kernel's
+  // convolutions: the same values as conv then pool (a max is exact), odd
+  // output heights dropping their last row as the pooling does.
+  it.each([
+    ['LeNet conv1', convGeometry([3, 1, 32, 32], 6, [5, 5], [1, 1], 'valid')],
+    ['odd output height, 5 filters, 3 channels', convGeometry([2, 3, 11, 14], 5, [3, 3], [1, 1], 'valid')],
+    ['OW/2 = 6: a vector and a tail, stride 2 in y', convGeometry([2, 2, 23, 14], 3, [3, 3], [2, 1], 'valid')],
+    ['CKK = 270 > one k block', convGeometry([1, 30, 9, 14], 5, [3, 3], [1, 1], 'valid')],
+  ] as const)('%s: conv2dForwardPool2 = conv2dForward then maxPoolForward, to the bit', (_s, g) => {
+    const rr = rng(g.c * 31 + g.f);
+    const X = randArray(g.n * g.c * g.h * g.w, rr), W = randArray(g.f * g.c * g.kh * g.kw, rr), B = randArray(g.f, rr);
+    const x = be.heap.from(X), w = be.heap.from(W), b = be.heap.from(B);
+    const pg = poolGeometry(g.n * g.f, g.oh, g.ow, [2, 2], [2, 2]);
+    const pooled = g.n * g.f * pg.oh * pg.ow;
+    expect(convPool2WorkspaceSize(be, g)).toBeGreaterThan(0);
+    for (const [bias, relu] of [[b, true], [null, false], [b, false]] as const) {
+      const fused = be.heap.alloc(pooled, NaN), conv = be.heap.alloc(g.n * g.f * g.oh * g.ow), plain = be.heap.alloc(pooled);
+      conv2dForwardPool2(be, g, x, w, bias, fused, be.heap.alloc(convPool2WorkspaceSize(be, g)), relu);
+      conv2dForward(be, g, x, w, bias, conv, be.heap.alloc(convWorkspaceSize(be, g)), false, relu);
+      maxPoolForward(be, pg, conv, plain, be.heap.allocI32(pooled));
+      expect(Array.from(fused.view)).toEqual(Array.from(plain.view));
+      // And against the naive reference: max over each window of (relu of) the f64 convolution.
+      const ref = convForwardRef(g, X, W, bias ? B : null), at = (p: number, y: number, xx: number) => ref[(p * g.oh + y) * g.ow + xx];
+      const want = Float64Array.from({ length: pooled }, (_, i) => {
+        const p = Math.floor(i / (pg.oh * pg.ow)), y = Math.floor(i / pg.ow) % pg.oh, xx = i % pg.ow;
+        const m = Math.max(at(p, 2 * y, 2 * xx), at(p, 2 * y, 2 * xx + 1), at(p, 2 * y + 1, 2 * xx), at(p, 2 * y + 1, 2 * xx + 1));
+        return relu ? Math.max(m, 0) : m;
+      });
+      expect(maxErrRatio(fused.view, want, 1e-6 * g.c * g.kh * g.kw, 1e-5)).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('conv2dForwardPool2 is refused where the kernels cannot fuse the pooling (padded, or filters filling the panels)', () => {
+    for (const g of [convGeometry([1, 3, 8, 8], 4, [3, 3], [1, 1], 'same'), convGeometry([1, 6, 14, 14], 16, [5, 5], [1, 1], 'valid')]) {
+      expect(convPool2WorkspaceSize(be, g)).toBe(0);
+      const t = be.heap.alloc(4096);
+      expect(() => conv2dForwardPool2(be, g, t, t, null, t, t)).toThrow(/conv2dForwardPool2: no fused pooling for this convolution/);
+    }
   });
 
   // Unpadded convolutions skip the im2col matrix (implicit GEMM); their sums must

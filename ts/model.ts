@@ -384,7 +384,7 @@ export class Sequential {
   private inferFolded(x: F32Buffer, n: number): F32Buffer {
     let h = x;
     const ctx = { training: false, stepSeed: 0 };
-    for (const s of this.currentPlan()) h = 'kernel' in s ? s.layer.inferWith(h, n, s.kernel, s.bias, s.relu) : s.layer.forward(h, n, ctx);
+    for (const s of this.currentPlan()) h = 'kernel' in s ? s.layer.inferWith(h, n, s.kernel, s.bias, s.relu, s.pool2) : s.layer.forward(h, n, ctx);
     this.lastBatch = n;
     return h;
   }

@@ -25,6 +25,15 @@ export interface KernelExports {
     n: number, c: number, h: number, wd: number, f: number, kh: number, kw: number,
     sh: number, sw: number, ph: number, pw: number, oh: number, ow: number, keep: number, relu: number,
   ): void;
+  conv2d_pool2_workspace_len(
+    n: number, c: number, h: number, w: number, f: number, kh: number, kw: number,
+    sh: number, sw: number, ph: number, pw: number, oh: number, ow: number,
+  ): number;
+  conv2d_forward_pool2(
+    x: number, w: number, bias: number, y: number, work: number,
+    n: number, c: number, h: number, wd: number, f: number, kh: number, kw: number,
+    sh: number, sw: number, ph: number, pw: number, oh: number, ow: number, relu: number,
+  ): void;
   conv2d_backward(
     x: number, w: number, dy: number, dx: number, dw: number, dbias: number, cols: number,
     n: number, c: number, h: number, wd: number, f: number, kh: number, kw: number,
@@ -85,6 +94,8 @@ export const KERNEL_FUNCTIONS = [
   'dense_forward',
   'conv2d_workspace_len',
   'conv2d_forward',
+  'conv2d_pool2_workspace_len',
+  'conv2d_forward_pool2',
   'conv2d_backward',
   'im2col',
   'col2im',
@@ -123,4 +134,4 @@ export const KERNEL_FUNCTIONS = [
 ] as const satisfies readonly (Exclude<keyof KernelExports, 'memory'>)[];
 
 /** The ABI version this TypeScript expects from `abi_version()`. */
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 5;

@@ -86,6 +86,33 @@ export function conv2dForward(
 }
 
 /**
+ * Floats of workspace conv2dForwardPool2 needs for the convolution `g`, or 0
+ * where it does not apply (the kernels fuse the pooling into the row kernel
+ * only: unpadded, stride 1 along x, output rows of whole vectors, filters
+ * that do not fill the panels — LeNet's conv1).
+ */
+export function convPool2WorkspaceSize(be: Backend, g: ConvGeometry): number {
+  return be.k.conv2d_pool2_workspace_len(...ARGS(g));
+}
+
+/**
+ * Inference: y [N, F, floor(OH/2), floor(OW/2)] = 2x2 max pooling (stride 2)
+ * of conv2dForward's output (relu when `relu`), computed two conv rows at a
+ * time and pooled from cache: the conv output is never written out. The same
+ * values as conv2dForward then maxPoolForward. Only where
+ * convPool2WorkspaceSize(g) > 0.
+ */
+export function conv2dForwardPool2(
+  be: Backend, g: ConvGeometry, x: F32Buffer, w: F32Buffer, bias: F32Buffer | null, y: F32Buffer, work: F32Buffer, relu = false,
+): void {
+  const need = convPool2WorkspaceSize(be, g);
+  if (need === 0) throw new Error(`conv2dForwardPool2: no fused pooling for this convolution (${JSON.stringify(g)}); use conv2dForward then maxPoolForward`);
+  checkConv('conv2dForwardPool2', g, [['x', x, g.n * g.c * g.h * g.w], ['w', w, g.f * g.c * g.kh * g.kw], ['bias', bias, g.f],
+    ['y', y, g.n * g.f * Math.floor(g.oh / 2) * Math.floor(g.ow / 2)], ['work', work, need]]);
+  be.k.conv2d_forward_pool2(x.ptr, w.ptr, bias ? bias.ptr : 0, y.ptr, work.ptr, ...ARGS(g), relu ? 1 : 0);
+}
+
+/**
  * Overwrites dw, dbias (if given) and dx (if given) with the gradients of conv2dForward.
  * `cached`: the workspace still holds what a `keep` forward of this batch left.
  */

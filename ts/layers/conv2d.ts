@@ -1,7 +1,7 @@
 /** 2-D convolution layer (NCHW), optional fused relu. Weights [F, C, KH, KW], bias [F]. */
 import type { F32Buffer } from '../backend/memory.js';
 import { checkInitializer, initialize, type Initializer } from '../init.js';
-import { conv2dBackward, conv2dForward, convGeometry, convWorkspaceSize, type ConvGeometry, type Padding } from '../kernels/conv.js';
+import { conv2dBackward, conv2dForward, conv2dForwardPool2, convGeometry, convPool2WorkspaceSize, convWorkspaceSize, type ConvGeometry, type Padding } from '../kernels/conv.js';
 import { reluBackward } from '../kernels/elementwise.js';
 import { wholeBatch } from '../parallel/shard.js';
 import { checkActivation, fmtShape, Layer, type Activation, type BuildContext, type ForwardContext, type Param, type Shape } from './layer.js';
@@ -112,14 +112,25 @@ export class Conv2D extends Layer {
 
   /**
    * Inference with other weights of this layer's shapes (batch norm folded
-   * into them, see model.ts) and a relu if `relu`; returns the output buffer.
+   * into them, see model.ts), a relu if `relu` and, if `pool2`, the 2x2
+   * max pooling (stride 2) after it (see `canPool2`); returns the output buffer.
    */
-  inferWith(x: F32Buffer, n: number, kernel: F32Buffer, bias: F32Buffer | null, relu: boolean): F32Buffer {
-    const y = this.buffer('y', n * this.outputSize);
+  inferWith(x: F32Buffer, n: number, kernel: F32Buffer, bias: F32Buffer | null, relu: boolean, pool2 = false): F32Buffer {
     const g = { ...this.geom, n };
-    conv2dForward(this.be, g, x, kernel, bias, y, this.buffer('work', convWorkspaceSize(this.be, g, false)), false, relu);
     this.x = null;
+    if (pool2) {
+      const y = this.buffer('yPool2', n * this.geom.f * Math.floor(this.geom.oh / 2) * Math.floor(this.geom.ow / 2));
+      conv2dForwardPool2(this.be, g, x, kernel, bias, y, this.buffer('work', convPool2WorkspaceSize(this.be, g)), relu);
+      return y;
+    }
+    const y = this.buffer('y', n * this.outputSize);
+    conv2dForward(this.be, g, x, kernel, bias, y, this.buffer('work', convWorkspaceSize(this.be, g, false)), false, relu);
     return y;
+  }
+
+  /** Whether the kernels can fuse a 2x2 max pooling (stride 2) after this convolution into it at inference. */
+  get canPool2(): boolean {
+    return convPool2WorkspaceSize(this.be, { ...this.geom, n: 1 }) > 0;
   }
 
   /** Output channels and the values of the kernel per channel (its rows: [F, C*KH*KW]). */

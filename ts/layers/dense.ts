@@ -82,7 +82,8 @@ export class Dense extends Layer {
   }
 
   /** Inference with other weights of this layer's shapes (batch norm folded in) and a relu if `relu`. */
-  inferWith(x: F32Buffer, n: number, kernel: F32Buffer, bias: F32Buffer | null, relu: boolean): F32Buffer {
+  inferWith(x: F32Buffer, n: number, kernel: F32Buffer, bias: F32Buffer | null, relu: boolean, pool2 = false): F32Buffer {
+    if (pool2) throw new Error(`layer '${this.name}' (dense): no pooling to fuse`);
     const d = this.inputShape[0], u = this.units;
     const y = this.buffer('y', n * u);
     denseForward(this.be, x, kernel, bias, y, n, d, u, relu);

@@ -343,48 +343,108 @@ unsafe fn row_tile<const FF: usize, const VV: usize, const RR: usize, const RELU
     }
 }
 
-/// Forward with the row kernel (see `rows_forward`).
-#[allow(clippy::too_many_arguments)]
-unsafe fn forward_rows<const RELU: bool>(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, work: *mut f32, l: &Layout) {
-    let (ckk, ohw, chw) = (g.ckk(), g.ohw(), g.c * g.h * g.w);
-    let tap = work.add(l.tap) as *const u32;
-    // w^T [CKK][F]: a tile's broadcasts sit side by side.
-    let wt = work.add(l.wt);
+/// w^T [CKK][F] for the row kernel: a tile's broadcasts sit side by side.
+unsafe fn transpose_weights(g: &Geom, w: *const f32, wt: *mut f32) {
+    let ckk = g.ckk();
     for k in 0..ckk {
         for f in 0..g.f {
             *wt.add(k * g.f + f) = *w.add(f * ckk + k);
         }
     }
-    // Filters in chunks of FT, the last one narrower when FT does not divide F;
-    // with SIMD, full chunks take two output rows at a time (see PAIR_ROWS).
+}
+
+/// `rows` (1 or 2) consecutive output rows of every filter of one image, the
+/// first row's input at `base`, its outputs at `dst` (filter f at
+/// dst + f*f_stride, the second row g.ow further on). Filters in chunks of FT,
+/// the last one narrower when FT does not divide F; with SIMD, full chunks take
+/// two output rows at a time (see PAIR_ROWS).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn row_block<const RELU: bool>(
+    g: &Geom, rows: usize, base: *const f32, tap: *const u32, wt: *const f32, bias: *const f32, dst: *mut f32, f_stride: usize,
+) {
+    let xs = g.sh * g.w;
+    let mut f0 = 0;
+    while f0 < g.f {
+        let ff = if g.f - f0 < FT { g.f - f0 } else { FT };
+        let r = RowRun { ckk: g.ckk(), f: g.f, ow: g.ow, base, tap, wt, f0, dst: dst.add(f0 * f_stride), f_stride, bias };
+        if PAIR_ROWS && rows == 2 && ff == FT {
+            row_run_pair::<FT, RELU>(&r, xs);
+        } else {
+            for i in 0..rows {
+                let r = RowRun { base: r.base.add(i * xs), dst: r.dst.add(i * g.ow), ..r };
+                match ff {
+                    1 => row_run::<1, { row_vectors(1) }, RELU>(&r),
+                    2 if FT >= 2 => row_run::<2, { row_vectors(2) }, RELU>(&r),
+                    3 if FT >= 3 => row_run::<3, { row_vectors(3) }, RELU>(&r),
+                    _ => row_run::<FT, RV, RELU>(&r),
+                }
+            }
+        }
+        f0 += ff;
+    }
+}
+
+/// Forward with the row kernel (see `rows_forward`).
+#[allow(clippy::too_many_arguments)]
+unsafe fn forward_rows<const RELU: bool>(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, work: *mut f32, l: &Layout) {
+    let (ohw, chw) = (g.ohw(), g.c * g.h * g.w);
+    let tap = work.add(l.tap) as *const u32;
+    let wt = work.add(l.wt);
+    transpose_weights(g, w, wt);
     let xs = g.sh * g.w;
     for n in 0..g.n {
-        let xn = x.add(n * chw);
-        let yn = y.add(n * g.f * ohw);
+        let (xn, yn) = (x.add(n * chw), y.add(n * g.f * ohw));
         let mut oy = 0;
         while oy < g.oh {
             let rows = if PAIR_ROWS && g.oh - oy >= 2 { 2 } else { 1 };
-            let mut f0 = 0;
-            while f0 < g.f {
-                let ff = if g.f - f0 < FT { g.f - f0 } else { FT };
-                let dst = yn.add(f0 * ohw + oy * g.ow);
-                let r = RowRun { ckk, f: g.f, ow: g.ow, base: xn.add(oy * xs), tap, wt, f0, dst, f_stride: ohw, bias };
-                if rows == 2 && ff == FT {
-                    row_run_pair::<FT, RELU>(&r, xs);
-                } else {
-                    for i in 0..rows {
-                        let r = RowRun { base: r.base.add(i * xs), dst: r.dst.add(i * g.ow), ..r };
-                        match ff {
-                            1 => row_run::<1, { row_vectors(1) }, RELU>(&r),
-                            2 if FT >= 2 => row_run::<2, { row_vectors(2) }, RELU>(&r),
-                            3 if FT >= 3 => row_run::<3, { row_vectors(3) }, RELU>(&r),
-                            _ => row_run::<FT, RV, RELU>(&r),
-                        }
-                    }
-                }
-                f0 += ff;
-            }
+            row_block::<RELU>(g, rows, xn.add(oy * xs), tap, wt, bias, yn.add(oy * g.ow), ohw);
             oy += rows;
+        }
+    }
+}
+
+/// Whether `forward_pool2` applies: the row kernel's geometry and at least 2x2 outputs.
+pub fn pool2_applies(g: &Geom) -> bool {
+    applies(g) && rows_forward(g) && g.oh >= 2 && g.ow >= 2
+}
+
+/// Floats of workspace `forward_pool2` needs: the tables and panels, then two
+/// output rows of every filter.
+pub fn pool2_workspace_len(g: &Geom) -> usize {
+    workspace_len(g) + 2 * g.ow * g.f
+}
+
+/// Inference: y [N, F, OH/2, OW/2] = 2x2 max pooling (stride 2) of
+/// conv(x, w) + bias, relu if `relu`, two conv rows at a time into the
+/// workspace (in L1), pooled from there: the conv output is never written out.
+/// The same bits as forward and then max pooling (same sums; a max is exact).
+pub unsafe fn forward_pool2(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, work: *mut f32, relu: bool) {
+    if relu {
+        forward_pool2_with::<true>(g, x, w, bias, y, work)
+    } else {
+        forward_pool2_with::<false>(g, x, w, bias, y, work)
+    }
+}
+
+#[inline(never)]
+unsafe fn forward_pool2_with<const RELU: bool>(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, work: *mut f32) {
+    let l = layout(g);
+    fill_tables(g, work, &l);
+    let tap = work.add(l.tap) as *const u32;
+    let wt = work.add(l.wt);
+    transpose_weights(g, w, wt);
+    let rows2 = work.add(l.end);
+    let (chw, xs, ow2) = (g.c * g.h * g.w, g.sh * g.w, 2 * g.ow);
+    let (ph, pw) = (g.oh / 2, g.ow / 2);
+    for n in 0..g.n {
+        let xn = x.add(n * chw);
+        for py in 0..ph {
+            row_block::<RELU>(g, 2, xn.add(2 * py * xs), tap, wt, bias, rows2, ow2);
+            for f in 0..g.f {
+                let r0 = rows2.add(f * ow2);
+                crate::pool::max_2x2_rows(r0, r0.add(g.ow), y.add(((n * g.f + f) * ph + py) * pw), pw);
+            }
         }
     }
 }

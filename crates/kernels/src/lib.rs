@@ -73,7 +73,7 @@ pub extern "C" fn simd_enabled() -> i32 {
 /// Version of the wasm surface; TypeScript refuses a build whose ABI differs.
 #[no_mangle]
 pub extern "C" fn abi_version() -> i32 {
-    4
+    5
 }
 
 /// C = alpha * op(A) * op(B) + beta * C (row-major; see gemm::sgemm).
@@ -136,6 +136,34 @@ pub unsafe extern "C" fn conv2d_forward(
     sh: usize, sw: usize, ph: usize, pw: usize, oh: usize, ow: usize, keep: i32, relu: i32,
 ) {
     conv::forward(&geom(n, c, h, wd, f, kh, kw, sh, sw, ph, pw, oh, ow), x, w, bias, y, cols, keep != 0, relu != 0)
+}
+
+/// Floats of workspace conv2d_forward_pool2 needs for this geometry (of the
+/// convolution), or 0 when it does not apply (use conv2d_forward, then pooling).
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub extern "C" fn conv2d_pool2_workspace_len(
+    n: usize, c: usize, h: usize, wd: usize, f: usize, kh: usize, kw: usize,
+    sh: usize, sw: usize, ph: usize, pw: usize, oh: usize, ow: usize,
+) -> usize {
+    let g = geom(n, c, h, wd, f, kh, kw, sh, sw, ph, pw, oh, ow);
+    if conv_implicit::pool2_applies(&g) { conv_implicit::pool2_workspace_len(&g) } else { 0 }
+}
+
+/// Inference: y [N,F,OH/2,OW/2] = 2x2 max pooling (stride 2) of conv2d_forward's
+/// output (relu if `relu` != 0), which is never written out. Only where
+/// conv2d_pool2_workspace_len is not 0; `work` holds that many floats.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn conv2d_forward_pool2(
+    x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, work: *mut f32,
+    n: usize, c: usize, h: usize, wd: usize, f: usize, kh: usize, kw: usize,
+    sh: usize, sw: usize, ph: usize, pw: usize, oh: usize, ow: usize, relu: i32,
+) {
+    let g = geom(n, c, h, wd, f, kh, kw, sh, sw, ph, pw, oh, ow);
+    if conv_implicit::pool2_applies(&g) {
+        conv_implicit::forward_pool2(&g, x, w, bias, y, work, relu != 0)
+    }
 }
 
 /// Gradients of conv2d_forward: dw and dbias (may be 0) are overwritten; dx is

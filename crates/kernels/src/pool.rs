@@ -93,6 +93,32 @@ unsafe fn max_forward_2x2(x: *const f32, y: *mut f32, argmax: *mut i32, planes: 
     }
 }
 
+/// y[0..ow] = the maxima of the 2x2 windows (stride 2) over rows r0 and r1
+/// (2*ow values each): max_forward_2x2's values, compared in the same order
+/// with the same strict >, without the argmax (inference).
+pub unsafe fn max_2x2_rows(r0: *const f32, r1: *const f32, y: *mut f32, ow: usize) {
+    let mut ox = 0;
+    while ox + 4 <= ow {
+        let (a, b) = F4::even_odd(F4::load(r0.add(2 * ox)), F4::load(r0.add(2 * ox + 4)));
+        let (c, d) = F4::even_odd(F4::load(r1.add(2 * ox)), F4::load(r1.add(2 * ox + 4)));
+        let mut best = a;
+        best = F4::select(b.gt(best), b, best);
+        best = F4::select(c.gt(best), c, best);
+        best = F4::select(d.gt(best), d, best);
+        best.store(y.add(ox));
+        ox += 4;
+    }
+    for ox in ox..ow {
+        let mut best = *r0.add(2 * ox);
+        for v in [*r0.add(2 * ox + 1), *r1.add(2 * ox), *r1.add(2 * ox + 1)] {
+            if v > best {
+                best = v;
+            }
+        }
+        *y.add(ox) = best;
+    }
+}
+
 /// dx = 0, then dx[argmax[o]] += dy[o] (overlapping windows add up).
 pub unsafe fn max_backward(dy: *const f32, argmax: *const i32, dx: *mut f32, planes: usize, h: usize, w: usize, oh: usize, ow: usize) {
     crate::act::fill(dx, planes * h * w, 0.0);
