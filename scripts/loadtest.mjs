@@ -2,7 +2,7 @@
 // Load test of `cnn-wasm serve` on 127.0.0.1: N concurrent single-image clients
 // for a bounded time against a server started as a child process, reporting
 // throughput, p50/p99 latency, errors, mean batch size and the server's RSS at
-// the start and the end. With --compare it also runs the same load against
+// the start, halfway and at the end (sampled every second). With --compare it also runs the same load against
 // the same server answering one request at a time (--max-batch 1) and with
 // one worker, side by side, and prints the ratios.
 //
@@ -81,10 +81,16 @@ async function run(label, extra) {
   };
   await load(1000, false);
   const before = await health();
+  // The server's RSS once a second during the load: growth that stops (the
+  // heap and buffers reaching their working size) or keeps going (a leak).
+  const rss = [];
+  const sampler = setInterval(() => { health().then((h) => rss.push(h.rss), () => {}); }, 1000);
   const t0 = performance.now();
   const r = await load(seconds * 1000, true);
   const elapsed = (performance.now() - t0) / 1000;
+  clearInterval(sampler);
   const after = await health();
+  rss.push(after.rss);
   child.kill('SIGTERM');
   await new Promise((res) => child.on('exit', res));
   r.lat.sort((a, b) => a - b);
@@ -93,6 +99,8 @@ async function run(label, extra) {
   return {
     label, requests: r.sent, seconds: +elapsed.toFixed(2), throughput: Math.round(r.sent / elapsed), p50: +q(0.5).toFixed(2), p99: +q(0.99).toFixed(2),
     errors: r.errors, meanBatch: +(batches ? requests / batches : 0).toFixed(1), rssStartMiB: +(before.rss / 2 ** 20).toFixed(1), rssEndMiB: +(after.rss / 2 ** 20).toFixed(1),
+    // RSS halfway through the measured load: "RSS flat" compares the end with it.
+    rssHalfMiB: +(rss[Math.floor((rss.length - 1) / 2)] / 2 ** 20).toFixed(1),
   };
 }
 
@@ -109,7 +117,7 @@ if (has('json')) {
 } else {
   console.log(`cnn-wasm serve load test: ${clients} concurrent single-image clients on 127.0.0.1 for ${seconds} s each (the clients share the machine's cores with the server)`);
   for (const r of results) {
-    console.log(`  ${r.label.padEnd(40)} ${String(r.throughput).padStart(7)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  errors ${r.errors}  mean batch ${r.meanBatch}  RSS ${r.rssStartMiB} -> ${r.rssEndMiB} MiB  (${r.requests} requests)`);
+    console.log(`  ${r.label.padEnd(40)} ${String(r.throughput).padStart(7)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  errors ${r.errors}  mean batch ${r.meanBatch}  RSS ${r.rssStartMiB} -> ${r.rssHalfMiB} (halfway) -> ${r.rssEndMiB} MiB  (${r.requests} requests)`);
   }
   if (results.length === 3) {
     console.log(`  batched ${workers} worker(s) / one at a time: ${(results[0].throughput / results[2].throughput).toFixed(2)}x; ${workers} worker(s) / 1 worker: ${(results[0].throughput / results[1].throughput).toFixed(2)}x`);
