@@ -53,6 +53,29 @@ describe.each(backends.map((b) => [b.name, b] as const))('%s build', (name, be) 
     m2.dispose();
   }, 30_000);
 
+  it('after a fused predict, fused layers have no output of their own; predict(.., { layerOutputs: true }) runs each layer', async () => {
+    const { model } = createPreset('lenet5-bn', { backend: be, seed: 2 });
+    await model.fit(mnistSample('train', 512), { optimizer: sgd({ learningRate: 0.05 }), batchSize: 64 });
+    const x = test.images.subarray(0, 5 * 784);
+    const fused = model.predict(x);
+    // conv1 + bn + relu + pool and conv2 + bn + relu are fused; the second pool runs on its own.
+    const out = () => model.layers.map((l) => l.lastOutput() !== null);
+    const kinds = model.layers.map((l) => l.kind);
+    expect(out().filter((o, i) => o && kinds[i] !== 'dense' && kinds[i] !== 'zeroPadding2d' && kinds[i] !== 'maxPooling2d')).toEqual([]);
+    expect(model.layers[kinds.indexOf('maxPooling2d', kinds.indexOf('maxPooling2d') + 1)].lastOutput()).not.toBeNull();
+    const each = model.predict(x, { layerOutputs: true });
+    expect(out().every((o, i) => o || kinds[i] === 'flatten' || kinds[i] === 'dropout')).toBe(true);
+    expect(compare(each, fused).maxAbs).toBeLessThanOrEqual(1e-5);
+    // conv1's own output is the convolution itself: its first value against a direct sum.
+    const conv1 = model.layers[1], pad = model.layers[0].lastOutput()!.view, w = conv1.params()[0].value.view, b = conv1.params()[1].value.view;
+    let ref = b[0];
+    for (let ky = 0; ky < 5; ky++) for (let kx = 0; kx < 5; kx++) ref += pad[ky * 32 + kx] * w[ky * 5 + kx];
+    expect(conv1.lastOutput()!.view[0]).toBeCloseTo(ref, 5);
+    expect(model.activationStats().map((r) => r.kind)).toContain('batchNormalization');
+    expect(() => model.predict(x, { layerOutputs: 'yes' as unknown as boolean })).toThrow(/predict: layerOutputs must be true or false, got "yes"/);
+    model.dispose();
+  }, 30_000);
+
   it('dense + batch norm (NC) folds by columns; weights changed by training are folded again', async () => {
     const model = sequential([flatten(), dense({ units: 32 }), batchNormalization(), relu(), dense({ units: 10 })], { inputShape: [1, 28, 28], backend: be, seed: 4 });
     const opt = sgd({ learningRate: 0.05, momentum: 0.9 });

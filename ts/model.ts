@@ -105,11 +105,14 @@ export class Sequential {
   stopTraining = false;
   /**
    * Whether inference folds each batch norm into the conv/dense layer before
-   * it (and applies the relu after it there): one pass fewer per batch norm,
-   * the same results to float rounding (about 1e-7 on probabilities). Default
-   * true; training is never folded.
+   * it and fuses the relu (and, after LeNet-like first convs, the 2x2 max
+   * pooling) into that layer's kernel: one pass per conv/dense layer, the
+   * same results to float rounding (about 1e-7 on probabilities). Default
+   * true; training is never folded. False runs every layer on its own.
    */
   foldBatchNorm = true;
+  /** Set while a `predict(.., { layerOutputs: true })` runs. */
+  private unfused = false;
   /** When set, receives the time of each layer's forward/backward and of the optimiser step (profiling). */
   profiler: ((layer: string, phase: 'forward' | 'backward' | 'update', ms: number) => void) | null = null;
   private lut = new Float32Array(256);
@@ -329,13 +332,15 @@ export class Sequential {
   forwardBuffer(x: F32Buffer, n: number, training: boolean, stepSeed = 0, shard?: StepShard): F32Buffer {
     this.checkAlive();
     if (training) this.weightsChanged(); // batch norm's running statistics move
-    else if (this.foldBatchNorm && !this.profiler) return this.inferFolded(x, n);
+    else if (this.foldBatchNorm && !this.profiler && !this.unfused) return this.inferFolded(x, n);
     let h = x;
     const ctx = { training, stepSeed, shard: training ? shard ?? wholeBatch(this.backend, n) : undefined };
     const prof = this.profiler;
     for (const l of this.layers) {
       const t0 = prof ? performance.now() : 0;
+      const input = h;
       h = l.forward(h, n, ctx);
+      l.outputStale = h === input; // passed its input on: any 'y' it holds is older
       if (prof) prof(l.name, 'forward', performance.now() - t0);
     }
     this.lastBatch = n;
@@ -382,9 +387,16 @@ export class Sequential {
 
   /** The inference pass with batch norm folded and relus fused (rebuilt when the weights changed). */
   private inferFolded(x: F32Buffer, n: number): F32Buffer {
-    let h = x;
+    let h = x, i = 0;
     const ctx = { training: false, stepSeed: 0 };
-    for (const s of this.currentPlan()) h = 'kernel' in s ? s.layer.inferWith(h, n, s.kernel, s.bias, s.relu, s.pool2) : s.layer.forward(h, n, ctx);
+    for (const s of this.currentPlan()) {
+      const covers = 'covers' in s ? s.covers : 1;
+      // A fused step computes none of its layers' own outputs.
+      const input = h;
+      h = 'kernel' in s ? s.layer.inferWith(h, n, s.kernel, s.bias, s.relu, s.pool2) : s.layer.forward(h, n, ctx);
+      for (let j = i; j < i + covers; j++) this.layers[j].outputStale = covers > 1 || h === input;
+      i += covers;
+    }
     this.lastBatch = n;
     return h;
   }
@@ -564,10 +576,23 @@ export class Sequential {
 
   /**
    * Class probabilities for `count` examples (u8 pixels are normalised, f32 used
-   * as given). Returns a new Float32Array [count, classes].
+   * as given). Returns a new Float32Array [count, classes]. With `layerOutputs`,
+   * every layer runs on its own (no folding or fusion; probabilities within
+   * about 1e-6 of the fused pass, the same classes), so each layer's
+   * `lastOutput()` and `activationStats()` describe this call; without it a
+   * layer fused into another has no output of its own (lastOutput() is null).
    */
-  predict(input: Images, o: { batchSize?: number } = {}): Float32Array {
+  predict(input: Images, o: { batchSize?: number; layerOutputs?: boolean } = {}): Float32Array {
     this.checkAlive();
+    if (o.layerOutputs !== undefined && typeof o.layerOutputs !== 'boolean') throw new Error(`predict: layerOutputs must be true or false, got ${JSON.stringify(o.layerOutputs)}`);
+    if (o.layerOutputs) {
+      this.unfused = true;
+      try {
+        return this.predict(input, { ...o, layerOutputs: false });
+      } finally {
+        this.unfused = false;
+      }
+    }
     const images = checkImages(input, 'predict');
     const size = this.inputSize;
     if (images.length === 0 || images.length % size !== 0) {

@@ -152,8 +152,20 @@ export abstract class Layer {
     return nb;
   }
 
-  /** The last output buffer (for diagnostics), if any. */
+  /**
+   * @internal Set by the model when its last forward did not compute this
+   * layer's own output (inference fused it into the layer before or after).
+   */
+  outputStale = false;
+
+  /**
+   * The layer's output of the model's last forward (for diagnostics), or null
+   * when there is none: the layer passes its input on (flatten, inference
+   * dropout), or that forward was a fused inference pass that did not compute
+   * this layer's output on its own (see `predict`'s `layerOutputs`).
+   */
   lastOutput(): F32Buffer | null {
+    if (this.outputStale) return null;
     return (this.pool.get('y') as F32Buffer | undefined) ?? null;
   }
 

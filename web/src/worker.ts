@@ -196,7 +196,8 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
       case 'resume': paused = false; break;
       case 'predict': {
         if (!model) return;
-        const probs = model.predict(msg.pixels);
+        // Every layer on its own, so that each conv/dense layer's output is there to draw.
+        const probs = model.predict(msg.pixels, { layerOutputs: true });
         post({ type: 'prediction', probs, maps: maps(model, (k) => k === 'conv2d' || k === 'dense') });
         break;
       }
