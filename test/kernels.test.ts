@@ -15,7 +15,7 @@ const backends = await bothBackends();
 describe.each(backends.map((b) => [b.name, b] as const))('%s build', (_name, be) => {
   describe('pooling', () => {
     const shapes: [number, number, number, number, number, number, number][] = [
-      [6, 28, 28, 2, 2, 2, 2], [3, 7, 9, 3, 3, 2, 2], [2, 5, 5, 3, 2, 1, 1], [1, 1, 1, 1, 1, 1, 1], [4, 10, 6, 2, 3, 3, 1], [2, 8, 8, 8, 8, 1, 1],
+      [6, 28, 28, 2, 2, 2, 2], [2, 10, 13, 2, 2, 2, 2], [3, 7, 9, 3, 3, 2, 2], [2, 5, 5, 3, 2, 1, 1], [1, 1, 1, 1, 1, 1, 1], [4, 10, 6, 2, 3, 3, 1], [2, 8, 8, 8, 8, 1, 1],
     ];
     it.each(shapes)('max and avg pooling planes=%i %ix%i window %ix%i stride %ix%i', (planes, h, w, kh, kw, sh, sw) => {
       const g = poolGeometry(planes, h, w, [kh, kw], [sh, sw]);
@@ -30,6 +30,11 @@ describe.each(backends.map((b) => [b.name, b] as const))('%s build', (_name, be)
         if (kind === 'max') {
           maxPoolForward(be, g, x, y, arg);
           expect(Array.from(arg.view)).toEqual(Array.from(ref.arg)); // first max wins
+          // Inference (no argmax): the very same values.
+          const yv = be.heap.alloc(DY.length, NaN);
+          maxPoolForward(be, g, x, yv, null);
+          expect(Array.from(yv.view)).toEqual(Array.from(y.view));
+          yv.free();
           maxPoolBackward(be, g, dy, arg, dx);
         } else {
           avgPoolForward(be, g, x, y);

@@ -25,13 +25,16 @@ function sizes(g: PoolGeometry): [number, number] {
   return [g.planes * g.h * g.w, g.planes * g.oh * g.ow];
 }
 
-/** Max pooling; argmax receives the in-plane index of each window's first maximum. */
-export function maxPoolForward(be: Backend, g: PoolGeometry, x: F32Buffer, y: F32Buffer, argmax: I32Buffer): void {
+/**
+ * Max pooling; argmax receives the in-plane index of each window's first
+ * maximum (null at inference: the same values, no indices).
+ */
+export function maxPoolForward(be: Backend, g: PoolGeometry, x: F32Buffer, y: F32Buffer, argmax: I32Buffer | null): void {
   const [nin, nout] = sizes(g);
   checkBuffer('maxPoolForward', 'x', x, nin);
   checkBuffer('maxPoolForward', 'y', y, nout);
-  checkBuffer('maxPoolForward', 'argmax', argmax, nout);
-  be.k.maxpool2d_forward(x.ptr, y.ptr, argmax.ptr, g.planes, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.oh, g.ow);
+  if (argmax) checkBuffer('maxPoolForward', 'argmax', argmax, nout);
+  be.k.maxpool2d_forward(x.ptr, y.ptr, argmax ? argmax.ptr : 0, g.planes, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.oh, g.ow);
 }
 
 /** dx = gradient of max pooling (routes each dy to its argmax cell; dx overwritten). */

@@ -50,9 +50,10 @@ export class MaxPooling2D extends Pooling2D {
     super(o, 'maxPooling2d');
   }
 
-  forward(x: F32Buffer, n: number): F32Buffer {
+  forward(x: F32Buffer, n: number, ctx: ForwardContext): F32Buffer {
     const y = this.buffer('y', n * this.outputSize);
-    maxPoolForward(this.be, this.geomFor(n), x, y, this.bufferI32('argmax', n * this.outputSize));
+    // Inference needs no argmax (it serves backward only).
+    maxPoolForward(this.be, this.geomFor(n), x, y, ctx.training ? this.bufferI32('argmax', n * this.outputSize) : null);
     return y;
   }
 

@@ -204,6 +204,7 @@ pub unsafe extern "C" fn col2im(
 /// Max pooling over `planes` = N*C planes; argmax (i32) gets in-plane indices.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
+// argmax may be 0 (inference): the values alone.
 pub unsafe extern "C" fn maxpool2d_forward(
     x: *const f32, y: *mut f32, argmax: *mut i32, planes: usize, h: usize, w: usize,
     kh: usize, kw: usize, sh: usize, sw: usize, oh: usize, ow: usize,

@@ -7,10 +7,14 @@ use crate::simd::{I4, F4};
 
 /// y = max over each window; argmax[o] = the in-plane index (iy*w + ix) of the
 /// first maximum in row-major window order (ties go to the first, as in PyTorch).
+/// A null argmax (inference) skips the indices: the same values.
 pub unsafe fn max_forward(
     x: *const f32, y: *mut f32, argmax: *mut i32, planes: usize,
     h: usize, w: usize, kh: usize, kw: usize, sh: usize, sw: usize, oh: usize, ow: usize,
 ) {
+    if argmax.is_null() {
+        return max_forward_values(x, y, planes, h, w, kh, kw, sh, sw, oh, ow);
+    }
     if kh == 2 && kw == 2 && sh == 2 && sw == 2 {
         return max_forward_2x2(x, y, argmax, planes, h, w, oh, ow);
     }
@@ -34,6 +38,34 @@ pub unsafe fn max_forward(
                 }
                 *yp.add(oy * ow + ox) = best;
                 *ap.add(oy * ow + ox) = at as i32;
+            }
+        }
+    }
+}
+
+/// `max_forward` without the argmax: the same comparisons in the same order.
+#[allow(clippy::too_many_arguments)]
+unsafe fn max_forward_values(x: *const f32, y: *mut f32, planes: usize, h: usize, w: usize, kh: usize, kw: usize, sh: usize, sw: usize, oh: usize, ow: usize) {
+    for p in 0..planes {
+        let (xp, yp) = (x.add(p * h * w), y.add(p * oh * ow));
+        for oy in 0..oh {
+            if kh == 2 && kw == 2 && sh == 2 && sw == 2 {
+                let r0 = xp.add(2 * oy * w);
+                max_2x2_rows(r0, r0.add(w), yp.add(oy * ow), ow);
+                continue;
+            }
+            for ox in 0..ow {
+                let base = xp.add(oy * sh * w + ox * sw);
+                let mut best = *base;
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        let v = *base.add(ky * w + kx);
+                        if v > best {
+                            best = v;
+                        }
+                    }
+                }
+                *yp.add(oy * ow + ox) = best;
             }
         }
     }
