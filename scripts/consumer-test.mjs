@@ -1,12 +1,14 @@
 #!/usr/bin/env node
-// The consumer's test: `npm pack`, a fresh Vite app from test/consumer-app/
-// that installs the tarball, then `vite build` served cross-origin isolated and
-// `vite` (the dev server), each driven in Debian's Chromium: the page
-// initialises with initBackend(), loads the sample with loadMnistSample(),
-// trains 20 steps on 2 workers, predicts and evaluates, with no console errors.
-// Needs network access to the npm registry for vite, and /usr/bin/chromium.
+// The consumer's test: `npm pack`, a fresh app from test/consumer-app/ that
+// installs the tarball, then `vite build` served cross-origin isolated, `vite`
+// (the dev server) and a webpack 5 production build (served the same way),
+// each driven in Debian's Chromium: the page initialises with initBackend(),
+// loads the sample with loadMnistSample(), trains 20 steps on 2 workers,
+// predicts and evaluates, with no console errors, and webpack builds with no
+// warning. Needs network access to the npm registry for vite and webpack, and
+// /usr/bin/chromium.
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, normalize } from 'node:path';
@@ -62,19 +64,24 @@ try {
     await page.close();
   };
 
-  // The production build, from a static server that sends the isolation headers.
-  const dist = join(app, 'dist');
-  const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.gz': 'application/gzip' };
-  const server = createServer((req, res) => {
-    const file = normalize(join(dist, decodeURIComponent((req.url ?? '/').split('?')[0])));
-    const path = file.endsWith('/') ? join(file, 'index.html') : file;
-    if (!path.startsWith(dist) || !existsSync(path) || !statSync(path).isFile()) { res.writeHead(404); res.end(); return; }
-    res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream', 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' });
-    createReadStream(path).pipe(res);
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  await drive('vite build', `http://127.0.0.1:${server.address().port}/`);
-  server.close();
+  // A production build, from a static server that sends the isolation headers.
+  const serveBuild = async (label, dist) => {
+    const types = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.gz': 'application/gzip' };
+    const server = createServer((req, res) => {
+      const file = normalize(join(dist, decodeURIComponent((req.url ?? '/').split('?')[0])));
+      const path = file.endsWith('/') ? join(file, 'index.html') : file;
+      if (!path.startsWith(dist) || !existsSync(path) || !statSync(path).isFile()) { res.writeHead(404); res.end(); return; }
+      res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream', 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' });
+      createReadStream(path).pipe(res);
+    });
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      await drive(label, `http://127.0.0.1:${server.address().port}/`);
+    } finally {
+      server.close();
+    }
+  };
+  await serveBuild('vite build', join(app, 'dist'));
 
   // The dev server.
   const dev = spawn('npx', ['vite', '--port', '0', '--host', '127.0.0.1'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -90,6 +97,14 @@ try {
   } finally {
     dev.kill();
   }
+
+  // webpack 5 with README's config: the same page, bundled and minified by webpack.
+  console.log('consumer test: webpack 5 builds the same app');
+  run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', 'webpack@5', 'webpack-cli@5'], app);
+  const built = execFileSync('npx', ['webpack', '--no-color'], { cwd: app, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  check(/compiled successfully/.test(built) && !/WARNING|ERROR/.test(built), `webpack builds with no warning${/compiled successfully/.test(built) ? '' : `:\n${built.split('\n').slice(0, 20).join('\n')}`}`);
+  writeFileSync(join(app, 'dist-webpack/index.html'), readFileSync(join(app, 'index.html'), 'utf8').replace('./main.js', './main.mjs'));
+  await serveBuild('webpack build', join(app, 'dist-webpack'));
   await browser.close();
 } catch (e) {
   failures++;

@@ -649,7 +649,7 @@ export class Sequential {
     // A computed specifier: bundlers for the browser neither follow it nor copy
     // the file as an asset, so browser bundles never include node:fs.
     const nodeIo = './io/node.js';
-    const io = (await import(/* @vite-ignore */ new URL(nodeIo, import.meta.url).href)) as typeof import('./io/node.js');
+    const io = (await import(/* @vite-ignore */ /* webpackIgnore: true */ new URL(/* webpackIgnore: true */ nodeIo, import.meta.url).href)) as typeof import('./io/node.js');
     io.saveModel(this, path, o);
   }
 

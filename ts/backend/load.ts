@@ -57,10 +57,12 @@ async function readSource(src: Exclude<WasmSource, () => Promise<object>>): Prom
   if (src instanceof Uint8Array) return WebAssembly.compile(new Uint8Array(src));
   const url = typeof src === 'string' ? new URL(src, isNode ? `file://${process.cwd()}/` : globalThis.location?.href) : src;
   if (isNode && url.protocol === 'file:') {
-    // Specifiers in variables: bundlers for the browser leave this Node-only branch alone.
+    // Specifiers in variables, and comments that tell Vite and webpack so: bundlers for
+    // the browser leave this Node-only branch alone (webpack would otherwise warn
+    // "Critical dependency" and copy whole folders as assets).
     const fsName = 'node:fs/promises', urlName = 'node:url';
-    const { readFile } = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs/promises');
-    const { fileURLToPath } = (await import(/* @vite-ignore */ urlName)) as typeof import('node:url');
+    const { readFile } = (await import(/* @vite-ignore */ /* webpackIgnore: true */ fsName)) as typeof import('node:fs/promises');
+    const { fileURLToPath } = (await import(/* @vite-ignore */ /* webpackIgnore: true */ urlName)) as typeof import('node:url');
     const path = fileURLToPath(url);
     let bytes: Uint8Array<ArrayBuffer>;
     try {

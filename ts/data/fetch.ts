@@ -16,7 +16,7 @@ export async function fetchIdx(url: string | URL, expectDims?: number): Promise<
   if (isNode && name.startsWith('file:')) {
     // Node's fetch has no file: URLs (the package's own files, when this runs in Node).
     const fsName = 'node:fs/promises';
-    const fs = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs/promises');
+    const fs = (await import(/* @vite-ignore */ /* webpackIgnore: true */ fsName)) as typeof import('node:fs/promises');
     try {
       bytes = await fs.readFile(new URL(name));
     } catch (e) {

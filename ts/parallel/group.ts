@@ -39,23 +39,23 @@ const canBlock = isNode || (typeof (globalThis as { WorkerGlobalScope?: unknown 
 export async function availableCores(): Promise<number> {
   if (typeof navigator === 'object' && typeof navigator?.hardwareConcurrency === 'number') return Math.max(1, navigator.hardwareConcurrency);
   const osName = 'node:os';
-  const os = (await import(/* @vite-ignore */ osName)) as typeof import('node:os');
+  const os = (await import(/* @vite-ignore */ /* webpackIgnore: true */ osName)) as typeof import('node:os');
   return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
 }
 
 /** The compiled script of a worker kind; the TypeScript sources (tests) use the built one. */
 async function scriptUrl(name: string): Promise<URL> {
   const fsName = 'node:fs';
-  const { existsSync } = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs');
-  let url = new URL(`./${name}.js`, import.meta.url);
-  if (!existsSync(url)) url = new URL(`../../dist/parallel/${name}.js`, import.meta.url);
+  const { existsSync } = (await import(/* @vite-ignore */ /* webpackIgnore: true */ fsName)) as typeof import('node:fs');
+  let url = new URL(/* webpackIgnore: true */ `./${name}.js`, import.meta.url);
+  if (!existsSync(url)) url = new URL(/* webpackIgnore: true */ `../../dist/parallel/${name}.js`, import.meta.url);
   if (!existsSync(url)) throw new Error(`the worker script ${url.pathname} is missing; run \`npm run build\``);
   return url;
 }
 
 async function nodeHandle(url: URL, init: object): Promise<Handle> {
   const wtName = 'node:worker_threads';
-  const { Worker } = (await import(/* @vite-ignore */ wtName)) as typeof import('node:worker_threads');
+  const { Worker } = (await import(/* @vite-ignore */ /* webpackIgnore: true */ wtName)) as typeof import('node:worker_threads');
   const wk = new Worker(url, { workerData: init });
   let alive = true;
   return {

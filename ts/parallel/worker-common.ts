@@ -22,7 +22,7 @@ let port: Port | null = null;
 export async function workerInit<T>(): Promise<T> {
   if (isNode) {
     const name = 'node:worker_threads';
-    const wt = (await import(/* @vite-ignore */ name)) as typeof import('node:worker_threads');
+    const wt = (await import(/* @vite-ignore */ /* webpackIgnore: true */ name)) as typeof import('node:worker_threads');
     port = wt.parentPort!;
     return wt.workerData as T;
   }

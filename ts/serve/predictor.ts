@@ -79,7 +79,7 @@ export class Predictor {
     let bytes: Uint8Array, name: string;
     if (typeof source === 'string') {
       const fsName = 'node:fs';
-      const fs = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs');
+      const fs = (await import(/* @vite-ignore */ /* webpackIgnore: true */ fsName)) as typeof import('node:fs');
       try {
         bytes = fs.readFileSync(source);
       } catch (e) {

@@ -1,7 +1,7 @@
 // A consumer's app, as README's "Use it in a web app" shows it.
 import { initBackend, createPreset, loadMnistSample, optimizerFromConfig } from 'cnn-wasm';
 
-const out = document.getElementById('out')!;
+const out = document.getElementById('out');
 try {
   const backend = await initBackend();                       // no arguments: the package's own kernels
   const { train, test } = await loadMnistSample();            // the bundled sample, fetched
@@ -18,6 +18,6 @@ try {
   out.textContent = `ok backend=${backend.name} workers=${workers} steps=${history.steps} probs=${probs.length} accuracy=${acc}`;
   document.body.dataset.done = 'ok';
 } catch (e) {
-  out.textContent = `error ${(e as Error).message}`;
+  out.textContent = `error ${e.message}`;
   document.body.dataset.done = 'error';
 }
