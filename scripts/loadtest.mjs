@@ -7,7 +7,10 @@
 // one worker, side by side, and prints the ratios.
 //
 //   npm run loadtest -- [--model FILE] [--clients 64] [--seconds 10] [--requests N]
-//                       [--workers 2] [--max-batch 64] [--max-delay-ms 2] [--compare] [--json]
+//                       [--workers 2] [--max-batch 64] [--max-delay-ms 2] [--body json|raw]
+//                       [--compare] [--json]
+//
+// --body: JSON {"pixels": [...]} (default) or raw u8 pixels (application/octet-stream).
 //
 // Without --model it saves an untrained lenet5-bn to a temporary file (the
 // speed of a prediction does not depend on the weights). Needs `npm run build`.
@@ -25,6 +28,8 @@ const has = (name) => args.includes(`--${name}`);
 const clients = Number(flag('clients', '64')), seconds = Number(flag('seconds', '10')), maxRequests = Number(flag('requests', 'Infinity'));
 const workers = flag('workers', '2'), maxBatch = flag('max-batch', '64'), maxDelay = flag('max-delay-ms', '2');
 for (const [k, v] of [['clients', clients], ['seconds', seconds]]) if (!(v > 0)) { console.error(`loadtest: --${k} must be a positive number`); process.exit(2); }
+const bodyKind = flag('body', 'json');
+if (bodyKind !== 'json' && bodyKind !== 'raw') { console.error(`loadtest: --body must be json or raw, got ${JSON.stringify(bodyKind)}`); process.exit(2); }
 
 const lib = await import(join(root, 'dist/node.js'));
 const tmp = mkdtempSync(join(tmpdir(), 'cnn-wasm-load-'));
@@ -37,11 +42,14 @@ if (!model) {
   m.dispose();
 }
 const s = lib.readSplit(lib.sampleDir(), 't10k');
-const bodies = Array.from({ length: 200 }, (_, i) => JSON.stringify({ pixels: Array.from(s.images.subarray(i * 784, (i + 1) * 784)) }));
+const bodies = Array.from({ length: 200 }, (_, i) => (bodyKind === 'raw'
+  ? Buffer.from(s.images.subarray(i * 784, (i + 1) * 784))
+  : JSON.stringify({ pixels: Array.from(s.images.subarray(i * 784, (i + 1) * 784)) })));
+const bodyType = bodyKind === 'raw' ? 'application/octet-stream' : 'application/json';
 const agent = new Agent({ keepAlive: true, maxSockets: clients });
 /** POST body to url + path on a kept-alive socket; resolves to the status. */
 const post = (url, body) => new Promise((resolve, reject) => {
-  const req = request(`${url}/predict`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+  const req = request(`${url}/predict`, { method: 'POST', agent, headers: { 'content-type': bodyType, 'content-length': Buffer.byteLength(body) } }, (res) => {
     res.resume();
     res.on('end', () => resolve(res.statusCode));
   });
@@ -115,7 +123,7 @@ rmSync(tmp, { recursive: true, force: true });
 if (has('json')) {
   console.log(JSON.stringify({ clients, seconds, results }));
 } else {
-  console.log(`cnn-wasm serve load test: ${clients} concurrent single-image clients on 127.0.0.1 for ${seconds} s each (the clients share the machine's cores with the server)`);
+  console.log(`cnn-wasm serve load test: ${clients} concurrent single-image clients on 127.0.0.1 for ${seconds} s each, ${bodyKind === 'raw' ? 'raw u8 pixel' : 'JSON'} bodies (the clients share the machine's cores with the server)`);
   for (const r of results) {
     console.log(`  ${r.label.padEnd(40)} ${String(r.throughput).padStart(7)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  errors ${r.errors}  mean batch ${r.meanBatch}  RSS ${r.rssStartMiB} -> ${r.rssHalfMiB} (halfway) -> ${r.rssEndMiB} MiB  (${r.requests} requests)`);
   }

@@ -84,6 +84,13 @@ describe('serve: bad requests never hurt the service', () => {
     const r = await post(new Uint8Array(PNG.sync.write(png)), 'image/png');
     expect(r.status).toBe(200);
     expect((await r.json()).class).toBe(test.labels[3]);
+    // Raw u8 pixels (application/octet-stream): one example, or several back to back; a PNG sent so is still decoded.
+    const raw1 = await (await post(test.images.slice(3 * 784, 4 * 784), 'application/octet-stream')).json();
+    expect(new Float32Array(raw1.probabilities)).toEqual(reference.subarray(30, 40));
+    const raw3 = await (await post(test.images.slice(0, 3 * 784), 'application/octet-stream')).json();
+    expect(raw3.predictions.map((x: { probabilities: number[] }) => Array.from(new Float32Array(x.probabilities)))).toEqual([0, 1, 2].map((i) => Array.from(reference.subarray(i * 10, i * 10 + 10))));
+    const rp = await post(new Uint8Array(PNG.sync.write(png)), 'application/octet-stream');
+    expect((await rp.json()).class).toBe(test.labels[3]);
     const h = await (await fetch(`${srv.url}/health`)).json();
     expect(h).toMatchObject({ status: 'ok' });
     const m = await (await fetch(`${srv.url}/metrics`)).text();
@@ -101,6 +108,9 @@ describe('serve: bad requests never hurt the service', () => {
     ['a string pixel', 400, () => post(JSON.stringify({ pixels: Array.from({ length: 784 }, (_, i) => (i === 7 ? 'x' : 0)) })), /pixels\[7\] is "x"/],
     ['no pixels or batch', 400, () => post(JSON.stringify({ image: [] })), /body must have "pixels"/],
     ['an empty batch', 400, () => post(JSON.stringify({ batch: [] })), /"batch" must be a non-empty array/],
+    ['raw pixels that are not whole examples', 400, () => post(new Uint8Array(785), 'application/octet-stream'), /a raw pixel body of 785 bytes is not whole examples of 784 bytes \(1x28x28 pixels, one byte each\), nor a PNG or PGM/],
+    ['an empty raw body', 400, () => post(new Uint8Array(0), 'application/octet-stream'), /a raw pixel body of 0 bytes/],
+    ['more raw examples than the batch limit', 413, () => post(new Uint8Array(257 * 784), 'application/octet-stream'), /a raw pixel body of 257 examples is more than the limit of 256/],
     ['a 50 MB body', 413, () => post(new Uint8Array(50 * 1024 * 1024)), /request body of 52428800 bytes is larger than the limit of 1048576/],
     ['a GET on /predict', 405, () => fetch(`${srv.url}/predict`), /use POST \/predict/],
     ['an unknown route', 404, () => fetch(`${srv.url}/admin`), /no route \/admin/],

@@ -1,7 +1,9 @@
 /**
  * `cnn-wasm serve`: a model behind Node's own http server, over a batching
  * Predictor. POST /predict takes a PNG or PGM digit (decoded and centred like
- * `cnn-wasm predict`) or JSON {"pixels": [...]} / {"batch": [[...], ...]};
+ * `cnn-wasm predict`), raw u8 pixels (application/octet-stream: one or more
+ * whole examples, no parsing at all) or JSON {"pixels": [...]} /
+ * {"batch": [[...], ...]};
  * GET /health and GET /metrics (Prometheus text). Every bad request gets a 4xx
  * with a one-line JSON error and costs the others nothing: bodies are bounded
  * and read with a deadline, images are size-checked before decoding, and a
@@ -113,6 +115,13 @@ function pixelsFrom(v: unknown, size: number, where: string): Uint8Array {
   return out;
 }
 
+/** Whether a body starts like a PNG or a PGM (what decodeImage reads). */
+function looksLikeImage(b: Uint8Array): boolean {
+  const png = b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47 && b[4] === 0x0d && b[5] === 0x0a && b[6] === 0x1a && b[7] === 0x0a;
+  const pgm = b.length >= 3 && b[0] === 0x50 && (b[1] === 0x35 || b[1] === 0x32) && /\s/.test(String.fromCharCode(b[2]));
+  return png || pgm;
+}
+
 /** Starts the server; resolves once it listens. `close()` stops accepting, answers what is queued, and resolves when done. */
 export async function startServer(predictor: Predictor, o: ServeOptions = {}): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const maxBody = o.maxBodyBytes ?? 1024 * 1024, maxSide = o.maxImageSide ?? 1024, maxBatchRequest = o.maxBatchRequest ?? 256;
@@ -127,8 +136,21 @@ export async function startServer(predictor: Predictor, o: ServeOptions = {}): P
   async function predict(req: IncomingMessage): Promise<unknown> {
     const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     const isJson = type === 'application/json', isImage = type === 'image/png' || type === 'image/x-portable-graymap' || type === 'application/octet-stream';
-    if (!isJson && !isImage) throw new BadRequest(415, `content type '${type || 'none'}' is not accepted (application/json, image/png or image/x-portable-graymap)`);
+    if (!isJson && !isImage) throw new BadRequest(415, `content type '${type || 'none'}' is not accepted (application/json, application/octet-stream, image/png or image/x-portable-graymap)`);
     const body = await readBody(req, maxBody);
+    if (type === 'application/octet-stream' && !looksLikeImage(body)) {
+      // Raw pixels: whole examples of the model's input, one byte (0..255) per value.
+      const shape = predictor.model.inputShape.join('x');
+      if (body.length === 0 || body.length % size !== 0) {
+        throw new BadRequest(400, `a raw pixel body of ${body.length} bytes is not whole examples of ${size} bytes (${shape} pixels, one byte each), nor a PNG or PGM`);
+      }
+      const k = body.length / size;
+      if (k > maxBatchRequest) throw new BadRequest(413, `a raw pixel body of ${k} examples is more than the limit of ${maxBatchRequest}`);
+      const px = new Uint8Array(body.buffer, body.byteOffset, body.length);
+      if (k === 1) return await predictor.predict(px);
+      const predictions: Prediction[] = await Promise.all(Array.from({ length: k }, (_, i) => predictor.predict(px.subarray(i * size, (i + 1) * size))));
+      return { predictions };
+    }
     if (isImage) {
       let pixels: Uint8Array;
       try {
