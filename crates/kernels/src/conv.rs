@@ -21,38 +21,10 @@
 //! their backward-data is the GEMM + col2im below. A convolution whose window
 //! covers the whole input (conv3) is a dense layer: one GEMM per pass.
 
+use crate::conv_geom::{bias_grad, group_size, Geom};
 use crate::conv_implicit;
 use crate::gemm::{sgemm, sgemm_epilogue};
 use crate::simd::F4;
-
-/// Geometry of one convolution.
-#[derive(Clone, Copy)]
-pub struct Geom {
-    pub n: usize,
-    pub c: usize,
-    pub h: usize,
-    pub w: usize,
-    pub f: usize,
-    pub kh: usize,
-    pub kw: usize,
-    pub sh: usize,
-    pub sw: usize,
-    pub ph: usize,
-    pub pw: usize,
-    pub oh: usize,
-    pub ow: usize,
-}
-
-impl Geom {
-    #[inline]
-    pub fn ckk(&self) -> usize {
-        self.c * self.kh * self.kw
-    }
-    #[inline]
-    pub fn ohw(&self) -> usize {
-        self.oh * self.ow
-    }
-}
 
 /// Output positions `o` in 0..out for which `o*stride - pad + k` lies inside 0..size:
 /// returns the half-open range [lo, hi). Lets the im2col loops run branch-free.
@@ -235,19 +207,6 @@ fn dense_like(g: &Geom) -> bool {
     g.oh == 1 && g.ow == 1 && g.ph == 0 && g.pw == 0 && g.kh == g.h && g.kw == g.w
 }
 
-/// GEMM columns one call should have at least: with small outputs (conv3 of
-/// LeNet has OH*OW = 1) a per-image GEMM is a matrix-vector product, so images
-/// are grouped until a GEMM has this many columns.
-const TARGET_COLUMNS: usize = 200;
-
-/// Images per GEMM: 1 when an image alone fills TARGET_COLUMNS.
-#[inline]
-pub fn group_size(g: &Geom) -> usize {
-    let ohw = g.ohw().max(1);
-    let want = (TARGET_COLUMNS + ohw - 1) / ohw;
-    want.max(1).min(g.n.max(1))
-}
-
 /// Floats of workspace forward/backward need. Without `keep`: the im2col
 /// matrix of one group of images, plus (when grouping) an [F, group*OHW] matrix
 /// for outputs in GEMM order. With `keep`, the im2col matrices of the whole
@@ -417,26 +376,6 @@ pub unsafe fn backward(
             }
         }
         n0 += gn;
-    }
-}
-
-/// dbias[f] = sum over images n0..n0+count of sum(dy[n][f]), added image by image
-/// in order (the first image n0 = 0 overwrites): each image's F sums side by side,
-/// each as `act::sum` computes it.
-pub unsafe fn bias_grad(g: &Geom, dy: *const f32, n0: usize, count: usize, dbias: *mut f32) {
-    let ohw = g.ohw();
-    if n0 == 0 {
-        crate::act::fill(dbias, g.f, 0.0);
-    }
-    if ohw == 1 {
-        // Sums of one value (conv3 of LeNet): the images' rows added as vectors
-        // across the filters. sum(v) is +0 + v, which differs from v only for
-        // v = -0, and adding +0 or -0 to a sum that starts at +0 gives the same.
-        crate::act::add_rows(dy.add(n0 * g.f), count, g.f, dbias);
-        return;
-    }
-    for n in n0..n0 + count {
-        crate::act::add_row_sums(dy.add(n * g.f * ohw), ohw, g.f, ohw, dbias);
     }
 }
 

@@ -19,7 +19,7 @@
 //! Backward-data stays GEMM + col2im in conv.rs: as a convolution of the padded
 //! dy it would multiply twice as many zeros as it adds.
 
-use crate::conv::{group_size, Geom};
+use crate::conv_geom::{bias_grad, group_size, Geom};
 use crate::gemm::KC;
 use crate::simd::F4;
 use core::mem::MaybeUninit;
@@ -610,7 +610,7 @@ unsafe fn forward_wide<const RELU: bool>(g: &Geom, x: *const f32, w: *const f32,
 }
 
 /// dw [F, CKK] = sum over the batch of dy x im2col(x)^T, overwritten, and the
-/// bias gradient (`conv::bias_grad`) unless `dbias` is null, each group's while
+/// bias gradient (`conv_geom::bias_grad`) unless `dbias` is null, each group's while
 /// its dy is in cache for packing. `work` holds workspace_len(g) floats.
 #[inline(never)]
 pub unsafe fn backward_weights(g: &Geom, x: *const f32, dy: *const f32, dw: *mut f32, dbias: *mut f32, work: *mut f32) {
@@ -634,7 +634,7 @@ pub unsafe fn backward_weights(g: &Geom, x: *const f32, dy: *const f32, dw: *mut
         let gn = if g.n - n0 < gs { g.n - n0 } else { gs };
         let ncols = gn * ohw;
         if !dbias.is_null() {
-            crate::conv::bias_grad(g, dy, n0, gn, dbias);
+            bias_grad(g, dy, n0, gn, dbias);
         }
         let x0 = x.add(n0 * chw);
         if wide(g) {

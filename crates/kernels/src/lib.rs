@@ -7,6 +7,7 @@
 
 pub mod act;
 pub mod conv;
+pub mod conv_geom;
 pub mod conv_implicit;
 pub mod gemm;
 pub mod loss;
@@ -108,8 +109,8 @@ pub unsafe extern "C" fn dense_forward(x: *const f32, w: *const f32, bias: *cons
 // ---------------------------------------------------------------- convolution
 
 #[allow(clippy::too_many_arguments)]
-fn geom(n: usize, c: usize, h: usize, w: usize, f: usize, kh: usize, kw: usize, sh: usize, sw: usize, ph: usize, pw: usize, oh: usize, ow: usize) -> conv::Geom {
-    conv::Geom { n, c, h, w, f, kh, kw, sh, sw, ph, pw, oh, ow }
+fn geom(n: usize, c: usize, h: usize, w: usize, f: usize, kh: usize, kw: usize, sh: usize, sw: usize, ph: usize, pw: usize, oh: usize, ow: usize) -> conv_geom::Geom {
+    conv_geom::Geom { n, c, h, w, f, kh, kw, sh, sw, ph, pw, oh, ow }
 }
 
 /// Floats of workspace conv2d_forward / conv2d_backward need for this geometry;
