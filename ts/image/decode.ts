@@ -91,10 +91,18 @@ export function decodePgm(bytes: Uint8Array, source: string, o: { maxSide?: numb
   return { width, height, data: out };
 }
 
+/** Which image format bytes start like (PNG signature or PGM magic), or null: what decodeImage reads. */
+export function imageFormat(bytes: Uint8Array): 'png' | 'pgm' | null {
+  if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) return 'png';
+  if (bytes.length >= 2 && bytes[0] === 0x50 && (bytes[1] === 0x35 || bytes[1] === 0x32)) return 'pgm';
+  return null;
+}
+
 /** Decodes by content: PNG signature or PGM magic. */
 export function decodeImage(bytes: Uint8Array, source: string, o: { maxSide?: number } = {}): Gray {
-  if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) return decodePng(bytes, source, o);
-  if (bytes.length >= 2 && bytes[0] === 0x50 && (bytes[1] === 0x35 || bytes[1] === 0x32)) return decodePgm(bytes, source, o);
+  const format = imageFormat(bytes);
+  if (format === 'png') return decodePng(bytes, source, o);
+  if (format === 'pgm') return decodePgm(bytes, source, o);
   throw new Error(`${source}: unsupported image format (PNG and PGM are supported)`);
 }
 

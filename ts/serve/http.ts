@@ -10,7 +10,7 @@
  * full queue answers 503.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { decodeImage, toMnist } from '../image/decode.js';
+import { decodeImage, imageFormat, toMnist } from '../image/decode.js';
 import { QueueFullError, type Prediction, type Predictor } from './predictor.js';
 
 /** Options of {@link startServer}. */
@@ -115,13 +115,6 @@ function pixelsFrom(v: unknown, size: number, where: string): Uint8Array {
   return out;
 }
 
-/** Whether a body starts like a PNG or a PGM (what decodeImage reads). */
-function looksLikeImage(b: Uint8Array): boolean {
-  const png = b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47 && b[4] === 0x0d && b[5] === 0x0a && b[6] === 0x1a && b[7] === 0x0a;
-  const pgm = b.length >= 3 && b[0] === 0x50 && (b[1] === 0x35 || b[1] === 0x32) && /\s/.test(String.fromCharCode(b[2]));
-  return png || pgm;
-}
-
 /** Starts the server; resolves once it listens. `close()` stops accepting, answers what is queued, and resolves when done. */
 export async function startServer(predictor: Predictor, o: ServeOptions = {}): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const maxBody = o.maxBodyBytes ?? 1024 * 1024, maxSide = o.maxImageSide ?? 1024, maxBatchRequest = o.maxBatchRequest ?? 256;
@@ -138,7 +131,7 @@ export async function startServer(predictor: Predictor, o: ServeOptions = {}): P
     const isJson = type === 'application/json', isImage = type === 'image/png' || type === 'image/x-portable-graymap' || type === 'application/octet-stream';
     if (!isJson && !isImage) throw new BadRequest(415, `content type '${type || 'none'}' is not accepted (application/json, application/octet-stream, image/png or image/x-portable-graymap)`);
     const body = await readBody(req, maxBody);
-    if (type === 'application/octet-stream' && !looksLikeImage(body)) {
+    if (type === 'application/octet-stream' && imageFormat(body) === null) {
       // Raw pixels: whole examples of the model's input, one byte (0..255) per value.
       const shape = predictor.model.inputShape.join('x');
       if (body.length === 0 || body.length % size !== 0) {
