@@ -97,3 +97,78 @@ describe('inference on workers', () => {
     model.dispose();
   }, 60_000);
 });
+
+describe('the calling thread as worker 0', () => {
+  /** Five steps of lenet5-bn on a pool of `workers`, the update applied here; the model file after them. */
+  async function poolSteps(workers: number, callerComputes: boolean) {
+    const be = await initBackend({ backend: 'simd' });
+    const { model, recipe } = createPreset('lenet5-bn', { backend: be, seed: 4 });
+    const optimizer = optimizerFromConfig(recipe.optimizer);
+    const data = mnistSample('train', 300);
+    const { TrainingPool } = await import('../ts/parallel/pool.js');
+    const pool = await TrainingPool.create(model, data, workers, 96, undefined, callerComputes);
+    expect(pool.callerComputes).toBe(callerComputes);
+    expect(pool.liveWorkers).toBe(callerComputes ? workers - 1 : workers);
+    const losses: number[] = [];
+    // Batches of 96, 96, 96, 12 (one leaf: the other workers sit it out), 96.
+    for (const [from, n] of [[0, 96], [96, 96], [192, 96], [288, 12], [30, 96]]) {
+      losses.push((await pool.step(null, from, n, 11 + from)).loss);
+      optimizer.step(be, model.params());
+      model.weightsChanged();
+    }
+    await pool.dispose();
+    expect(pool.liveWorkers).toBe(0);
+    const bytes = serializeModel(model, { optimizer });
+    model.dispose();
+    return { bytes, losses };
+  }
+
+  it('gives the same bits as workers that are all threads of their own (the browser main thread\'s way)', async () => {
+    const ref = await poolSteps(2, false);
+    for (const [workers, caller] of [[2, true], [3, true], [3, false]] as const) {
+      const r = await poolSteps(workers, caller);
+      expect(r.losses, `${workers} workers, caller computes: ${caller}`).toEqual(ref.losses);
+      expect(Buffer.from(r.bytes).equals(Buffer.from(ref.bytes)), `${workers} workers, caller computes: ${caller}`).toBe(true);
+    }
+  }, 60_000);
+});
+
+describe('a worker that fails in the middle of a step', () => {
+  async function fitWithFault(how: 'throw' | 'exit', callerComputes: boolean) {
+    const be = await initBackend({ backend: 'simd' });
+    const { model, recipe } = createPreset('lenet5-bn', { backend: be, seed: 1 });
+    const { TrainingPool } = await import('../ts/parallel/pool.js');
+    const data = mnistSample('train', 1000);
+    const pool = await TrainingPool.create(model, data, 2, 128, undefined, callerComputes);
+    const optimizer = optimizerFromConfig(recipe.optimizer);
+    let steps = 0;
+    const err = await (async () => {
+      for (let from = 0; from + 128 <= data.count; from += 128, steps++) {
+        if (steps === 2) {
+          pool.stallMs = 300; // a dead worker cannot say so while this thread blocks at a barrier
+          pool.injectFault(callerComputes ? 1 : 0, how);
+        }
+        const r = await pool.step(null, from, 128, from);
+        expect(Number.isFinite(r.loss)).toBe(true);
+        optimizer.step(be, model.params());
+      }
+      return null;
+    })().catch((e: Error) => e);
+    await pool.dispose();
+    expect(pool.liveWorkers).toBe(0);
+    model.dispose();
+    return { err, steps };
+  }
+
+  it.each([true, false])('a thrown error fails that step with the worker\'s name and message (caller computes: %s)', async (caller) => {
+    const { err, steps } = await fitWithFault('throw', caller);
+    expect(steps).toBe(2);
+    expect(err?.message).toMatch(new RegExp(`^fit: worker ${caller ? 1 : 0} of 2 failed: Error: injected fault`));
+  }, 60_000);
+
+  it.each([true, false])('a thread that ends mid-step fails that step as exited (caller computes: %s)', async (caller) => {
+    const { err, steps } = await fitWithFault('exit', caller);
+    expect(steps).toBe(2);
+    expect(err?.message).toBe(`fit: worker ${caller ? 1 : 0} of 2 exited (code 1)`);
+  }, 60_000);
+});

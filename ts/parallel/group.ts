@@ -29,11 +29,13 @@ interface Handle {
 /** A worker failed or died: the message names the worker and the cause. */
 export class WorkerError extends Error {}
 
+/** How long an aborted step waits for the failed worker's message. */
+const FAILURE_WAIT_MS = 5000;
 /** How long the calling thread blocks waiting for a step before it listens for worker failures too. */
 const SYNC_WAIT_MS = 250;
 const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
 /** Whether Atomics.wait may block this thread (not a browser's main thread). */
-const canBlock = isNode || (typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined');
+export const canBlock = isNode || (typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined');
 
 /** How many workers 'auto' means: the cores the runtime reports. */
 export async function availableCores(): Promise<number> {
@@ -89,7 +91,11 @@ export class WorkerGroup {
   private rejectFailed!: (e: WorkerError) => void;
   private closed = false;
 
-  private constructor(private readonly handles: Handle[], private readonly ctrl: Int32Array, private readonly what: string) {
+  private constructor(
+    private readonly handles: Handle[], private readonly ctrl: Int32Array, private readonly what: string,
+    /** Index of the first worker thread among the pool's workers (1 when the calling thread is worker 0). */
+    private readonly first: number,
+  ) {
     this.failed = new Promise<never>((_, reject) => (this.rejectFailed = reject));
     this.failed.catch(() => { /* observed through wait() */ });
   }
@@ -98,8 +104,10 @@ export class WorkerGroup {
    * Starts one `kind` worker per init (each gets its init as Node's workerData
    * or as the first message) and waits until all are ready. In a browser,
    * `createWorker` makes them, and the page must be cross-origin isolated.
+   * Messages name the threads as workers `first`, `first + 1`, ... of
+   * `first + inits.length` (the calling thread may be worker 0).
    */
-  static async start(kind: WorkerKind, inits: object[], ctrl: Int32Array, what: string, createWorker?: CreateWorker): Promise<WorkerGroup> {
+  static async start(kind: WorkerKind, inits: object[], ctrl: Int32Array, what: string, createWorker?: CreateWorker, first = 0): Promise<WorkerGroup> {
     if (!isNode) {
       if (!createWorker) throw new Error(`${what}: workers in a browser need the createWorker option (the app's bundler knows the worker script's URL)`);
       if (!(globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated) {
@@ -107,9 +115,10 @@ export class WorkerGroup {
       }
     }
     const url = isNode && !createWorker ? await scriptUrl(kind) : null;
+    Atomics.store(ctrl, C.THREADS, inits.length);
     const handles: Handle[] = [];
     for (const init of inits) handles.push(url ? await nodeHandle(url, init) : webHandle(createWorker!(kind), init));
-    const group = new WorkerGroup(handles, ctrl, what);
+    const group = new WorkerGroup(handles, ctrl, what, first);
     const ready = handles.map((h, i) => new Promise<void>((resolve, reject) => {
       h.onMessage((m) => {
         if (m.type === 'ready') resolve();
@@ -128,9 +137,8 @@ export class WorkerGroup {
 
   private fail(i: number, why: string): void {
     if (this.failure || this.closed) return;
-    this.failure = new WorkerError(`${this.what}: worker ${i} of ${this.handles.length} ${why}`);
-    Atomics.store(this.ctrl, C.ABORT, 1);
-    Atomics.notify(this.ctrl, C.BAR_GEN);
+    this.failure = new WorkerError(`${this.what}: worker ${i + this.first} of ${this.handles.length + this.first} ${why}`);
+    this.abort();
     this.rejectFailed(this.failure);
   }
 
@@ -149,15 +157,20 @@ export class WorkerGroup {
     Atomics.notify(this.ctrl, C.SEQ);
   }
 
-  /** Waits until every worker has counted itself done; throws the failure if one failed. */
+  /**
+   * Waits until every worker thread has counted itself done; throws the
+   * failure if one failed (a worker that failed has aborted the pool, and its
+   * message comes through the event loop).
+   */
   async wait(): Promise<void> {
     const ctrl = this.ctrl, total = this.handles.length;
-    // Most steps end within milliseconds: sleep on the futex (a wake-up through
-    // the event loop costs more), and only after SYNC_WAIT_MS go back to the
-    // event loop, where a worker's exit or error is heard.
+    // Most steps end within milliseconds: sleep on the futex until the last
+    // thread is done (a wake-up through the event loop costs more), and only
+    // after SYNC_WAIT_MS go back to the event loop, where a worker's exit or
+    // error is heard.
     const until = canBlock ? performance.now() + SYNC_WAIT_MS : 0;
-    for (let d = Atomics.load(ctrl, C.DONE); d < total && !this.failure && performance.now() < until; d = Atomics.load(ctrl, C.DONE)) {
-      Atomics.wait(ctrl, C.DONE, d, 5);
+    for (let d = Atomics.load(ctrl, C.DONE), left = until - performance.now(); d < total && !this.failure && left > 0; d = Atomics.load(ctrl, C.DONE), left = until - performance.now()) {
+      Atomics.wait(ctrl, C.DONE, d, left);
     }
     for (;;) {
       const d = Atomics.load(ctrl, C.DONE);
@@ -166,7 +179,11 @@ export class WorkerGroup {
         .waitAsync(ctrl, C.DONE, d, 1000);
       if (r.async) await Promise.race([r.value as Promise<string>, this.failed.catch(() => undefined)]);
     }
+    if (Atomics.load(ctrl, C.ABORT) !== 0 && !this.failure && !this.closed) {
+      await Promise.race([this.failed.catch(() => undefined), new Promise((r) => setTimeout(r, FAILURE_WAIT_MS))]);
+    }
     if (this.failure) throw this.failure;
+    if (Atomics.load(ctrl, C.ABORT) !== 0) throw new WorkerError(`${this.what}: the workers stopped (the pool was aborted)`);
   }
 
   /** Ends every worker. Idempotent. */
@@ -181,14 +198,20 @@ export class WorkerGroup {
     await Promise.all(this.handles.map((h) => h.terminate()));
   }
 
-  /** How many workers the group has. */
+  /** How many worker threads the group has. */
   get size(): number {
     return this.handles.length;
   }
 
-  /** @internal Ends worker i as if it had crashed (tests). */
+  /** Aborts the pool: every worker's next barrier throws, and it counts itself done. */
+  abort(): void {
+    Atomics.store(this.ctrl, C.ABORT, 1);
+    Atomics.notify(this.ctrl, C.BAR_GEN);
+  }
+
+  /** @internal Ends worker thread i (counted from `first`) as if it had crashed (tests). */
   kill(i: number): Promise<void> {
-    return this.handles[i].terminate();
+    return this.handles[i - this.first].terminate();
   }
 
   /** Workers still running (0 after dispose or a failure's cleanup). */

@@ -1,21 +1,31 @@
 /**
- * Data-parallel training on worker threads (Node). One model and one
- * optimiser stay on the calling thread; each step the pool hands the
+ * Data-parallel training on worker threads (Node) or Web Workers. One model
+ * and one optimiser stay on the calling thread; each step the pool hands the
  * parameters and the batch's indices to N workers, which compute the batch's
  * gradient leaves between them (see shard.ts) and return the combined
  * gradients and batch-norm statistics. The result is the same bits as
  * training in one thread, for any N.
+ *
+ * Where the calling thread may block (Node, or a Web Worker) it is worker 0
+ * itself, with the model it already has, and N - 1 threads are started: no
+ * thread waits for the step while two compute, nobody wakes the caller, and
+ * one copy of the model fewer. A browser's main thread only waits, for N
+ * Web Workers.
  */
 import type { Backend } from '../backend/load.js';
 import { meanOfRows } from '../kernels/loss.js';
 import type { Param } from '../layers/layer.js';
 import type { Dataset, Sequential } from '../model.js';
-import { WorkerGroup, type CreateWorker } from './group.js';
-import { C, CMD, layoutBytes, modelSpec, T, TIMES, views, type LayoutSizes, type SharedViews } from './protocol.js';
+import { canBlock, WorkerError, WorkerGroup, type CreateWorker } from './group.js';
+import { C, CMD, layoutBytes, modelSpec, PoolAborted, PoolStalled, T, TIMES, views, type LayoutSizes, type SharedViews } from './protocol.js';
+import { ShardTrainer } from './shard-trainer.js';
 import { leafCount } from './shard.js';
 import type { WorkerInit } from './worker.js';
 
 export { availableCores, WorkerError, type CreateWorker } from './group.js';
+
+/** How long the calling thread, as worker 0, waits at one barrier before it takes the others for dead. */
+const STALL_MS = 30_000;
 
 /** A pool of training workers for one model, one data set and a largest batch. */
 export class TrainingPool {
@@ -30,6 +40,9 @@ export class TrainingPool {
   private mainMs = 0;
 
   private group!: WorkerGroup;
+  /** The calling thread's part of each step, when it is worker 0. */
+  private own: ShardTrainer | null = null;
+  private count = 0;
 
   private constructor(model: Sequential, sab: SharedArrayBuffer, sizes: LayoutSizes) {
     this.v = views(sab, sizes);
@@ -39,8 +52,13 @@ export class TrainingPool {
     this.otherTrainable = this.params.filter((p) => p.grad && !leafSet.has(p));
   }
 
-  /** Starts `count` workers for `model`, training on `data` in batches of at most `maxBatch`. */
-  static async create(model: Sequential, data: Dataset, count: number, maxBatch: number, createWorker?: CreateWorker): Promise<TrainingPool> {
+  /**
+   * Starts `count` workers for `model`, training on `data` in batches of at
+   * most `maxBatch`. `callerComputes` (internal: tests run the browser's way in
+   * Node) makes this thread worker 0; only where it may block.
+   */
+  static async create(model: Sequential, data: Dataset, count: number, maxBatch: number, createWorker?: CreateWorker, callerComputes = canBlock): Promise<TrainingPool> {
+    if (callerComputes && !canBlock) throw new Error('fit: this thread cannot block, so it cannot be worker 0');
     const be: Backend = model.backend;
     if (!be.module) throw new Error(`fit: workers need the compiled kernels module; initBackend() from bytes, a URL or a module (not a bundler's instance) to use workers`);
     const params = model.params();
@@ -61,31 +79,51 @@ export class TrainingPool {
     const lv = new Int32Array(labels);
     for (let i = 0; i < data.count; i++) lv[i] = data.labels[i];
     const pool = new TrainingPool(model, sab, sizes);
-    const inits: WorkerInit[] = Array.from({ length: count }, (_, index) => ({
-      index, sab, sizes, backend: be.name, module: be.module!, model: modelSpec(model), data: { images, labels, count: data.count, float },
+    const first = callerComputes ? 1 : 0;
+    const inits: WorkerInit[] = Array.from({ length: count - first }, (_, i) => ({
+      index: first + i, sab, sizes, backend: be.name, module: be.module!, model: modelSpec(model), data: { images, labels, count: data.count, float },
     }));
-    pool.group = await WorkerGroup.start('worker', inits, pool.v.ctrl, 'fit', createWorker);
+    pool.group = await WorkerGroup.start('worker', inits, pool.v.ctrl, 'fit', createWorker, first);
+    pool.count = count;
+    if (first) pool.own = new ShardTrainer(0, pool.v, be, model, data, true, STALL_MS);
     return pool;
   }
 
-  /** How many workers the pool has. */
+  /** How many workers the pool has (the calling thread counts when it is worker 0). */
   get size(): number {
-    return this.group.size;
+    return this.count;
   }
 
-  /** @internal Ends worker i as if it had crashed (tests). */
+  /** Whether the calling thread is worker 0 (else all workers are threads of their own). */
+  get callerComputes(): boolean {
+    return this.own !== null;
+  }
+
+  /** @internal Ends worker thread i as if it had crashed (tests). */
   kill(i: number): Promise<void> {
     return this.group.kill(i);
   }
 
-  /** Workers still running (0 after dispose). */
+  /** @internal Makes worker thread i fail in the middle of the next step: by throwing, or by ending its thread at once (tests). */
+  injectFault(i: number, how: 'throw' | 'exit'): void {
+    Atomics.store(this.v.ctrl, C.FAULT, how === 'throw' ? i + 1 : -(i + 1));
+  }
+
+  /** @internal How long the calling thread waits at a barrier before it gives up on the other workers (tests shorten it). */
+  set stallMs(ms: number) {
+    if (this.own) this.own.stallMs = ms;
+  }
+
+  /** Worker threads still running (0 after dispose). */
   get liveWorkers(): number {
     return this.group.liveWorkers;
   }
 
   /** Ends every worker. Idempotent. */
-  dispose(): Promise<void> {
-    return this.group.dispose();
+  async dispose(): Promise<void> {
+    await this.group.dispose();
+    this.own?.dispose();
+    this.own = null;
   }
 
   /**
@@ -104,29 +142,42 @@ export class TrainingPool {
       off += p.value.length;
     }
     for (let b = 0; b < n; b++) v.idx[b] = idx ? idx[from + b] : from + b;
-    const active = Math.min(this.group.size, leafCount(n));
+    const active = Math.min(this.count, leafCount(n));
     Atomics.store(ctrl, C.N, n);
     Atomics.store(ctrl, C.SEED_LO, stepSeed % 2 ** 32);
     Atomics.store(ctrl, C.SEED_HI, Math.floor(stepSeed / 2 ** 32));
     Atomics.store(ctrl, C.ACTIVE, active);
     this.group.run(CMD.STEP);
     const t1 = performance.now();
+    if (this.own) {
+      try {
+        this.own.step();
+      } catch (e) {
+        this.group.abort();
+        if (!(e instanceof PoolAborted)) throw e;
+        await this.group.wait(); // throws the failed worker's error
+        throw new WorkerError(`fit: ${e instanceof PoolStalled ? `the workers stopped answering (${e.message})` : 'the workers stopped'}`);
+      }
+    }
     await this.group.wait();
     const t2 = performance.now();
-    // Gradients: the leaf parameters' columns, then batch norm's.
+    // Gradients: the leaf parameters' columns, then (from worker 0 unless that
+    // is this thread) batch norm's gradients and running statistics.
     let col = 0;
     for (const p of this.leafParams) {
       p.grad!.view.set(v.grads.subarray(col, col + p.value.length));
       col += p.value.length;
     }
-    for (const p of this.otherTrainable) {
-      p.grad!.view.set(v.grads.subarray(col, col + p.value.length));
-      col += p.value.length;
-    }
-    off = 0;
-    for (const p of this.params) {
-      if (!p.grad) p.value.view.set(v.params.subarray(off, off + p.value.length));
-      off += p.value.length;
+    if (!this.own) {
+      for (const p of this.otherTrainable) {
+        p.grad!.view.set(v.grads.subarray(col, col + p.value.length));
+        col += p.value.length;
+      }
+      off = 0;
+      for (const p of this.params) {
+        if (!p.grad) p.value.view.set(v.params.subarray(off, off + p.value.length));
+        off += p.value.length;
+      }
     }
     let correct = 0;
     for (let w = 0; w < active; w++) correct += v.correct[w];
@@ -143,7 +194,7 @@ export class TrainingPool {
    * optimiser update (`main`).
    */
   timing(): { steps: number; step: number; main: number; copyIn: number; compute: number; wait: number; leafCopy: number; reduce: number } {
-    const t = this.v.timing, k = this.group.size;
+    const t = this.v.timing, k = this.count;
     const avg = (i: number) => {
       let s = 0, steps = 0;
       for (let w = 0; w < k; w++) { s += t[w * TIMES + i]; steps += t[w * TIMES + T.STEPS]; }

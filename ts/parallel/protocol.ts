@@ -3,7 +3,7 @@
  * workers take, over one SharedArrayBuffer with Atomics. Layout (all 4-byte
  * values, regions in this order):
  *
- *   ctrl    Int32 [CTRL_LEN]           sequence, command, batch size, seeds, barrier, done, abort
+ *   ctrl    Int32 [CTRL_LEN]           sequence, command, batch size, seeds, barrier, done, abort, threads
  *   idx     Int32 [maxBatch]           the step's example indices
  *   params  F32   [P]                  every parameter and statistic, in model order
  *   grads   F32   [Pt]                 every trainable parameter's gradient, in model order
@@ -40,6 +40,10 @@ export const C = {
   FLOAT: 10, CHUNK: 11, EVALUATE: 12,
   /** Inference: bumped when the parameters in shared memory are new. */
   PARAMS_VERSION: 13,
+  /** How many worker threads count themselves done after each command (the last one wakes the caller). */
+  THREADS: 14,
+  /** Tests: worker i fails in the middle of its next step, by throwing (i + 1) or by ending its thread (-(i + 1)). */
+  FAULT: 15,
 } as const;
 export const CTRL_LEN = 16;
 
@@ -149,6 +153,9 @@ export function views(sab: SharedArrayBuffer, s: LayoutSizes): SharedViews {
 /** Thrown in a worker when the pool was aborted (another worker failed, or dispose). */
 export class PoolAborted extends Error {}
 
+/** Thrown in the calling thread when a barrier waited longer than its limit (a worker that died cannot say so while the caller blocks). */
+export class PoolStalled extends PoolAborted {}
+
 /**
  * How long a waiting worker spins before it sleeps: most barrier waits on the
  * 2-core build machine were a few microseconds, a few were milliseconds (the
@@ -157,33 +164,37 @@ export class PoolAborted extends Error {}
  */
 export const SPIN_MS = 0.1;
 
-/** Waits until ctrl[i] differs from `value`: spins up to SPIN_MS, then sleeps; throws when the pool is aborted. */
-export function waitChange(ctrl: Int32Array, i: number, value: number, spinMs = SPIN_MS): void {
-  const until = performance.now() + spinMs;
+/**
+ * Waits until ctrl[i] differs from `value`: spins up to SPIN_MS, then sleeps;
+ * throws PoolAborted when the pool is aborted, PoolStalled after `stallMs`.
+ */
+export function waitChange(ctrl: Int32Array, i: number, value: number, spinMs = SPIN_MS, stallMs = Infinity): void {
+  const t0 = performance.now(), until = t0 + spinMs;
   for (let k = 0; ; k++) {
     if (Atomics.load(ctrl, i) !== value) return;
     if ((k & 1023) === 1023 && performance.now() > until) break;
   }
   while (Atomics.load(ctrl, i) === value) {
     if (Atomics.load(ctrl, C.ABORT) !== 0) throw new PoolAborted('pool aborted');
-    Atomics.wait(ctrl, i, value, 200);
+    if (performance.now() - t0 > stallMs) throw new PoolStalled(`no other worker arrived within ${stallMs} ms`);
+    Atomics.wait(ctrl, i, value, Math.min(200, stallMs));
   }
 }
 
 /** Milliseconds this thread has waited in barriers (read by the worker's timing). */
 export let barrierWaitMs = 0;
 
-/** Waits until all `workers` have arrived (a generation counter). */
-export function barrier(ctrl: Int32Array, workers: number): void {
+/** Waits until all `workers` have arrived (a generation counter); throws PoolStalled after `stallMs`. */
+export function barrier(ctrl: Int32Array, workers: number, stallMs = Infinity): void {
   const t0 = performance.now();
   try {
-    arrive(ctrl, workers);
+    arrive(ctrl, workers, stallMs);
   } finally {
     barrierWaitMs += performance.now() - t0;
   }
 }
 
-function arrive(ctrl: Int32Array, workers: number): void {
+function arrive(ctrl: Int32Array, workers: number, stallMs: number): void {
   const gen = Atomics.load(ctrl, C.BAR_GEN);
   if (Atomics.add(ctrl, C.BAR_COUNT, 1) === workers - 1) {
     Atomics.store(ctrl, C.BAR_COUNT, 0);
@@ -191,7 +202,7 @@ function arrive(ctrl: Int32Array, workers: number): void {
     Atomics.notify(ctrl, C.BAR_GEN);
     return;
   }
-  waitChange(ctrl, C.BAR_GEN, gen);
+  waitChange(ctrl, C.BAR_GEN, gen, SPIN_MS, stallMs);
 }
 
 /** Leaves [first, end) of `leaves` that worker w of `workers` owns. */

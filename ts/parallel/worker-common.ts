@@ -1,10 +1,9 @@
 /**
  * What every pool worker does the same way: build its own wasm instance and
- * model copy from the pool's description, keep named scratch buffers, and
- * run commands as the pool's sequence counter moves.
+ * model copy from the pool's description, and run commands as the pool's
+ * sequence counter moves.
  */
 import { instantiateBackend, type Backend, type BackendName } from '../backend/load.js';
-import type { F32Buffer } from '../backend/memory.js';
 import { layerFromConfig } from '../layers/index.js';
 import { Sequential } from '../model.js';
 import { C, CMD, PoolAborted, type ModelSpec } from './protocol.js';
@@ -42,20 +41,6 @@ export async function buildWorkerModel(backend: BackendName, module: WebAssembly
   return { be, model };
 }
 
-/** Named buffers of a worker's wasm memory, grown on demand; returns views of exactly `len` values. */
-export function bufferPool(be: Backend): (key: string, len: number) => F32Buffer {
-  const bufs = new Map<string, F32Buffer>();
-  return (key, len) => {
-    let b = bufs.get(key);
-    if (!b || b.length < len) {
-      b?.free();
-      b = be.heap.alloc(Math.max(len, 1));
-      bufs.set(key, b);
-    }
-    return b.sub(0, len);
-  };
-}
-
 /**
  * Tells the pool this worker is ready, then runs `step` each time ctrl's
  * sequence moves, until the EXIT command. A failure is reported to the pool and
@@ -81,8 +66,9 @@ export function serve(ctrl: Int32Array, step: () => void): void {
         Atomics.notify(ctrl, C.BAR_GEN);
       }
     } finally {
-      Atomics.add(ctrl, C.DONE, 1);
-      Atomics.notify(ctrl, C.DONE);
+      // Only the last thread wakes the caller: a wake-up per thread would take
+      // a core from a thread still computing.
+      if (Atomics.add(ctrl, C.DONE, 1) + 1 >= Atomics.load(ctrl, C.THREADS)) Atomics.notify(ctrl, C.DONE);
     }
   }
 }

@@ -1,0 +1,183 @@
+/**
+ * One participant of a training pool's step: a worker thread, or the calling
+ * thread itself where it may block (Node, or a Web Worker), with its own wasm
+ * instance and model. Each step it takes the parameters from shared memory
+ * (the calling thread's model holds them already), computes its leaves of the
+ * batch (meeting the others at every batch-norm sum), writes its leaf
+ * gradients, and combines its share of the gradient columns over all leaves.
+ */
+import type { Backend } from '../backend/load.js';
+import type { F32Buffer, I32Buffer } from '../backend/memory.js';
+import { pairwiseRows, pairwiseRowsPartial } from '../kernels/norm.js';
+import type { Param } from '../layers/layer.js';
+import type { Dataset, Sequential } from '../model.js';
+import * as protocol from './protocol.js';
+import { barrier, C, ownedColumns, ownedLeaves, T, TIMES, type SharedViews } from './protocol.js';
+import { coverLevels, LEAF_SIZE, leafCount, leafSizes, treeNodes, type StepShard, type TreeNode } from './shard.js';
+
+export class ShardTrainer {
+  private readonly ctrl: Int32Array;
+  private readonly params: Param[];
+  private readonly leafParams: Param[];
+  private readonly otherTrainable: Param[];
+  private readonly stats: Param[];
+  private readonly paramAt: Map<Param, number>;
+  private readonly leafAt: Map<Param, number>;
+  /** Named scratch buffers of this participant's wasm memory, grown on demand. */
+  private readonly bufs = new Map<string, F32Buffer>();
+  private readonly time: Float64Array;
+  /** The leaf tree's nodes each participant sums (see shard.ts) and the cover levels of all, per (leaves, active). */
+  private readonly trees = new Map<string, { mine: TreeNode[]; all: TreeNode[]; cover: I32Buffer }>();
+
+  /**
+   * Participant `w` of the pool whose shared memory is `v`. `caller`: this is
+   * the calling thread, whose model is the pool's model (it holds the
+   * parameters, and its batch-norm gradients and statistics need no copy);
+   * its barrier waits give up after `stallMs` (a worker that died cannot say
+   * so while this thread blocks).
+   */
+  constructor(
+    private readonly w: number, private readonly v: SharedViews, private readonly be: Backend, private readonly model: Sequential,
+    private readonly data: Dataset, private readonly caller = false, public stallMs = Infinity,
+  ) {
+    this.ctrl = v.ctrl;
+    this.params = model.params();
+    this.leafParams = model.leafParams();
+    const leafSet = new Set(this.leafParams);
+    this.otherTrainable = this.params.filter((p) => p.grad && !leafSet.has(p));
+    this.stats = this.params.filter((p) => !p.grad);
+    this.paramAt = offsets(this.params);
+    this.leafAt = offsets(this.leafParams);
+    this.time = v.timing.subarray(w * TIMES, (w + 1) * TIMES);
+  }
+
+  /** A view of exactly `len` values of the scratch buffer `key`. */
+  private buffer(key: string, len: number): F32Buffer {
+    let b = this.bufs.get(key);
+    if (!b || b.length < len) {
+      b?.free();
+      b = this.be.heap.alloc(Math.max(len, 1));
+      this.bufs.set(key, b);
+    }
+    return b.sub(0, len);
+  }
+
+  /** Frees the scratch buffers (the calling thread's: a worker's memory ends with it). */
+  dispose(): void {
+    for (const b of this.bufs.values()) b.free();
+    for (const t of this.trees.values()) t.cover.free();
+    this.bufs.clear();
+    this.trees.clear();
+  }
+
+  private leafTree(L: number, active: number): { mine: TreeNode[]; all: TreeNode[]; cover: I32Buffer } {
+    const key = `${L}/${active}`;
+    let t = this.trees.get(key);
+    if (!t) {
+      const per = Array.from({ length: active }, (_, k) => treeNodes(L, ...ownedLeaves(L, k, active)));
+      const all = per.flat(), cover = this.be.heap.allocI32(L);
+      cover.set(coverLevels(L, all));
+      t = { mine: per[this.w], all, cover };
+      this.trees.set(key, t);
+    }
+    return t;
+  }
+
+  /** This participant's part of the step the shared memory describes; throws PoolAborted when the pool was aborted. */
+  step(): void {
+    const { v, ctrl, w, be, time } = this, buffer = (key: string, len: number) => this.buffer(key, len);
+    const n = Atomics.load(ctrl, C.N), active = Atomics.load(ctrl, C.ACTIVE);
+    if (w >= active) return;
+    time[T.STEPS]++;
+    const t0 = performance.now(), wait0 = protocol.barrierWaitMs;
+    const seed = (Atomics.load(ctrl, C.SEED_LO) >>> 0) + (Atomics.load(ctrl, C.SEED_HI) >>> 0) * 2 ** 32;
+    const L = leafCount(n), Pl = v.sizes.leafValues;
+    const [l0, l1] = ownedLeaves(L, w, active);
+    const img0 = l0 * LEAF_SIZE, nLocal = Math.min(l1 * LEAF_SIZE, n) - img0;
+    if (!this.caller) for (const p of this.params) p.value.view.set(v.params.subarray(this.paramAt.get(p)!, this.paramAt.get(p)! + p.value.length));
+    let tick = 0;
+    const shard: StepShard = {
+      offset: img0, batchSize: n, leaves: leafSizes(n, l0, l1 - l0),
+      reduceRows: (local, rows, cols, dst) => {
+        const table = v.tables[tick++ & 1];
+        table.set(local.view.subarray(0, rows * cols), img0 * cols);
+        barrier(ctrl, active, this.stallMs);
+        const all = buffer('table', n * cols);
+        all.view.set(table.subarray(0, n * cols));
+        pairwiseRows(be, all, n, cols, dst);
+      },
+    };
+    const x = this.model.stageBatch(this.data, v.idx, img0, nLocal);
+    const t1 = performance.now();
+    const r = this.model.shardStep(x, nLocal, shard, seed);
+    const t2 = performance.now(), wait1 = protocol.barrierWaitMs;
+    const fault = Atomics.load(ctrl, C.FAULT);
+    if (fault !== 0 && Math.abs(fault) === w + 1 && !this.caller) injectedFault(fault > 0);
+    v.losses.set(r.losses, img0);
+    v.correct[w] = r.correct;
+    // This participant's leaves' gradients summed into the largest tree nodes
+    // they cover; each node's value goes to its first leaf's row (row = global leaf).
+    const tree = this.leafTree(L, active);
+    let nodeMs = 0;
+    for (const p of this.leafParams) {
+      const size = p.value.length, col = this.leafAt.get(p)!, lg = p.leafGrads!;
+      for (const nd of tree.mine) {
+        const j = nd.start - l0;
+        let row = lg.view.subarray(j * size, (j + 1) * size);
+        if (nd.level > 0) {
+          const ts = performance.now(), sum = buffer('node', size);
+          pairwiseRows(be, lg.sub(j * size, 2 ** nd.level * size), 2 ** nd.level, size, sum);
+          row = sum.view;
+          nodeMs += performance.now() - ts;
+        }
+        v.leaves.set(row, nd.start * Pl + col);
+      }
+    }
+    barrier(ctrl, active, this.stallMs);
+    const t3 = performance.now();
+    // Its share of the columns: the tree finished from every participant's nodes.
+    const [c0, c1] = ownedColumns(Pl, w, active), width = c1 - c0;
+    let tr = t3;
+    if (width > 0) {
+      const rows = buffer('leafRows', L * width), rv = rows.view;
+      for (const nd of tree.all) rv.set(v.leaves.subarray(nd.start * Pl + c0, nd.start * Pl + c1), nd.start * width);
+      const dst = buffer('columns', width);
+      tr = performance.now();
+      pairwiseRowsPartial(be, rows, L, width, tree.cover, dst);
+      v.grads.set(dst.view, c0);
+    }
+    if (w === 0 && !this.caller) {
+      // Batch norm's gradients and running statistics: the same in every participant.
+      let at = Pl;
+      for (const p of this.otherTrainable) {
+        v.grads.set(p.grad!.view, at);
+        at += p.value.length;
+      }
+      for (const p of this.stats) v.params.set(p.value.view, this.paramAt.get(p)!);
+    }
+    const t4 = performance.now(), wait2 = protocol.barrierWaitMs;
+    time[T.COPY_IN] += t1 - t0;
+    time[T.COMPUTE] += t2 - t1 - (wait1 - wait0);
+    time[T.WAIT] += wait2 - wait0;
+    time[T.LEAF_COPY] += t3 - t2 - (wait2 - wait1) - nodeMs + (tr - t3);
+    time[T.REDUCE] += t4 - tr + nodeMs;
+  }
+}
+
+/** Tests: fails this worker, by throwing or by ending its thread at once, as a crash would (Node). */
+function injectedFault(throwIt: boolean): void {
+  if (throwIt) throw new Error('injected fault');
+  (globalThis as unknown as { process: { exit(code: number): never } }).process.exit(1);
+}
+
+/** Each parameter's offset in the concatenation of `ps`. */
+function offsets(ps: Param[]): Map<Param, number> {
+  const at = new Map<Param, number>();
+  let off = 0;
+  for (const p of ps) {
+    at.set(p, off);
+    off += p.value.length;
+  }
+  return at;
+}
+
