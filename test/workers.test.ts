@@ -172,3 +172,19 @@ describe('a worker that fails in the middle of a step', () => {
     expect(err?.message).toBe(`fit: worker ${caller ? 1 : 0} of 2 exited (code 1)`);
   }, 60_000);
 });
+
+describe('the barrier probe (bench --workers ceiling)', () => {
+  it('runs a step\'s share on each thread and meets every barrier, or the whole step on one thread without barriers', async () => {
+    const { BarrierProbe } = await import('../ts/bench/ceiling.js');
+    const { C } = await import('../ts/parallel/protocol.js');
+    const be = await initBackend({ backend: 'simd' });
+    const probe = await BarrierProbe.create(be, 3, 4, 2);
+    const ctrl = (probe as unknown as { ctrl: Int32Array }).ctrl;
+    probe.one();
+    expect(Atomics.load(ctrl, C.BAR_GEN)).toBe(0);
+    for (let i = 0; i < 5; i++) probe.many();
+    expect(Atomics.load(ctrl, C.BAR_GEN)).toBe(5 * 4); // each barrier opens once all 3 threads arrive
+    expect(Atomics.load(ctrl, C.DONE)).toBe(2);
+    await probe.dispose();
+  }, 30_000);
+});

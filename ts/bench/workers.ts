@@ -9,6 +9,7 @@ import { createPreset } from '../models/presets.js';
 import { optimizerFromConfig } from '../optim/optimizer.js';
 import { InferencePool } from '../parallel/infer.js';
 import { TrainingPool } from '../parallel/pool.js';
+import { BarrierProbe } from './ceiling.js';
 import { benchBatch } from './models.js';
 import type { PeerRunner } from './peers.js';
 import { findTorch, torchRunner } from './torch.js';
@@ -27,8 +28,17 @@ export interface WorkerBenchRow {
   vsPytorch?: number;
 }
 
-/** Where a multi-worker training step's time goes, ms per step (see TrainingPool.timing). */
-export interface StepTiming { batch: number; workers: number; step: number; main: number; copyIn: number; compute: number; wait: number; leafCopy: number; reduce: number }
+/**
+ * Where a multi-worker training step's time goes, ms per step (see
+ * TrainingPool.timing), its barriers, and this machine's ceiling for such a
+ * step (see ceiling.ts): how many times faster than one thread pure
+ * multiply-add with as many barriers and as long a step ran on as many
+ * threads, in the same rounds.
+ */
+export interface StepTiming {
+  batch: number; workers: number; step: number; main: number; copyIn: number; compute: number; wait: number; leafCopy: number; reduce: number;
+  barriers: number; ceiling: number;
+}
 
 export interface WorkerBenchOptions {
   model: string;
@@ -79,16 +89,32 @@ export async function benchWorkers(o: WorkerBenchOptions): Promise<{ rows: Worke
       const tr = await torchFor(b, w);
       if (tr) contenders.push({ threads: w, system: 'pytorch', fn: tr.train, close: () => tr.dispose() });
     }
-    o.onNote?.(`training, batch ${batch}: ${contenders.map((c) => `${c.system} x${c.threads}`).join(', ')} (${rounds} interleaved rounds)`);
-    // Warm-up, then the pools' timing counts the measured rounds only.
-    for (const c of contenders) for (let i = 0; i < 10; i++) await c.fn();
-    for (const c of contenders) c.pool?.resetTiming();
-    const samples = await interleavedRoundsAsync(contenders.map((c) => c.fn), { rounds, minMs: 400, warmup: 0 });
-    addRows(rows, contenders, samples, 'train', batch);
+    // Warm-up (timing one worker's steps), then the pools' timing counts the measured rounds only.
+    let oneMs = 0;
     for (const c of contenders) {
-      if (c.pool) timing.push({ batch, workers: c.threads, ...c.pool.timing() });
-      await c.close();
+      for (let i = 0; i < 10; i++) {
+        const t0 = performance.now();
+        await c.fn();
+        if (c.system === 'cnn-wasm' && c.threads === 1 && i >= 5) oneMs += (performance.now() - t0) / 5;
+      }
     }
+    // Each pool's ceiling: pure multiply-add with its barriers and step length, 1 thread and as many as the pool.
+    const probes = [];
+    for (const c of contenders) if (c.pool) probes.push({ c, probe: await BarrierProbe.create(be, c.threads, Math.round(c.pool.timing().barriers), oneMs) });
+    for (const c of contenders) c.pool?.resetTiming();
+    o.onNote?.(`training, batch ${batch}: ${contenders.map((c) => `${c.system} x${c.threads}`).join(', ')}, ${probes.map((p) => `ceiling x1, x${p.c.threads}`).join(', ')} (${rounds} interleaved rounds)`);
+    const samples = await interleavedRoundsAsync([
+      ...contenders.map((c) => c.fn),
+      ...probes.flatMap(({ probe }) => [async () => probe.one(), async () => probe.many()]),
+    ], { rounds, minMs: 400, warmup: 0 });
+    addRows(rows, contenders, samples, 'train', batch);
+    probes.forEach(({ c }, k) => {
+      const [one, many] = samples.slice(contenders.length + 2 * k);
+      const t = c.pool!.timing();
+      timing.push({ batch, workers: c.threads, ...t, barriers: Math.round(t.barriers), ceiling: medianRatio(many, one) });
+    });
+    for (const { probe } of probes) await probe.dispose();
+    for (const c of contenders) await c.close();
   }
 
   // Inference: one call of `inferImages` digits, split across the workers in chunks of 256.

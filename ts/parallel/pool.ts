@@ -189,11 +189,12 @@ export class TrainingPool {
    * Where the workers' time went, milliseconds per step averaged over workers
    * and steps: copying parameters and images in, computing, waiting at
    * barriers (the batch-norm sums and the leaf exchange: imbalance and wake-up),
-   * copying leaf gradients out and in, and the leaf reduction. `step` is the
+   * copying leaf gradients out and in, and the leaf reduction; and the
+   * barriers a step has (`barriers`). `step` is the
    * calling thread's wall time per step, including its own copies and the
    * optimiser update (`main`).
    */
-  timing(): { steps: number; step: number; main: number; copyIn: number; compute: number; wait: number; leafCopy: number; reduce: number } {
+  timing(): { steps: number; step: number; main: number; copyIn: number; compute: number; wait: number; leafCopy: number; reduce: number; barriers: number } {
     const t = this.v.timing, k = this.count;
     const avg = (i: number) => {
       let s = 0, steps = 0;
@@ -204,6 +205,7 @@ export class TrainingPool {
     return {
       steps, step: steps ? this.stepMs / steps : 0, main: steps ? this.mainMs / steps : 0,
       copyIn: avg(T.COPY_IN), compute: avg(T.COMPUTE), wait: avg(T.WAIT), leafCopy: avg(T.LEAF_COPY), reduce: avg(T.REDUCE),
+      barriers: avg(T.BARRIERS),
     };
   }
 

@@ -96,8 +96,8 @@ export function inferViews(sab: SharedArrayBuffer, s: InferSizes): InferViews {
   };
 }
 
-/** Phases a worker's time is counted in (milliseconds, summed over steps). */
-export const T = { STEPS: 0, COPY_IN: 1, COMPUTE: 2, WAIT: 3, LEAF_COPY: 4, REDUCE: 5, IDLE: 6 } as const;
+/** Phases a worker's time is counted in (milliseconds, summed over steps), and the barriers it met. */
+export const T = { STEPS: 0, COPY_IN: 1, COMPUTE: 2, WAIT: 3, LEAF_COPY: 4, REDUCE: 5, IDLE: 6, BARRIERS: 7 } as const;
 export const TIMES = 8;
 
 /** Sizes the layout is made from. */

@@ -161,6 +161,7 @@ export class ShardTrainer {
     time[T.WAIT] += wait2 - wait0;
     time[T.LEAF_COPY] += t3 - t2 - (wait2 - wait1) - nodeMs + (tr - t3);
     time[T.REDUCE] += t4 - tr + nodeMs;
+    time[T.BARRIERS] += tick + 1;
   }
 }
 
