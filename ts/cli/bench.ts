@@ -52,7 +52,7 @@ function printWorkerTable(rows: WorkerBenchRow[], timing: StepTiming[], pytorch:
     console.log('\nthis machine\'s ceiling: pure multiply-add with the same barriers a step and step length, N threads vs 1, same rounds');
     for (const t of timing) {
       const got = rows.find((r) => r.mode === 'train' && r.batch === t.batch && r.system === 'cnn-wasm' && r.threads === t.workers)?.speedup;
-      console.log(`  batch ${pad(String(t.batch), 4)} ${t.workers} workers, ${t.barriers} barriers a step: ceiling ${t.ceiling.toFixed(2)}x${got ? `; training ${got.toFixed(2)}x is ${((got / t.ceiling) * 100).toFixed(0)}% of it` : ''}`);
+      console.log(`  batch ${pad(String(t.batch), 4)} ${t.workers} workers, ${t.barriers} barrier${t.barriers === 1 ? '' : 's'} a step: ceiling ${t.ceiling.toFixed(2)}x${got ? `; training ${got.toFixed(2)}x is ${((got / t.ceiling) * 100).toFixed(0)}% of it` : ''}`);
     }
   }
 }
