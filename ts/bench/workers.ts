@@ -45,10 +45,15 @@ export interface WorkerBenchOptions {
   workers: number[];
   batches: number[];
   rounds?: number;
+  /** Milliseconds each cnn-wasm training contender runs before the rounds (default WARMUP_MS). */
+  warmupMs?: number;
   /** Examples per inference call (default 2,048). */
   inferImages?: number;
   onNote?(m: string): void;
 }
+
+/** How long each cnn-wasm training contender warms up: a new worker's JIT settles in a few seconds. */
+const WARMUP_MS = 3000;
 
 export async function benchWorkers(o: WorkerBenchOptions): Promise<{ rows: WorkerBenchRow[]; timing: StepTiming[]; pytorch: string }> {
   const be = await initBackend({ backend: 'simd' });
@@ -89,14 +94,15 @@ export async function benchWorkers(o: WorkerBenchOptions): Promise<{ rows: Worke
       const tr = await torchFor(b, w);
       if (tr) contenders.push({ threads: w, system: 'pytorch', fn: tr.train, close: () => tr.dispose() });
     }
-    // Warm-up (timing one worker's steps), then the pools' timing counts the measured rounds only.
+    // Warm-up, then the pools' timing counts the measured rounds only. V8
+    // compiles each new worker's JavaScript on background threads for its
+    // first seconds, which on a machine with as many cores as workers takes
+    // time from the compute: cnn-wasm warms up for WARMUP_MS (10 steps at
+    // least), PyTorch for 10 steps. One worker's last steps give the probe's step length.
     let oneMs = 0;
     for (const c of contenders) {
-      for (let i = 0; i < 10; i++) {
-        const t0 = performance.now();
-        await c.fn();
-        if (c.system === 'cnn-wasm' && c.threads === 1 && i >= 5) oneMs += (performance.now() - t0) / 5;
-      }
+      const times = await warmUp(c, o.warmupMs ?? WARMUP_MS);
+      if (c.system === 'cnn-wasm' && c.threads === 1) oneMs = median(times.slice(-10));
     }
     // Each pool's ceiling: pure multiply-add with its barriers and step length, 1 thread and as many as the pool.
     const probes = [];
@@ -131,11 +137,23 @@ export async function benchWorkers(o: WorkerBenchOptions): Promise<{ rows: Worke
     if (tr) inf.push({ threads: w, system: 'pytorch', fn: tr.infer, close: () => tr.dispose() });
   }
   o.onNote?.(`inference of ${n} digits: ${inf.map((c) => `${c.system} x${c.threads}`).join(', ')}`);
-  const samples = await interleavedRoundsAsync(inf.map((c) => c.fn), { rounds, minMs: 400, warmup: 3 });
+  for (const c of inf) await warmUp(c, o.warmupMs ?? WARMUP_MS);
+  const samples = await interleavedRoundsAsync(inf.map((c) => c.fn), { rounds, minMs: 400, warmup: 0 });
   addRows(rows, inf, samples, 'infer', n);
   for (const c of inf) await c.close();
   model.dispose();
   return { rows, timing, pytorch };
+}
+
+/** Runs a contender 10 times, and a cnn-wasm one for `ms` at least; returns each call's milliseconds. */
+async function warmUp(c: { system: string; fn: () => Promise<void> }, ms: number): Promise<number[]> {
+  const t0 = performance.now(), times: number[] = [];
+  while (times.length < 10 || (c.system === 'cnn-wasm' && performance.now() - t0 < ms)) {
+    const t = performance.now();
+    await c.fn();
+    times.push(performance.now() - t);
+  }
+  return times;
 }
 
 function addRows(
