@@ -179,11 +179,18 @@ export class WorkerGroup {
         .waitAsync(ctrl, C.DONE, d, 1000);
       if (r.async) await Promise.race([r.value as Promise<string>, this.failed.catch(() => undefined)]);
     }
-    if (Atomics.load(ctrl, C.ABORT) !== 0 && !this.failure && !this.closed) {
-      await Promise.race([this.failed.catch(() => undefined), new Promise((r) => setTimeout(r, FAILURE_WAIT_MS))]);
-    }
     if (this.failure) throw this.failure;
-    if (Atomics.load(ctrl, C.ABORT) !== 0) throw new WorkerError(`${this.what}: the workers stopped (the pool was aborted)`);
+    if (Atomics.load(ctrl, C.ABORT) !== 0) throw await this.failureAfterAbort('the workers stopped (the pool was aborted)');
+  }
+
+  /**
+   * After the pool was aborted: the failed worker's error once its message
+   * has come through the event loop (within FAILURE_WAIT_MS), else an error
+   * saying `why` the step stopped.
+   */
+  async failureAfterAbort(why: string): Promise<WorkerError> {
+    if (!this.failure && !this.closed) await Promise.race([this.failed.catch(() => undefined), new Promise((r) => setTimeout(r, FAILURE_WAIT_MS))]);
+    return this.failure ?? new WorkerError(`${this.what}: ${why}`);
   }
 
   /** Ends every worker. Idempotent. */

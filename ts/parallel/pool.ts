@@ -16,7 +16,7 @@ import type { Backend } from '../backend/load.js';
 import { meanOfRows } from '../kernels/loss.js';
 import type { Param } from '../layers/layer.js';
 import type { Dataset, Sequential } from '../model.js';
-import { canBlock, WorkerError, WorkerGroup, type CreateWorker } from './group.js';
+import { canBlock, WorkerGroup, type CreateWorker } from './group.js';
 import { C, CMD, layoutBytes, modelSpec, PoolAborted, PoolStalled, T, TIMES, views, type LayoutSizes, type SharedViews } from './protocol.js';
 import { ShardTrainer } from './shard-trainer.js';
 import { leafCount } from './shard.js';
@@ -155,8 +155,8 @@ export class TrainingPool {
       } catch (e) {
         this.group.abort();
         if (!(e instanceof PoolAborted)) throw e;
-        await this.group.wait(); // throws the failed worker's error
-        throw new WorkerError(`fit: ${e instanceof PoolStalled ? `the workers stopped answering (${e.message})` : 'the workers stopped'}`);
+        // A worker failed, or (stalled) did not come to a barrier: its message, if it sends one, names it.
+        throw await this.group.failureAfterAbort(e instanceof PoolStalled ? `${e.message} at a barrier; a worker may have died` : 'the workers stopped');
       }
     }
     await this.group.wait();
