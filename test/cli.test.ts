@@ -131,9 +131,9 @@ describe('train, eval, predict', () => {
     expect(run('train', '--resume', first, '--lr', '0.5')).toMatchObject({ code: 2, err: expect.stringMatching(/--lr cannot be combined with --resume/) });
   });
 
-  it('Ctrl-C stops training cleanly and saves a loadable checkpoint', async () => {
-    const out = join(dir, 'ckpt.cnnw');
-    const child = spawn(process.execPath, [bin, 'train', '--dataset', 'mnist-sample', '--epochs', '50', '--out', out, '--no-progress'], { env, cwd: dir });
+  it.each(['1', '2'])('Ctrl-C stops training cleanly and saves a loadable checkpoint (--workers %s)', async (workers) => {
+    const out = join(dir, `ckpt${workers}.cnnw`);
+    const child = spawn(process.execPath, [bin, 'train', '--dataset', 'mnist-sample', '--epochs', '50', '--workers', workers, '--out', out, '--no-progress'], { env, cwd: dir });
     let err = '';
     child.stderr.on('data', (d) => (err += d));
     let stdout = '', sent = false;
@@ -147,7 +147,7 @@ describe('train, eval, predict', () => {
     const code = await new Promise<number | null>((r) => child.on('exit', r));
     expect(code).toBe(130); // scripts can tell it stopped early
     expect(err).toMatch(/interrupted: finishing the current step and saving a checkpoint/);
-    expect(stdout).toMatch(/checkpoint saved to .*ckpt.cnnw after \d+ steps; continue with: cnn-wasm train --resume/);
+    expect(stdout).toMatch(/checkpoint saved to .*ckpt\d.cnnw after \d+ steps; continue with: cnn-wasm train --resume/);
     expect(existsSync(out)).toBe(true);
     await initBackend();
     const loaded = loadModel(out);
