@@ -45,14 +45,14 @@ export interface WorkerBenchOptions {
   workers: number[];
   batches: number[];
   rounds?: number;
-  /** Milliseconds each cnn-wasm training contender runs before the rounds (default WARMUP_MS). */
+  /** Milliseconds each cnn-wasm contender runs before the rounds (default WARMUP_MS). */
   warmupMs?: number;
   /** Examples per inference call (default 2,048). */
   inferImages?: number;
   onNote?(m: string): void;
 }
 
-/** How long each cnn-wasm training contender warms up: a new worker's JIT settles in a few seconds. */
+/** How long each cnn-wasm contender (training and inference) warms up: a new worker's JIT settles in a few seconds. */
 const WARMUP_MS = 3000;
 
 export async function benchWorkers(o: WorkerBenchOptions): Promise<{ rows: WorkerBenchRow[]; timing: StepTiming[]; pytorch: string }> {
