@@ -134,7 +134,7 @@ describe('the calling thread as worker 0', () => {
 });
 
 describe('a worker that fails in the middle of a step', () => {
-  async function fitWithFault(how: 'throw' | 'exit', callerComputes: boolean) {
+  async function fitWithFault(how: 'throw' | 'exit' | 'hang', callerComputes: boolean) {
     const be = await initBackend({ backend: 'simd' });
     const { model, recipe } = createPreset('lenet5-bn', { backend: be, seed: 1 });
     const { TrainingPool } = await import('../ts/parallel/pool.js');
@@ -170,6 +170,13 @@ describe('a worker that fails in the middle of a step', () => {
     const { err, steps } = await fitWithFault('exit', caller);
     expect(steps).toBe(2);
     expect(err?.message).toBe(`fit: worker ${caller ? 1 : 0} of 2 exited (code 1)`);
+  }, 60_000);
+
+  it('a worker that never comes back to the barrier fails the step, and dispose ends it', async () => {
+    // The calling thread gives up after stallMs (300 ms here), waits for a message that does not come, and says why.
+    const { err, steps } = await fitWithFault('hang', true);
+    expect(steps).toBe(2);
+    expect(err?.message).toBe('fit: no other worker arrived within 300 ms at a barrier; a worker may have died');
   }, 60_000);
 });
 

@@ -17,7 +17,7 @@ import { meanOfRows } from '../kernels/loss.js';
 import type { Param } from '../layers/layer.js';
 import type { Dataset, Sequential } from '../model.js';
 import { canBlock, WorkerGroup, type CreateWorker } from './group.js';
-import { C, CMD, layoutBytes, modelSpec, PoolAborted, PoolStalled, T, TIMES, views, type LayoutSizes, type SharedViews } from './protocol.js';
+import { C, CMD, FAULTS, layoutBytes, modelSpec, PoolAborted, PoolStalled, T, TIMES, views, type Fault, type LayoutSizes, type SharedViews } from './protocol.js';
 import { ShardTrainer } from './shard-trainer.js';
 import { leafCount } from './shard.js';
 import type { WorkerInit } from './worker.js';
@@ -104,9 +104,9 @@ export class TrainingPool {
     return this.group.kill(i);
   }
 
-  /** @internal Makes worker thread i fail in the middle of the next step: by throwing, or by ending its thread at once (tests). */
-  injectFault(i: number, how: 'throw' | 'exit'): void {
-    Atomics.store(this.v.ctrl, C.FAULT, how === 'throw' ? i + 1 : -(i + 1));
+  /** @internal Makes worker thread i fail in the middle of the next step: it throws, its thread ends at once, or it never comes back (tests). */
+  injectFault(i: number, how: Fault): void {
+    Atomics.store(this.v.ctrl, C.FAULT, 4 * (i + 1) + FAULTS.indexOf(how));
   }
 
   /** @internal How long the calling thread waits at a barrier before it gives up on the other workers (tests shorten it). */

@@ -42,10 +42,14 @@ export const C = {
   PARAMS_VERSION: 13,
   /** How many worker threads count themselves done after each command (the last one wakes the caller). */
   THREADS: 14,
-  /** Tests: worker i fails in the middle of its next step, by throwing (i + 1) or by ending its thread (-(i + 1)). */
+  /** Tests: worker i fails in the middle of its next step: 4 * (i + 1) + the fault's index in FAULTS. */
   FAULT: 15,
 } as const;
 export const CTRL_LEN = 16;
+
+/** Tests: how an injected fault fails a worker (see C.FAULT): it throws, its thread ends, or it never comes back. */
+export const FAULTS = ['throw', 'exit', 'hang'] as const;
+export type Fault = (typeof FAULTS)[number];
 
 /** Commands. */
 export const CMD = { STEP: 1, EXIT: 2, INFER: 3 } as const;

@@ -12,7 +12,7 @@ import { pairwiseRows, pairwiseRowsPartial } from '../kernels/norm.js';
 import type { Param } from '../layers/layer.js';
 import type { Dataset, Sequential } from '../model.js';
 import * as protocol from './protocol.js';
-import { barrier, C, ownedColumns, ownedLeaves, T, TIMES, type SharedViews } from './protocol.js';
+import { barrier, C, FAULTS, ownedColumns, ownedLeaves, T, TIMES, type Fault, type SharedViews } from './protocol.js';
 import { coverLevels, LEAF_SIZE, leafCount, leafSizes, treeNodes, type StepShard, type TreeNode } from './shard.js';
 
 export class ShardTrainer {
@@ -112,7 +112,7 @@ export class ShardTrainer {
     const r = this.model.shardStep(x, nLocal, shard, seed);
     const t2 = performance.now(), wait1 = protocol.barrierWaitMs;
     const fault = Atomics.load(ctrl, C.FAULT);
-    if (fault !== 0 && Math.abs(fault) === w + 1 && !this.caller) injectedFault(fault > 0);
+    if (fault !== 0 && fault >> 2 === w + 1 && !this.caller) injectedFault(FAULTS[fault & 3]);
     v.losses.set(r.losses, img0);
     v.correct[w] = r.correct;
     // This participant's leaves' gradients summed into the largest tree nodes
@@ -165,10 +165,11 @@ export class ShardTrainer {
   }
 }
 
-/** Tests: fails this worker, by throwing or by ending its thread at once, as a crash would (Node). */
-function injectedFault(throwIt: boolean): void {
-  if (throwIt) throw new Error('injected fault');
-  (globalThis as unknown as { process: { exit(code: number): never } }).process.exit(1);
+/** Tests: fails this worker by throwing, by ending its thread at once as a crash would (Node), or by never coming back. */
+function injectedFault(how: Fault): void {
+  if (how === 'throw') throw new Error('injected fault');
+  if (how === 'exit') (globalThis as unknown as { process: { exit(code: number): never } }).process.exit(1);
+  for (;;) { /* hang */ }
 }
 
 /** Each parameter's offset in the concatenation of `ps`. */
