@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { Backend, BackendName } from '../backend/load.js';
-import { barrier, C, CTRL_LEN } from '../parallel/protocol.js';
+import { barrier, C, CMD, CTRL_LEN } from '../parallel/protocol.js';
 
 /** What a probe thread gets. */
 export interface ProbeInit {
@@ -51,6 +51,7 @@ export class BarrierProbe {
     }
     const iters = Math.max(1, Math.round(((reps / 2) * (stepMs / barriers / workers)) / ms));
     const sab = new SharedArrayBuffer(4 * CTRL_LEN), ctrl = new Int32Array(sab);
+    Atomics.store(ctrl, C.THREADS, workers - 1);
     const init = (): ProbeInit => ({ sab, backend: be.name, module: be.module!, workers, barriers, iters });
     // The compiled script (from the TypeScript sources, as in tests, the built one).
     let url = new URL('./ceiling-worker.js', import.meta.url);
@@ -72,6 +73,7 @@ export class BarrierProbe {
   many(): void {
     const ctrl = this.ctrl;
     Atomics.store(ctrl, C.DONE, 0);
+    Atomics.store(ctrl, C.CMD, CMD.STEP);
     Atomics.add(ctrl, C.SEQ, 1);
     Atomics.notify(ctrl, C.SEQ);
     probeStep(this.be, ctrl, this.workers, this.barriers, this.iters, 1);
@@ -79,7 +81,7 @@ export class BarrierProbe {
   }
 
   async dispose(): Promise<void> {
-    Atomics.store(this.ctrl, C.CMD, -1);
+    Atomics.store(this.ctrl, C.CMD, CMD.EXIT);
     Atomics.add(this.ctrl, C.SEQ, 1);
     Atomics.notify(this.ctrl, C.SEQ);
     await Promise.all(this.threads.map((t) => t.terminate()));
