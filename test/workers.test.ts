@@ -195,3 +195,31 @@ describe('the barrier probe (bench --workers ceiling)', () => {
     await probe.dispose();
   }, 30_000);
 });
+
+describe('barrier waits', () => {
+  it('spin up to SPIN_MAX_MS while waits end sooner, and drop to SPIN_MIN_MS after one that lasts longer (the other thread not running)', async () => {
+    const { C, currentSpinMs, SPIN_MAX_MS, SPIN_MIN_MS, waitChange, waited } = await import('../ts/parallel/protocol.js');
+    const ctrl = new Int32Array(new SharedArrayBuffer(4 * 32));
+    Atomics.store(ctrl, C.BAR_GEN, 1);
+    for (let i = 0; i < 40; i++) waitChange(ctrl, C.BAR_GEN, 0); // ends at once: a short wait
+    expect(currentSpinMs()).toBe(SPIN_MAX_MS);
+    waited(SPIN_MAX_MS + 0.5);
+    expect(currentSpinMs()).toBe(SPIN_MIN_MS);
+    waited(SPIN_MAX_MS / 2); // a wait the spin would have caught grows it, by a tenth
+    expect(currentSpinMs()).toBeCloseTo(SPIN_MIN_MS * 1.1, 12);
+    let k = 1;
+    for (; currentSpinMs() < SPIN_MAX_MS; k++) waitChange(ctrl, C.BAR_GEN, 0);
+    expect(k).toBe(Math.ceil(Math.log(SPIN_MAX_MS / SPIN_MIN_MS) / Math.log(1.1)));
+    // A real wait that outlasts the spin (another thread changes the value 50 ms later) drops it again.
+    const { Worker } = await import('node:worker_threads');
+    const gate = new Int32Array(new SharedArrayBuffer(4 * 32)), g = C.BAR_GEN;
+    const w = new Worker(`const { workerData } = require("node:worker_threads"); const a = new Int32Array(workerData); `
+      + `Atomics.store(a, ${g}, 1); Atomics.notify(a, ${g}); const t = performance.now(); while (performance.now() - t < 50); Atomics.store(a, ${g}, 2); Atomics.notify(a, ${g});`,
+    { eval: true, workerData: gate.buffer });
+    waitChange(gate, g, 0); // the thread has started
+    waitChange(gate, g, 1);
+    expect(Atomics.load(gate, g)).toBe(2);
+    expect(currentSpinMs()).toBe(SPIN_MIN_MS);
+    await w.terminate();
+  }, 30_000);
+});

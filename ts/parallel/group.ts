@@ -5,7 +5,7 @@
  * every one has counted itself done, hearing a worker's failure or death, and
  * ending them. The training and inference pools are built on it.
  */
-import { C, CMD } from './protocol.js';
+import { C, CMD, currentSpinMs, waited } from './protocol.js';
 
 /** The worker kinds: training (worker.ts) and inference (infer-worker.ts). */
 export type WorkerKind = 'worker' | 'infer-worker';
@@ -160,10 +160,17 @@ export class WorkerGroup {
   /**
    * Waits until every worker thread has counted itself done; throws the
    * failure if one failed (a worker that failed has aborted the pool, and its
-   * message comes through the event loop).
+   * message comes through the event loop). `spin`: this thread has computed
+   * its share and the others are about to finish theirs, so it spins first
+   * (see waitChange) rather than sleep and be woken.
    */
-  async wait(): Promise<void> {
+  async wait(spin = false): Promise<void> {
     const ctrl = this.ctrl, total = this.handles.length;
+    const t0 = performance.now();
+    if (spin && canBlock) {
+      const spinUntil = t0 + currentSpinMs();
+      for (let k = 0; Atomics.load(ctrl, C.DONE) < total && !this.failure; k++) if ((k & 1023) === 1023 && performance.now() > spinUntil) break;
+    }
     // Most steps end within milliseconds: sleep on the futex until the last
     // thread is done (a wake-up through the event loop costs more), and only
     // after SYNC_WAIT_MS go back to the event loop, where a worker's exit or
@@ -179,6 +186,7 @@ export class WorkerGroup {
         .waitAsync(ctrl, C.DONE, d, 1000);
       if (r.async) await Promise.race([r.value as Promise<string>, this.failed.catch(() => undefined)]);
     }
+    if (spin) waited(performance.now() - t0);
     if (this.failure) throw this.failure;
     if (Atomics.load(ctrl, C.ABORT) !== 0) throw await this.failureAfterAbort('the workers stopped (the pool was aborted)');
   }

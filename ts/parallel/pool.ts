@@ -159,7 +159,7 @@ export class TrainingPool {
         throw await this.group.failureAfterAbort(e instanceof PoolStalled ? `${e.message} at a barrier; a worker may have died` : 'the workers stopped');
       }
     }
-    await this.group.wait();
+    await this.group.wait(this.own !== null);
     const t2 = performance.now();
     // Gradients: the leaf parameters' columns, then (from worker 0 unless that
     // is this thread) batch norm's gradients and running statistics.
