@@ -180,12 +180,12 @@ describe('a worker that fails in the middle of a step', () => {
   }, 60_000);
 });
 
-describe('the barrier probe (bench --workers ceiling)', () => {
-  it('runs a step\'s share on each thread and meets every barrier, or the whole step on one thread without barriers', async () => {
-    const { BarrierProbe } = await import('../ts/bench/ceiling.js');
+describe('the ceiling probes (bench --workers)', () => {
+  it('multiply-add: runs a step\'s share on each thread and meets every barrier, or the whole step on one thread without barriers', async () => {
+    const { CeilingProbe } = await import('../ts/bench/ceiling.js');
     const { C } = await import('../ts/parallel/protocol.js');
     const be = await initBackend({ backend: 'simd' });
-    const probe = await BarrierProbe.create(be, 3, 4, 2);
+    const probe = await CeilingProbe.madd(be, 3, 4, 2);
     const ctrl = (probe as unknown as { ctrl: Int32Array }).ctrl;
     probe.one();
     expect(Atomics.load(ctrl, C.BAR_GEN)).toBe(0);
@@ -193,6 +193,31 @@ describe('the barrier probe (bench --workers ceiling)', () => {
     expect(Atomics.load(ctrl, C.BAR_GEN)).toBe(5 * 4); // each barrier opens once all 3 threads arrive
     expect(Atomics.load(ctrl, C.DONE)).toBe(2);
     await probe.dispose();
+  }, 30_000);
+
+  it('independent trainings: each thread trains its share with a model of its own, without barriers; one thread alone trains every share in turn', async () => {
+    const { CeilingProbe } = await import('../ts/bench/ceiling.js');
+    const { C } = await import('../ts/parallel/protocol.js');
+    const be = await initBackend({ backend: 'simd' });
+    const d = mnistSample('train', 48);
+    const images = d.images as Uint8Array, labels = Uint8Array.from(d.labels);
+    const probe = await CeilingProbe.train(be, 3, 'lenet5-bn', images, labels);
+    const own = probe as unknown as { ctrl: Int32Array; own: { model: Sequential } };
+    // The reference: the same preset and seed trained by hand on the calling thread's share, then on every share.
+    const { model: ref, recipe } = createPreset('lenet5-bn', { backend: be, seed: 1 });
+    const opt = optimizerFromConfig(recipe.optimizer), data = { images, labels, count: 48 };
+    let step = 0;
+    for (let i = 0; i < 2; i++) {
+      probe.many();
+      ref.trainStep(data, null, 0, 16, opt, step++);
+      expect(Atomics.load(own.ctrl, C.DONE)).toBe(2);
+    }
+    probe.one();
+    for (const from of [0, 16, 32]) ref.trainStep(data, null, from, 16, opt, step++);
+    expect(Buffer.from(serializeModel(own.own.model))).toEqual(Buffer.from(serializeModel(ref)));
+    expect(Atomics.load(own.ctrl, C.BAR_GEN)).toBe(0);
+    await probe.dispose();
+    ref.dispose();
   }, 30_000);
 });
 

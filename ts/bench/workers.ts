@@ -9,7 +9,7 @@ import { createPreset } from '../models/presets.js';
 import { optimizerFromConfig } from '../optim/optimizer.js';
 import { InferencePool } from '../parallel/infer.js';
 import { TrainingPool } from '../parallel/pool.js';
-import { BarrierProbe } from './ceiling.js';
+import { CeilingProbe } from './ceiling.js';
 import { benchBatch } from './models.js';
 import type { PeerRunner } from './peers.js';
 import { findTorch, torchRunner } from './torch.js';
@@ -30,14 +30,15 @@ export interface WorkerBenchRow {
 
 /**
  * Where a multi-worker training step's time goes, ms per step (see
- * TrainingPool.timing), its barriers, and this machine's ceiling for such a
- * step (see ceiling.ts): how many times faster than one thread pure
- * multiply-add with as many barriers and as long a step ran on as many
- * threads, in the same rounds.
+ * TrainingPool.timing), its barriers, and this machine's ceilings for such a
+ * step (see ceiling.ts), how many times faster than one thread in the same
+ * rounds: `ceiling`, pure multiply-add with as many barriers and as long a
+ * step on as many threads; `independent`, as many threads each training its
+ * share of the batch on a model of its own, without barriers.
  */
 export interface StepTiming {
   batch: number; workers: number; step: number; main: number; copyIn: number; compute: number; wait: number; leafCopy: number; reduce: number;
-  barriers: number; ceiling: number;
+  barriers: number; ceiling: number; independent: number;
 }
 
 export interface WorkerBenchOptions {
@@ -104,22 +105,29 @@ export async function benchWorkers(o: WorkerBenchOptions): Promise<{ rows: Worke
       const times = await warmUp(c, o.warmupMs ?? WARMUP_MS);
       if (c.system === 'cnn-wasm' && c.threads === 1) oneMs = median(times.slice(-10));
     }
-    // Each pool's ceiling: pure multiply-add with its barriers and step length, 1 thread and as many as the pool.
+    // Each pool's ceilings, 1 thread and as many as the pool: pure multiply-add
+    // with its barriers and step length, and independent trainings of its shares.
     const probes = [];
-    for (const c of contenders) if (c.pool) probes.push({ c, probe: await BarrierProbe.create(be, c.threads, Math.round(c.pool.timing().barriers), oneMs) });
+    for (const c of contenders) {
+      if (!c.pool) continue;
+      const madd = await CeilingProbe.madd(be, c.threads, Math.round(c.pool.timing().barriers), oneMs);
+      const solo = await CeilingProbe.train(be, c.threads, o.model, b.images, b.labels);
+      await warmUp({ system: 'cnn-wasm', fn: async () => solo.many() }, o.warmupMs ?? WARMUP_MS); // new threads, as the pools'
+      probes.push({ c, madd, solo });
+    }
     for (const c of contenders) c.pool?.resetTiming();
-    o.onNote?.(`training, batch ${batch}: ${contenders.map((c) => `${c.system} x${c.threads}`).join(', ')}, ${probes.map((p) => `ceiling x1, x${p.c.threads}`).join(', ')} (${rounds} interleaved rounds)`);
+    o.onNote?.(`training, batch ${batch}: ${contenders.map((c) => `${c.system} x${c.threads}`).join(', ')}, ${probes.map((p) => `ceilings x1, x${p.c.threads}`).join(', ')} (${rounds} interleaved rounds)`);
     const samples = await interleavedRoundsAsync([
       ...contenders.map((c) => c.fn),
-      ...probes.flatMap(({ probe }) => [async () => probe.one(), async () => probe.many()]),
+      ...probes.flatMap(({ madd, solo }) => [madd, solo].flatMap((p) => [async () => p.one(), async () => p.many()])),
     ], { rounds, minMs: 400, warmup: 0 });
     addRows(rows, contenders, samples, 'train', batch);
     probes.forEach(({ c }, k) => {
-      const [one, many] = samples.slice(contenders.length + 2 * k);
+      const [one, many, soloOne, soloMany] = samples.slice(contenders.length + 4 * k);
       const t = c.pool!.timing();
-      timing.push({ batch, workers: c.threads, ...t, barriers: Math.round(t.barriers), ceiling: medianRatio(many, one) });
+      timing.push({ batch, workers: c.threads, ...t, barriers: Math.round(t.barriers), ceiling: medianRatio(many, one), independent: medianRatio(soloMany, soloOne) });
     });
-    for (const { probe } of probes) await probe.dispose();
+    for (const p of probes) { await p.madd.dispose(); await p.solo.dispose(); }
     for (const c of contenders) await c.close();
   }
 

@@ -49,10 +49,13 @@ function printWorkerTable(rows: WorkerBenchRow[], timing: StepTiming[], pytorch:
       const share = (x: number) => `${((x / t.step) * 100).toFixed(0)}%`;
       console.log(`  batch ${pad(String(t.batch), 4)} ${t.workers} workers: step ${t.step.toFixed(2)} = compute ${t.compute.toFixed(2)} (${share(t.compute)}), wait ${t.wait.toFixed(2)} (${share(t.wait)}), copies ${(t.copyIn + t.leafCopy).toFixed(2)} (${share(t.copyIn + t.leafCopy)}), reduce ${t.reduce.toFixed(2)}, main ${t.main.toFixed(2)}, dispatch ${Math.max(0, t.step - t.copyIn - t.compute - t.wait - t.leafCopy - t.reduce - t.main).toFixed(2)}`);
     }
-    console.log('\nthis machine\'s ceiling: pure multiply-add with the same barriers a step and step length, N threads vs 1, same rounds');
+    console.log('\nthis machine\'s ceilings, N threads vs 1 in the same rounds, and training\'s speed-up as a share of each: pure multiply-add meeting at as many barriers'
+      + ' a step, a step as long; N independent trainings, each thread training its share of the batch on a model of its own, no barriers (one thread trains every share in turn)');
     for (const t of timing) {
       const got = rows.find((r) => r.mode === 'train' && r.batch === t.batch && r.system === 'cnn-wasm' && r.threads === t.workers)?.speedup;
-      console.log(`  batch ${pad(String(t.batch), 4)} ${t.workers} workers, ${t.barriers} barrier${t.barriers === 1 ? '' : 's'} a step: ceiling ${t.ceiling.toFixed(2)}x${got ? `; training ${got.toFixed(2)}x is ${((got / t.ceiling) * 100).toFixed(0)}% of it` : ''}`);
+      const of = (x: number) => (got ? ` (${((got / x) * 100).toFixed(0)}%)` : '');
+      console.log(`  batch ${pad(String(t.batch), 4)} ${t.workers} workers${got ? ` ${got.toFixed(2)}x` : ''}: multiply-add with ${t.barriers} barrier${t.barriers === 1 ? '' : 's'} ${t.ceiling.toFixed(2)}x${of(t.ceiling)}, `
+        + `${t.workers} independent trainings of ${Math.floor(t.batch / t.workers)} images ${t.independent.toFixed(2)}x${of(t.independent)}`);
     }
   }
 }
