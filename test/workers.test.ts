@@ -96,6 +96,26 @@ describe('inference on workers', () => {
     }
     model.dispose();
   }, 60_000);
+
+  it('workers take chunks one at a time: a slow worker computes fewer, and the results are the same bits', async () => {
+    const { createInferencePool } = await import('../ts/parallel/infer.js');
+    const be = await initBackend({ backend: 'simd' });
+    const { model } = createPreset('lenet5-bn', { backend: be, seed: 2 });
+    const test = mnistSample('t10k', 800);
+    const probs = model.predict(test.images, { batchSize: 50 }), ev = model.evaluate(test, { batchSize: 50 });
+    const pool = await createInferencePool(model, { workers: 2, batchSize: 50 });
+    await pool.predict(test.images);
+    expect(pool.lastChunks.reduce((a, b) => a + b)).toBe(16);
+    pool.slowDown(1); // 20 ms before each chunk it takes; worker 0 computes a chunk of 50 in about a millisecond
+    expect(Buffer.from((await pool.predict(test.images)).buffer).equals(Buffer.from(probs.buffer))).toBe(true);
+    const [fast, slow] = pool.lastChunks;
+    expect(fast + slow).toBe(16);
+    expect(slow).toBeLessThanOrEqual(2);
+    expect(await pool.evaluate(test)).toEqual(ev);
+    expect(pool.lastChunks[1]).toBeLessThanOrEqual(2);
+    await pool.dispose();
+    model.dispose();
+  }, 60_000);
 });
 
 describe('the calling thread as worker 0', () => {

@@ -1,13 +1,13 @@
 /**
  * An inference worker: its own wasm instance and model copy; each call it
- * takes the parameters and its contiguous run of chunks of the input from
- * shared memory and writes their probabilities (predict) or their loss and
- * correct count (evaluate), computed exactly as the model's own predict and
- * evaluate compute each chunk.
+ * takes the parameters from shared memory, then chunks of the input one at a
+ * time until none is left, and writes their probabilities (predict) or their
+ * loss and correct count (evaluate), computed exactly as the model's own
+ * predict and evaluate compute each chunk.
  */
 import type { BackendName } from '../backend/load.js';
 import type { Dataset } from '../model.js';
-import { C, inferViews, ownedLeaves, type InferSizes, type ModelSpec } from './protocol.js';
+import { C, FAULTS, inferViews, slowDown, type InferSizes, type ModelSpec } from './protocol.js';
 import { buildWorkerModel, serve, workerInit } from './worker-common.js';
 
 export interface InferWorkerInit {
@@ -29,8 +29,8 @@ let paramsVersion = -1;
 function call(): void {
   const n = Atomics.load(v.ctrl, C.N), chunk = Atomics.load(v.ctrl, C.CHUNK);
   const chunks = Math.ceil(n / chunk);
-  const [k0, k1] = ownedLeaves(chunks, w, s.workers); // the same contiguous split as training's leaves
-  if (k0 === k1) return;
+  v.chunksBy[w] = 0;
+  const fault = Atomics.load(v.ctrl, C.FAULT), slow = fault !== 0 && fault >> 2 === w + 1 && FAULTS[fault & 3] === 'slow';
   const version = Atomics.load(v.ctrl, C.PARAMS_VERSION);
   if (version !== paramsVersion) {
     let at = 0;
@@ -43,7 +43,12 @@ function call(): void {
   }
   const float = Atomics.load(v.ctrl, C.FLOAT) === 1, evaluate = Atomics.load(v.ctrl, C.EVALUATE) === 1;
   const data: Dataset = { images: float ? v.inputF32.subarray(0, n * s.inputSize) : v.inputU8.subarray(0, n * s.inputSize), labels: v.labels, count: n };
-  for (let k = k0; k < k1; k++) {
+  // Each worker takes the next chunk until none is left: a worker that runs
+  // slower (its core shared, or a slower core) takes fewer. Each chunk's
+  // result is the same whoever computes it.
+  for (let k = Atomics.add(v.ctrl, C.NEXT_CHUNK, 1); k < chunks; k = Atomics.add(v.ctrl, C.NEXT_CHUNK, 1)) {
+    if (slow) slowDown();
+    v.chunksBy[w]++;
     const from = k * chunk, m = Math.min(chunk, n - from);
     if (evaluate) {
       const r = model.evaluateChunk(data, from, m);

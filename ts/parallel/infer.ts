@@ -1,13 +1,15 @@
 /**
- * Inference on worker threads (Node): a pool that splits a large predict or
- * evaluate into chunks of `batchSize` examples, contiguous runs of chunks per
- * worker. Each chunk is computed exactly as the model's own predict/evaluate
- * computes it, so the results are the same bits, whatever the worker count.
+ * Inference on worker threads (Node) or Web Workers: a pool that splits a
+ * large predict or evaluate into chunks of `batchSize` examples, which the
+ * workers take one at a time (a worker on a busier or slower core takes
+ * fewer). Each chunk is computed exactly as the model's own predict/evaluate
+ * computes it, so the results are the same bits, whatever the worker count
+ * and whoever computes which chunk.
  */
 import type { Dataset, Evaluation, Images, Sequential } from '../model.js';
 import { checkImages } from '../model.js';
 import { WorkerGroup, type CreateWorker } from './group.js';
-import { C, CMD, inferBytes, inferViews, modelSpec, type InferSizes, type InferViews } from './protocol.js';
+import { C, CMD, FAULTS, inferBytes, inferViews, modelSpec, type InferSizes, type InferViews } from './protocol.js';
 import type { InferWorkerInit } from './infer-worker.js';
 
 /** Options of {@link InferencePool.create}. */
@@ -67,6 +69,7 @@ export class InferencePool {
     Atomics.store(v.ctrl, C.CHUNK, this.s.chunk);
     Atomics.store(v.ctrl, C.FLOAT, float ? 1 : 0);
     Atomics.store(v.ctrl, C.EVALUATE, evaluate ? 1 : 0);
+    Atomics.store(v.ctrl, C.NEXT_CHUNK, 0);
     this.group.run(CMD.INFER);
     await this.group.wait();
   }
@@ -108,6 +111,16 @@ export class InferencePool {
       }
     }
     return { loss: lossSum / data.count, accuracy: correct / data.count };
+  }
+
+  /** @internal How many chunks of the last call each worker computed (tests). */
+  get lastChunks(): number[] {
+    return Array.from(this.v.chunksBy);
+  }
+
+  /** @internal Makes worker i wait 20 ms before each chunk it takes (tests). */
+  slowDown(i: number): void {
+    Atomics.store(this.v.ctrl, C.FAULT, 4 * (i + 1) + FAULTS.indexOf('slow'));
   }
 
   /** Workers still running. */

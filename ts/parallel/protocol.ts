@@ -44,12 +44,22 @@ export const C = {
   THREADS: 14,
   /** Tests: worker i fails in the middle of its next step: 4 * (i + 1) + the fault's index in FAULTS. */
   FAULT: 15,
+  /** Inference: the next chunk of the call a worker may take. */
+  NEXT_CHUNK: 16,
 } as const;
-export const CTRL_LEN = 16;
+export const CTRL_LEN = 17;
 
-/** Tests: how an injected fault fails a worker (see C.FAULT): it throws, its thread ends, or it never comes back. */
-export const FAULTS = ['throw', 'exit', 'hang'] as const;
+/**
+ * Tests: how an injected fault fails a worker (see C.FAULT): it throws, its
+ * thread ends, it never comes back, or it waits 20 ms before each piece of work.
+ */
+export const FAULTS = ['throw', 'exit', 'hang', 'slow'] as const;
 export type Fault = (typeof FAULTS)[number];
+
+/** The 'slow' fault: this thread sleeps 20 ms. */
+export function slowDown(): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+}
 
 /** Commands. */
 export const CMD = { STEP: 1, EXIT: 2, INFER: 3 } as const;
@@ -75,11 +85,13 @@ export interface InferViews {
   probs: Float32Array;
   chunkLoss: Float32Array;
   chunkCorrect: Int32Array;
+  /** How many chunks of the last call each worker computed. */
+  chunksBy: Int32Array;
 }
 
 export function inferBytes(s: InferSizes): number {
   const chunks = Math.ceil(s.capacity / s.chunk);
-  return 4 * (CTRL_LEN + s.params + s.capacity * s.inputSize + s.capacity + s.capacity * s.classes + 2 * chunks);
+  return 4 * (CTRL_LEN + s.params + s.capacity * s.inputSize + s.capacity + s.capacity * s.classes + 2 * chunks + s.workers);
 }
 
 export function inferViews(sab: SharedArrayBuffer, s: InferSizes): InferViews {
@@ -97,6 +109,7 @@ export function inferViews(sab: SharedArrayBuffer, s: InferSizes): InferViews {
     probs: new Float32Array(sab, take(s.capacity * s.classes), s.capacity * s.classes),
     chunkLoss: new Float32Array(sab, take(chunks), chunks),
     chunkCorrect: new Int32Array(sab, take(chunks), chunks),
+    chunksBy: new Int32Array(sab, take(s.workers), s.workers),
   };
 }
 

@@ -12,7 +12,7 @@ import { pairwiseRows, pairwiseRowsPartial } from '../kernels/norm.js';
 import type { Param } from '../layers/layer.js';
 import type { Dataset, Sequential } from '../model.js';
 import * as protocol from './protocol.js';
-import { barrier, C, FAULTS, ownedColumns, ownedLeaves, T, TIMES, type Fault, type SharedViews } from './protocol.js';
+import { barrier, C, FAULTS, ownedColumns, ownedLeaves, slowDown, T, TIMES, type Fault, type SharedViews } from './protocol.js';
 import { coverLevels, LEAF_SIZE, leafCount, leafSizes, treeNodes, type StepShard, type TreeNode } from './shard.js';
 
 export class ShardTrainer {
@@ -165,10 +165,11 @@ export class ShardTrainer {
   }
 }
 
-/** Tests: fails this worker by throwing, by ending its thread at once as a crash would (Node), or by never coming back. */
+/** Tests: fails this worker by throwing, by ending its thread at once as a crash would (Node), by never coming back, or slows it down. */
 function injectedFault(how: Fault): void {
   if (how === 'throw') throw new Error('injected fault');
   if (how === 'exit') (globalThis as unknown as { process: { exit(code: number): never } }).process.exit(1);
+  if (how === 'slow') return slowDown();
   for (;;) { /* hang */ }
 }
 
