@@ -243,18 +243,18 @@ describe('the ceiling probes (bench --workers)', () => {
 
 describe('barrier waits', () => {
   it('spin up to SPIN_MAX_MS while waits end sooner, and drop to SPIN_MIN_MS after one that lasts longer (the other thread not running)', async () => {
-    const { C, currentSpinMs, SPIN_MAX_MS, SPIN_MIN_MS, waitChange, waited } = await import('../ts/parallel/protocol.js');
+    const { C, currentSpinMs, SPIN_GROWTH, SPIN_MAX_MS, SPIN_MIN_MS, waitChange, waited } = await import('../ts/parallel/protocol.js');
     const ctrl = new Int32Array(new SharedArrayBuffer(4 * 32));
     Atomics.store(ctrl, C.BAR_GEN, 1);
     for (let i = 0; i < 40; i++) waitChange(ctrl, C.BAR_GEN, 0); // ends at once: a short wait
     expect(currentSpinMs()).toBe(SPIN_MAX_MS);
     waited(SPIN_MAX_MS + 0.5);
     expect(currentSpinMs()).toBe(SPIN_MIN_MS);
-    waited(SPIN_MAX_MS / 2); // a wait the spin would have caught grows it, by a tenth
-    expect(currentSpinMs()).toBeCloseTo(SPIN_MIN_MS * 1.1, 12);
+    waited(SPIN_MAX_MS / 2); // a wait the spin would have caught grows it
+    expect(currentSpinMs()).toBeCloseTo(SPIN_MIN_MS * SPIN_GROWTH, 12);
     let k = 1;
     for (; currentSpinMs() < SPIN_MAX_MS; k++) waitChange(ctrl, C.BAR_GEN, 0);
-    expect(k).toBe(Math.ceil(Math.log(SPIN_MAX_MS / SPIN_MIN_MS) / Math.log(1.1)));
+    expect(k).toBe(Math.ceil(Math.log(SPIN_MAX_MS / SPIN_MIN_MS) / Math.log(SPIN_GROWTH)));
     // A real wait that outlasts the spin (another thread changes the value 50 ms later) drops it again.
     const { Worker } = await import('node:worker_threads');
     const gate = new Int32Array(new SharedArrayBuffer(4 * 32)), g = C.BAR_GEN;
