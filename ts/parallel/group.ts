@@ -5,7 +5,7 @@
  * every one has counted itself done, hearing a worker's failure or death, and
  * ending them. The training and inference pools are built on it.
  */
-import { C, CMD, currentSpinMs, waited } from './protocol.js';
+import { C, CMD, currentSpinMs, spinWhile, waited } from './protocol.js';
 
 /** The worker kinds: training (worker.ts) and inference (infer-worker.ts). */
 export type WorkerKind = 'worker' | 'infer-worker';
@@ -167,10 +167,7 @@ export class WorkerGroup {
   async wait(spin = false): Promise<void> {
     const ctrl = this.ctrl, total = this.handles.length;
     const t0 = performance.now();
-    if (spin && canBlock) {
-      const spinUntil = t0 + currentSpinMs();
-      for (let k = 0; Atomics.load(ctrl, C.DONE) < total && !this.failure; k++) if ((k & 1023) === 1023 && performance.now() > spinUntil) break;
-    }
+    if (spin && canBlock) spinWhile(() => Atomics.load(ctrl, C.DONE) < total && !this.failure, currentSpinMs());
     // Most steps end within milliseconds: sleep on the futex until the last
     // thread is done (a wake-up through the event loop costs more), and only
     // after SYNC_WAIT_MS go back to the event loop, where a worker's exit or

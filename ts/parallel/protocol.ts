@@ -220,6 +220,13 @@ export function currentSpinMs(): number {
   return spinMs;
 }
 
+/** Spins while `busy()` holds, for at most `ms`; returns whether it stopped holding. */
+export function spinWhile(busy: () => boolean, ms: number): boolean {
+  const until = performance.now() + ms;
+  for (let k = 0; busy(); k++) if ((k & 1023) === 1023 && performance.now() > until) return false;
+  return true;
+}
+
 /** Adapts the spin to a wait that lasted `ms`. */
 export function waited(ms: number): void {
   spinMs = ms > SPIN_MAX_MS ? SPIN_MIN_MS : Math.min(SPIN_MAX_MS, spinMs * SPIN_GROWTH);
@@ -231,11 +238,8 @@ export function waited(ms: number): void {
  * `stallMs`.
  */
 export function waitChange(ctrl: Int32Array, i: number, value: number, stallMs = Infinity): void {
-  const t0 = performance.now(), until = t0 + spinMs;
-  for (let k = 0; ; k++) {
-    if (Atomics.load(ctrl, i) !== value) return waited(performance.now() - t0);
-    if ((k & 1023) === 1023 && performance.now() > until) break;
-  }
+  const t0 = performance.now();
+  if (spinWhile(() => Atomics.load(ctrl, i) === value, spinMs)) return waited(performance.now() - t0);
   while (Atomics.load(ctrl, i) === value) {
     if (Atomics.load(ctrl, C.ABORT) !== 0) throw new PoolAborted('pool aborted');
     if (performance.now() - t0 > stallMs) throw new PoolStalled(`no other worker arrived within ${stallMs} ms`);

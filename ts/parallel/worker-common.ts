@@ -6,7 +6,7 @@
 import { instantiateBackend, type Backend, type BackendName } from '../backend/load.js';
 import { layerFromConfig } from '../layers/index.js';
 import { Sequential } from '../model.js';
-import { C, CMD, PoolAborted, type ModelSpec } from './protocol.js';
+import { C, CMD, PoolAborted, spinWhile, type ModelSpec } from './protocol.js';
 
 export type { ModelSpec } from './protocol.js';
 
@@ -51,9 +51,8 @@ export function serve(ctrl: Int32Array, step: () => void): void {
   post({ type: 'ready' });
   for (;;) {
     // The next step usually comes within a millisecond: spin, then sleep.
-    const until = performance.now() + 1;
-    for (let k = 0; Atomics.load(ctrl, C.SEQ) === seen; k++) {
-      if ((k & 1023) === 1023 && performance.now() > until) Atomics.wait(ctrl, C.SEQ, seen);
+    if (!spinWhile(() => Atomics.load(ctrl, C.SEQ) === seen, 1)) {
+      while (Atomics.load(ctrl, C.SEQ) === seen) Atomics.wait(ctrl, C.SEQ, seen);
     }
     seen = Atomics.load(ctrl, C.SEQ);
     if (Atomics.load(ctrl, C.CMD) === CMD.EXIT) break;
