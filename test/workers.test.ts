@@ -268,3 +268,35 @@ describe('barrier waits', () => {
     await w.terminate();
   }, 30_000);
 });
+
+describe('fit on workers', () => {
+  it('reports the share of each step the workers waited for one another, and warns once when it is large', async () => {
+    const { WAIT_WARNING } = await import('../ts/train.js');
+    const be = await initBackend({ backend: 'simd' });
+    const run = async (workers: number, slow: boolean, epochs: number) => {
+      const { model, recipe } = createPreset('lenet5-bn', { backend: be, seed: 3 });
+      const warnings: string[] = [], waits: (number | undefined)[] = [];
+      await model.fit(mnistSample('train', 128), {
+        optimizer: optimizerFromConfig(recipe.optimizer), batchSize: 32, epochs, workers,
+        callbacks: {
+          // Worker 1 then sleeps 20 ms in each step: the calling thread waits for it at the next barrier.
+          onTrainBegin: () => { if (slow) poolOf(model)!.injectFault(1, 'slow'); },
+          onWarning: (w) => warnings.push(w),
+          onEpochEnd: (l) => { waits.push(l.workerWait); },
+        },
+      });
+      model.dispose();
+      return { warnings, waits };
+    };
+    // 4 steps an epoch, each over 20 ms: the warning counts the steps after the workers' first 3 s, and needs 20 of them.
+    const slow = await run(2, true, 50);
+    expect(slow.waits.every((w) => w! > WAIT_WARNING && w! <= 1), String(slow.waits)).toBe(true);
+    expect(slow.warnings).toHaveLength(1);
+    expect(slow.warnings[0]).toMatch(/^the 2 workers waited \d+% of each step for one another at barriers \(\d+ steps to epoch \d+\): .*fewer workers may train faster/);
+    // A short run warns of nothing: its steps are the workers' first.
+    const short = await run(2, true, 2);
+    expect(short.warnings).toEqual([]);
+    expect(short.waits.every((w) => w! >= 0 && w! <= 1)).toBe(true);
+    expect((await run(1, false, 2)).waits).toEqual([undefined, undefined]);
+  }, 60_000);
+});

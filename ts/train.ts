@@ -19,6 +19,12 @@ export interface EpochLogs {
   imagesPerSecond: number;
   seconds: number;
   learningRate: number;
+  /**
+   * With workers: the share of a step they spent waiting at barriers for one
+   * another, averaged over workers and the epoch's steps (in the first epoch,
+   * those after the workers' first 3 s if it lasts longer; see WAIT_WARNING).
+   */
+  workerWait?: number;
 }
 
 export interface BatchLogs {
@@ -70,6 +76,17 @@ export interface History {
   stopped: boolean;
   steps: number;
 }
+
+/**
+ * Above this share of a step spent waiting at barriers, fit warns once: on
+ * the 2-core build machine the workers wait 6-12% of a lenet5-bn step, and
+ * 46% beside one busy process, where 2 workers train slower than 1 (0.80x).
+ * Only steps after the workers' first WAIT_WARMUP_MS count (a new worker's
+ * first steps compile its code: 47% waits in a 4-step epoch), and at least
+ * WAIT_STEPS of them.
+ */
+export const WAIT_WARNING = 0.3;
+const WAIT_WARMUP_MS = 3000, WAIT_STEPS = 20;
 
 /** Training produced a non-finite loss or weights; the message names the step. */
 export class TrainingDivergedError extends Error {}
@@ -140,9 +157,12 @@ async function runEpochs(model: Sequential, data: Dataset, o: FitOptions, epochs
   const history: History = { epochs: [], stopped: false, steps: 0 };
   model.stopTraining = false;
   await cb.onTrainBegin?.();
-  let lastYield = performance.now();
+  let lastYield = performance.now(), waitWarned = false, warm = false;
+  const waited = { ms: 0, stepMs: 0, steps: 0 }; // since the workers' first WAIT_WARMUP_MS
+  const warmAt = performance.now() + WAIT_WARMUP_MS;
   for (let epoch = 0; epoch < epochs && !history.stopped; epoch++) {
     await cb.onEpochBegin?.(epoch);
+    pool?.resetTiming();
     if (o.shuffle ?? true) rng.shuffle(idx);
     const t0 = performance.now();
     let lossSum = 0, correct = 0, seen = 0;
@@ -151,6 +171,10 @@ async function runEpochs(model: Sequential, data: Dataset, o: FitOptions, epochs
       const lr = o.optimizer.learningRate;
       const r = pool ? await poolStep(model, pool, idx, from, n, o.optimizer, rng.seed53()) : model.trainStep(data, idx, from, n, o.optimizer, rng.seed53());
       history.steps++;
+      if (pool && !warm && performance.now() > warmAt) {
+        warm = true;
+        pool.resetTiming(); // the epoch's waits from here on
+      }
       lossSum += r.loss * n;
       correct += r.correct;
       seen += n;
@@ -167,6 +191,21 @@ async function runEpochs(model: Sequential, data: Dataset, o: FitOptions, epochs
     }
     const seconds = (performance.now() - t0) / 1000;
     const logs: EpochLogs = { epoch, loss: lossSum / seen, accuracy: correct / seen, imagesPerSecond: seen / seconds, seconds, learningRate: o.optimizer.learningRate };
+    if (pool) {
+      const t = pool.timing();
+      logs.workerWait = t.step > 0 ? Math.min(1, t.wait / t.step) : 0;
+      if (warm) {
+        waited.ms += t.wait * t.steps;
+        waited.stepMs += t.step * t.steps;
+        waited.steps += t.steps;
+      }
+      const share = waited.stepMs > 0 ? waited.ms / waited.stepMs : 0;
+      if (waited.steps >= WAIT_STEPS && share > WAIT_WARNING && !waitWarned) {
+        waitWarned = true;
+        cb.onWarning?.(`the ${pool.size} workers waited ${(share * 100).toFixed(0)}% of each step for one another at barriers (${waited.steps} steps to epoch ${epoch + 1}): ` +
+          'other work is probably using the cores, and fewer workers may train faster (any worker count gives the same bits)');
+      }
+    }
     // The last step's update is seen by no later loss: check the weights themselves.
     const bad = model.firstNonFiniteParam();
     if (bad) throw new TrainingDivergedError(`training diverged: ${bad} is not finite after step ${o.optimizer.iterations} (epoch ${epoch + 1}); lower the learning rate`);
