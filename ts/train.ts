@@ -21,8 +21,7 @@ export interface EpochLogs {
   learningRate: number;
   /**
    * With workers: the share of a step they spent waiting at barriers for one
-   * another, averaged over workers and the epoch's steps (in the first epoch,
-   * those after the workers' first 3 s if it lasts longer; see WAIT_WARNING).
+   * another, averaged over workers and the epoch's steps (see WAIT_WARNING).
    */
   workerWait?: number;
 }
@@ -87,6 +86,52 @@ export interface History {
  */
 export const WAIT_WARNING = 0.3;
 const WAIT_WARMUP_MS = 3000, WAIT_STEPS = 20;
+
+/** Watches how long a pool's workers wait for one another at barriers (see WAIT_WARNING). */
+class WaitWatch {
+  private readonly warmAt = performance.now() + WAIT_WARMUP_MS;
+  private warm = false;
+  private warned = false;
+  /** The epoch's totals when the warm-up ended in it, and the totals since the warm-up. */
+  private atWarm: Totals | null = null;
+  private readonly since: Totals = { waitMs: 0, stepMs: 0, steps: 0 };
+
+  constructor(private readonly pool: TrainingPool) {}
+
+  /** After each step. */
+  stepDone(): void {
+    if (this.warm || performance.now() <= this.warmAt) return;
+    this.warm = true;
+    this.atWarm = this.totals();
+  }
+
+  /** At an epoch's end (its timing started at its first step): its wait share, and a warning the first time the share since the warm-up is large. */
+  epochDone(epoch: number): { share: number; warning: string | null } {
+    const now = this.totals();
+    if (this.warm) {
+      const before = this.atWarm ?? { waitMs: 0, stepMs: 0, steps: 0 };
+      this.since.waitMs += now.waitMs - before.waitMs;
+      this.since.stepMs += now.stepMs - before.stepMs;
+      this.since.steps += now.steps - before.steps;
+      this.atWarm = null;
+    }
+    const since = this.since.stepMs > 0 ? this.since.waitMs / this.since.stepMs : 0;
+    let warning: string | null = null;
+    if (!this.warned && this.since.steps >= WAIT_STEPS && since > WAIT_WARNING) {
+      this.warned = true;
+      warning = `the ${this.pool.size} workers waited ${(since * 100).toFixed(0)}% of each step for one another at barriers (${this.since.steps} steps to epoch ${epoch + 1}): `
+        + 'other work is probably using the cores, and fewer workers may train faster (any worker count gives the same bits)';
+    }
+    return { share: now.stepMs > 0 ? Math.min(1, now.waitMs / now.stepMs) : 0, warning };
+  }
+
+  private totals(): Totals {
+    const t = this.pool.timing();
+    return { waitMs: t.wait * t.steps, stepMs: t.step * t.steps, steps: t.steps };
+  }
+}
+
+interface Totals { waitMs: number; stepMs: number; steps: number }
 
 /** Training produced a non-finite loss or weights; the message names the step. */
 export class TrainingDivergedError extends Error {}
@@ -157,9 +202,8 @@ async function runEpochs(model: Sequential, data: Dataset, o: FitOptions, epochs
   const history: History = { epochs: [], stopped: false, steps: 0 };
   model.stopTraining = false;
   await cb.onTrainBegin?.();
-  let lastYield = performance.now(), waitWarned = false, warm = false;
-  const waited = { ms: 0, stepMs: 0, steps: 0 }; // since the workers' first WAIT_WARMUP_MS
-  const warmAt = performance.now() + WAIT_WARMUP_MS;
+  let lastYield = performance.now();
+  const waits = pool ? new WaitWatch(pool) : null;
   for (let epoch = 0; epoch < epochs && !history.stopped; epoch++) {
     await cb.onEpochBegin?.(epoch);
     pool?.resetTiming();
@@ -171,10 +215,7 @@ async function runEpochs(model: Sequential, data: Dataset, o: FitOptions, epochs
       const lr = o.optimizer.learningRate;
       const r = pool ? await poolStep(model, pool, idx, from, n, o.optimizer, rng.seed53()) : model.trainStep(data, idx, from, n, o.optimizer, rng.seed53());
       history.steps++;
-      if (pool && !warm && performance.now() > warmAt) {
-        warm = true;
-        pool.resetTiming(); // the epoch's waits from here on
-      }
+      waits?.stepDone();
       lossSum += r.loss * n;
       correct += r.correct;
       seen += n;
@@ -191,20 +232,10 @@ async function runEpochs(model: Sequential, data: Dataset, o: FitOptions, epochs
     }
     const seconds = (performance.now() - t0) / 1000;
     const logs: EpochLogs = { epoch, loss: lossSum / seen, accuracy: correct / seen, imagesPerSecond: seen / seconds, seconds, learningRate: o.optimizer.learningRate };
-    if (pool) {
-      const t = pool.timing();
-      logs.workerWait = t.step > 0 ? Math.min(1, t.wait / t.step) : 0;
-      if (warm) {
-        waited.ms += t.wait * t.steps;
-        waited.stepMs += t.step * t.steps;
-        waited.steps += t.steps;
-      }
-      const share = waited.stepMs > 0 ? waited.ms / waited.stepMs : 0;
-      if (waited.steps >= WAIT_STEPS && share > WAIT_WARNING && !waitWarned) {
-        waitWarned = true;
-        cb.onWarning?.(`the ${pool.size} workers waited ${(share * 100).toFixed(0)}% of each step for one another at barriers (${waited.steps} steps to epoch ${epoch + 1}): ` +
-          'other work is probably using the cores, and fewer workers may train faster (any worker count gives the same bits)');
-      }
+    if (waits) {
+      const w = waits.epochDone(epoch);
+      logs.workerWait = w.share;
+      if (w.warning) cb.onWarning?.(w.warning);
     }
     // The last step's update is seen by no later loss: check the weights themselves.
     const bad = model.firstNonFiniteParam();

@@ -7,7 +7,7 @@
  */
 import type { BackendName } from '../backend/load.js';
 import type { Dataset } from '../model.js';
-import { C, FAULTS, inferViews, slowDown, type InferSizes, type ModelSpec } from './protocol.js';
+import { C, faultFor, inferViews, slowDown, type InferSizes, type ModelSpec } from './protocol.js';
 import { buildWorkerModel, serve, workerInit } from './worker-common.js';
 
 export interface InferWorkerInit {
@@ -30,7 +30,7 @@ function call(): void {
   const n = Atomics.load(v.ctrl, C.N), chunk = Atomics.load(v.ctrl, C.CHUNK);
   const chunks = Math.ceil(n / chunk);
   v.chunksBy[w] = 0;
-  const fault = Atomics.load(v.ctrl, C.FAULT), slow = fault !== 0 && fault >> 2 === w + 1 && FAULTS[fault & 3] === 'slow';
+  const slow = faultFor(v.ctrl, w) === 'slow';
   const version = Atomics.load(v.ctrl, C.PARAMS_VERSION);
   if (version !== paramsVersion) {
     let at = 0;

@@ -56,6 +56,12 @@ export const CTRL_LEN = 17;
 export const FAULTS = ['throw', 'exit', 'hang', 'slow'] as const;
 export type Fault = (typeof FAULTS)[number];
 
+/** The fault injected into worker `w` (see C.FAULT), if any. */
+export function faultFor(ctrl: Int32Array, w: number): Fault | null {
+  const f = Atomics.load(ctrl, C.FAULT);
+  return f !== 0 && f >> 2 === w + 1 ? FAULTS[f & 3] : null;
+}
+
 /** The 'slow' fault: this thread sleeps 20 ms. */
 export function slowDown(): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);

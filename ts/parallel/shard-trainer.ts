@@ -12,7 +12,7 @@ import { pairwiseRows, pairwiseRowsPartial } from '../kernels/norm.js';
 import type { Param } from '../layers/layer.js';
 import type { Dataset, Sequential } from '../model.js';
 import * as protocol from './protocol.js';
-import { barrier, C, FAULTS, ownedColumns, ownedLeaves, slowDown, T, TIMES, type Fault, type SharedViews } from './protocol.js';
+import { barrier, C, faultFor, ownedColumns, ownedLeaves, slowDown, T, TIMES, type Fault, type SharedViews } from './protocol.js';
 import { coverLevels, LEAF_SIZE, leafCount, leafSizes, treeNodes, type StepShard, type TreeNode } from './shard.js';
 
 export class ShardTrainer {
@@ -111,8 +111,8 @@ export class ShardTrainer {
     const t1 = performance.now();
     const r = this.model.shardStep(x, nLocal, shard, seed);
     const t2 = performance.now(), wait1 = protocol.barrierWaitMs;
-    const fault = Atomics.load(ctrl, C.FAULT);
-    if (fault !== 0 && fault >> 2 === w + 1 && !this.caller) injectedFault(FAULTS[fault & 3]);
+    const fault = faultFor(ctrl, w);
+    if (fault && !this.caller) injectedFault(fault);
     v.losses.set(r.losses, img0);
     v.correct[w] = r.correct;
     // This participant's leaves' gradients summed into the largest tree nodes
