@@ -266,3 +266,24 @@ it('inference ignores dropout and uses running batch-norm statistics: prediction
   expect(Array.from(a)).toEqual(Array.from(b)); // inference: deterministic, no dropout
   m.dispose();
 });
+
+// The inference pool (parallel/infer.ts) hands out examples in chunks of its
+// own size and relies on this to give the model's own bits.
+it.each(['simd', 'scalar'] as const)('an example\'s predicted probabilities do not depend on the batch around it, for every preset (%s)', async (backend) => {
+  const be = await initBackend({ backend });
+  const test = mnistSample('t10k', 300);
+  for (const name of PRESET_NAMES) {
+    const { model, recipe } = createPreset(name, { backend: be, seed: 5 });
+    // Trained a few steps, so batch norm's folded statistics are not the initial ones.
+    await model.fit(mnistSample('train', 128), { optimizer: optimizerFromConfig(recipe.optimizer), batchSize: 32, epochs: 1 });
+    const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+    const ref = bits(model.predict(test.images, { batchSize: 300 }));
+    for (const bs of [1, 7, 64, 100, 256]) expect(bits(model.predict(test.images, { batchSize: bs })).equals(ref), `${name}, batchSize ${bs}`).toBe(true);
+    // Examples in another order and another company: the same rows.
+    const rev = new Uint8Array(test.images.length);
+    for (let i = 0; i < 300; i++) rev.set(test.images.subarray((299 - i) * 784, (300 - i) * 784), i * 784);
+    const p = model.predict(rev, { batchSize: 64 }), q = model.predict(test.images, { batchSize: 300 }), k = model.classes;
+    for (let i = 0; i < 300; i++) expect(bits(p.subarray(i * k, (i + 1) * k)).equals(bits(q.subarray((299 - i) * k, (300 - i) * k))), `${name}, example ${299 - i}`).toBe(true);
+    model.dispose();
+  }
+}, 60_000);

@@ -77,7 +77,7 @@ describe('a worker that dies', () => {
 
 describe('inference on workers', () => {
   it('predict and evaluate give the same bits as the model itself, for 1, 2 and 3 workers', async () => {
-    const { createInferencePool } = await import('../ts/parallel/infer.js');
+    const { createInferencePool, INFER_CHUNK } = await import('../ts/parallel/infer.js');
     const be = await initBackend({ backend: 'simd' });
     const { model, recipe } = createPreset('lenet5-bn', { backend: be, seed: 2 });
     await model.fit(mnistSample('train', 256), { optimizer: optimizerFromConfig(recipe.optimizer), batchSize: 64 });
@@ -94,6 +94,12 @@ describe('inference on workers', () => {
       await pool.dispose();
       expect(pool.liveWorkers).toBe(0);
     }
+    // A batch larger than a worker's chunk: the workers share it chunk by chunk, and evaluate averages over the whole batch.
+    const pool = await createInferencePool(model, { workers: 2, batchSize: 1000 });
+    expect(await pool.evaluate(test)).toEqual(model.evaluate(test, { batchSize: 1000 }));
+    expect(pool.lastChunks.reduce((a, b) => a + b)).toBe(Math.ceil(1000 / INFER_CHUNK));
+    expect(Buffer.from((await pool.predict(test.images)).buffer).equals(Buffer.from(probs.buffer))).toBe(true);
+    await pool.dispose();
     model.dispose();
   }, 60_000);
 

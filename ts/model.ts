@@ -121,6 +121,8 @@ export class Sequential {
   private pixelBuf: I32Buffer | null = null;
   private lutBuf: F32Buffer | null = null;
   private labelBuf: I32Buffer | null = null;
+  /** Logits computed elsewhere, for scoreLogits. */
+  private logitsBuf: F32Buffer | null = null;
   private dlogits: F32Buffer | null = null;
   private lossRows: F32Buffer | null = null;
   private probs: F32Buffer | null = null;
@@ -562,6 +564,32 @@ export class Sequential {
     return { correct: this.correct(logits, n), loss: this.lossAndGrad(logits, n) };
   }
 
+  /** @internal Inference logits of examples from..from+n (a view of wasm memory, valid until the next call). */
+  logitsChunk(data: Dataset, from: number, n: number): Float32Array {
+    return this.forwardBuffer(this.loadBatch(data, null, from, n, false), n, false).view.subarray(0, n * this.classes);
+  }
+
+  /**
+   * @internal evaluateChunk's result from the logits [n, classes] of examples
+   * with labels[from..from+n), computed elsewhere (by inference workers).
+   */
+  scoreLogits(logits: Float32Array, labels: ArrayLike<number>, from: number, n: number): { loss: number; correct: number } {
+    const k = this.classes;
+    if (!this.logitsBuf || this.logitsBuf.length < n * k) {
+      this.logitsBuf?.free();
+      this.logitsBuf = this.backend.heap.alloc(Math.max(n * k, 1));
+    }
+    if (!this.labelBuf || this.labelBuf.length < n) {
+      this.labelBuf?.free();
+      this.labelBuf = this.backend.heap.allocI32(Math.max(n, 1));
+    }
+    const lv = this.labelBuf.view;
+    for (let b = 0; b < n; b++) lv[b] = labels[from + b];
+    const buf = this.logitsBuf.sub(0, n * k);
+    buf.view.set(logits.subarray(0, n * k));
+    return { correct: this.correct(buf, n), loss: this.lossAndGrad(buf, n) };
+  }
+
   /** @internal Class probabilities of examples from..from+n of `data` (a view of wasm memory, valid until the next call). */
   predictChunk(data: Dataset, from: number, n: number): Float32Array {
     const k = this.classes;
@@ -660,7 +688,7 @@ export class Sequential {
     void this.pool?.dispose();
     for (const l of this.layers) l.dispose();
     if (this.plan) freePlan(this.plan.steps);
-    for (const b of [this.xBuf, this.labelBuf, this.dlogits, this.lossRows, this.probs, this.pixelBuf, this.lutBuf]) b?.free();
+    for (const b of [this.xBuf, this.labelBuf, this.logitsBuf, this.dlogits, this.lossRows, this.probs, this.pixelBuf, this.lutBuf]) b?.free();
   }
 }
 

@@ -1,9 +1,8 @@
 /**
  * An inference worker: its own wasm instance and model copy; each call it
  * takes the parameters from shared memory, then chunks of the input one at a
- * time until none is left, and writes their probabilities (predict) or their
- * loss and correct count (evaluate), computed exactly as the model's own
- * predict and evaluate compute each chunk.
+ * time until none is left, and writes their probabilities (predict) or
+ * logits (evaluate), computed as the model's own predict computes them.
  */
 import type { BackendName } from '../backend/load.js';
 import type { Dataset } from '../model.js';
@@ -50,13 +49,7 @@ function call(): void {
     if (slow) slowDown();
     v.chunksBy[w]++;
     const from = k * chunk, m = Math.min(chunk, n - from);
-    if (evaluate) {
-      const r = model.evaluateChunk(data, from, m);
-      v.chunkLoss[k] = r.loss;
-      v.chunkCorrect[k] = r.correct;
-    } else {
-      v.probs.set(model.predictChunk(data, from, m), from * s.classes);
-    }
+    v.outputs.set(evaluate ? model.logitsChunk(data, from, m) : model.predictChunk(data, from, m), from * s.classes);
   }
 }
 

@@ -73,12 +73,15 @@ export const CMD = { STEP: 1, EXIT: 2, INFER: 3 } as const;
 /** An inference pool's shared memory (see infer.ts). */
 export interface InferSizes {
   workers: number;
-  /** Examples one call holds at most (a multiple of the chunk size). */
+  /** Examples one call holds at most (a multiple of batchSize). */
   capacity: number;
   inputSize: number;
   classes: number;
   params: number;
+  /** Examples a worker takes at a time (at most batchSize, see INFER_CHUNK). */
   chunk: number;
+  /** predict/evaluate's batchSize: evaluate's losses are averaged over batches of this many, as the model's own. */
+  batchSize: number;
 }
 
 export interface InferViews {
@@ -88,9 +91,8 @@ export interface InferViews {
   inputU8: Uint8Array;
   inputF32: Float32Array;
   labels: Int32Array;
-  probs: Float32Array;
-  chunkLoss: Float32Array;
-  chunkCorrect: Int32Array;
+  /** Per example: its class probabilities (predict) or logits (evaluate). */
+  outputs: Float32Array;
   /** How many chunks of the last call each worker computed. */
   chunksBy: Int32Array;
 }
@@ -113,8 +115,7 @@ function lineUp(bytes: number[]): { at: number[]; total: number } {
 }
 
 function inferRegions(s: InferSizes): { at: number[]; total: number } {
-  const chunks = Math.ceil(s.capacity / s.chunk);
-  return lineUp([4 * CTRL_LEN, 4 * s.params, 4 * s.capacity * s.inputSize, 4 * s.capacity, 4 * s.capacity * s.classes, 4 * chunks, 4 * chunks, 4 * s.workers]);
+  return lineUp([4 * CTRL_LEN, 4 * s.params, 4 * s.capacity * s.inputSize, 4 * s.capacity, 4 * s.capacity * s.classes, 4 * s.workers]);
 }
 
 export function inferBytes(s: InferSizes): number {
@@ -122,17 +123,15 @@ export function inferBytes(s: InferSizes): number {
 }
 
 export function inferViews(sab: SharedArrayBuffer, s: InferSizes): InferViews {
-  const chunks = Math.ceil(s.capacity / s.chunk), input = s.capacity * s.inputSize;
-  const [ctrl, params, inAt, labels, probs, loss, correct, by] = inferRegions(s).at;
+  const input = s.capacity * s.inputSize;
+  const [ctrl, params, inAt, labels, outputs, by] = inferRegions(s).at;
   return {
     ctrl: new Int32Array(sab, ctrl, CTRL_LEN),
     params: new Float32Array(sab, params, s.params),
     inputU8: new Uint8Array(sab, inAt, input),
     inputF32: new Float32Array(sab, inAt, input),
     labels: new Int32Array(sab, labels, s.capacity),
-    probs: new Float32Array(sab, probs, s.capacity * s.classes),
-    chunkLoss: new Float32Array(sab, loss, chunks),
-    chunkCorrect: new Int32Array(sab, correct, chunks),
+    outputs: new Float32Array(sab, outputs, s.capacity * s.classes),
     chunksBy: new Int32Array(sab, by, s.workers),
   };
 }
