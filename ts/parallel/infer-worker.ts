@@ -41,7 +41,7 @@ function call(): void {
     paramsVersion = version;
   }
   const float = Atomics.load(v.ctrl, C.FLOAT) === 1, evaluate = Atomics.load(v.ctrl, C.EVALUATE) === 1;
-  const data: Dataset = { images: float ? v.inputF32.subarray(0, n * s.inputSize) : v.inputU8.subarray(0, n * s.inputSize), labels: v.labels, count: n };
+  const data: Dataset = { images: float ? v.inputF32.subarray(0, n * s.inputSize) : v.inputU8.subarray(0, n * s.inputSize), labels: [], count: n };
   // Each worker takes the next chunk until none is left: a worker that runs
   // slower (its core shared, or a slower core) takes fewer. Each chunk's
   // result is the same whoever computes it.

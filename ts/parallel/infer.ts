@@ -114,7 +114,6 @@ export class InferencePool {
       const part = (data.images as Uint8Array | Float32Array).subarray(from * size, (from + n) * size);
       if (float) this.v.inputF32.set(part);
       else this.v.inputU8.set(part);
-      for (let i = 0; i < n; i++) this.v.labels[i] = data.labels[from + i];
       await this.round(n, float, true);
       // Batch by batch in order, as evaluate adds them (a round holds whole batches).
       const k = this.s.classes, bs = this.s.batchSize;

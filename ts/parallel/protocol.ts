@@ -90,7 +90,6 @@ export interface InferViews {
   /** The input as bytes (u8 pixels) and as f32, over the same memory. */
   inputU8: Uint8Array;
   inputF32: Float32Array;
-  labels: Int32Array;
   /** Per example: its class probabilities (predict) or logits (evaluate). */
   outputs: Float32Array;
   /** How many chunks of the last call each worker computed. */
@@ -115,7 +114,7 @@ function lineUp(bytes: number[]): { at: number[]; total: number } {
 }
 
 function inferRegions(s: InferSizes): { at: number[]; total: number } {
-  return lineUp([4 * CTRL_LEN, 4 * s.params, 4 * s.capacity * s.inputSize, 4 * s.capacity, 4 * s.capacity * s.classes, 4 * s.workers]);
+  return lineUp([4 * CTRL_LEN, 4 * s.params, 4 * s.capacity * s.inputSize, 4 * s.capacity * s.classes, 4 * s.workers]);
 }
 
 export function inferBytes(s: InferSizes): number {
@@ -124,13 +123,12 @@ export function inferBytes(s: InferSizes): number {
 
 export function inferViews(sab: SharedArrayBuffer, s: InferSizes): InferViews {
   const input = s.capacity * s.inputSize;
-  const [ctrl, params, inAt, labels, outputs, by] = inferRegions(s).at;
+  const [ctrl, params, inAt, outputs, by] = inferRegions(s).at;
   return {
     ctrl: new Int32Array(sab, ctrl, CTRL_LEN),
     params: new Float32Array(sab, params, s.params),
     inputU8: new Uint8Array(sab, inAt, input),
     inputF32: new Float32Array(sab, inAt, input),
-    labels: new Int32Array(sab, labels, s.capacity),
     outputs: new Float32Array(sab, outputs, s.capacity * s.classes),
     chunksBy: new Int32Array(sab, by, s.workers),
   };

@@ -94,7 +94,7 @@ export class Predictor {
     optimizer?.dispose();
     const names = classNamesOf(metadata, model.classes);
     const workers = o.workers ?? 1, maxBatch = o.maxBatch ?? 64;
-    // One chunk per worker for a full batch: all of them work on it.
+    // Chunks of at most maxBatch / workers (and INFER_CHUNK): a full batch keeps every worker busy.
     const pool = await InferencePool.create(model, { workers, batchSize: Math.max(1, Math.ceil(maxBatch / workers)), capacity: maxBatch, createWorker: o.createWorker });
     return new Predictor(model, pool, names, o);
   }
