@@ -287,7 +287,7 @@ describe('fit on workers', () => {
         callbacks: {
           // Worker 1 then sleeps 20 ms in each step: the calling thread waits for it at the next barrier.
           onTrainBegin: () => { if (slow) poolOf(model)!.injectFault(1, 'slow'); },
-          onWarning: (w) => warnings.push(w),
+          onWarning: (w) => { if (w.includes('waited')) warnings.push(w); }, // (not the one about more workers than cores)
           onEpochEnd: (l) => { waits.push(l.workerWait); },
         },
       });
@@ -304,5 +304,35 @@ describe('fit on workers', () => {
     expect(short.warnings).toEqual([]);
     expect(short.waits.every((w) => w! >= 0 && w! <= 1)).toBe(true);
     expect((await run(1, false, 2)).waits).toEqual([undefined, undefined]);
+  }, 60_000);
+
+  it('starts no more workers than a batch has leaves, and warns of that and of more workers than cores', async () => {
+    const { availableCores } = await import('../ts/parallel/pool.js');
+    const be = await initBackend({ backend: 'simd' });
+    const fit = async (workers: number, batchSize: number) => {
+      const { model, recipe } = createPreset('lenet5-bn', { backend: be, seed: 3 });
+      const warnings: string[] = [];
+      let size = 1;
+      await model.fit(mnistSample('train', 96), {
+        optimizer: optimizerFromConfig(recipe.optimizer), batchSize, workers, maxSteps: 2,
+        callbacks: { onWarning: (w) => warnings.push(w), onTrainBegin: () => { size = poolOf(model)?.size ?? 1; } },
+      });
+      const bytes = serializeModel(model);
+      model.dispose();
+      return { warnings, size, bytes };
+    };
+    const cores = await availableCores();
+    // A batch of 32 is two leaves of 16: 8 workers asked for, 2 started.
+    const capped = await fit(8, 32);
+    expect(capped.size).toBe(2);
+    expect(capped.warnings[0]).toBe('8 workers asked for, but a batch of 32 examples has 2 gradient leaves of 16, and a worker computes whole leaves: starting 2 (any worker count gives the same bits)');
+    expect(capped.warnings.slice(1).every((w) => w.startsWith(`2 workers on ${cores} cores:`))).toBe(true);
+    expect(Buffer.from(capped.bytes).equals(Buffer.from((await fit(1, 32)).bytes))).toBe(true);
+    // One worker more than the cores, on a batch with a leaf for each.
+    const over = await fit(cores + 1, 16 * (cores + 1));
+    expect(over.size).toBe(cores + 1);
+    expect(over.warnings).toEqual([`${cores + 1} workers on ${cores} cores: they take turns on the cores and wait for one another at every barrier, `
+      + `so training is likely slower than with ${cores} (any worker count gives the same bits)`]);
+    expect((await fit(1, 32)).warnings).toEqual([]);
   }, 60_000);
 });

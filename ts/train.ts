@@ -5,8 +5,9 @@
  */
 import type { Dataset, Sequential } from './model.js';
 import { Optimizer } from './optim/optimizer.js';
-import type { CreateWorker } from './parallel/group.js';
+import { availableCores, type CreateWorker } from './parallel/group.js';
 import { TrainingPool } from './parallel/pool.js';
+import { LEAF_SIZE, leafCount } from './parallel/shard.js';
 import { Rng } from './rng.js';
 
 /** Per-epoch (and per-batch) numbers reported to callbacks and in the history. */
@@ -163,6 +164,15 @@ function checkFitOptions(o: FitOptions): void {
 }
 
 /**
+ * How many of `workers` a step of batches of `batchSize` from `count`
+ * examples can use: one per gradient leaf of LEAF_SIZE examples at most (the
+ * others would only hold memory).
+ */
+export function usefulWorkers(workers: number, batchSize: number, count: number): number {
+  return Math.max(1, Math.min(workers, leafCount(Math.min(batchSize, count))));
+}
+
+/**
  * Sequential.fit: checks the options and data, starts a worker pool when
  * `workers` > 1 (reported through `onPool`, and ended however fit ends), and
  * runs the epochs.
@@ -172,7 +182,20 @@ export async function fitModel(model: Sequential, data: Dataset, o: FitOptions, 
   data = model.checkDataset(data, 'fit data');
   const validationData = o.validationData ? model.checkDataset(o.validationData, 'validation data') : undefined;
   const epochs = o.epochs ?? 1, batchSize = o.batchSize ?? 32;
-  const pool = (o.workers ?? 1) > 1 ? await TrainingPool.create(model, data, o.workers!, Math.min(batchSize, data.count), o.createWorker) : null;
+  const asked = o.workers ?? 1, workers = usefulWorkers(asked, batchSize, data.count), batch = Math.min(batchSize, data.count);
+  const warn = (m: string) => o.callbacks?.onWarning?.(m);
+  if (workers < asked) {
+    warn(`${asked} workers asked for, but a batch of ${batch} examples has ${leafCount(batch)} gradient leaves of ${LEAF_SIZE}, and a worker computes whole leaves: `
+      + `starting ${workers} (any worker count gives the same bits)`);
+  }
+  if (workers > 1) {
+    const cores = await availableCores();
+    if (workers > cores) {
+      warn(`${workers} workers on ${cores} cores: they take turns on the cores and wait for one another at every barrier, `
+        + `so training is likely slower than with ${cores} (any worker count gives the same bits)`);
+    }
+  }
+  const pool = workers > 1 ? await TrainingPool.create(model, data, workers, batch, o.createWorker) : null;
   onPool(pool);
   try {
     return await runEpochs(model, data, { ...o, validationData }, epochs, batchSize, pool);

@@ -17,6 +17,7 @@ import { existsSync } from 'node:fs';
 import { DATASET_NAMES } from '../data/datasets.js';
 import { checkWritable } from '../io/node.js';
 import { TrainingDivergedError } from '../model.js';
+import { usefulWorkers } from '../train.js';
 import { availableCores } from '../parallel/pool.js';
 
 interface TrainFlags {
@@ -129,7 +130,8 @@ export function register(program: Command): void {
 
       if (resumed) out.info(`resuming ${f.resume}: ${doneEpochs} epoch(s) and ${optimizer.iterations} steps done; ${epochs} more epoch(s)`);
       out.info(`training ${modelName} on ${data.name} (${data.source}): ${fmtInt(train.count)} train, ${val ? `${fmtInt(val.count)} validation, ` : ''}${fmtInt(test.count)} test images`);
-      out.info(`backend ${be.name}${workers > 1 ? ` on ${workers} worker threads` : ''}, ${epochs} epoch(s), batch ${batchSize}, ${opt.kind} ${JSON.stringify(opt.learningRate)}${opt.kind === 'sgd' ? ` momentum ${opt.momentum}` : ''}${opt.weightDecay ? ` weight decay ${opt.weightDecay}` : ''}, seed ${seed}`);
+      const used = usefulWorkers(workers, batchSize, train.count);
+      out.info(`backend ${be.name}${used > 1 ? ` on ${used} worker threads` : ''}, ${epochs} epoch(s), batch ${batchSize}, ${opt.kind} ${JSON.stringify(opt.learningRate)}${opt.kind === 'sgd' ? ` momentum ${opt.momentum}` : ''}${opt.weightDecay ? ` weight decay ${opt.weightDecay}` : ''}, seed ${seed}`);
 
       // Ctrl-C: stop after the current step and save a checkpoint; a second Ctrl-C exits at once.
       let interrupted = false;
@@ -190,7 +192,7 @@ export function register(program: Command): void {
       out.info(`model saved to ${outPath}`);
       if (out.json) {
         console.log(JSON.stringify({
-          model: modelName, dataset: data.name, backend: be.name, workers, epochs: history.epochs.length, trainImages: train.count,
+          model: modelName, dataset: data.name, backend: be.name, workers: used, epochs: history.epochs.length, trainImages: train.count,
           testAccuracy: result.accuracy, testLoss: result.loss, imagesPerSecond: Math.round(imagesPerSecond), seconds: +seconds.toFixed(2), modelPath: outPath,
         }));
       }
