@@ -293,18 +293,18 @@ export class Sequential {
         xv.set(imgs.subarray(e * size, (e + 1) * size), b * size);
       }
     }
-    if (withLabels) {
-      if (!this.labelBuf || this.labelBuf.length < n) {
-        this.labelBuf?.free();
-        this.labelBuf = this.backend.heap.allocI32(Math.max(n, 1));
-      }
-      const lv = this.labelBuf.view;
-      for (let b = 0; b < n; b++) {
-        const e = idx ? idx[from + b] : from + b;
-        lv[b] = data.labels[e];
-      }
-    }
+    if (withLabels) this.stageLabels(data.labels, idx, from, n);
     return x;
+  }
+
+  /** Copies labels[idx[from..from+n)] (or labels[from..from+n)) into wasm memory. */
+  private stageLabels(labels: ArrayLike<number>, idx: ArrayLike<number> | null, from: number, n: number): void {
+    if (!this.labelBuf || this.labelBuf.length < n) {
+      this.labelBuf?.free();
+      this.labelBuf = this.backend.heap.allocI32(Math.max(n, 1));
+    }
+    const lv = this.labelBuf.view;
+    for (let b = 0; b < n; b++) lv[b] = labels[idx ? idx[from + b] : from + b];
   }
 
   /** @internal Stages examples idx[from..from+n) (or from..) and their labels in wasm memory; returns the input buffer. */
@@ -579,12 +579,7 @@ export class Sequential {
       this.logitsBuf?.free();
       this.logitsBuf = this.backend.heap.alloc(Math.max(n * k, 1));
     }
-    if (!this.labelBuf || this.labelBuf.length < n) {
-      this.labelBuf?.free();
-      this.labelBuf = this.backend.heap.allocI32(Math.max(n, 1));
-    }
-    const lv = this.labelBuf.view;
-    for (let b = 0; b < n; b++) lv[b] = labels[from + b];
+    this.stageLabels(labels, null, from, n);
     const buf = this.logitsBuf.sub(0, n * k);
     buf.view.set(logits.subarray(0, n * k));
     return { correct: this.correct(buf, n), loss: this.lossAndGrad(buf, n) };
