@@ -198,11 +198,37 @@ describe('a worker that fails in the middle of a step', () => {
     expect(err?.message).toBe(`fit: worker ${caller ? 1 : 0} of 2 exited (code 1)`);
   }, 60_000);
 
-  it('a worker that never comes back to the barrier fails the step, and dispose ends it', async () => {
+  it('a worker that never finishes its step fails the step, and dispose ends it', async () => {
     // The calling thread gives up after stallMs (300 ms here), waits for a message that does not come, and says why.
     const { err, steps } = await fitWithFault('hang', true);
     expect(steps).toBe(2);
-    expect(err?.message).toBe('fit: no other worker arrived within 300 ms at a barrier; a worker may have died');
+    expect(err?.message).toBe('fit: no other worker finished its step within 300 ms; a worker may have died');
+  }, 60_000);
+});
+
+describe('combining the gradient columns', () => {
+  it('whichever worker is first combines the blocks whose leaves all workers have handed on: a late worker combines none, and the bits stay', async () => {
+    // lenet5: no batch norm, so no barrier within the step where a waiting worker would combine blocks too.
+    const { TrainingPool } = await import('../ts/parallel/pool.js');
+    const be = await initBackend({ backend: 'simd' });
+    const data = mnistSample('train', 256);
+    const grads = async (slow: boolean) => {
+      const { model } = createPreset('lenet5', { backend: be, seed: 6 });
+      const pool = await TrainingPool.create(model, data, 2, 128);
+      await pool.step(null, 0, 128, 1);
+      pool.resetTiming();
+      if (slow) pool.injectFault(1, 'slow'); // worker 1 sleeps 20 ms after handing on its leaves
+      await pool.step(null, 128, 128, 2);
+      const by = pool.blocksBy, g = model.leafParams().map((p) => Buffer.from(p.grad!.view.slice().buffer));
+      await pool.dispose();
+      model.dispose();
+      return { by, g };
+    };
+    const slow = await grads(true), even = await grads(false);
+    expect(slow.by[1]).toBe(0);
+    expect(slow.by[0]).toBe(even.by[0] + even.by[1]);
+    expect(slow.by[0]).toBeGreaterThan(10);
+    slow.g.forEach((b, i) => expect(b.equals(even.g[i]), `leaf parameter ${i}`).toBe(true));
   }, 60_000);
 });
 

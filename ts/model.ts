@@ -412,6 +412,7 @@ export class Sequential {
       const t0 = prof ? performance.now() : 0;
       g = this.layers[i].backward(g, n, i > this.firstParamLayer, ctx);
       if (prof) prof(this.layers[i].name, 'backward', performance.now() - t0);
+      shard.layerDone?.(this.layers[i]);
     }
   }
 

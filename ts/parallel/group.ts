@@ -5,7 +5,7 @@
  * every one has counted itself done, hearing a worker's failure or death, and
  * ending them. The training and inference pools are built on it.
  */
-import { C, CMD, currentSpinMs, spinWhile, waited } from './protocol.js';
+import { C, CMD, currentSpinMs, PoolStalled, spinWhile, waited } from './protocol.js';
 
 /** The worker kinds: training (worker.ts) and inference (infer-worker.ts). */
 export type WorkerKind = 'worker' | 'infer-worker';
@@ -162,11 +162,15 @@ export class WorkerGroup {
    * failure if one failed (a worker that failed has aborted the pool, and its
    * message comes through the event loop). `spin`: this thread has computed
    * its share and the others are about to finish theirs, so it spins first
-   * (see waitChange) rather than sleep and be woken.
+   * (see waitChange) rather than sleep and be woken. Throws PoolStalled when
+   * they are not done within `stallMs` (a thread that hangs sends no message).
    */
-  async wait(spin = false): Promise<void> {
+  async wait(spin = false, stallMs = Infinity): Promise<void> {
     const ctrl = this.ctrl, total = this.handles.length;
     const t0 = performance.now();
+    const stalled = () => {
+      if (performance.now() - t0 > stallMs) throw new PoolStalled(`no other worker finished its step within ${stallMs} ms`);
+    };
     if (spin && canBlock) spinWhile(() => Atomics.load(ctrl, C.DONE) < total && !this.failure, currentSpinMs());
     // Most steps end within milliseconds: sleep on the futex until the last
     // thread is done (a wake-up through the event loop costs more), and only
@@ -179,8 +183,9 @@ export class WorkerGroup {
     for (;;) {
       const d = Atomics.load(ctrl, C.DONE);
       if (d >= total || this.failure) break;
+      stalled();
       const r = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, t?: number): { async: boolean; value: Promise<string> | string } })
-        .waitAsync(ctrl, C.DONE, d, 1000);
+        .waitAsync(ctrl, C.DONE, d, Math.min(1000, stallMs));
       if (r.async) await Promise.race([r.value as Promise<string>, this.failed.catch(() => undefined)]);
     }
     if (spin) waited(performance.now() - t0);

@@ -69,6 +69,7 @@ export class TrainingPool {
       params: params.reduce((s, p) => s + p.value.length, 0),
       trainable: params.filter((p) => p.grad).reduce((s, p) => s + p.value.length, 0),
       leafValues: leafParams.reduce((s, p) => s + p.value.length, 0),
+      leafParams: leafParams.length,
       tableWidth: bnWidth,
     };
     const sab = new SharedArrayBuffer(layoutBytes(sizes));
@@ -97,6 +98,11 @@ export class TrainingPool {
   /** Whether the calling thread is worker 0 (else all workers are threads of their own). */
   get callerComputes(): boolean {
     return this.own !== null;
+  }
+
+  /** @internal How many gradient blocks each worker has combined since the timing was reset (tests). */
+  get blocksBy(): number[] {
+    return Array.from({ length: this.count }, (_, w) => this.v.timing[w * TIMES + T.BLOCKS]);
   }
 
   /** @internal Ends worker thread i as if it had crashed (tests). */
@@ -147,6 +153,7 @@ export class TrainingPool {
     Atomics.store(ctrl, C.SEED_LO, stepSeed % 2 ** 32);
     Atomics.store(ctrl, C.SEED_HI, Math.floor(stepSeed / 2 ** 32));
     Atomics.store(ctrl, C.ACTIVE, active);
+    Atomics.store(ctrl, C.NEXT_BLOCK, 0);
     this.group.run(CMD.STEP);
     const t1 = performance.now();
     if (this.own) {
@@ -156,11 +163,20 @@ export class TrainingPool {
         this.group.abort();
         if (!(e instanceof PoolAborted)) throw e;
         // A worker failed, or (stalled) did not come to a barrier: its message, if it sends one, names it.
-        throw await this.group.failureAfterAbort(e instanceof PoolStalled ? `${e.message} at a barrier; a worker may have died` : 'the workers stopped');
+        throw await this.group.failureAfterAbort(e instanceof PoolStalled ? `${e.message}; a worker may have died` : 'the workers stopped');
       }
     }
-    await this.group.wait(this.own !== null);
+    const tw = performance.now();
+    try {
+      await this.group.wait(this.own !== null, this.own?.stallMs);
+    } catch (e) {
+      if (!(e instanceof PoolStalled)) throw e;
+      this.group.abort();
+      throw await this.group.failureAfterAbort(`${e.message}; a worker may have died`);
+    }
     const t2 = performance.now();
+    // The calling thread, as worker 0, waited that long for the others to finish.
+    if (this.own) v.timing[T.WAIT] += t2 - tw;
     // Gradients: the leaf parameters' columns, then (from worker 0 unless that
     // is this thread) batch norm's gradients and running statistics.
     let col = 0;
@@ -187,10 +203,11 @@ export class TrainingPool {
 
   /**
    * Where the workers' time went, milliseconds per step averaged over workers
-   * and steps: copying parameters and images in, computing, waiting at
-   * barriers (the batch-norm sums and the leaf exchange: imbalance and wake-up),
-   * copying leaf gradients out and in, and the leaf reduction; and the
-   * barriers a step has (`barriers`). `step` is the
+   * and steps: copying parameters and images in, computing, waiting for one
+   * another (at the batch-norm sums, for leaf gradients a block needs, and
+   * the calling thread for the others at the step's end: imbalance and
+   * wake-up), copying leaf gradients out and in, and the leaf reduction; and
+   * the barriers a step has, counting its end (`barriers`). `step` is the
    * calling thread's wall time per step, including its own copies and the
    * optimiser update (`main`).
    */

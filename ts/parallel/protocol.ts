@@ -11,6 +11,7 @@
  *   tables  F32   [2 * maxBatch * W]   two tables of per-image partial sums (batch norm)
  *   losses  F32   [maxBatch]           per-row losses
  *   correct Int32 [workers]            per-worker count classified correctly
+ *   ready   Int32 [workers * Lp]       the step (ctrl SEQ) whose leaf rows of each leaf parameter a worker has written
  *   timing  F64   [workers * TIMES]    per-worker milliseconds spent, by phase
  *
  * The data set lives in a SharedArrayBuffer of its own (images and labels).
@@ -46,8 +47,10 @@ export const C = {
   FAULT: 15,
   /** Inference: the next chunk of the call a worker may take. */
   NEXT_CHUNK: 16,
+  /** Training: the next block of gradient columns a worker may reduce (see shard-trainer.ts). */
+  NEXT_BLOCK: 17,
 } as const;
-export const CTRL_LEN = 17;
+export const CTRL_LEN = 18;
 
 /**
  * Tests: how an injected fault fails a worker (see C.FAULT): it throws, its
@@ -134,8 +137,8 @@ export function inferViews(sab: SharedArrayBuffer, s: InferSizes): InferViews {
   };
 }
 
-/** Phases a worker's time is counted in (milliseconds, summed over steps), and the barriers it met. */
-export const T = { STEPS: 0, COPY_IN: 1, COMPUTE: 2, WAIT: 3, LEAF_COPY: 4, REDUCE: 5, IDLE: 6, BARRIERS: 7 } as const;
+/** Phases a worker's time is counted in (milliseconds, summed over steps), the barriers it met and the gradient blocks it combined. */
+export const T = { STEPS: 0, COPY_IN: 1, COMPUTE: 2, WAIT: 3, LEAF_COPY: 4, REDUCE: 5, BLOCKS: 6, BARRIERS: 7 } as const;
 export const TIMES = 8;
 
 /** Sizes the layout is made from. */
@@ -147,6 +150,8 @@ export interface LayoutSizes {
   params: number;
   trainable: number;
   leafValues: number;
+  /** Leaf parameters (Lp). */
+  leafParams: number;
   /** Widest per-image partial-sum row (2 * channels of the widest batch norm; at least 1). */
   tableWidth: number;
 }
@@ -162,12 +167,13 @@ export interface SharedViews {
   tables: [Float32Array, Float32Array];
   losses: Float32Array;
   correct: Int32Array;
+  ready: Int32Array;
   timing: Float64Array;
 }
 
 function regions(s: LayoutSizes): { at: number[]; total: number } {
   const table = 4 * s.maxBatch * s.tableWidth;
-  return lineUp([4 * CTRL_LEN, 4 * s.maxBatch, 4 * s.params, 4 * s.trainable, 4 * s.maxLeaves * s.leafValues, table, table, 4 * s.maxBatch, 4 * s.workers, 8 * s.workers * TIMES]);
+  return lineUp([4 * CTRL_LEN, 4 * s.maxBatch, 4 * s.params, 4 * s.trainable, 4 * s.maxLeaves * s.leafValues, table, table, 4 * s.maxBatch, 4 * s.workers, 4 * s.workers * s.leafParams, 8 * s.workers * TIMES]);
 }
 
 /** Bytes of shared memory a pool of these sizes needs. */
@@ -177,7 +183,7 @@ export function layoutBytes(s: LayoutSizes): number {
 
 /** Views of `sab` laid out for `s`. */
 export function views(sab: SharedArrayBuffer, s: LayoutSizes): SharedViews {
-  const [ctrl, idx, params, grads, leaves, t0, t1, losses, correct, timing] = regions(s).at;
+  const [ctrl, idx, params, grads, leaves, t0, t1, losses, correct, ready, timing] = regions(s).at;
   const f32 = (at: number, n: number) => new Float32Array(sab, at, n);
   return {
     sizes: s,
@@ -189,6 +195,7 @@ export function views(sab: SharedArrayBuffer, s: LayoutSizes): SharedViews {
     tables: [f32(t0, s.maxBatch * s.tableWidth), f32(t1, s.maxBatch * s.tableWidth)],
     losses: f32(losses, s.maxBatch),
     correct: new Int32Array(sab, correct, s.workers),
+    ready: new Int32Array(sab, ready, s.workers * s.leafParams),
     timing: new Float64Array(sab, timing, s.workers * TIMES),
   };
 }
@@ -245,34 +252,68 @@ export function waitChange(ctrl: Int32Array, i: number, value: number, stallMs =
   if (spinWhile(() => Atomics.load(ctrl, i) === value, spinMs)) return waited(performance.now() - t0);
   while (Atomics.load(ctrl, i) === value) {
     if (Atomics.load(ctrl, C.ABORT) !== 0) throw new PoolAborted('pool aborted');
-    if (performance.now() - t0 > stallMs) throw new PoolStalled(`no other worker arrived within ${stallMs} ms`);
+    if (performance.now() - t0 > stallMs) throw new PoolStalled(`no other worker arrived within ${stallMs} ms at a barrier`);
     Atomics.wait(ctrl, i, value, Math.min(200, stallMs));
   }
   waited(performance.now() - t0);
 }
 
-/** Milliseconds this thread has waited in barriers (read by the worker's timing). */
-export let barrierWaitMs = 0;
-
-/** Waits until all `workers` have arrived (a generation counter); throws PoolStalled after `stallMs`. */
-export function barrier(ctrl: Int32Array, workers: number, stallMs = Infinity): void {
+/**
+ * Waits until arr[i] holds `value` (set by another worker, then notified):
+ * spins as waitChange does, then sleeps; throws PoolAborted when the pool is
+ * aborted, PoolStalled after `stallMs`. Counts as waiting (barrierWaitMs).
+ */
+export function waitUntil(ctrl: Int32Array, arr: Int32Array, i: number, value: number, stallMs = Infinity): void {
   const t0 = performance.now();
   try {
-    arrive(ctrl, workers, stallMs);
+    if (spinWhile(() => Atomics.load(arr, i) !== value, spinMs)) return waited(performance.now() - t0);
+    for (let v = Atomics.load(arr, i); v !== value; v = Atomics.load(arr, i)) {
+      if (Atomics.load(ctrl, C.ABORT) !== 0) throw new PoolAborted('pool aborted');
+      if (performance.now() - t0 > stallMs) throw new PoolStalled(`no other worker handed on its leaf gradients within ${stallMs} ms`);
+      Atomics.wait(arr, i, v, Math.min(200, stallMs));
+    }
+    waited(performance.now() - t0);
   } finally {
     barrierWaitMs += performance.now() - t0;
   }
 }
 
-function arrive(ctrl: Int32Array, workers: number, stallMs: number): void {
+/** Milliseconds this thread has waited in barriers (read by the worker's timing). */
+export let barrierWaitMs = 0;
+
+/**
+ * Waits until all `workers` have arrived (a generation counter); throws
+ * PoolStalled after `stallMs`. While the others are still on their way, runs
+ * `idle()` again and again until it says it had nothing to do (work any
+ * worker may take, see shard-trainer.ts); its time does not count as waiting.
+ */
+export function barrier(ctrl: Int32Array, workers: number, stallMs = Infinity, idle?: () => boolean): void {
+  const t0 = performance.now();
+  let busy = 0;
+  try {
+    busy = arrive(ctrl, workers, stallMs, idle);
+  } finally {
+    barrierWaitMs += performance.now() - t0 - busy;
+  }
+}
+
+/** Arrives at the barrier and waits for it; returns the milliseconds spent in `idle`. */
+function arrive(ctrl: Int32Array, workers: number, stallMs: number, idle?: () => boolean): number {
   const gen = Atomics.load(ctrl, C.BAR_GEN);
   if (Atomics.add(ctrl, C.BAR_COUNT, 1) === workers - 1) {
     Atomics.store(ctrl, C.BAR_COUNT, 0);
     Atomics.add(ctrl, C.BAR_GEN, 1);
     Atomics.notify(ctrl, C.BAR_GEN);
-    return;
+    return 0;
   }
-  waitChange(ctrl, C.BAR_GEN, gen, stallMs);
+  let busy = 0;
+  while (idle && Atomics.load(ctrl, C.BAR_GEN) === gen) {
+    const t = performance.now(), did = idle();
+    busy += performance.now() - t;
+    if (!did) break;
+  }
+  if (Atomics.load(ctrl, C.BAR_GEN) === gen) waitChange(ctrl, C.BAR_GEN, gen, stallMs);
+  return busy;
 }
 
 /** Leaves [first, end) of `leaves` that worker w of `workers` owns. */

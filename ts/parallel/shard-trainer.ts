@@ -3,17 +3,24 @@
  * thread itself where it may block (Node, or a Web Worker), with its own wasm
  * instance and model. Each step it takes the parameters from shared memory
  * (the calling thread's model holds them already), computes its leaves of the
- * batch (meeting the others at every batch-norm sum), writes its leaf
- * gradients, and combines its share of the gradient columns over all leaves.
+ * batch (meeting the others at every batch-norm sum), hands on each layer's
+ * leaf gradients as soon as its backward is done, and combines blocks of
+ * gradient columns over all leaves: whichever participant comes first takes
+ * the next block whose leaves every participant has handed on, also while it
+ * waits at a batch-norm barrier for the others. Who combines which columns
+ * does not change the bits.
  */
 import type { Backend } from '../backend/load.js';
 import type { F32Buffer, I32Buffer } from '../backend/memory.js';
 import { pairwiseRows, pairwiseRowsPartial } from '../kernels/norm.js';
-import type { Param } from '../layers/layer.js';
+import type { Layer, Param } from '../layers/layer.js';
 import type { Dataset, Sequential } from '../model.js';
 import * as protocol from './protocol.js';
-import { barrier, C, faultFor, ownedColumns, ownedLeaves, slowDown, T, TIMES, type Fault, type SharedViews } from './protocol.js';
+import { barrier, C, faultFor, ownedLeaves, slowDown, T, TIMES, waitUntil, type Fault, type SharedViews } from './protocol.js';
 import { coverLevels, LEAF_SIZE, leafCount, leafSizes, treeNodes, type StepShard, type TreeNode } from './shard.js';
+
+/** Gradient columns a participant combines at a time: small enough that the first to finish can take over part of the others' share. */
+const REDUCE_BLOCK = 4096;
 
 export class ShardTrainer {
   private readonly ctrl: Int32Array;
@@ -26,6 +33,15 @@ export class ShardTrainer {
   /** Named scratch buffers of this participant's wasm memory, grown on demand. */
   private readonly bufs = new Map<string, F32Buffer>();
   private readonly time: Float64Array;
+  /**
+   * The gradient columns in blocks, in the order backward completes them (the
+   * last layer's first): [first column, end, index of the leaf parameter].
+   */
+  private readonly blocks: [number, number, number][] = [];
+  /** This step's timing of the leaf hand-over and the column blocks (see step). */
+  private handMs = 0;
+  private reduceMs = 0;
+  private blockCopyMs = 0;
   /** The leaf tree's nodes each participant sums (see shard.ts) and the cover levels of all, per (leaves, active). */
   private readonly trees = new Map<string, { mine: TreeNode[]; all: TreeNode[]; cover: I32Buffer }>();
 
@@ -49,6 +65,10 @@ export class ShardTrainer {
     this.paramAt = offsets(this.params);
     this.leafAt = offsets(this.leafParams);
     this.time = v.timing.subarray(w * TIMES, (w + 1) * TIMES);
+    for (let pi = this.leafParams.length - 1; pi >= 0; pi--) {
+      const c0 = this.leafAt.get(this.leafParams[pi])!, c1 = c0 + this.leafParams[pi].value.length;
+      for (let c = c0; c < c1; c += REDUCE_BLOCK) this.blocks.push([c, Math.min(c + REDUCE_BLOCK, c1), pi]);
+    }
   }
 
   /** A view of exactly `len` values of the scratch buffer `key`. */
@@ -96,55 +116,71 @@ export class ShardTrainer {
     const img0 = l0 * LEAF_SIZE, nLocal = Math.min(l1 * LEAF_SIZE, n) - img0;
     if (!this.caller) for (const p of this.params) p.value.view.set(v.params.subarray(this.paramAt.get(p)!, this.paramAt.get(p)! + p.value.length));
     let tick = 0;
+    const seq = Atomics.load(ctrl, C.SEQ), tree = this.leafTree(L, active), handed = new Set<Param>();
+    this.handMs = this.reduceMs = this.blockCopyMs = 0;
+    // Allocated now: nothing may grow the memory inside backward or a barrier, under other code's views.
+    buffer('node', Math.max(...this.leafParams.map((p) => p.value.length)));
+    buffer('leafRows', L * REDUCE_BLOCK);
+    buffer('columns', REDUCE_BLOCK);
+    // This participant's leaves' gradients of `p`, summed into the largest tree
+    // nodes they cover; each node's value goes to its first leaf's row (row = global leaf).
+    const handOn = (p: Param) => {
+      const ts = performance.now(), size = p.value.length, col = this.leafAt.get(p)!, lg = p.leafGrads!;
+      for (const nd of tree.mine) {
+        const j = nd.start - l0;
+        let row = lg.view.subarray(j * size, (j + 1) * size);
+        if (nd.level > 0) {
+          const tr = performance.now(), sum = buffer('node', size);
+          pairwiseRows(be, lg.sub(j * size, 2 ** nd.level * size), 2 ** nd.level, size, sum);
+          row = sum.view;
+          this.reduceMs += performance.now() - tr;
+          this.handMs -= performance.now() - tr;
+        }
+        v.leaves.set(row, nd.start * Pl + col);
+      }
+      handed.add(p);
+      const i = w * this.leafParams.length + this.leafParams.indexOf(p);
+      Atomics.store(v.ready, i, seq);
+      Atomics.notify(v.ready, i);
+      this.handMs += performance.now() - ts;
+    };
+    const ready = (pi: number) => {
+      for (let k = 0; k < active; k++) if (Atomics.load(v.ready, k * this.leafParams.length + pi) !== seq) return false;
+      return true;
+    };
+    // While waiting at a barrier: the next block, if every participant has handed its leaves on.
+    const reduceReady = () => {
+      const b = Atomics.load(ctrl, C.NEXT_BLOCK);
+      if (b >= this.blocks.length || !ready(this.blocks[b][2]) || Atomics.compareExchange(ctrl, C.NEXT_BLOCK, b, b + 1) !== b) return false;
+      this.reduceBlock(b, L, tree);
+      return true;
+    };
     const shard: StepShard = {
       offset: img0, batchSize: n, leaves: leafSizes(n, l0, l1 - l0),
       reduceRows: (local, rows, cols, dst) => {
         const table = v.tables[tick++ & 1];
         table.set(local.view.subarray(0, rows * cols), img0 * cols);
-        barrier(ctrl, active, this.stallMs);
+        barrier(ctrl, active, this.stallMs, reduceReady);
         const all = buffer('table', n * cols);
         all.view.set(table.subarray(0, n * cols));
         pairwiseRows(be, all, n, cols, dst);
       },
+      layerDone: (layer: Layer) => { for (const p of layer.leafParams()) handOn(p); },
     };
     const x = this.model.stageBatch(this.data, v.idx, img0, nLocal);
     const t1 = performance.now();
     const r = this.model.shardStep(x, nLocal, shard, seed);
-    const t2 = performance.now(), wait1 = protocol.barrierWaitMs;
+    for (const p of this.leafParams) if (!handed.has(p)) handOn(p);
+    const t2 = performance.now(), wait1 = protocol.barrierWaitMs, inStep = this.handMs + this.reduceMs + this.blockCopyMs;
     const fault = faultFor(ctrl, w);
     if (fault && !this.caller) injectedFault(fault);
     v.losses.set(r.losses, img0);
     v.correct[w] = r.correct;
-    // This participant's leaves' gradients summed into the largest tree nodes
-    // they cover; each node's value goes to its first leaf's row (row = global leaf).
-    const tree = this.leafTree(L, active);
-    let nodeMs = 0;
-    for (const p of this.leafParams) {
-      const size = p.value.length, col = this.leafAt.get(p)!, lg = p.leafGrads!;
-      for (const nd of tree.mine) {
-        const j = nd.start - l0;
-        let row = lg.view.subarray(j * size, (j + 1) * size);
-        if (nd.level > 0) {
-          const ts = performance.now(), sum = buffer('node', size);
-          pairwiseRows(be, lg.sub(j * size, 2 ** nd.level * size), 2 ** nd.level, size, sum);
-          row = sum.view;
-          nodeMs += performance.now() - ts;
-        }
-        v.leaves.set(row, nd.start * Pl + col);
-      }
-    }
-    barrier(ctrl, active, this.stallMs);
-    const t3 = performance.now();
-    // Its share of the columns: the tree finished from every participant's nodes.
-    const [c0, c1] = ownedColumns(Pl, w, active), width = c1 - c0;
-    let tr = t3;
-    if (width > 0) {
-      const rows = buffer('leafRows', L * width), rv = rows.view;
-      for (const nd of tree.all) rv.set(v.leaves.subarray(nd.start * Pl + c0, nd.start * Pl + c1), nd.start * width);
-      const dst = buffer('columns', width);
-      tr = performance.now();
-      pairwiseRowsPartial(be, rows, L, width, tree.cover, dst);
-      v.grads.set(dst.view, c0);
+    // The blocks left: each once every participant has handed its leaves on.
+    for (let b = Atomics.add(ctrl, C.NEXT_BLOCK, 1); b < this.blocks.length; b = Atomics.add(ctrl, C.NEXT_BLOCK, 1)) {
+      const pi = this.blocks[b][2];
+      for (let k = 0; k < active; k++) waitUntil(ctrl, v.ready, k * this.leafParams.length + pi, seq, this.stallMs);
+      this.reduceBlock(b, L, tree);
     }
     if (w === 0 && !this.caller) {
       // Batch norm's gradients and running statistics: the same in every participant.
@@ -157,11 +193,28 @@ export class ShardTrainer {
     }
     const t4 = performance.now(), wait2 = protocol.barrierWaitMs;
     time[T.COPY_IN] += t1 - t0;
-    time[T.COMPUTE] += t2 - t1 - (wait1 - wait0);
+    time[T.COMPUTE] += t2 - t1 - (wait1 - wait0) - inStep;
     time[T.WAIT] += wait2 - wait0;
-    time[T.LEAF_COPY] += t3 - t2 - (wait2 - wait1) - nodeMs + (tr - t3);
-    time[T.REDUCE] += t4 - tr + nodeMs;
-    time[T.BARRIERS] += tick + 1;
+    time[T.LEAF_COPY] += this.handMs + this.blockCopyMs;
+    time[T.REDUCE] += this.reduceMs;
+    time[T.BARRIERS] += tick + 1; // and the step's end, where the workers join
+  }
+
+  /** Combines gradient block b over all leaves (the tree finished from every participant's nodes) into the shared gradients. */
+  private reduceBlock(b: number, L: number, tree: { all: TreeNode[]; cover: I32Buffer }): void {
+    const t0 = performance.now(), v = this.v, Pl = v.sizes.leafValues;
+    const [c0, c1] = this.blocks[b], width = c1 - c0;
+    const rows = this.buffer('leafRows', L * width), rv = rows.view;
+    for (const nd of tree.all) rv.set(v.leaves.subarray(nd.start * Pl + c0, nd.start * Pl + c1), nd.start * width);
+    const dst = this.buffer('columns', width);
+    const t1 = performance.now();
+    pairwiseRowsPartial(this.be, rows, L, width, tree.cover, dst);
+    const t2 = performance.now();
+    v.grads.set(dst.view, c0);
+    const t3 = performance.now();
+    this.blockCopyMs += t1 - t0 + t3 - t2;
+    this.reduceMs += t2 - t1;
+    this.time[T.BLOCKS]++;
   }
 }
 

@@ -20,6 +20,7 @@
 import type { Backend } from '../backend/load.js';
 import type { F32Buffer } from '../backend/memory.js';
 import { pairwiseRows } from '../kernels/norm.js';
+import type { Layer } from '../layers/layer.js';
 
 /** Images per gradient leaf. */
 export const LEAF_SIZE = 16;
@@ -39,6 +40,8 @@ export interface StepShard {
    * may be overwritten.
    */
   reduceRows(local: F32Buffer, rows: number, cols: number, out: F32Buffer): void;
+  /** Where present, told after each layer's backward: its leaf gradients are complete (a worker hands them on at once). */
+  layerDone?(layer: Layer): void;
 }
 
 /** Number of leaves of a batch of `n`. */
