@@ -248,34 +248,32 @@ export function waited(ms: number): void {
  * `stallMs`.
  */
 export function waitChange(ctrl: Int32Array, i: number, value: number, stallMs = Infinity): void {
-  const t0 = performance.now();
-  if (spinWhile(() => Atomics.load(ctrl, i) === value, spinMs)) return waited(performance.now() - t0);
-  while (Atomics.load(ctrl, i) === value) {
-    if (Atomics.load(ctrl, C.ABORT) !== 0) throw new PoolAborted('pool aborted');
-    if (performance.now() - t0 > stallMs) throw new PoolStalled(`no other worker arrived within ${stallMs} ms at a barrier`);
-    Atomics.wait(ctrl, i, value, Math.min(200, stallMs));
-  }
-  waited(performance.now() - t0);
+  waitFor(ctrl, ctrl, i, (v) => v !== value, stallMs, 'arrived', ' at a barrier');
 }
 
 /**
- * Waits until arr[i] holds `value` (set by another worker, then notified):
- * spins as waitChange does, then sleeps; throws PoolAborted when the pool is
- * aborted, PoolStalled after `stallMs`. Counts as waiting (barrierWaitMs).
+ * Waits until arr[i] holds `value` (set by another worker, then notified), as
+ * waitChange waits. Counts as waiting (barrierWaitMs).
  */
 export function waitUntil(ctrl: Int32Array, arr: Int32Array, i: number, value: number, stallMs = Infinity): void {
   const t0 = performance.now();
   try {
-    if (spinWhile(() => Atomics.load(arr, i) !== value, spinMs)) return waited(performance.now() - t0);
-    for (let v = Atomics.load(arr, i); v !== value; v = Atomics.load(arr, i)) {
-      if (Atomics.load(ctrl, C.ABORT) !== 0) throw new PoolAborted('pool aborted');
-      if (performance.now() - t0 > stallMs) throw new PoolStalled(`no other worker handed on its leaf gradients within ${stallMs} ms`);
-      Atomics.wait(arr, i, v, Math.min(200, stallMs));
-    }
-    waited(performance.now() - t0);
+    waitFor(ctrl, arr, i, (v) => v === value, stallMs, 'handed on its leaf gradients', '');
   } finally {
     barrierWaitMs += performance.now() - t0;
   }
+}
+
+/** Waits until done(arr[i]); ctrl holds the pool's abort flag; the stall message says the others have not `did` (`where`). */
+function waitFor(ctrl: Int32Array, arr: Int32Array, i: number, done: (v: number) => boolean, stallMs: number, did: string, where: string): void {
+  const t0 = performance.now();
+  if (spinWhile(() => !done(Atomics.load(arr, i)), spinMs)) return waited(performance.now() - t0);
+  for (let v = Atomics.load(arr, i); !done(v); v = Atomics.load(arr, i)) {
+    if (Atomics.load(ctrl, C.ABORT) !== 0) throw new PoolAborted('pool aborted');
+    if (performance.now() - t0 > stallMs) throw new PoolStalled(`no other worker ${did} within ${stallMs} ms${where}`);
+    Atomics.wait(arr, i, v, Math.min(200, stallMs));
+  }
+  waited(performance.now() - t0);
 }
 
 /** Milliseconds this thread has waited in barriers (read by the worker's timing). */
