@@ -160,6 +160,25 @@ describe('serve: bad requests never hurt the service', () => {
   }, 15_000);
 });
 
+describe('serve: more workers than cores', () => {
+  it('warns, and serves all the same', async () => {
+    const { availableCores } = await import('../ts/parallel/group.js');
+    const cores = await availableCores(), bin = new URL('../bin/cnn-wasm.js', import.meta.url).pathname;
+    const child = spawn(process.execPath, [bin, 'serve', modelPath, '--port', '0', '--workers', String(cores + 1)]);
+    let out = '', err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (d) => { out += d; const m = /at (http:\/\/\S+) /.exec(out); if (m) resolve(m[1]); });
+      child.on('exit', (c) => reject(new Error(`serve exited (${c}) before listening: ${out}${err}`)));
+    });
+    const r = await fetch(`${url}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pixels: digit(0) }) });
+    expect(r.status).toBe(200);
+    child.kill('SIGTERM');
+    await new Promise((r) => child.on('exit', r));
+    expect(err).toContain(`warning: ${cores + 1} workers on ${cores} cores: they take turns on the cores`);
+  }, 30_000);
+});
+
 describe('serve: graceful shutdown', () => {
   it('SIGTERM with requests in flight answers them all, then exits 0', async () => {
     const bin = new URL('../bin/cnn-wasm.js', import.meta.url).pathname;

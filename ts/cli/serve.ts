@@ -28,6 +28,8 @@ export function register(program: Command): void {
       const maxQueue = parseIntFlag('--max-queue', f.maxQueue, 1, 1_000_000);
       const maxBodyBytes = parseIntFlag('--max-body-bytes', f.maxBodyBytes, 1024, 1 << 30);
       const backend = parseBackend(f.backend);
+      const cores = await availableCores();
+      if (workers > cores) process.stderr.write(`warning: ${workers} workers on ${cores} cores: they take turns on the cores with each other and the HTTP server, so batches are likely slower than with ${cores}\n`);
       let predictor;
       try {
         predictor = await createPredictor(path, { workers, maxBatch, maxDelayMs, maxQueue, backend });
