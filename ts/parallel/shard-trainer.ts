@@ -126,6 +126,7 @@ export class ShardTrainer {
     // nodes they cover; each node's value goes to its first leaf's row (row = global leaf).
     const handOn = (p: Param) => {
       const ts = performance.now(), size = p.value.length, col = this.leafAt.get(p)!, lg = p.leafGrads!;
+      let sumMs = 0; // of that, the node sums (counted as reduction)
       for (const nd of tree.mine) {
         const j = nd.start - l0;
         let row = lg.view.subarray(j * size, (j + 1) * size);
@@ -133,8 +134,7 @@ export class ShardTrainer {
           const tr = performance.now(), sum = buffer('node', size);
           pairwiseRows(be, lg.sub(j * size, 2 ** nd.level * size), 2 ** nd.level, size, sum);
           row = sum.view;
-          this.reduceMs += performance.now() - tr;
-          this.handMs -= performance.now() - tr;
+          sumMs += performance.now() - tr;
         }
         v.leaves.set(row, nd.start * Pl + col);
       }
@@ -142,7 +142,8 @@ export class ShardTrainer {
       const i = w * this.leafParams.length + this.leafParams.indexOf(p);
       Atomics.store(v.ready, i, seq);
       Atomics.notify(v.ready, i);
-      this.handMs += performance.now() - ts;
+      this.handMs += performance.now() - ts - sumMs;
+      this.reduceMs += sumMs;
     };
     const ready = (pi: number) => {
       for (let k = 0; k < active; k++) if (Atomics.load(v.ready, k * this.leafParams.length + pi) !== seq) return false;
