@@ -64,6 +64,12 @@ export function medianRatio(a: number[], b: number[]): number {
   return median(a.map((x, r) => b[r] / x));
 }
 
+/** Lowest and highest over rounds of `b[r] / a[r]`: how far the per-round ratios behind {@link medianRatio} spread. */
+export function ratioRange(a: number[], b: number[]): [number, number] {
+  const rs = a.map((x, r) => b[r] / x);
+  return [Math.min(...rs), Math.max(...rs)];
+}
+
 /** Async variant of {@link timePerCall}. */
 export async function timePerCallAsync(fn: () => Promise<void>, minMs: number): Promise<number> {
   let reps = 1;

@@ -13,7 +13,7 @@ import { CeilingProbe } from './ceiling.js';
 import { benchBatch } from './models.js';
 import type { PeerRunner } from './peers.js';
 import { findTorch, torchRunner } from './torch.js';
-import { interleavedRoundsAsync, median, medianRatio } from './timing.js';
+import { interleavedRoundsAsync, median, medianRatio, ratioRange } from './timing.js';
 
 /** One measurement. `threads` is the worker count (cnn-wasm) or intra-op threads (PyTorch). */
 export interface WorkerBenchRow {
@@ -24,6 +24,8 @@ export interface WorkerBenchRow {
   imagesPerSecond: number;
   /** cnn-wasm: how many times faster than 1 worker (median of per-round ratios). */
   speedup?: number;
+  /** cnn-wasm: the lowest and highest of those per-round ratios (how noisy the machine was). */
+  speedupRange?: [number, number];
   /** cnn-wasm: how many times faster than PyTorch with as many threads (median of per-round ratios). */
   vsPytorch?: number;
 }
@@ -171,7 +173,10 @@ function addRows(
   cs.forEach((c, i) => {
     const row: WorkerBenchRow = { system: c.system, mode, batch, threads: c.threads, imagesPerSecond: batch / median(samples[i]) };
     if (c.system === 'cnn-wasm') {
-      if (c.threads > 1) row.speedup = medianRatio(samples[i], samples[one]);
+      if (c.threads > 1) {
+        row.speedup = medianRatio(samples[i], samples[one]);
+        row.speedupRange = ratioRange(samples[i], samples[one]);
+      }
       const peer = cs.findIndex((p) => p.system === 'pytorch' && p.threads === c.threads);
       if (peer >= 0) row.vsPytorch = medianRatio(samples[i], samples[peer]);
     }

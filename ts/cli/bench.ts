@@ -37,7 +37,8 @@ function printWorkerTable(rows: WorkerBenchRow[], timing: StepTiming[], pytorch:
       console.log(`\n${mode === 'train' ? `training, batch ${batch}` : `inference of ${batch} digits`}, images/s (higher is better)`);
       for (const r of ms.filter((x) => x.batch === batch)) {
         const name = r.system === 'cnn-wasm' ? `cnn-wasm SIMD, ${r.threads} worker${r.threads > 1 ? 's' : ''}` : `PyTorch, ${r.threads} thread${r.threads > 1 ? 's' : ''}`;
-        const extra = [r.speedup ? `${r.speedup.toFixed(2)}x of 1 worker` : '', r.vsPytorch ? `${r.vsPytorch.toFixed(2)}x PyTorch with ${r.threads} thread${r.threads > 1 ? 's' : ''}` : ''].filter(Boolean).join(', ');
+        const rounds = r.speedupRange ? ` (rounds ${r.speedupRange.map((x) => x.toFixed(2)).join('-')})` : '';
+        const extra = [r.speedup ? `${r.speedup.toFixed(2)}x of 1 worker${rounds}` : '', r.vsPytorch ? `${r.vsPytorch.toFixed(2)}x PyTorch with ${r.threads} thread${r.threads > 1 ? 's' : ''}` : ''].filter(Boolean).join(', ');
         console.log(`  ${pad(name, 30)} ${pad(fmt(r.imagesPerSecond), 9, true)}${extra ? `  ${extra}` : ''}`);
       }
     }
@@ -83,7 +84,7 @@ export function register(program: Command): void {
         if (!opts.json) console.log(`${model}: workers ${workers.join(', ')} side by side; ${machine.cpu}, ${machine.cores} cores, node ${machine.node}; median of ${rounds} interleaved rounds, ratios = medians of per-round ratios`);
         const r = await benchWorkers({ model, workers, batches, rounds, onNote: opts.json ? undefined : (m) => process.stderr.write(`${m}\n`) });
         if (opts.json) {
-          console.log(JSON.stringify({ machine, pytorch: r.pytorch, rows: r.rows.map((x) => ({ ...x, imagesPerSecond: Math.round(x.imagesPerSecond), ...(x.speedup ? { speedup: +x.speedup.toFixed(3) } : {}), ...(x.vsPytorch ? { vsPytorch: +x.vsPytorch.toFixed(3) } : {}) })), timing: r.timing.map((t) => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, +v.toFixed(3)]))) }));
+          console.log(JSON.stringify({ machine, pytorch: r.pytorch, rows: r.rows.map((x) => ({ ...x, imagesPerSecond: Math.round(x.imagesPerSecond), ...(x.speedup ? { speedup: +x.speedup.toFixed(3) } : {}), ...(x.speedupRange ? { speedupRange: x.speedupRange.map((y) => +y.toFixed(3)) } : {}), ...(x.vsPytorch ? { vsPytorch: +x.vsPytorch.toFixed(3) } : {}) })), timing: r.timing.map((t) => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, +v.toFixed(3)]))) }));
           return;
         }
         printWorkerTable(r.rows, r.timing, r.pytorch);
