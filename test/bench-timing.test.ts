@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { medianRatio, ratioRange } from '../ts/bench/timing.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { interleavedRoundsAsync, medianRatio, ratioRange } from '../ts/bench/timing.js';
 
 describe('side-by-side ratios', () => {
   // Seconds per call of two contenders over 5 rounds: a ran 2x, 1.5x, 3x, 1x, 2.5x as fast as b.
@@ -11,5 +11,36 @@ describe('side-by-side ratios', () => {
   it('ratioRange gives the lowest and highest per-round ratio', () => {
     expect(ratioRange(a, b)).toEqual([1, 3]);
     expect(ratioRange(b, a)).toEqual([1 / 3, 1]);
+  });
+});
+
+describe('interleavedRoundsAsync', () => {
+  // A clock of its own: each contender's call takes exactly its `ms`, whatever the machine's load.
+  let clock = 0;
+  beforeEach(() => { clock = 0; vi.spyOn(performance, 'now').mockImplementation(() => clock); });
+  afterEach(() => { vi.restoreAllMocks(); });
+  /** Contenders whose calls take `ms` each and log who ran. */
+  const make = (log: number[], ...ms: number[]) => ms.map((d, i) => async () => {
+    log.push(i);
+    clock += d;
+  });
+  const switches = (log: number[]) => log.reduce((s, x, k) => s + (k > 0 && x !== log[k - 1] ? 1 : 0), 0);
+
+  it('without slices, times each contender at a stretch, one stretch a round', async () => {
+    const log: number[] = [];
+    const r = await interleavedRoundsAsync(make(log, 1, 2), { rounds: 3, minMs: 20, warmup: 0 });
+    expect(r).toEqual([[0.001, 0.001, 0.001], [0.002, 0.002, 0.002]]);
+    expect(switches(log)).toBe(5);
+  });
+
+  it('with slices, alternates the contenders within each round in slices of whole calls until each ran minMs', async () => {
+    const log: number[] = [];
+    const r = await interleavedRoundsAsync(make(log, 1, 2), { rounds: 3, minMs: 20, warmup: 0, sliceMs: 4 });
+    expect(r).toEqual([[0.001, 0.001, 0.001], [0.002, 0.002, 0.002]]);
+    // After one call each to size the slices: 4 calls of the first, 2 of the second, 5 times a round.
+    expect(log.slice(0, 2)).toEqual([0, 1]);
+    expect(log.slice(2, 8)).toEqual([0, 0, 0, 0, 1, 1]);
+    expect(log.length).toBe(2 + 3 * 5 * 6);
+    expect(switches(log)).toBe(1 + 3 * 5 * 2);
   });
 });

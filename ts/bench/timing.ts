@@ -84,15 +84,42 @@ export async function timePerCallAsync(fn: () => Promise<void>, minMs: number): 
 
 /**
  * Async variant of {@link interleavedRounds} for contenders that must be awaited
- * (and may take seconds per call): warm-up, then rounds timing each contender in
- * turn for at least `minMs`. Returns seconds per call, `[contender][round]`.
+ * (and may take seconds per call): warm-up, then rounds timing each contender
+ * for at least `minMs`. Without `sliceMs`, a round times each contender in
+ * turn, `minMs` at a stretch; with it, a round alternates the contenders in
+ * slices of about `sliceMs` (whole calls) until each has run `minMs`, so
+ * that a slow phase of the machine shorter than a round falls on all of them.
+ * Returns seconds per call, `[contender][round]`.
  */
-export async function interleavedRoundsAsync(contenders: (() => Promise<void>)[], opts: { rounds?: number; minMs?: number; warmup?: number } = {}): Promise<number[][]> {
-  const rounds = opts.rounds ?? 5, minMs = opts.minMs ?? 300, warmup = opts.warmup ?? 2;
+export async function interleavedRoundsAsync(
+  contenders: (() => Promise<void>)[], opts: { rounds?: number; minMs?: number; warmup?: number; sliceMs?: number } = {},
+): Promise<number[][]> {
+  const rounds = opts.rounds ?? 5, minMs = opts.minMs ?? 300, warmup = opts.warmup ?? 2, sliceMs = opts.sliceMs;
   for (const fn of contenders) for (let i = 0; i < warmup; i++) await fn();
   const samples: number[][] = contenders.map(() => []);
+  if (sliceMs === undefined) {
+    for (let r = 0; r < rounds; r++) {
+      for (let i = 0; i < contenders.length; i++) samples[i].push(await timePerCallAsync(contenders[i], minMs));
+    }
+    return samples;
+  }
+  const reps: number[] = [];
+  for (const fn of contenders) {
+    const t0 = performance.now();
+    await fn();
+    reps.push(Math.max(1, Math.round(sliceMs / Math.max(performance.now() - t0, 1e-3))));
+  }
   for (let r = 0; r < rounds; r++) {
-    for (let i = 0; i < contenders.length; i++) samples[i].push(await timePerCallAsync(contenders[i], minMs));
+    const total = contenders.map(() => 0), calls = contenders.map(() => 0);
+    while (Math.min(...total) < minMs) {
+      for (let i = 0; i < contenders.length; i++) {
+        const t0 = performance.now();
+        for (let k = 0; k < reps[i]; k++) await contenders[i]();
+        total[i] += performance.now() - t0;
+        calls[i] += reps[i];
+      }
+    }
+    contenders.forEach((_, i) => samples[i].push(total[i] / 1000 / calls[i]));
   }
   return samples;
 }
