@@ -43,4 +43,12 @@ describe('interleavedRoundsAsync', () => {
     expect(log.length).toBe(2 + 3 * 5 * 6);
     expect(switches(log)).toBe(1 + 3 * 5 * 2);
   });
+
+  it('a contender whose call outlasts a slice and minMs runs once a round, not as often as the fast ones need', async () => {
+    const log: number[] = [];
+    const r = await interleavedRoundsAsync(make(log, 1, 50), { rounds: 2, minMs: 20, warmup: 0, sliceMs: 4 });
+    expect(r[1]).toEqual([0.05, 0.05]);
+    expect(log.filter((x) => x === 1).length).toBe(1 + 2);
+    expect(log.filter((x) => x === 0).length).toBe(1 + 2 * 20);
+  });
 });

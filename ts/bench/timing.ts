@@ -88,7 +88,8 @@ export async function timePerCallAsync(fn: () => Promise<void>, minMs: number): 
  * for at least `minMs`. Without `sliceMs`, a round times each contender in
  * turn, `minMs` at a stretch; with it, a round alternates the contenders in
  * slices of about `sliceMs` (whole calls) until each has run `minMs`, so
- * that a slow phase of the machine shorter than a round falls on all of them.
+ * that a slow phase of the machine shorter than a round falls on all of them
+ * (one that has run `minMs` sits out the rest of the round).
  * Returns seconds per call, `[contender][round]`.
  */
 export async function interleavedRoundsAsync(
@@ -113,6 +114,7 @@ export async function interleavedRoundsAsync(
     const total = contenders.map(() => 0), calls = contenders.map(() => 0);
     while (Math.min(...total) < minMs) {
       for (let i = 0; i < contenders.length; i++) {
+        if (total[i] >= minMs) continue; // a slow one (a call longer than a slice) has had its share
         const t0 = performance.now();
         for (let k = 0; k < reps[i]; k++) await contenders[i]();
         total[i] += performance.now() - t0;
