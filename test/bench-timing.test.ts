@@ -51,4 +51,11 @@ describe('interleavedRoundsAsync', () => {
     expect(log.filter((x) => x === 1).length).toBe(1 + 2);
     expect(log.filter((x) => x === 0).length).toBe(1 + 2 * 20);
   });
+
+  it('sizes the slices from the last warm-up call, without a call of its own', async () => {
+    const log: number[] = [];
+    await interleavedRoundsAsync(make(log, 1, 2), { rounds: 1, minMs: 20, warmup: 2, sliceMs: 4 });
+    expect(log.slice(0, 10)).toEqual([0, 0, 1, 1, 0, 0, 0, 0, 1, 1]);
+    expect(log.length).toBe(4 + 5 * 6);
+  });
 });

@@ -11,7 +11,7 @@ import { MNIST_NORMALIZATION } from '../model.js';
 import { optimizerFromConfig } from '../optim/optimizer.js';
 import type { Sequential } from '../model.js';
 import { convnetjsRunner, tfRunner, type PeerRunner } from './peers.js';
-import { interleavedRoundsAsync, median, medianRatio } from './timing.js';
+import { interleavedRoundsAsync, median, medianRatio, ratioRange, ROUND_SLICE_MS } from './timing.js';
 import { findTorch, torchRunner } from './torch.js';
 import { onnxRunner } from './onnxruntime.js';
 
@@ -26,10 +26,12 @@ export interface ModelResult {
   imagesPerSecond: number | null;
   /**
    * How many times faster cnn-wasm SIMD ran than this system: the median of
-   * per-round ratios (each round times the systems one after the other, so the
+   * per-round ratios (each round alternates the systems in slices, so the
    * shared machine's slow and fast phases cancel out better than in a ratio of medians).
    */
   simdSpeedup?: number;
+  /** The lowest and highest of those per-round ratios. */
+  simdSpeedupRange?: [number, number];
   unsupported?: string;
 }
 
@@ -138,11 +140,14 @@ export async function benchModels(o: ModelBenchOptions): Promise<ModelResult[]> 
       }
     }
     o.onNote?.(`${mode}: timing ${ok.map((x) => x.system).join(', ')} (${o.rounds ?? 5} interleaved rounds)`);
-    const samples = await interleavedRoundsAsync(ok.map((x) => x.fn), { rounds: o.rounds ?? 5, minMs: o.minMs ?? 400 });
+    const samples = await interleavedRoundsAsync(ok.map((x) => x.fn), { rounds: o.rounds ?? 5, minMs: o.minMs ?? 400, sliceMs: ROUND_SLICE_MS });
     const simd = ok.findIndex((x) => x.system === 'cnn-wasm-simd');
     ok.forEach((x, i) => {
       const r: ModelResult = { system: x.system, model: o.model, mode, imagesPerSecond: batch / median(samples[i]) };
-      if (simd >= 0 && i !== simd) r.simdSpeedup = medianRatio(samples[simd], samples[i]);
+      if (simd >= 0 && i !== simd) {
+        r.simdSpeedup = medianRatio(samples[simd], samples[i]);
+        r.simdSpeedupRange = ratioRange(samples[simd], samples[i]);
+      }
       results.push(r);
       o.onResult?.(r);
     });

@@ -83,6 +83,15 @@ export async function timePerCallAsync(fn: () => Promise<void>, minMs: number): 
 }
 
 /**
+ * The benches' slices (see interleavedRoundsAsync), milliseconds: timed
+ * 400 ms at a stretch, the 2-core machine's slow phases fell on some
+ * contenders and not others, and one `bench --workers` run's per-round
+ * speed-ups spread over 0.96-1.93x (inference 1.03-2.33x); in slices of 100
+ * ms over 1.42-1.77x (1.27-2.03x) in the same hour.
+ */
+export const ROUND_SLICE_MS = 100;
+
+/**
  * Async variant of {@link interleavedRounds} for contenders that must be awaited
  * (and may take seconds per call): warm-up, then rounds timing each contender
  * for at least `minMs`. Without `sliceMs`, a round times each contender in
@@ -96,7 +105,15 @@ export async function interleavedRoundsAsync(
   contenders: (() => Promise<void>)[], opts: { rounds?: number; minMs?: number; warmup?: number; sliceMs?: number } = {},
 ): Promise<number[][]> {
   const rounds = opts.rounds ?? 5, minMs = opts.minMs ?? 300, warmup = opts.warmup ?? 2, sliceMs = opts.sliceMs;
-  for (const fn of contenders) for (let i = 0; i < warmup; i++) await fn();
+  // Warm-up; its last call's milliseconds size the slices (with slices, one call at least).
+  const lastMs = contenders.map(() => 0), first = Math.max(warmup, sliceMs === undefined ? 0 : 1);
+  for (let c = 0; c < contenders.length; c++) {
+    for (let i = 0; i < first; i++) {
+      const t0 = performance.now();
+      await contenders[c]();
+      lastMs[c] = performance.now() - t0;
+    }
+  }
   const samples: number[][] = contenders.map(() => []);
   if (sliceMs === undefined) {
     for (let r = 0; r < rounds; r++) {
@@ -104,12 +121,7 @@ export async function interleavedRoundsAsync(
     }
     return samples;
   }
-  const reps: number[] = [];
-  for (const fn of contenders) {
-    const t0 = performance.now();
-    await fn();
-    reps.push(Math.max(1, Math.round(sliceMs / Math.max(performance.now() - t0, 1e-3))));
-  }
+  const reps = lastMs.map((ms) => Math.max(1, Math.round(sliceMs / Math.max(ms, 1e-3))));
   for (let r = 0; r < rounds; r++) {
     const total = contenders.map(() => 0), calls = contenders.map(() => 0);
     while (Math.min(...total) < minMs) {

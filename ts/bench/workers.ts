@@ -13,7 +13,7 @@ import { CeilingProbe } from './ceiling.js';
 import { benchBatch } from './models.js';
 import type { PeerRunner } from './peers.js';
 import { findTorch, torchRunner } from './torch.js';
-import { interleavedRoundsAsync, median, medianRatio, ratioRange } from './timing.js';
+import { interleavedRoundsAsync, median, medianRatio, ratioRange, ROUND_SLICE_MS } from './timing.js';
 
 /** One measurement. `threads` is the worker count (cnn-wasm) or intra-op threads (PyTorch). */
 export interface WorkerBenchRow {
@@ -54,15 +54,6 @@ export interface WorkerBenchOptions {
   inferImages?: number;
   onNote?(m: string): void;
 }
-
-/**
- * Each round alternates the contenders in slices of about this many
- * milliseconds: timed 400 ms at a stretch, the 2-core machine's slow phases
- * fell on some contenders and not others, and one run's per-round speed-ups
- * spread over 0.96-1.93x (inference 1.03-2.33x); in slices of 100 ms over
- * 1.42-1.77x (1.27-2.03x) in the same hour. A slice is whole calls.
- */
-const SLICE_MS = 100;
 
 /** How long each cnn-wasm contender (training and inference) warms up: a new worker's JIT settles in a few seconds. */
 const WARMUP_MS = 3000;
@@ -131,7 +122,7 @@ export async function benchWorkers(o: WorkerBenchOptions): Promise<{ rows: Worke
     const samples = await interleavedRoundsAsync([
       ...contenders.map((c) => c.fn),
       ...probes.flatMap(({ madd, solo }) => [madd, solo].flatMap((p) => [async () => p.one(), async () => p.many()])),
-    ], { rounds, minMs: 400, warmup: 0, sliceMs: SLICE_MS });
+    ], { rounds, minMs: 400, warmup: 0, sliceMs: ROUND_SLICE_MS });
     addRows(rows, contenders, samples, 'train', batch);
     probes.forEach(({ c }, k) => {
       const [one, many, soloOne, soloMany] = samples.slice(contenders.length + 4 * k);
@@ -157,7 +148,7 @@ export async function benchWorkers(o: WorkerBenchOptions): Promise<{ rows: Worke
   }
   o.onNote?.(`inference of ${n} digits: ${inf.map((c) => `${c.system} x${c.threads}`).join(', ')}`);
   for (const c of inf) await warmUp(c, o.warmupMs ?? WARMUP_MS);
-  const samples = await interleavedRoundsAsync(inf.map((c) => c.fn), { rounds, minMs: 400, warmup: 0, sliceMs: SLICE_MS });
+  const samples = await interleavedRoundsAsync(inf.map((c) => c.fn), { rounds, minMs: 400, warmup: 0, sliceMs: ROUND_SLICE_MS });
   addRows(rows, inf, samples, 'infer', n);
   for (const c of inf) await c.close();
   model.dispose();

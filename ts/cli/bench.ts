@@ -24,7 +24,8 @@ function printModelTable(results: ModelResult[]): void {
     for (const r of rows) {
       const v = r.imagesPerSecond;
       const speedup = r.simdSpeedup ?? (v !== null && simd !== null ? simd / v : null);
-      const ratio = speedup !== null && r.system !== 'cnn-wasm-simd' ? `  cnn-wasm SIMD is ${speedup.toFixed(2)}x` : '';
+      const range = r.simdSpeedupRange ? ` (rounds ${r.simdSpeedupRange.map((x) => x.toFixed(2)).join('-')})` : '';
+      const ratio = speedup !== null && r.system !== 'cnn-wasm-simd' ? `  cnn-wasm SIMD is ${speedup.toFixed(2)}x${range}` : '';
       console.log(`  ${pad(r.system, 16)} ${v === null ? `unsupported: ${r.unsupported}` : pad(fmt(v), 9, true)}${ratio}`);
     }
   }
@@ -124,7 +125,7 @@ export function register(program: Command): void {
       const machine = machineInfo();
       if (!opts.json) console.log(`${model}, batch 128, single thread; ${machine.cpu}, ${machine.cores} cores, node ${machine.node}; median of ${rounds} interleaved rounds`);
       const results = await benchModels({ model, rounds, systems: systems as System[], onNote: opts.json ? undefined : (m) => process.stderr.write(`${m}\n`) });
-      if (opts.json) console.log(JSON.stringify({ machine, results: results.map((r) => ({ ...r, imagesPerSecond: r.imagesPerSecond === null ? null : Math.round(r.imagesPerSecond), ...(r.simdSpeedup === undefined ? {} : { simdSpeedup: +r.simdSpeedup.toFixed(3) }) })) }));
+      if (opts.json) console.log(JSON.stringify({ machine, results: results.map((r) => ({ ...r, imagesPerSecond: r.imagesPerSecond === null ? null : Math.round(r.imagesPerSecond), ...(r.simdSpeedup === undefined ? {} : { simdSpeedup: +r.simdSpeedup.toFixed(3) }), ...(r.simdSpeedupRange ? { simdSpeedupRange: r.simdSpeedupRange.map((x) => +x.toFixed(3)) } : {}) })) }));
       else printModelTable(results);
     });
 }
