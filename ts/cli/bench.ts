@@ -24,11 +24,15 @@ function printModelTable(results: ModelResult[]): void {
     for (const r of rows) {
       const v = r.imagesPerSecond;
       const speedup = r.simdSpeedup ?? (v !== null && simd !== null ? simd / v : null);
-      const range = r.simdSpeedupRange ? ` (rounds ${r.simdSpeedupRange.map((x) => x.toFixed(2)).join('-')})` : '';
-      const ratio = speedup !== null && r.system !== 'cnn-wasm-simd' ? `  cnn-wasm SIMD is ${speedup.toFixed(2)}x${range}` : '';
+      const ratio = speedup !== null && r.system !== 'cnn-wasm-simd' ? `  cnn-wasm SIMD is ${speedup.toFixed(2)}x${roundsRange(r.simdSpeedupRange)}` : '';
       console.log(`  ${pad(r.system, 16)} ${v === null ? `unsupported: ${r.unsupported}` : pad(fmt(v), 9, true)}${ratio}`);
     }
   }
+}
+
+/** " (rounds 1.41-1.85)": the lowest and highest per-round ratio behind a median ratio. */
+function roundsRange(range: [number, number] | undefined): string {
+  return range ? ` (rounds ${range.map((x) => x.toFixed(2)).join('-')})` : '';
 }
 
 function printWorkerTable(rows: WorkerBenchRow[], timing: StepTiming[], pytorch: string): void {
@@ -38,8 +42,7 @@ function printWorkerTable(rows: WorkerBenchRow[], timing: StepTiming[], pytorch:
       console.log(`\n${mode === 'train' ? `training, batch ${batch}` : `inference of ${batch} digits`}, images/s (higher is better)`);
       for (const r of ms.filter((x) => x.batch === batch)) {
         const name = r.system === 'cnn-wasm' ? `cnn-wasm SIMD, ${r.threads} worker${r.threads > 1 ? 's' : ''}` : `PyTorch, ${r.threads} thread${r.threads > 1 ? 's' : ''}`;
-        const rounds = r.speedupRange ? ` (rounds ${r.speedupRange.map((x) => x.toFixed(2)).join('-')})` : '';
-        const extra = [r.speedup ? `${r.speedup.toFixed(2)}x of 1 worker${rounds}` : '', r.vsPytorch ? `${r.vsPytorch.toFixed(2)}x PyTorch with ${r.threads} thread${r.threads > 1 ? 's' : ''}` : ''].filter(Boolean).join(', ');
+        const extra = [r.speedup ? `${r.speedup.toFixed(2)}x of 1 worker${roundsRange(r.speedupRange)}` : '', r.vsPytorch ? `${r.vsPytorch.toFixed(2)}x PyTorch with ${r.threads} thread${r.threads > 1 ? 's' : ''}` : ''].filter(Boolean).join(', ');
         console.log(`  ${pad(name, 30)} ${pad(fmt(r.imagesPerSecond), 9, true)}${extra ? `  ${extra}` : ''}`);
       }
     }
