@@ -156,23 +156,16 @@ export class TrainingPool {
     Atomics.store(ctrl, C.NEXT_BLOCK, 0);
     this.group.run(CMD.STEP);
     const t1 = performance.now();
-    if (this.own) {
-      try {
-        this.own.step();
-      } catch (e) {
-        this.group.abort();
-        if (!(e instanceof PoolAborted)) throw e;
-        // A worker failed, or (stalled) did not come to a barrier: its message, if it sends one, names it.
-        throw await this.group.failureAfterAbort(e instanceof PoolStalled ? `${e.message}; a worker may have died` : 'the workers stopped');
-      }
-    }
-    const tw = performance.now();
+    let tw = t1;
     try {
+      this.own?.step();
+      tw = performance.now();
       await this.group.wait(this.own !== null, this.own?.stallMs);
     } catch (e) {
-      if (!(e instanceof PoolStalled)) throw e;
       this.group.abort();
-      throw await this.group.failureAfterAbort(`${e.message}; a worker may have died`);
+      if (!(e instanceof PoolAborted)) throw e;
+      // A worker failed, or (stalled) did not come to a barrier or to the step's end: its message, if it sends one, names it.
+      throw await this.group.failureAfterAbort(e instanceof PoolStalled ? `${e.message}; a worker may have died` : 'the workers stopped');
     }
     const t2 = performance.now();
     // The calling thread, as worker 0, waited that long for the others to finish.
