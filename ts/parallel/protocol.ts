@@ -318,8 +318,3 @@ function arrive(ctrl: Int32Array, workers: number, stallMs: number, idle?: () =>
 export function ownedLeaves(leaves: number, w: number, workers: number): [number, number] {
   return [Math.floor((w * leaves) / workers), Math.floor(((w + 1) * leaves) / workers)];
 }
-
-/** Columns [first, end) of `cols` whose leaf reduction worker w of `workers` does. */
-export function ownedColumns(cols: number, w: number, workers: number): [number, number] {
-  return [Math.floor((w * cols) / workers), Math.floor(((w + 1) * cols) / workers)];
-}
