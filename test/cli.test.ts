@@ -204,6 +204,15 @@ describe('nothing a user made is lost', () => {
     expect(existsSync(cache)).toBe(false);
   });
 
+  it('bench --workers checks --systems instead of ignoring it', () => {
+    for (const [systems, msg] of [['cnn-wasm-simd,tfjs-cpu', /'tfjs-cpu' in --systems is not measured with --workers/], ['pytorch', /always measures cnn-wasm-simd/], ['torch', /invalid value 'torch' for --systems/]] as const) {
+      const r = spawnSync(process.execPath, [bin, 'bench', '--workers', '1,2', '--systems', systems], { encoding: 'utf8', env, cwd: dir, timeout: 20_000 });
+      expect(r.status, systems).toBe(2);
+      expect(r.stderr).toMatch(msg);
+      expect(r.stdout).toBe(''); // nothing measured
+    }
+  });
+
   it('--out is checked before training: a missing directory, a directory, an unwritable place', () => {
     for (const [out, msg] of [
       [join(dir, 'no-such-dir', 'm.cnnw'), /--out .*no-such-dir\/m.cnnw: directory .*no-such-dir does not exist/],

@@ -273,6 +273,17 @@ describe('the ceiling probes (bench --workers)', () => {
   }, 30_000);
 });
 
+describe('bench --workers', () => {
+  it('leaves PyTorch out when asked, installed or not, and still times both worker counts', async () => {
+    const { benchWorkers } = await import('../ts/bench/workers.js');
+    const r = await benchWorkers({ model: 'lenet5-bn', workers: [2], batches: [16], rounds: 1, warmupMs: 0, inferImages: 128, pytorch: false });
+    expect(r.pytorch).toMatch(/not measured/);
+    expect(r.rows.every((x) => x.system === 'cnn-wasm')).toBe(true);
+    expect(r.rows.map((x) => `${x.mode} ${x.threads}`)).toEqual(['train 1', 'train 2', 'infer 1', 'infer 2']);
+    expect(r.rows.every((x) => x.imagesPerSecond > 0 && x.vsPytorch === undefined)).toBe(true);
+  }, 120_000);
+});
+
 describe('barrier waits', () => {
   it('spin up to SPIN_MAX_MS while waits end sooner, and drop to SPIN_MIN_MS after one that lasts longer (the other thread not running)', async () => {
     const { C, currentSpinMs, SPIN_GROWTH, SPIN_MAX_MS, SPIN_MIN_MS, waitChange, waited } = await import('../ts/parallel/protocol.js');

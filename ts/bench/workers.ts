@@ -52,6 +52,8 @@ export interface WorkerBenchOptions {
   warmupMs?: number;
   /** Examples per inference call (default 2,048). */
   inferImages?: number;
+  /** false: PyTorch is not measured even where it is installed (default true). */
+  pytorch?: boolean;
   onNote?(m: string): void;
 }
 
@@ -61,7 +63,7 @@ const WARMUP_MS = 3000;
 export async function benchWorkers(o: WorkerBenchOptions): Promise<{ rows: WorkerBenchRow[]; timing: StepTiming[]; pytorch: string }> {
   const be = await initBackend({ backend: 'simd' });
   const rounds = o.rounds ?? 5, workers = [...new Set([1, ...o.workers])].sort((a, b) => a - b);
-  const torch = findTorch();
+  const torch = o.pytorch === false ? { missing: 'not measured (left out of --systems)' } : findTorch();
   const pytorch = 'missing' in torch ? torch.missing : `PyTorch ${torch.version}`;
   const rows: WorkerBenchRow[] = [], timing: StepTiming[] = [];
   const { model: probe } = createPreset(o.model, { backend: be });

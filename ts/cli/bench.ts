@@ -65,12 +65,23 @@ function printWorkerTable(rows: WorkerBenchRow[], timing: StepTiming[], pytorch:
   }
 }
 
+/** The systems `--workers` measures: cnn-wasm's SIMD build always, PyTorch unless `--systems` leaves it out. Returns whether PyTorch is measured. */
+const WORKER_SYSTEMS = ['cnn-wasm-simd', 'pytorch'];
+export function workerSystems(flag: string | undefined): boolean {
+  if (flag === undefined) return true;
+  const systems = flag.split(',').map((x) => parseChoice('--systems', x.trim(), SYSTEMS));
+  const other = systems.find((x) => !WORKER_SYSTEMS.includes(x));
+  if (other) throw new UsageError(`bench: --workers measures ${WORKER_SYSTEMS.join(' and ')} only; '${other}' in --systems is not measured with --workers`);
+  if (!systems.includes('cnn-wasm-simd')) throw new UsageError("bench: --workers always measures cnn-wasm-simd; add it to --systems");
+  return systems.includes('pytorch');
+}
+
 export function register(program: Command): void {
   program
     .command('bench')
     .description('benchmark training and inference against scalar, TensorFlow.js and ConvNetJS side by side (--kernels: GEMM/conv GFLOP/s)')
     .option('--model <name>', 'lenet5-bn | lenet5 | deep4 (or any preset)', 'lenet5-bn')
-    .option('--systems <list>', `comma-separated subset of ${SYSTEMS.join(',')}`)
+    .option('--systems <list>', `comma-separated subset of ${SYSTEMS.join(',')} (with --workers: of ${WORKER_SYSTEMS.join(',')})`)
     .option('--profile', 'per-layer forward/backward milliseconds per step (cnn-wasm, both builds)')
     .option('--kernels', 'GEMM and conv kernels at LeNet-5 batch-128 shapes, GFLOP/s')
     .option('--filter <text>', 'with --kernels: only benchmarks whose name contains <text>')
@@ -84,9 +95,10 @@ export function register(program: Command): void {
         const model = parseChoice('--model', opts.model, PRESET_NAMES);
         const workers = opts.workers.split(',').map((x) => parseIntFlag('--workers', x.trim(), 1, 64));
         const batches = opts.batch.split(',').map((x) => parseIntFlag('--batch', x.trim(), 1, 4096));
+        const pytorch = workerSystems(opts.systems);
         const machine = machineInfo();
         if (!opts.json) console.log(`${model}: workers ${workers.join(', ')} side by side; ${machine.cpu}, ${machine.cores} cores, node ${machine.node}; median of ${rounds} interleaved rounds, ratios = medians of per-round ratios`);
-        const r = await benchWorkers({ model, workers, batches, rounds, onNote: opts.json ? undefined : (m) => process.stderr.write(`${m}\n`) });
+        const r = await benchWorkers({ model, workers, batches, rounds, pytorch, onNote: opts.json ? undefined : (m) => process.stderr.write(`${m}\n`) });
         if (opts.json) {
           console.log(JSON.stringify({ machine, pytorch: r.pytorch, rows: r.rows.map((x) => ({ ...x, imagesPerSecond: Math.round(x.imagesPerSecond), ...(x.speedup ? { speedup: +x.speedup.toFixed(3) } : {}), ...(x.speedupRange ? { speedupRange: x.speedupRange.map((y) => +y.toFixed(3)) } : {}), ...(x.vsPytorch ? { vsPytorch: +x.vsPytorch.toFixed(3) } : {}) })), timing: r.timing.map((t) => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, +v.toFixed(3)]))) }));
           return;
