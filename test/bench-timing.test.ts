@@ -58,4 +58,21 @@ describe('interleavedRoundsAsync', () => {
     expect(log.slice(0, 10)).toEqual([0, 0, 1, 1, 0, 0, 0, 0, 1, 1]);
     expect(log.length).toBe(4 + 5 * 6);
   });
+
+  it('settle runs untimed after each warm-up, slice and stretch of its contender, before the next contender is timed', async () => {
+    for (const sliceMs of [4, undefined]) {
+      const log: (number | string)[] = [];
+      // Contender 0 leaves its threads spinning for 7 ms after it returns: settle waits them out, off the clock.
+      const r = await interleavedRoundsAsync(make(log as number[], 1, 2), {
+        rounds: 2, minMs: 20, warmup: 1, sliceMs, settle: (i) => { log.push(`settle ${i}`); if (i === 0) clock += 7; },
+      });
+      expect(r, `sliceMs ${sliceMs}`).toEqual([[0.001, 0.001], [0.002, 0.002]]);
+      // Every switch from contender 0 to 1 passes its settle; every settle follows its own contender's calls.
+      log.forEach((x, k) => {
+        if (x === 1 && k > 0 && log[k - 1] !== 1) expect(log[k - 1]).toBe('settle 0');
+        if (typeof x === 'string') expect(log[k - 1]).toBe(Number(x.slice(7)));
+      });
+      expect(log.filter((x) => x === 'settle 0').length).toBe(1 + 2 * (sliceMs ? 5 : 1));
+    }
+  });
 });

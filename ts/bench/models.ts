@@ -11,7 +11,7 @@ import { MNIST_NORMALIZATION } from '../model.js';
 import { optimizerFromConfig } from '../optim/optimizer.js';
 import type { Sequential } from '../model.js';
 import { convnetjsRunner, tfRunner, type PeerRunner } from './peers.js';
-import { interleavedRoundsAsync, median, medianRatio, ratioRange, ROUND_SLICE_MS } from './timing.js';
+import { interleavedRoundsAsync, median, medianRatio, pause, ratioRange, ROUND_SLICE_MS } from './timing.js';
 import { findTorch, torchRunner } from './torch.js';
 import { onnxRunner } from './onnxruntime.js';
 
@@ -129,18 +129,18 @@ export async function benchModels(o: ModelBenchOptions): Promise<ModelResult[]> 
   }
   for (const mode of ['train', 'infer'] as const) {
     // A system whose step throws (e.g. a missing gradient kernel) is recorded and dropped.
-    const ok: { system: System; fn: () => Promise<void> }[] = [];
+    const ok: { system: System; fn: () => Promise<void>; settleMs?: number }[] = [];
     for (const { system, r } of runners) {
       const fn = mode === 'train' ? r.train : r.infer;
       try {
         await fn();
-        ok.push({ system, fn });
+        ok.push({ system, fn, settleMs: r.settleMs });
       } catch (e) {
         unsupported(system, mode, (e as Error).message.split('\n')[0]);
       }
     }
     o.onNote?.(`${mode}: timing ${ok.map((x) => x.system).join(', ')} (${o.rounds ?? 5} interleaved rounds)`);
-    const samples = await interleavedRoundsAsync(ok.map((x) => x.fn), { rounds: o.rounds ?? 5, minMs: o.minMs ?? 400, sliceMs: ROUND_SLICE_MS });
+    const samples = await interleavedRoundsAsync(ok.map((x) => x.fn), { rounds: o.rounds ?? 5, minMs: o.minMs ?? 400, sliceMs: ROUND_SLICE_MS, settle: (i) => pause(ok[i].settleMs) });
     const simd = ok.findIndex((x) => x.system === 'cnn-wasm-simd');
     ok.forEach((x, i) => {
       const r: ModelResult = { system: x.system, model: o.model, mode, imagesPerSecond: batch / median(samples[i]) };

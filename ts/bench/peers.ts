@@ -13,6 +13,8 @@ export interface PeerRunner {
   train(): Promise<void>;
   infer(): Promise<void>;
   dispose(): void;
+  /** Milliseconds its threads keep a core busy after a call returns (spin-waiting for the next); the benches pause this long, untimed, before timing anyone else. */
+  settleMs?: number;
 }
 
 const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0], v[1]] : [v as number, v as number]);

@@ -98,13 +98,18 @@ export const ROUND_SLICE_MS = 100;
  * turn, `minMs` at a stretch; with it, a round alternates the contenders in
  * slices of about `sliceMs` (whole calls) until each has run `minMs`, so
  * that a slow phase of the machine shorter than a round falls on all of them
- * (one that has run `minMs` sits out the rest of the round).
+ * (one that has run `minMs` sits out the rest of the round). `settle(i)`, if
+ * given, is awaited untimed after each of contender i's warm-ups, stretches
+ * and slices: what a contender leaves running (a peer process's threads
+ * spin-waiting for their next task) ends before the next one is timed.
  * Returns seconds per call, `[contender][round]`.
  */
 export async function interleavedRoundsAsync(
-  contenders: (() => Promise<void>)[], opts: { rounds?: number; minMs?: number; warmup?: number; sliceMs?: number } = {},
+  contenders: (() => Promise<void>)[],
+  opts: { rounds?: number; minMs?: number; warmup?: number; sliceMs?: number; settle?: (i: number) => Promise<void> | void } = {},
 ): Promise<number[][]> {
   const rounds = opts.rounds ?? 5, minMs = opts.minMs ?? 300, warmup = opts.warmup ?? 2, sliceMs = opts.sliceMs;
+  const settle = async (i: number) => { await opts.settle?.(i); };
   // Warm-up; its last call's milliseconds size the slices (with slices, one call at least).
   const lastMs = contenders.map(() => 0), first = Math.max(warmup, sliceMs === undefined ? 0 : 1);
   for (let c = 0; c < contenders.length; c++) {
@@ -113,11 +118,15 @@ export async function interleavedRoundsAsync(
       await contenders[c]();
       lastMs[c] = performance.now() - t0;
     }
+    if (first > 0) await settle(c);
   }
   const samples: number[][] = contenders.map(() => []);
   if (sliceMs === undefined) {
     for (let r = 0; r < rounds; r++) {
-      for (let i = 0; i < contenders.length; i++) samples[i].push(await timePerCallAsync(contenders[i], minMs));
+      for (let i = 0; i < contenders.length; i++) {
+        samples[i].push(await timePerCallAsync(contenders[i], minMs));
+        await settle(i);
+      }
     }
     return samples;
   }
@@ -131,11 +140,17 @@ export async function interleavedRoundsAsync(
         for (let k = 0; k < reps[i]; k++) await contenders[i]();
         total[i] += performance.now() - t0;
         calls[i] += reps[i];
+        await settle(i);
       }
     }
     contenders.forEach((_, i) => samples[i].push(total[i] / 1000 / calls[i]));
   }
   return samples;
+}
+
+/** An untimed pause of `ms` (none for 0), for {@link interleavedRoundsAsync}'s `settle`. */
+export function pause(ms: number | undefined): Promise<void> | void {
+  if (ms) return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** {@link interleavedRoundsAsync}, reduced to each contender's median seconds per call. */

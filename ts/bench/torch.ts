@@ -20,6 +20,15 @@ export function findTorch(): { python: string; version: string } | { missing: st
   return { missing: "not installed: no python3 here imports torch (Debian: apt-get install -y python3-torch)" };
 }
 
+/**
+ * How long PyTorch's intra-op (OpenMP) threads spin after a call: measured on
+ * the 2-core machine, two threads' multiply-add right after a 2-thread
+ * PyTorch call took 20.4 ms instead of 12.2 (after a 2 ms pause 18.9, 5 ms
+ * 13.5, 10 ms 12.3, 20 ms 12.2), so a contender timed right after PyTorch's
+ * slice lost a share of both cores to it.
+ */
+export const TORCH_SETTLE_MS = 20;
+
 /** A PyTorch runner of `layers` on `images`/`labels` with `threads` intra-op threads. */
 export async function torchRunner(
   python: string, model: { layers: Record<string, unknown>[]; inputShape: number[]; classes: number },
@@ -60,6 +69,7 @@ export async function torchRunner(
   return {
     train: () => ask('train'),
     infer: () => ask('infer'),
+    settleMs: TORCH_SETTLE_MS,
     dispose: () => {
       child.stdin.end('quit\n');
       child.kill();

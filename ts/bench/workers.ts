@@ -13,7 +13,7 @@ import { CeilingProbe } from './ceiling.js';
 import { benchBatch } from './models.js';
 import type { PeerRunner } from './peers.js';
 import { findTorch, torchRunner } from './torch.js';
-import { interleavedRoundsAsync, median, medianRatio, ratioRange, ROUND_SLICE_MS } from './timing.js';
+import { interleavedRoundsAsync, median, medianRatio, pause, ratioRange, ROUND_SLICE_MS } from './timing.js';
 
 /** One measurement. `threads` is the worker count (cnn-wasm) or intra-op threads (PyTorch). */
 export interface WorkerBenchRow {
@@ -75,7 +75,7 @@ export async function benchWorkers(o: WorkerBenchOptions): Promise<{ rows: Worke
   for (const batch of o.batches) {
     const b = benchBatch(batch);
     const data = { images: b.images, labels: b.labels, count: batch };
-    const contenders: { threads: number; system: 'cnn-wasm' | 'pytorch'; fn: () => Promise<void>; close(): Promise<void> | void; pool?: TrainingPool }[] = [];
+    const contenders: { threads: number; system: 'cnn-wasm' | 'pytorch'; fn: () => Promise<void>; close(): Promise<void> | void; pool?: TrainingPool; settleMs?: number }[] = [];
     for (const w of workers) {
       const { model, recipe } = createPreset(o.model, { backend: be, seed: 1 });
       const opt = optimizerFromConfig(recipe.optimizer);
@@ -97,7 +97,7 @@ export async function benchWorkers(o: WorkerBenchOptions): Promise<{ rows: Worke
         });
       }
       const tr = await torchFor(b, w);
-      if (tr) contenders.push({ threads: w, system: 'pytorch', fn: tr.train, close: () => tr.dispose() });
+      if (tr) contenders.push({ threads: w, system: 'pytorch', fn: tr.train, close: () => tr.dispose(), settleMs: tr.settleMs });
     }
     // Warm-up, then the pools' timing counts the measured rounds only. V8
     // compiles each new worker's JavaScript on background threads for its
@@ -124,7 +124,7 @@ export async function benchWorkers(o: WorkerBenchOptions): Promise<{ rows: Worke
     const samples = await interleavedRoundsAsync([
       ...contenders.map((c) => c.fn),
       ...probes.flatMap(({ madd, solo }) => [madd, solo].flatMap((p) => [async () => p.one(), async () => p.many()])),
-    ], { rounds, minMs: 400, warmup: 0, sliceMs: ROUND_SLICE_MS });
+    ], { rounds, minMs: 400, warmup: 0, sliceMs: ROUND_SLICE_MS, settle: (i) => pause(contenders[i]?.settleMs) });
     addRows(rows, contenders, samples, 'train', batch);
     probes.forEach(({ c }, k) => {
       const [one, many, soloOne, soloMany] = samples.slice(contenders.length + 4 * k);
@@ -138,7 +138,7 @@ export async function benchWorkers(o: WorkerBenchOptions): Promise<{ rows: Worke
   // Inference: one call of `inferImages` digits, split across the workers in chunks of 256.
   const n = o.inferImages ?? 2048, b = benchBatch(n);
   const { model } = createPreset(o.model, { backend: be, seed: 1 });
-  const inf: { threads: number; system: 'cnn-wasm' | 'pytorch'; fn: () => Promise<void>; close(): Promise<void> | void }[] = [];
+  const inf: { threads: number; system: 'cnn-wasm' | 'pytorch'; fn: () => Promise<void>; close(): Promise<void> | void; settleMs?: number }[] = [];
   for (const w of workers) {
     if (w === 1) inf.push({ threads: 1, system: 'cnn-wasm', fn: async () => { model.predict(b.images); }, close: () => {} });
     else {
@@ -146,11 +146,11 @@ export async function benchWorkers(o: WorkerBenchOptions): Promise<{ rows: Worke
       inf.push({ threads: w, system: 'cnn-wasm', fn: async () => { await pool.predict(b.images); }, close: () => pool.dispose() });
     }
     const tr = await torchFor(b, w);
-    if (tr) inf.push({ threads: w, system: 'pytorch', fn: tr.infer, close: () => tr.dispose() });
+    if (tr) inf.push({ threads: w, system: 'pytorch', fn: tr.infer, close: () => tr.dispose(), settleMs: tr.settleMs });
   }
   o.onNote?.(`inference of ${n} digits: ${inf.map((c) => `${c.system} x${c.threads}`).join(', ')}`);
   for (const c of inf) await warmUp(c, o.warmupMs ?? WARMUP_MS);
-  const samples = await interleavedRoundsAsync(inf.map((c) => c.fn), { rounds, minMs: 400, warmup: 0, sliceMs: ROUND_SLICE_MS });
+  const samples = await interleavedRoundsAsync(inf.map((c) => c.fn), { rounds, minMs: 400, warmup: 0, sliceMs: ROUND_SLICE_MS, settle: (i) => pause(inf[i].settleMs) });
   addRows(rows, inf, samples, 'infer', n);
   for (const c of inf) await c.close();
   model.dispose();
