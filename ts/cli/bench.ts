@@ -65,11 +65,16 @@ function printWorkerTable(rows: WorkerBenchRow[], timing: StepTiming[], pytorch:
   }
 }
 
+/** `--systems`, checked: the systems it names (every one without it). */
+function parseSystems(flag: string | undefined): readonly System[] {
+  return flag === undefined ? SYSTEMS : flag.split(',').map((x) => parseChoice('--systems', x.trim(), SYSTEMS) as System);
+}
+
 /** The systems `--workers` measures: cnn-wasm's SIMD build always, PyTorch unless `--systems` leaves it out. Returns whether PyTorch is measured. */
 const WORKER_SYSTEMS = ['cnn-wasm-simd', 'pytorch'];
-export function workerSystems(flag: string | undefined): boolean {
+function workerSystems(flag: string | undefined): boolean {
   if (flag === undefined) return true;
-  const systems = flag.split(',').map((x) => parseChoice('--systems', x.trim(), SYSTEMS));
+  const systems = parseSystems(flag);
   const other = systems.find((x) => !WORKER_SYSTEMS.includes(x));
   if (other) throw new UsageError(`bench: --workers measures ${WORKER_SYSTEMS.join(' and ')} only; '${other}' in --systems is not measured with --workers`);
   if (!systems.includes('cnn-wasm-simd')) throw new UsageError("bench: --workers always measures cnn-wasm-simd; add it to --systems");
@@ -136,10 +141,10 @@ export function register(program: Command): void {
         }
         return;
       }
-      const systems = opts.systems ? opts.systems.split(',').map((x) => parseChoice('--systems', x.trim(), SYSTEMS)) : SYSTEMS;
+      const systems = parseSystems(opts.systems);
       const machine = machineInfo();
       if (!opts.json) console.log(`${model}, batch 128, single thread; ${machine.cpu}, ${machine.cores} cores, node ${machine.node}; median of ${rounds} interleaved rounds`);
-      const results = await benchModels({ model, rounds, systems: systems as System[], onNote: opts.json ? undefined : (m) => process.stderr.write(`${m}\n`) });
+      const results = await benchModels({ model, rounds, systems, onNote: opts.json ? undefined : (m) => process.stderr.write(`${m}\n`) });
       if (opts.json) console.log(JSON.stringify({ machine, results: results.map((r) => ({ ...r, imagesPerSecond: r.imagesPerSecond === null ? null : Math.round(r.imagesPerSecond), ...(r.simdSpeedup === undefined ? {} : { simdSpeedup: +r.simdSpeedup.toFixed(3) }), ...(r.simdSpeedupRange ? { simdSpeedupRange: r.simdSpeedupRange.map((x) => +x.toFixed(3)) } : {}) })) }));
       else printModelTable(results);
     });
