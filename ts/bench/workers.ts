@@ -135,7 +135,7 @@ export async function benchWorkers(o: WorkerBenchOptions): Promise<{ rows: Worke
     for (const c of contenders) await c.close();
   }
 
-  // Inference: one call of `inferImages` digits, split across the workers in chunks of 256.
+  // Inference: one call of `inferImages` digits, split across the workers in chunks of INFER_CHUNK (64, parallel/infer.ts).
   const n = o.inferImages ?? 2048, b = benchBatch(n);
   const { model } = createPreset(o.model, { backend: be, seed: 1 });
   const inf: { threads: number; system: 'cnn-wasm' | 'pytorch'; fn: () => Promise<void>; close(): Promise<void> | void; settleMs?: number }[] = [];
