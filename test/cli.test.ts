@@ -213,6 +213,18 @@ describe('nothing a user made is lost', () => {
     }
   });
 
+  it('bench --workers refuses a batch with fewer gradient leaves than workers, before measuring', () => {
+    for (const [workers, batch, msg] of [
+      ['1,2', '8', /a batch of 8 has 1 gradient leaf of 16 images.*2 workers.*--batch 17 or more/],
+      ['1,2,4', '64,32', /a batch of 32 has 2 gradient leaves of 16 images.*4 workers.*--batch 49 or more/],
+    ] as const) {
+      const r = spawnSync(process.execPath, [bin, 'bench', '--workers', workers, '--batch', batch, '--systems', 'cnn-wasm-simd'], { encoding: 'utf8', env, cwd: dir, timeout: 20_000 });
+      expect(r.status, `${workers} ${batch}`).toBe(2);
+      expect(r.stderr).toMatch(msg);
+      expect(r.stdout).toBe(''); // nothing measured
+    }
+  });
+
   it('--out is checked before training: a missing directory, a directory, an unwritable place', () => {
     for (const [out, msg] of [
       [join(dir, 'no-such-dir', 'm.cnnw'), /--out .*no-such-dir\/m.cnnw: directory .*no-such-dir does not exist/],

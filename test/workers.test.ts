@@ -276,12 +276,18 @@ describe('the ceiling probes (bench --workers)', () => {
 describe('bench --workers', () => {
   it('leaves PyTorch out when asked, installed or not, and still times both worker counts', async () => {
     const { benchWorkers } = await import('../ts/bench/workers.js');
-    const r = await benchWorkers({ model: 'lenet5-bn', workers: [2], batches: [16], rounds: 1, warmupMs: 0, inferImages: 128, pytorch: false });
+    const r = await benchWorkers({ model: 'lenet5-bn', workers: [2], batches: [32], rounds: 1, warmupMs: 0, inferImages: 128, pytorch: false });
     expect(r.pytorch).toMatch(/not measured/);
     expect(r.rows.every((x) => x.system === 'cnn-wasm')).toBe(true);
     expect(r.rows.map((x) => `${x.mode} ${x.threads}`)).toEqual(['train 1', 'train 2', 'infer 1', 'infer 2']);
     expect(r.rows.every((x) => x.imagesPerSecond > 0 && x.vsPytorch === undefined)).toBe(true);
   }, 120_000);
+
+  it('refuses a batch that cannot give every worker a leaf, before starting anything', async () => {
+    const { benchWorkers } = await import('../ts/bench/workers.js');
+    await expect(benchWorkers({ model: 'lenet5-bn', workers: [2], batches: [16], rounds: 1, warmupMs: 0, pytorch: false }))
+      .rejects.toThrow(/a batch of 16 has 1 gradient leaf of 16 images, and a worker computes whole leaves: 2 workers need --batch 17 or more/);
+  });
 });
 
 describe('barrier waits', () => {

@@ -9,6 +9,7 @@ import { createPreset } from '../models/presets.js';
 import { optimizerFromConfig } from '../optim/optimizer.js';
 import { InferencePool } from '../parallel/infer.js';
 import { TrainingPool } from '../parallel/pool.js';
+import { LEAF_SIZE, leafCount } from '../parallel/shard.js';
 import { CeilingProbe } from './ceiling.js';
 import { benchBatch } from './models.js';
 import type { PeerRunner } from './peers.js';
@@ -57,10 +58,27 @@ export interface WorkerBenchOptions {
   onNote?(m: string): void;
 }
 
+/**
+ * Why `workers` cannot all share a training batch of `batch` images, or null:
+ * a worker computes whole gradient leaves, so a batch with fewer leaves than
+ * workers would leave some idle and the bench would time fewer workers than
+ * it names.
+ */
+export function workerBatchProblem(workers: readonly number[], batch: number): string | null {
+  const most = Math.max(...workers), leaves = leafCount(batch);
+  if (most <= leaves) return null;
+  return `a batch of ${batch} has ${leaves} gradient ${leaves === 1 ? 'leaf' : 'leaves'} of ${LEAF_SIZE} images, and a worker computes whole leaves: `
+    + `${most} workers need --batch ${(most - 1) * LEAF_SIZE + 1} or more`;
+}
+
 /** How long each cnn-wasm contender (training and inference) warms up: a new worker's JIT settles in a few seconds. */
 const WARMUP_MS = 3000;
 
 export async function benchWorkers(o: WorkerBenchOptions): Promise<{ rows: WorkerBenchRow[]; timing: StepTiming[]; pytorch: string }> {
+  for (const batch of o.batches) {
+    const problem = workerBatchProblem(o.workers, batch);
+    if (problem) throw new RangeError(`bench: ${problem}`);
+  }
   const be = await initBackend({ backend: 'simd' });
   const rounds = o.rounds ?? 5, workers = [...new Set([1, ...o.workers])].sort((a, b) => a - b);
   const torch = o.pytorch === false ? { missing: 'not measured (left out of --systems)' } : findTorch();

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { benchKernels, benchPeak, type KernelResult } from '../bench/kernels.js';
 import { benchModels, machineInfo, profileModel, SYSTEMS, type ModelResult, type System } from '../bench/models.js';
 import { PRESET_NAMES } from '../models/presets.js';
-import { benchWorkers, type StepTiming, type WorkerBenchRow } from '../bench/workers.js';
+import { benchWorkers, workerBatchProblem, type StepTiming, type WorkerBenchRow } from '../bench/workers.js';
 import { UsageError, parseChoice, parseIntFlag } from './options.js';
 
 function pad(s: string, n: number, right = false): string {
@@ -100,6 +100,10 @@ export function register(program: Command): void {
         const model = parseChoice('--model', opts.model, PRESET_NAMES);
         const workers = opts.workers.split(',').map((x) => parseIntFlag('--workers', x.trim(), 1, 64));
         const batches = opts.batch.split(',').map((x) => parseIntFlag('--batch', x.trim(), 1, 4096));
+        for (const b of batches) {
+          const problem = workerBatchProblem(workers, b);
+          if (problem) throw new UsageError(`bench: ${problem}`);
+        }
         const pytorch = workerSystems(opts.systems);
         const machine = machineInfo();
         if (!opts.json) console.log(`${model}: workers ${workers.join(', ')} side by side; ${machine.cpu}, ${machine.cores} cores, node ${machine.node}; median of ${rounds} interleaved rounds, ratios = medians of per-round ratios`);
