@@ -271,6 +271,29 @@ describe('the ceiling probes (bench --workers)', () => {
     await probe.dispose();
     ref.dispose();
   }, 30_000);
+
+  it("independent trainings split the batch as the pool does, by whole leaves: 48 images on 2 threads are 16 + 32, not 24 + 24", async () => {
+    const { CeilingProbe } = await import('../ts/bench/ceiling.js');
+    const be = await initBackend({ backend: 'simd' });
+    const d = mnistSample('train', 48);
+    const images = d.images as Uint8Array, labels = Uint8Array.from(d.labels);
+    const probe = await CeilingProbe.train(be, 2, 'lenet5-bn', images, labels);
+    const own = probe as unknown as { own: { model: Sequential } };
+    // The pool: 3 leaves of 16 on 2 workers, worker w owning leaves [floor(3w/2), floor(3(w+1)/2)): worker 0 leaf 0, worker 1 leaves 1 and 2.
+    const { model: ref, recipe } = createPreset('lenet5-bn', { backend: be, seed: 1 });
+    const opt = optimizerFromConfig(recipe.optimizer), data = { images, labels, count: 48 };
+    try {
+      probe.many();
+      ref.trainStep(data, null, 0, 16, opt, 0);
+      probe.one();
+      ref.trainStep(data, null, 0, 16, opt, 1);
+      ref.trainStep(data, null, 16, 32, opt, 2);
+      expect(Buffer.from(serializeModel(own.own.model)).equals(Buffer.from(serializeModel(ref)))).toBe(true);
+    } finally {
+      await probe.dispose();
+      ref.dispose();
+    }
+  }, 30_000);
 });
 
 describe('bench --workers', () => {

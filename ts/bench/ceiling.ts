@@ -8,7 +8,7 @@
  *   step does, a step lasting as long: a thread that is not running holds up
  *   every barrier.
  * - `train`: N independent trainings, each thread with a model of its own
- *   training a share of the batch (batch / N images), joined once a step and
+ *   training the share of the batch a pool worker computes (whole leaves), joined once a step and
  *   never meeting at a barrier, against one thread training every share in
  *   turn: the same kernels on the same images per thread as a pool's step,
  *   so it also counts what both cores being busy costs the compute (shared
@@ -20,7 +20,7 @@ import type { Backend, BackendName } from '../backend/load.js';
 import type { Dataset, Sequential } from '../model.js';
 import { createPreset } from '../models/presets.js';
 import { optimizerFromConfig } from '../optim/optimizer.js';
-import { barrier, C, CMD, CTRL_LEN, ownedLeaves } from '../parallel/protocol.js';
+import { barrier, C, CMD, CTRL_LEN, ownedImages } from '../parallel/protocol.js';
 
 /** What each probe thread does per step. */
 export type ProbeWork =
@@ -64,7 +64,8 @@ export function probeShares(be: Backend, ctrl: Int32Array, init: Omit<ProbeInit,
   const { model, recipe } = createPreset(work.model, { backend: be, seed: 1 });
   const opt = optimizerFromConfig(recipe.optimizer);
   const data: Dataset = { images: new Uint8Array(work.images), labels: new Uint8Array(work.labels), count: work.batch };
-  const shares = Array.from({ length: workers }, (_, w) => ownedLeaves(work.batch, w, workers));
+  // The pool's shares: whole leaves of the batch.
+  const shares = Array.from({ length: workers }, (_, w) => ownedImages(work.batch, w, workers));
   let step = 0;
   const train = ([from, end]: [number, number]) => { model.trainStep(data, null, from, end - from, opt, step++); };
   return {

@@ -4,6 +4,7 @@ import { benchKernels, benchPeak, type KernelResult } from '../bench/kernels.js'
 import { benchModels, machineInfo, profileModel, SYSTEMS, type ModelResult, type System } from '../bench/models.js';
 import { PRESET_NAMES } from '../models/presets.js';
 import { benchWorkers, workerBatchProblem, type StepTiming, type WorkerBenchRow } from '../bench/workers.js';
+import { ownedImages } from '../parallel/protocol.js';
 import { UsageError, parseChoice, parseIntFlag } from './options.js';
 
 function pad(s: string, n: number, right = false): string {
@@ -60,7 +61,7 @@ function printWorkerTable(rows: WorkerBenchRow[], timing: StepTiming[], pytorch:
       const got = rows.find((r) => r.mode === 'train' && r.batch === t.batch && r.system === 'cnn-wasm' && r.threads === t.workers)?.speedup;
       const of = (x: number) => (got ? ` (${((got / x) * 100).toFixed(0)}%)` : '');
       console.log(`  batch ${pad(String(t.batch), 4)} ${t.workers} workers${got ? ` ${got.toFixed(2)}x` : ''}: multiply-add with ${t.barriers} barrier${t.barriers === 1 ? '' : 's'} ${t.ceiling.toFixed(2)}x${of(t.ceiling)}, `
-        + `${t.workers} independent trainings of ${Math.floor(t.batch / t.workers)} images ${t.independent.toFixed(2)}x${of(t.independent)}`);
+        + `${t.workers} independent trainings of ${shareSizes(t.batch, t.workers)} images ${t.independent.toFixed(2)}x${of(t.independent)}`);
     }
   }
 }
@@ -68,6 +69,12 @@ function printWorkerTable(rows: WorkerBenchRow[], timing: StepTiming[], pytorch:
 /** `--systems`, checked: the systems it names (every one without it). */
 function parseSystems(flag: string | undefined): readonly System[] {
   return flag === undefined ? SYSTEMS : flag.split(',').map((x) => parseChoice('--systems', x.trim(), SYSTEMS) as System);
+}
+
+/** The images each worker's share of a batch holds, as the pool splits it ("64", or "16 + 32" where the leaves do not divide evenly). */
+function shareSizes(batch: number, workers: number): string {
+  const sizes = Array.from({ length: workers }, (_, w) => { const [a, b] = ownedImages(batch, w, workers); return b - a; });
+  return sizes.every((x) => x === sizes[0]) ? String(sizes[0]) : sizes.join(' + ');
 }
 
 /** The systems `--workers` measures: cnn-wasm's SIMD build always, PyTorch unless `--systems` leaves it out. Returns whether PyTorch is measured. */

@@ -18,6 +18,7 @@
  */
 
 import type { Normalization, Sequential } from '../model.js';
+import { LEAF_SIZE, leafCount } from './shard.js';
 
 /** How a pool describes its model to a worker (which builds its own copy). */
 export interface ModelSpec {
@@ -317,4 +318,10 @@ function arrive(ctrl: Int32Array, workers: number, stallMs: number, idle?: () =>
 /** Leaves [first, end) of `leaves` that worker w of `workers` owns. */
 export function ownedLeaves(leaves: number, w: number, workers: number): [number, number] {
   return [Math.floor((w * leaves) / workers), Math.floor(((w + 1) * leaves) / workers)];
+}
+
+/** Images [first, end) of a batch of `n` that worker w of `workers` computes: its leaves' images. */
+export function ownedImages(n: number, w: number, workers: number): [number, number] {
+  const [l0, l1] = ownedLeaves(leafCount(n), w, workers);
+  return [Math.min(l0 * LEAF_SIZE, n), Math.min(l1 * LEAF_SIZE, n)];
 }
