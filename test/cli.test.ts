@@ -225,6 +225,18 @@ describe('nothing a user made is lost', () => {
     }
   });
 
+  it('bench --workers warns when it is asked for more workers than the machine has cores', async () => {
+    const { availableCores } = await import('../ts/parallel/group.js');
+    const cores = await availableCores();
+    // The batch is refused after the warning, so nothing is measured.
+    const r = spawnSync(process.execPath, [bin, 'bench', '--workers', `1,${cores + 1}`, '--batch', '1'], { encoding: 'utf8', env, cwd: dir, timeout: 20_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`warning: ${cores + 1} workers on ${cores} cores: they take turns on the cores`);
+    const ok = spawnSync(process.execPath, [bin, 'bench', '--workers', `1,${cores}`, '--batch', '1'], { encoding: 'utf8', env, cwd: dir, timeout: 20_000 });
+    expect(ok.status).toBe(2);
+    expect(ok.stderr).not.toMatch(/warning/);
+  });
+
   it('--out is checked before training: a missing directory, a directory, an unwritable place', () => {
     for (const [out, msg] of [
       [join(dir, 'no-such-dir', 'm.cnnw'), /--out .*no-such-dir\/m.cnnw: directory .*no-such-dir does not exist/],

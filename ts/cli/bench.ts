@@ -4,6 +4,7 @@ import { benchKernels, benchPeak, type KernelResult } from '../bench/kernels.js'
 import { benchModels, machineInfo, profileModel, SYSTEMS, type ModelResult, type System } from '../bench/models.js';
 import { PRESET_NAMES } from '../models/presets.js';
 import { benchWorkers, workerBatchProblem, type StepTiming, type WorkerBenchRow } from '../bench/workers.js';
+import { availableCores } from '../parallel/group.js';
 import { ownedImages } from '../parallel/protocol.js';
 import { UsageError, parseChoice, parseIntFlag } from './options.js';
 
@@ -106,6 +107,8 @@ export function register(program: Command): void {
       if (opts.workers !== undefined) {
         const model = parseChoice('--model', opts.model, PRESET_NAMES);
         const workers = opts.workers.split(',').map((x) => parseIntFlag('--workers', x.trim(), 1, 64));
+        const cores = await availableCores(), most = Math.max(...workers);
+        if (most > cores) process.stderr.write(`warning: ${most} workers on ${cores} cores: they take turns on the cores, so their row measures that, not ${most} cores' speed-up\n`);
         const batches = opts.batch.split(',').map((x) => parseIntFlag('--batch', x.trim(), 1, 4096));
         for (const b of batches) {
           const problem = workerBatchProblem(workers, b);
