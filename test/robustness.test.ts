@@ -62,7 +62,7 @@ describe('fit, evaluate and predict check their input the same way', () => {
     const a = tiny(), b = tiny();
     await a.fit({ images: clamped, labels: data.labels, count: 4 }, { optimizer: sgd({ learningRate: 0.1 }), batchSize: 2, seed: 1 });
     await b.fit({ images: u8, labels: data.labels, count: 4 }, { optimizer: sgd({ learningRate: 0.1 }), batchSize: 2, seed: 1 });
-    expect(serializeModel(a)).toEqual(serializeModel(b));
+    expect(Buffer.from(serializeModel(a)).equals(Buffer.from(serializeModel(b)))).toBe(true); // not toEqual: its diff of two models hangs
   });
 
   it('plain arrays and other types are refused naming the expected types', async () => {

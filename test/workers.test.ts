@@ -259,17 +259,21 @@ describe('the ceiling probes (bench --workers)', () => {
     const { model: ref, recipe } = createPreset('lenet5-bn', { backend: be, seed: 1 });
     const opt = optimizerFromConfig(recipe.optimizer), data = { images, labels, count: 48 };
     let step = 0;
-    for (let i = 0; i < 2; i++) {
-      probe.many();
-      ref.trainStep(data, null, 0, 16, opt, step++);
-      expect(Atomics.load(own.ctrl, C.DONE)).toBe(2);
+    try {
+      for (let i = 0; i < 2; i++) {
+        probe.many();
+        ref.trainStep(data, null, 0, 16, opt, step++);
+        expect(Atomics.load(own.ctrl, C.DONE)).toBe(2);
+      }
+      probe.one();
+      for (const from of [0, 16, 32]) ref.trainStep(data, null, from, 16, opt, step++);
+      // Buffer.equals: a failing toEqual on two models' bytes hangs the run (its diff), and the probe's threads must end either way.
+      expect(Buffer.from(serializeModel(own.own.model)).equals(Buffer.from(serializeModel(ref)))).toBe(true);
+      expect(Atomics.load(own.ctrl, C.BAR_GEN)).toBe(0);
+    } finally {
+      await probe.dispose();
+      ref.dispose();
     }
-    probe.one();
-    for (const from of [0, 16, 32]) ref.trainStep(data, null, from, 16, opt, step++);
-    expect(Buffer.from(serializeModel(own.own.model))).toEqual(Buffer.from(serializeModel(ref)));
-    expect(Atomics.load(own.ctrl, C.BAR_GEN)).toBe(0);
-    await probe.dispose();
-    ref.dispose();
   }, 30_000);
 
   it("independent trainings split the batch as the pool does, by whole leaves: 48 images on 2 threads are 16 + 32, not 24 + 24", async () => {
