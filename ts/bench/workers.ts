@@ -59,14 +59,15 @@ export interface WorkerBenchOptions {
 }
 
 /**
- * Why `workers` cannot all share a training batch of `batch` images, or null:
- * a worker computes whole gradient leaves, so a batch with fewer leaves than
+ * Why `workers` cannot all share one of the training `batches`, or null: a
+ * worker computes whole gradient leaves, so a batch with fewer leaves than
  * workers would leave some idle and the bench would time fewer workers than
  * it names.
  */
-export function workerBatchProblem(workers: readonly number[], batch: number): string | null {
-  const most = Math.max(...workers), leaves = leafCount(batch);
-  if (most <= leaves) return null;
+export function workerBatchProblem(workers: readonly number[], batches: readonly number[]): string | null {
+  const most = Math.max(...workers), batch = batches.find((b) => leafCount(b) < most);
+  if (batch === undefined) return null;
+  const leaves = leafCount(batch);
   return `a batch of ${batch} has ${leaves} gradient ${leaves === 1 ? 'leaf' : 'leaves'} of ${LEAF_SIZE} images, and a worker computes whole leaves: `
     + `${most} workers need --batch ${(most - 1) * LEAF_SIZE + 1} or more`;
 }
@@ -75,10 +76,8 @@ export function workerBatchProblem(workers: readonly number[], batch: number): s
 const WARMUP_MS = 3000;
 
 export async function benchWorkers(o: WorkerBenchOptions): Promise<{ rows: WorkerBenchRow[]; timing: StepTiming[]; pytorch: string }> {
-  for (const batch of o.batches) {
-    const problem = workerBatchProblem(o.workers, batch);
-    if (problem) throw new RangeError(`bench: ${problem}`);
-  }
+  const problem = workerBatchProblem(o.workers, o.batches);
+  if (problem) throw new RangeError(`bench: ${problem}`);
   const be = await initBackend({ backend: 'simd' });
   const rounds = o.rounds ?? 5, workers = [...new Set([1, ...o.workers])].sort((a, b) => a - b);
   const torch = o.pytorch === false ? { missing: 'not measured (left out of --systems)' } : findTorch();

@@ -110,10 +110,8 @@ export function register(program: Command): void {
         const cores = await availableCores(), most = Math.max(...workers);
         if (most > cores) process.stderr.write(`warning: ${most} workers on ${cores} cores: they take turns on the cores, so their row measures that, not ${most} cores' speed-up\n`);
         const batches = opts.batch.split(',').map((x) => parseIntFlag('--batch', x.trim(), 1, 4096));
-        for (const b of batches) {
-          const problem = workerBatchProblem(workers, b);
-          if (problem) throw new UsageError(`bench: ${problem}`);
-        }
+        const problem = workerBatchProblem(workers, batches);
+        if (problem) throw new UsageError(`bench: ${problem}`);
         const pytorch = workerSystems(opts.systems);
         const machine = machineInfo();
         if (!opts.json) console.log(`${model}: workers ${workers.join(', ')} side by side; ${machine.cpu}, ${machine.cores} cores, node ${machine.node}; median of ${rounds} interleaved rounds, ratios = medians of per-round ratios`);

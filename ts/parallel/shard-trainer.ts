@@ -16,8 +16,8 @@ import { pairwiseRows, pairwiseRowsPartial } from '../kernels/norm.js';
 import type { Layer, Param } from '../layers/layer.js';
 import type { Dataset, Sequential } from '../model.js';
 import * as protocol from './protocol.js';
-import { barrier, C, faultFor, ownedLeaves, slowDown, T, TIMES, waitUntil, type Fault, type SharedViews } from './protocol.js';
-import { coverLevels, LEAF_SIZE, leafCount, leafSizes, treeNodes, type StepShard, type TreeNode } from './shard.js';
+import { barrier, C, faultFor, ownedImages, ownedLeaves, slowDown, T, TIMES, waitUntil, type Fault, type SharedViews } from './protocol.js';
+import { coverLevels, leafCount, leafSizes, treeNodes, type StepShard, type TreeNode } from './shard.js';
 
 /** Gradient columns a participant combines at a time: small enough that the first to finish can take over part of the others' share. */
 const REDUCE_BLOCK = 4096;
@@ -112,8 +112,7 @@ export class ShardTrainer {
     const t0 = performance.now(), wait0 = protocol.barrierWaitMs;
     const seed = (Atomics.load(ctrl, C.SEED_LO) >>> 0) + (Atomics.load(ctrl, C.SEED_HI) >>> 0) * 2 ** 32;
     const L = leafCount(n), Pl = v.sizes.leafValues;
-    const [l0, l1] = ownedLeaves(L, w, active);
-    const img0 = l0 * LEAF_SIZE, nLocal = Math.min(l1 * LEAF_SIZE, n) - img0;
+    const [l0, l1] = ownedLeaves(L, w, active), [img0, imgEnd] = ownedImages(n, w, active), nLocal = imgEnd - img0;
     if (!this.caller) for (const p of this.params) p.value.view.set(v.params.subarray(this.paramAt.get(p)!, this.paramAt.get(p)! + p.value.length));
     let tick = 0;
     const seq = Atomics.load(ctrl, C.SEQ), tree = this.leafTree(L, active), handed = new Set<Param>();
