@@ -159,6 +159,90 @@ describe('the calling thread as worker 0', () => {
   }, 60_000);
 });
 
+describe('leaves split by speed', () => {
+  /** Five steps of lenet5-bn (batches of 96, 96, 96, 12, 96), on this thread alone or on a pool whose leaves split at `split`; the model file and losses after them. */
+  async function steps(workers: number, split?: (leaves: number, active: number) => number[]) {
+    const be = await initBackend({ backend: 'simd' });
+    const { model, recipe } = createPreset('lenet5-bn', { backend: be, seed: 8 });
+    const optimizer = optimizerFromConfig(recipe.optimizer);
+    const data = mnistSample('train', 300);
+    const { TrainingPool } = await import('../ts/parallel/pool.js');
+    const pool = workers > 1 ? await TrainingPool.create(model, data, workers, 96) : null;
+    if (split) pool!.forceSplit(split);
+    const losses: number[] = [];
+    for (const [from, n] of [[0, 96], [96, 96], [192, 96], [288, 12], [30, 96]]) {
+      if (pool) {
+        losses.push((await pool.step(null, from, n, 11 + from)).loss);
+        optimizer.step(be, model.params());
+        model.weightsChanged();
+      } else {
+        losses.push(model.trainStep(data, null, from, n, optimizer, 11 + from).loss);
+      }
+    }
+    await pool?.dispose();
+    const bytes = serializeModel(model, { optimizer });
+    model.dispose();
+    return { bytes, losses };
+  }
+
+  it('any split of the leaves among the workers gives the bits of one thread', async () => {
+    const one = await steps(1);
+    // 6 leaves a batch of 96 (1 for the batch of 12, which one worker computes whatever the split).
+    const splits: [number, (L: number, a: number) => number[]][] = [
+      [2, (L, a) => (a === 1 ? [0, L] : [0, 1, L])],
+      [2, (L, a) => (a === 1 ? [0, L] : [0, L - 1, L])],
+      [2, (L, a) => (a === 1 ? [0, L] : [0, 5, L])],
+      [3, (L, a) => (a === 1 ? [0, L] : [0, 1, 2, L])],
+      [3, (L, a) => (a === 1 ? [0, L] : [0, 3, 5, L])],
+    ];
+    for (const [workers, split] of splits) {
+      const r = await steps(workers, split);
+      const name = `${workers} workers, split ${JSON.stringify(split(6, workers))}`;
+      expect(r.losses, name).toEqual(one.losses);
+      expect(Buffer.from(r.bytes).equals(Buffer.from(one.bytes)), name).toBe(true);
+    }
+  }, 120_000);
+
+  it('refuses a split that leaves a worker without leaves or does not cover the batch', async () => {
+    const be = await initBackend({ backend: 'simd' });
+    const { model } = createPreset('lenet5-bn', { backend: be, seed: 8 });
+    const { TrainingPool } = await import('../ts/parallel/pool.js');
+    const pool = await TrainingPool.create(model, mnistSample('train', 128), 2, 96);
+    try {
+      for (const bad of [[0, 0, 6], [0, 6, 6], [0, 3, 5], [1, 3, 6], [0, 6]]) {
+        pool.forceSplit(() => bad);
+        await expect(pool.step(null, 0, 96, 1)).rejects.toThrow(`fit: ${JSON.stringify(bad)} does not split 6 leaves among 2 workers, at least one each`);
+      }
+      pool.forceSplit(null);
+      expect(Number.isFinite((await pool.step(null, 0, 96, 1)).loss)).toBe(true);
+    } finally {
+      await pool.dispose();
+      model.dispose();
+    }
+  }, 60_000);
+
+  it('a slower worker is given fewer leaves, a faster one more', async () => {
+    const be = await initBackend({ backend: 'simd' });
+    const { model } = createPreset('lenet5-bn', { backend: be, seed: 8 });
+    const { TrainingPool } = await import('../ts/parallel/pool.js');
+    const pool = await TrainingPool.create(model, mnistSample('train', 128), 2, 128);
+    try {
+      for (let s = 0; s < 10; s++) await pool.step(null, 0, 128, s); // the workers' code compiles over the first steps
+      pool.injectFault(1, 'slow'); // worker 1 (a thread; 0 is this one) sleeps 20 ms a leaf, as a core many times as slow would take
+      const splits: number[][] = [];
+      for (let s = 0; s < 16; s++) {
+        await pool.step(null, 0, 128, s);
+        splits.push(Array.from((pool as unknown as { v: { split: Int32Array } }).v.split));
+      }
+      expect(pool.speeds[1]).toBeGreaterThan(2 * pool.speeds[0]);
+      expect(splits.slice(-4)).toEqual(Array(4).fill([0, 7, 8]));
+    } finally {
+      await pool.dispose();
+      model.dispose();
+    }
+  }, 60_000);
+});
+
 describe('a worker that fails in the middle of a step', () => {
   async function fitWithFault(how: 'throw' | 'exit' | 'hang', callerComputes: boolean) {
     const be = await initBackend({ backend: 'simd' });
@@ -217,7 +301,7 @@ describe('combining the gradient columns', () => {
       const pool = await TrainingPool.create(model, data, 2, 128);
       await pool.step(null, 0, 128, 1);
       pool.resetTiming();
-      if (slow) pool.injectFault(1, 'slow'); // worker 1 sleeps 20 ms after handing on its leaves
+      if (slow) pool.injectFault(1, 'slow'); // worker 1 sleeps 20 ms a leaf (80 ms) after handing on its leaves
       await pool.step(null, 128, 128, 2);
       const by = pool.blocksBy, g = model.leafParams().map((p) => Buffer.from(p.grad!.view.slice().buffer));
       await pool.dispose();
@@ -355,7 +439,7 @@ describe('fit on workers', () => {
       await model.fit(mnistSample('train', 128), {
         optimizer: optimizerFromConfig(recipe.optimizer), batchSize: 32, epochs, workers,
         callbacks: {
-          // Worker 1 then sleeps 20 ms in each step: the calling thread waits for it at the next barrier.
+          // Worker 1 then sleeps 20 ms a leaf, one leaf a step (2 leaves of 16 a batch: no split but 1/1): the calling thread waits for it.
           onTrainBegin: () => { if (slow) poolOf(model)!.injectFault(1, 'slow'); },
           onWarning: (w) => { if (w.includes('waited')) warnings.push(w); }, // (not the one about more workers than cores)
           onEpochEnd: (l) => { waits.push(l.workerWait); },

@@ -4,7 +4,9 @@
  * parameters and the batch's indices to N workers, which compute the batch's
  * gradient leaves between them (see shard.ts) and return the combined
  * gradients and batch-norm statistics. The result is the same bits as
- * training in one thread, for any N.
+ * training in one thread, for any N. Each worker computes a run of the
+ * batch's gradient leaves, more of them the faster it has been lately (see
+ * balance.ts): where the runs end does not change the bits.
  *
  * Where the calling thread may block (Node, or a Web Worker) it is worker 0
  * itself, with the model it already has, and N - 1 threads are started: no
@@ -16,10 +18,11 @@ import type { Backend } from '../backend/load.js';
 import { meanOfRows } from '../kernels/loss.js';
 import type { Param } from '../layers/layer.js';
 import type { Dataset, Sequential } from '../model.js';
+import { LeafBalancer } from './balance.js';
 import { canBlock, WorkerGroup, type CreateWorker } from './group.js';
 import { C, CMD, FAULTS, layoutBytes, modelSpec, PoolAborted, PoolStalled, T, TIMES, views, type Fault, type LayoutSizes, type SharedViews } from './protocol.js';
 import { ShardTrainer } from './shard-trainer.js';
-import { leafCount } from './shard.js';
+import { LEAF_SIZE, leafCount } from './shard.js';
 import type { WorkerInit } from './worker.js';
 
 export { availableCores, WorkerError, type CreateWorker } from './group.js';
@@ -43,6 +46,11 @@ export class TrainingPool {
   /** The calling thread's part of each step, when it is worker 0. */
   private own: ShardTrainer | null = null;
   private count = 0;
+  /** Who computes which leaves (see balance.ts), and each worker's compute so far (ms) as the timing had it after the last step. */
+  private balancer!: LeafBalancer;
+  private readonly computeSeen: number[];
+  /** Tests: each step's split of the leaves instead of the balancer's. */
+  private forcedSplit: ((leaves: number, active: number) => number[]) | null = null;
 
   private constructor(model: Sequential, sab: SharedArrayBuffer, sizes: LayoutSizes) {
     this.v = views(sab, sizes);
@@ -50,6 +58,7 @@ export class TrainingPool {
     this.leafParams = model.leafParams();
     const leafSet = new Set(this.leafParams);
     this.otherTrainable = this.params.filter((p) => p.grad && !leafSet.has(p));
+    this.computeSeen = new Array<number>(sizes.workers).fill(0);
   }
 
   /**
@@ -57,7 +66,9 @@ export class TrainingPool {
    * most `maxBatch`. `callerComputes` (internal: tests run the browser's way in
    * Node) makes this thread worker 0; only where it may block.
    */
-  static async create(model: Sequential, data: Dataset, count: number, maxBatch: number, createWorker?: CreateWorker, callerComputes = canBlock): Promise<TrainingPool> {
+  static async create(
+    model: Sequential, data: Dataset, count: number, maxBatch: number, createWorker?: CreateWorker, callerComputes = canBlock, balance = true,
+  ): Promise<TrainingPool> {
     if (callerComputes && !canBlock) throw new Error('fit: this thread cannot block, so it cannot be worker 0');
     const be: Backend = model.backend;
     if (!be.module) throw new Error(`fit: workers need the compiled kernels module; initBackend() from bytes, a URL or a module (not a bundler's instance) to use workers`);
@@ -86,6 +97,7 @@ export class TrainingPool {
     }));
     pool.group = await WorkerGroup.start('worker', inits, pool.v.ctrl, 'fit', createWorker, first);
     pool.count = count;
+    pool.balancer = new LeafBalancer(count, balance);
     if (first) pool.own = new ShardTrainer(0, pool.v, be, model, data, true, STALL_MS);
     return pool;
   }
@@ -113,6 +125,20 @@ export class TrainingPool {
   /** @internal Makes worker thread i fail in the middle of the next step: it throws, its thread ends at once, or it never comes back (tests). */
   injectFault(i: number, how: Fault): void {
     Atomics.store(this.v.ctrl, C.FAULT, 4 * (i + 1) + FAULTS.indexOf(how));
+  }
+
+  /**
+   * @internal Each step splits its leaves at `f(leaves, active workers)`
+   * (the first leaf of each active worker, then the leaf count) instead of
+   * at the balancer's bounds; null: the balancer's again (tests).
+   */
+  forceSplit(f: ((leaves: number, active: number) => number[]) | null): void {
+    this.forcedSplit = f;
+  }
+
+  /** Each worker's smoothed milliseconds of compute per gradient leaf, which the leaves are split by (NaN: not measured yet). */
+  get speeds(): readonly number[] {
+    return this.balancer.speeds;
   }
 
   /** @internal How long the calling thread waits at a barrier before it gives up on the other workers (tests shorten it). */
@@ -148,7 +174,12 @@ export class TrainingPool {
       off += p.value.length;
     }
     for (let b = 0; b < n; b++) v.idx[b] = idx ? idx[from + b] : from + b;
-    const active = Math.min(this.count, leafCount(n));
+    const L = leafCount(n), active = Math.min(this.count, L);
+    const split = this.forcedSplit?.(L, active) ?? this.balancer.split(L, active);
+    if (split.length !== active + 1 || split[0] !== 0 || split[active] !== L || split.some((b, w) => w > 0 && b <= split[w - 1])) {
+      throw new Error(`fit: ${JSON.stringify(split)} does not split ${L} leaves among ${active} workers, at least one each`);
+    }
+    v.split.set(split);
     Atomics.store(ctrl, C.N, n);
     Atomics.store(ctrl, C.SEED_LO, stepSeed % 2 ** 32);
     Atomics.store(ctrl, C.SEED_HI, Math.floor(stepSeed / 2 ** 32));
@@ -170,6 +201,12 @@ export class TrainingPool {
     const t2 = performance.now();
     // The calling thread, as worker 0, waited that long for the others to finish.
     if (this.own) v.timing[T.WAIT] += t2 - tw;
+    const computeMs = this.computeSeen.map((seen, w) => {
+      const now = v.timing[w * TIMES + T.COMPUTE];
+      this.computeSeen[w] = now;
+      return now - seen;
+    });
+    this.balancer.observe(split, n, LEAF_SIZE, computeMs);
     // Gradients: the leaf parameters' columns, then (from worker 0 unless that
     // is this thread) batch norm's gradients and running statistics.
     let col = 0;
@@ -222,6 +259,7 @@ export class TrainingPool {
   /** Forgets the timing so far (after warm-up). */
   resetTiming(): void {
     this.v.timing.fill(0);
+    this.computeSeen.fill(0);
     this.stepsTimed = 0;
     this.stepMs = 0;
     this.mainMs = 0;

@@ -12,6 +12,7 @@
  *   losses  F32   [maxBatch]           per-row losses
  *   correct Int32 [workers]            per-worker count classified correctly
  *   ready   Int32 [workers * Lp]       the step (ctrl SEQ) whose leaf rows of each leaf parameter a worker has written
+ *   split   Int32 [workers + 1]        this step's first leaf of each active worker, then the leaf count (see balance.ts)
  *   timing  F64   [workers * TIMES]    per-worker milliseconds spent, by phase
  *
  * The data set lives in a SharedArrayBuffer of its own (images and labels).
@@ -55,7 +56,9 @@ export const CTRL_LEN = 18;
 
 /**
  * Tests: how an injected fault fails a worker (see C.FAULT): it throws, its
- * thread ends, it never comes back, or it waits 20 ms before each piece of work.
+ * thread ends, it never comes back, or it is slow (inference: 20 ms before
+ * each chunk; training: 20 ms a gradient leaf it computes, after handing its
+ * leaves on, as a slower core would take longer for more work).
  */
 export const FAULTS = ['throw', 'exit', 'hang', 'slow'] as const;
 export type Fault = (typeof FAULTS)[number];
@@ -66,9 +69,9 @@ export function faultFor(ctrl: Int32Array, w: number): Fault | null {
   return f !== 0 && f >> 2 === w + 1 ? FAULTS[f & 3] : null;
 }
 
-/** The 'slow' fault: this thread sleeps 20 ms. */
-export function slowDown(): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+/** The 'slow' fault: this thread sleeps `ms` (20 by default). */
+export function slowDown(ms = 20): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 /** Commands. */
@@ -169,12 +172,14 @@ export interface SharedViews {
   losses: Float32Array;
   correct: Int32Array;
   ready: Int32Array;
+  /** Worker w computes leaves [split[w], split[w + 1]) this step. */
+  split: Int32Array;
   timing: Float64Array;
 }
 
 function regions(s: LayoutSizes): { at: number[]; total: number } {
   const table = 4 * s.maxBatch * s.tableWidth;
-  return lineUp([4 * CTRL_LEN, 4 * s.maxBatch, 4 * s.params, 4 * s.trainable, 4 * s.maxLeaves * s.leafValues, table, table, 4 * s.maxBatch, 4 * s.workers, 4 * s.workers * s.leafParams, 8 * s.workers * TIMES]);
+  return lineUp([4 * CTRL_LEN, 4 * s.maxBatch, 4 * s.params, 4 * s.trainable, 4 * s.maxLeaves * s.leafValues, table, table, 4 * s.maxBatch, 4 * s.workers, 4 * s.workers * s.leafParams, 4 * (s.workers + 1), 8 * s.workers * TIMES]);
 }
 
 /** Bytes of shared memory a pool of these sizes needs. */
@@ -184,7 +189,7 @@ export function layoutBytes(s: LayoutSizes): number {
 
 /** Views of `sab` laid out for `s`. */
 export function views(sab: SharedArrayBuffer, s: LayoutSizes): SharedViews {
-  const [ctrl, idx, params, grads, leaves, t0, t1, losses, correct, ready, timing] = regions(s).at;
+  const [ctrl, idx, params, grads, leaves, t0, t1, losses, correct, ready, split, timing] = regions(s).at;
   const f32 = (at: number, n: number) => new Float32Array(sab, at, n);
   return {
     sizes: s,
@@ -197,6 +202,7 @@ export function views(sab: SharedArrayBuffer, s: LayoutSizes): SharedViews {
     losses: f32(losses, s.maxBatch),
     correct: new Int32Array(sab, correct, s.workers),
     ready: new Int32Array(sab, ready, s.workers * s.leafParams),
+    split: new Int32Array(sab, split, s.workers + 1),
     timing: new Float64Array(sab, timing, s.workers * TIMES),
   };
 }
@@ -320,8 +326,12 @@ export function ownedLeaves(leaves: number, w: number, workers: number): [number
   return [Math.floor((w * leaves) / workers), Math.floor(((w + 1) * leaves) / workers)];
 }
 
-/** Images [first, end) of a batch of `n` that worker w of `workers` computes: its leaves' images. */
+/** Images [first, end) of a batch of `n` that worker w of `workers` computes when the leaves are split evenly: its leaves' images. */
 export function ownedImages(n: number, w: number, workers: number): [number, number] {
-  const [l0, l1] = ownedLeaves(leafCount(n), w, workers);
+  return leafImages(n, ...ownedLeaves(leafCount(n), w, workers));
+}
+
+/** Images [first, end) of leaves [l0, l1) of a batch of `n`. */
+export function leafImages(n: number, l0: number, l1: number): [number, number] {
   return [Math.min(l0 * LEAF_SIZE, n), Math.min(l1 * LEAF_SIZE, n)];
 }

@@ -16,11 +16,13 @@ import { pairwiseRows, pairwiseRowsPartial } from '../kernels/norm.js';
 import type { Layer, Param } from '../layers/layer.js';
 import type { Dataset, Sequential } from '../model.js';
 import * as protocol from './protocol.js';
-import { barrier, C, faultFor, ownedImages, ownedLeaves, slowDown, T, TIMES, waitUntil, type Fault, type SharedViews } from './protocol.js';
+import { barrier, C, faultFor, leafImages, slowDown, T, TIMES, waitUntil, type Fault, type SharedViews } from './protocol.js';
 import { coverLevels, leafCount, leafSizes, treeNodes, type StepShard, type TreeNode } from './shard.js';
 
 /** Gradient columns a participant combines at a time: small enough that the first to finish can take over part of the others' share. */
 const REDUCE_BLOCK = 4096;
+/** Splits of the leaves whose trees a participant keeps (a balanced pool uses a few; batch sizes add more). */
+const MAX_TREES = 64;
 
 export class ShardTrainer {
   private readonly ctrl: Int32Array;
@@ -42,7 +44,7 @@ export class ShardTrainer {
   private handMs = 0;
   private reduceMs = 0;
   private blockCopyMs = 0;
-  /** The leaf tree's nodes each participant sums (see shard.ts) and the cover levels of all, per (leaves, active). */
+  /** The leaf tree's nodes each participant sums (see shard.ts) and the cover levels of all, per split of the leaves (see balance.ts). */
   private readonly trees = new Map<string, { mine: TreeNode[]; all: TreeNode[]; cover: I32Buffer }>();
 
   /**
@@ -85,16 +87,21 @@ export class ShardTrainer {
   /** Frees the scratch buffers (the calling thread's: a worker's memory ends with it). */
   dispose(): void {
     for (const b of this.bufs.values()) b.free();
-    for (const t of this.trees.values()) t.cover.free();
     this.bufs.clear();
+    this.forgetTrees();
+  }
+
+  private forgetTrees(): void {
+    for (const t of this.trees.values()) t.cover.free();
     this.trees.clear();
   }
 
-  private leafTree(L: number, active: number): { mine: TreeNode[]; all: TreeNode[]; cover: I32Buffer } {
-    const key = `${L}/${active}`;
+  private leafTree(split: Int32Array): { mine: TreeNode[]; all: TreeNode[]; cover: I32Buffer } {
+    const key = split.join(), L = split[split.length - 1];
     let t = this.trees.get(key);
     if (!t) {
-      const per = Array.from({ length: active }, (_, k) => treeNodes(L, ...ownedLeaves(L, k, active)));
+      if (this.trees.size >= MAX_TREES) this.forgetTrees();
+      const per = Array.from({ length: split.length - 1 }, (_, k) => treeNodes(L, split[k], split[k + 1]));
       const all = per.flat(), cover = this.be.heap.allocI32(L);
       cover.set(coverLevels(L, all));
       t = { mine: per[this.w], all, cover };
@@ -111,11 +118,12 @@ export class ShardTrainer {
     time[T.STEPS]++;
     const t0 = performance.now(), wait0 = protocol.barrierWaitMs;
     const seed = (Atomics.load(ctrl, C.SEED_LO) >>> 0) + (Atomics.load(ctrl, C.SEED_HI) >>> 0) * 2 ** 32;
-    const L = leafCount(n), Pl = v.sizes.leafValues;
-    const [l0, l1] = ownedLeaves(L, w, active), [img0, imgEnd] = ownedImages(n, w, active), nLocal = imgEnd - img0;
+    const L = leafCount(n), Pl = v.sizes.leafValues, split = v.split.slice(0, active + 1);
+    if (split[active] !== L) throw new Error(`fit: the step's split of the leaves ends at ${split[active]}, not at its ${L} leaves`);
+    const l0 = split[w], l1 = split[w + 1], [img0, imgEnd] = leafImages(n, l0, l1), nLocal = imgEnd - img0;
     if (!this.caller) for (const p of this.params) p.value.view.set(v.params.subarray(this.paramAt.get(p)!, this.paramAt.get(p)! + p.value.length));
     let tick = 0;
-    const seq = Atomics.load(ctrl, C.SEQ), tree = this.leafTree(L, active), handed = new Set<Param>();
+    const seq = Atomics.load(ctrl, C.SEQ), tree = this.leafTree(split), handed = new Set<Param>();
     this.handMs = this.reduceMs = this.blockCopyMs = 0;
     // Allocated now: nothing may grow the memory inside backward or a barrier, under other code's views.
     buffer('node', Math.max(...this.leafParams.map((p) => p.value.length)));
@@ -171,9 +179,10 @@ export class ShardTrainer {
     const t1 = performance.now();
     const r = this.model.shardStep(x, nLocal, shard, seed);
     for (const p of this.leafParams) if (!handed.has(p)) handOn(p);
-    const t2 = performance.now(), wait1 = protocol.barrierWaitMs, inStep = this.handMs + this.reduceMs + this.blockCopyMs;
+    // Tests: a fault after the hand-over; 'slow' counts as this worker's compute, as a slower core's would.
     const fault = faultFor(ctrl, w);
-    if (fault && !this.caller) injectedFault(fault);
+    if (fault && !this.caller) injectedFault(fault, l1 - l0);
+    const t2 = performance.now(), wait1 = protocol.barrierWaitMs, inStep = this.handMs + this.reduceMs + this.blockCopyMs;
     v.losses.set(r.losses, img0);
     v.correct[w] = r.correct;
     // The blocks left: each once every participant has handed its leaves on.
@@ -218,11 +227,11 @@ export class ShardTrainer {
   }
 }
 
-/** Tests: fails this worker by throwing, by ending its thread at once as a crash would (Node), by never coming back, or slows it down. */
-function injectedFault(how: Fault): void {
+/** Tests: fails this worker by throwing, by ending its thread at once as a crash would (Node), by never coming back, or slows it down by 20 ms for each of its `leaves`. */
+function injectedFault(how: Fault, leaves: number): void {
   if (how === 'throw') throw new Error('injected fault');
   if (how === 'exit') (globalThis as unknown as { process: { exit(code: number): never } }).process.exit(1);
-  if (how === 'slow') return slowDown();
+  if (how === 'slow') return slowDown(20 * leaves);
   for (;;) { /* hang */ }
 }
 
