@@ -230,12 +230,14 @@ describe('leaves split by speed', () => {
       for (let s = 0; s < 10; s++) await pool.step(null, 0, 128, s); // the workers' code compiles over the first steps
       pool.injectFault(1, 'slow'); // worker 1 (a thread; 0 is this one) sleeps 20 ms a leaf, as a core many times as slow would take
       const splits: number[][] = [];
+      pool.resetTiming();
       for (let s = 0; s < 16; s++) {
         await pool.step(null, 0, 128, s);
         splits.push(Array.from((pool as unknown as { v: { split: Int32Array } }).v.split));
       }
       expect(pool.speeds[1]).toBeGreaterThan(2 * pool.speeds[0]);
       expect(splits.slice(-4)).toEqual(Array(4).fill([0, 7, 8]));
+      expect(pool.timing().uneven).toBe(splits.filter((b) => b[1] !== 4).length / 16);
     } finally {
       await pool.dispose();
       model.dispose();

@@ -42,6 +42,8 @@ export interface WorkerBenchRow {
 export interface StepTiming {
   batch: number; workers: number; step: number; main: number; copyIn: number; compute: number; wait: number; leafCopy: number; reduce: number;
   barriers: number; ceiling: number; independent: number;
+  /** The share of steps whose leaves were split unevenly, by the workers' speed (see parallel/balance.ts). */
+  uneven: number;
 }
 
 export interface WorkerBenchOptions {

@@ -54,7 +54,7 @@ function printWorkerTable(rows: WorkerBenchRow[], timing: StepTiming[], pytorch:
     console.log('\nwhere a multi-worker training step goes, ms (per worker: copies in, compute, waiting at barriers, leaf-gradient copies, reduction; main: the calling thread\'s copies and update)');
     for (const t of timing) {
       const share = (x: number) => `${((x / t.step) * 100).toFixed(0)}%`;
-      console.log(`  batch ${pad(String(t.batch), 4)} ${t.workers} workers: step ${t.step.toFixed(2)} = compute ${t.compute.toFixed(2)} (${share(t.compute)}), wait ${t.wait.toFixed(2)} (${share(t.wait)}), copies ${(t.copyIn + t.leafCopy).toFixed(2)} (${share(t.copyIn + t.leafCopy)}), reduce ${t.reduce.toFixed(2)}, main ${t.main.toFixed(2)}, dispatch ${Math.max(0, t.step - t.copyIn - t.compute - t.wait - t.leafCopy - t.reduce - t.main).toFixed(2)}`);
+      console.log(`  batch ${pad(String(t.batch), 4)} ${t.workers} workers: step ${t.step.toFixed(2)} = compute ${t.compute.toFixed(2)} (${share(t.compute)}), wait ${t.wait.toFixed(2)} (${share(t.wait)}), copies ${(t.copyIn + t.leafCopy).toFixed(2)} (${share(t.copyIn + t.leafCopy)}), reduce ${t.reduce.toFixed(2)}, main ${t.main.toFixed(2)}, dispatch ${Math.max(0, t.step - t.copyIn - t.compute - t.wait - t.leafCopy - t.reduce - t.main).toFixed(2)}; leaves split unevenly by speed in ${(100 * t.uneven).toFixed(0)}% of steps`);
     }
     console.log('\nthis machine\'s ceilings, N threads vs 1 in the same rounds, and training\'s speed-up as a share of each: pure multiply-add meeting at as many barriers'
       + ' a step, a step as long; N independent trainings, each thread training its share of the batch on a model of its own, no barriers (one thread trains every share in turn)');

@@ -18,7 +18,7 @@ import type { Backend } from '../backend/load.js';
 import { meanOfRows } from '../kernels/loss.js';
 import type { Param } from '../layers/layer.js';
 import type { Dataset, Sequential } from '../model.js';
-import { LeafBalancer } from './balance.js';
+import { evenSplit, LeafBalancer } from './balance.js';
 import { canBlock, WorkerGroup, type CreateWorker } from './group.js';
 import { C, CMD, FAULTS, layoutBytes, modelSpec, PoolAborted, PoolStalled, T, TIMES, views, type Fault, type LayoutSizes, type SharedViews } from './protocol.js';
 import { ShardTrainer } from './shard-trainer.js';
@@ -41,6 +41,9 @@ export class TrainingPool {
   private stepsTimed = 0;
   private stepMs = 0;
   private mainMs = 0;
+  /** Steps since the timing was reset, and of them those whose leaves were not split evenly. */
+  private stepsRun = 0;
+  private unevenSteps = 0;
 
   private group!: WorkerGroup;
   /** The calling thread's part of each step, when it is worker 0. */
@@ -180,6 +183,8 @@ export class TrainingPool {
       throw new Error(`fit: ${JSON.stringify(split)} does not split ${L} leaves among ${active} workers, at least one each`);
     }
     v.split.set(split);
+    this.stepsRun++;
+    if (split.some((b, w) => b !== evenSplit(L, active)[w])) this.unevenSteps++;
     Atomics.store(ctrl, C.N, n);
     Atomics.store(ctrl, C.SEED_LO, stepSeed % 2 ** 32);
     Atomics.store(ctrl, C.SEED_HI, Math.floor(stepSeed / 2 ** 32));
@@ -239,9 +244,10 @@ export class TrainingPool {
    * wake-up), copying leaf gradients out and in, and the leaf reduction; and
    * the barriers a step has, counting its end (`barriers`). `step` is the
    * calling thread's wall time per step, including its own copies and the
-   * optimiser update (`main`).
+   * optimiser update (`main`); `uneven`, the share of steps whose leaves the
+   * balancer did not split evenly (see balance.ts).
    */
-  timing(): { steps: number; step: number; main: number; copyIn: number; compute: number; wait: number; leafCopy: number; reduce: number; barriers: number } {
+  timing(): { steps: number; step: number; main: number; copyIn: number; compute: number; wait: number; leafCopy: number; reduce: number; barriers: number; uneven: number } {
     const t = this.v.timing, k = this.count;
     const avg = (i: number) => {
       let s = 0, steps = 0;
@@ -252,7 +258,7 @@ export class TrainingPool {
     return {
       steps, step: steps ? this.stepMs / steps : 0, main: steps ? this.mainMs / steps : 0,
       copyIn: avg(T.COPY_IN), compute: avg(T.COMPUTE), wait: avg(T.WAIT), leafCopy: avg(T.LEAF_COPY), reduce: avg(T.REDUCE),
-      barriers: avg(T.BARRIERS),
+      barriers: avg(T.BARRIERS), uneven: this.stepsRun ? this.unevenSteps / this.stepsRun : 0,
     };
   }
 
@@ -263,6 +269,8 @@ export class TrainingPool {
     this.stepsTimed = 0;
     this.stepMs = 0;
     this.mainMs = 0;
+    this.stepsRun = 0;
+    this.unevenSteps = 0;
   }
 
   /** @internal Adds the calling thread's time of one step (pool.step plus the update). */
