@@ -203,30 +203,33 @@ describe('leaves split by speed', () => {
     }
   }, 120_000);
 
-  it('refuses a split that leaves a worker without leaves or does not cover the batch', async () => {
+  /** Runs `f` on a 2-worker pool of lenet5-bn over 128 sample digits, then ends both. */
+  async function withPool(maxBatch: number, f: (pool: TrainingPool) => Promise<void>) {
     const be = await initBackend({ backend: 'simd' });
     const { model } = createPreset('lenet5-bn', { backend: be, seed: 8 });
     const { TrainingPool } = await import('../ts/parallel/pool.js');
-    const pool = await TrainingPool.create(model, mnistSample('train', 128), 2, 96);
+    const pool = await TrainingPool.create(model, mnistSample('train', 128), 2, maxBatch);
     try {
+      await f(pool);
+    } finally {
+      await pool.dispose();
+      model.dispose();
+    }
+  }
+
+  it('refuses a split that leaves a worker without leaves or does not cover the batch', async () => {
+    await withPool(96, async (pool) => {
       for (const bad of [[0, 0, 6], [0, 6, 6], [0, 3, 5], [1, 3, 6], [0, 6]]) {
         pool.forceSplit(() => bad);
         await expect(pool.step(null, 0, 96, 1)).rejects.toThrow(`fit: ${JSON.stringify(bad)} does not split 6 leaves among 2 workers, at least one each`);
       }
       pool.forceSplit(null);
       expect(Number.isFinite((await pool.step(null, 0, 96, 1)).loss)).toBe(true);
-    } finally {
-      await pool.dispose();
-      model.dispose();
-    }
+    });
   }, 60_000);
 
   it('a slower worker is given fewer leaves, a faster one more', async () => {
-    const be = await initBackend({ backend: 'simd' });
-    const { model } = createPreset('lenet5-bn', { backend: be, seed: 8 });
-    const { TrainingPool } = await import('../ts/parallel/pool.js');
-    const pool = await TrainingPool.create(model, mnistSample('train', 128), 2, 128);
-    try {
+    await withPool(128, async (pool) => {
       for (let s = 0; s < 10; s++) await pool.step(null, 0, 128, s); // the workers' code compiles over the first steps
       pool.injectFault(1, 'slow'); // worker 1 (a thread; 0 is this one) sleeps 20 ms a leaf, as a core many times as slow would take
       const splits: number[][] = [];
@@ -238,10 +241,7 @@ describe('leaves split by speed', () => {
       expect(pool.speeds[1]).toBeGreaterThan(2 * pool.speeds[0]);
       expect(splits.slice(-4)).toEqual(Array(4).fill([0, 7, 8]));
       expect(pool.timing().uneven).toBe(splits.filter((b) => b[1] !== 4).length / 16);
-    } finally {
-      await pool.dispose();
-      model.dispose();
-    }
+    });
   }, 60_000);
 });
 
