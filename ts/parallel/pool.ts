@@ -67,7 +67,9 @@ export class TrainingPool {
   /**
    * Starts `count` workers for `model`, training on `data` in batches of at
    * most `maxBatch`. `callerComputes` (internal: tests run the browser's way in
-   * Node) makes this thread worker 0; only where it may block.
+   * Node) makes this thread worker 0; only where it may block. `balance`
+   * (internal: side-by-side measurements of the balancer) false keeps every
+   * step's leaves split evenly.
    */
   static async create(
     model: Sequential, data: Dataset, count: number, maxBatch: number, createWorker?: CreateWorker, callerComputes = canBlock, balance = true,
@@ -184,7 +186,8 @@ export class TrainingPool {
     }
     v.split.set(split);
     this.stepsRun++;
-    if (split.some((b, w) => b !== evenSplit(L, active)[w])) this.unevenSteps++;
+    const even = evenSplit(L, active);
+    if (split.some((b, w) => b !== even[w])) this.unevenSteps++;
     Atomics.store(ctrl, C.N, n);
     Atomics.store(ctrl, C.SEED_LO, stepSeed % 2 ** 32);
     Atomics.store(ctrl, C.SEED_HI, Math.floor(stepSeed / 2 ** 32));
