@@ -119,7 +119,6 @@ export class ShardTrainer {
     const t0 = performance.now(), wait0 = protocol.barrierWaitMs;
     const seed = (Atomics.load(ctrl, C.SEED_LO) >>> 0) + (Atomics.load(ctrl, C.SEED_HI) >>> 0) * 2 ** 32;
     const L = leafCount(n), Pl = v.sizes.leafValues, split = v.split.slice(0, active + 1);
-    if (split[active] !== L) throw new Error(`fit: the step's split of the leaves ends at ${split[active]}, not at its ${L} leaves`);
     const l0 = split[w], l1 = split[w + 1], [img0, imgEnd] = leafImages(n, l0, l1), nLocal = imgEnd - img0;
     if (!this.caller) for (const p of this.params) p.value.view.set(v.params.subarray(this.paramAt.get(p)!, this.paramAt.get(p)! + p.value.length));
     let tick = 0;
