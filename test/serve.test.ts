@@ -48,6 +48,15 @@ describe('createPredictor', () => {
     }
   }, 60_000);
 
+  it('close() answers what is queued at once, without waiting for the batch to fill', async () => {
+    // A fill time of a day: if close() waited for it, this test would never end.
+    const p = await createPredictor(modelPath, { maxBatch: 64, maxDelayMs: 86_400_000 });
+    const pending = Array.from({ length: 5 }, (_, i) => p.predict(test.images.subarray(i * 784, (i + 1) * 784)));
+    await p.close();
+    const results = await Promise.all(pending);
+    results.forEach((r, i) => expect(new Float32Array(r.probabilities)).toEqual(reference.subarray(i * 10, (i + 1) * 10)));
+  });
+
   it('refuses a wrong input and a full queue', async () => {
     const p = await createPredictor(modelPath, { maxBatch: 4, maxDelayMs: 50, maxQueue: 3 });
     await expect(p.predict(new Uint8Array(100))).rejects.toThrow(/100 values, the model takes 784/);
@@ -150,12 +159,11 @@ describe('serve: bad requests never hurt the service', () => {
     const sock = connect(Number(new URL(srv.url).port), '127.0.0.1');
     await new Promise<void>((r) => sock.once('connect', () => r()));
     sock.write('POST /predict HTTP/1.1\r\nHost: x\r\n'); // and never finishes the headers
-    const closed = new Promise<number>((r) => { const t0 = performance.now(); sock.on('close', () => r(performance.now() - t0)); sock.on('error', () => {}); });
+    const closed = new Promise<void>((r) => { sock.on('close', () => r()); sock.on('error', () => {}); });
     const tick = setInterval(() => sock.write('X'), 100); // a byte now and then: never idle
     await good(); // others are served meanwhile
-    const ms = await closed;
+    await closed; // cut off: the test's own timeout bounds the wait, no clock is raced
     clearInterval(tick);
-    expect(ms).toBeLessThan(6000);
     await good();
   }, 15_000);
 });
@@ -196,11 +204,9 @@ describe('serve: graceful shutdown', () => {
       if (h.queueLength === 40) break;
       await new Promise((r) => setTimeout(r, 20));
     }
-    const t0 = performance.now();
     child.kill('SIGTERM');
     const answers = await Promise.all(inFlight.map(async (r) => (await r).status));
     expect(answers).toEqual(new Array(40).fill(200));
-    expect(performance.now() - t0).toBeLessThan(1500); // answered at once, not after the 2 s fill time
     const code = await new Promise<number | null>((r) => child.on('exit', r));
     expect(code).toBe(0);
     expect(out).toMatch(/stopped/);

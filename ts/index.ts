@@ -47,7 +47,7 @@ export { parseIdxBytes, pairImagesLabels, encodeIdx, IdxError } from './data/idx
 export type { IdxArray, LabelledImages } from './data/idx.js';
 export { createInferencePool, InferencePool, type InferencePoolOptions } from './parallel/infer.js';
 export { availableCores, WorkerError, type CreateWorker, type WorkerKind } from './parallel/group.js';
-export { createPredictor, Predictor, QueueFullError, type PredictorOptions, type Prediction, type PredictorStats } from './serve/predictor.js';
+export { createPredictor, Predictor, QueueFullError, PredictorClosedError, type PredictorOptions, type Prediction, type PredictorStats } from './serve/predictor.js';
 export { checkImages, TrainingDivergedError } from './model.js';
 export { importOnnx, type ImportOnnxOptions } from './interop/onnx-import.js';
 export { toOnnx, ONNX_OPSET } from './interop/onnx-export.js';

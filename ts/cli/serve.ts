@@ -6,7 +6,7 @@ import { startServer } from '../serve/http.js';
 import { FileProblem } from './common.js';
 import { parseBackend, parseIntFlag, parseNumberFlag } from './options.js';
 
-interface ServeFlags { port: string; host: string; workers: string; maxBatch: string; maxDelayMs: string; maxQueue: string; maxBodyBytes: string; backend: string }
+interface ServeFlags { port: string; host: string; workers: string; maxBatch: string; maxDelayMs: string; maxQueue: string; maxBodyBytes: string; maxConnections: string; backend: string }
 
 export function register(program: Command): void {
   program
@@ -19,6 +19,7 @@ export function register(program: Command): void {
     .option('--max-delay-ms <x>', 'longest a request waits for its batch to fill', '2')
     .option('--max-queue <n>', 'most requests waiting; more get 503', '4096')
     .option('--max-body-bytes <n>', 'largest request body', String(1024 * 1024))
+    .option('--max-connections <n>', 'most connections open at once; more are closed as they arrive', '1024')
     .option('--backend <name>', 'auto | simd | scalar', 'auto')
     .action(async (path: string, f: ServeFlags) => {
       const port = parseIntFlag('--port', f.port, 0, 65535);
@@ -27,6 +28,7 @@ export function register(program: Command): void {
       const maxDelayMs = parseNumberFlag('--max-delay-ms', f.maxDelayMs, 0, 10_000);
       const maxQueue = parseIntFlag('--max-queue', f.maxQueue, 1, 1_000_000);
       const maxBodyBytes = parseIntFlag('--max-body-bytes', f.maxBodyBytes, 1024, 1 << 30);
+      const maxConnections = parseIntFlag('--max-connections', f.maxConnections, 1, 1_000_000);
       const backend = parseBackend(f.backend);
       const cores = await availableCores();
       if (workers > cores) process.stderr.write(`warning: ${workers} workers on ${cores} cores: they take turns on the cores with each other and the HTTP server, so batches are likely slower than with ${cores}\n`);
@@ -36,9 +38,20 @@ export function register(program: Command): void {
       } catch (e) {
         throw new FileProblem((e as Error).message);
       }
-      const srv = await startServer(predictor, { port, host: f.host, maxBodyBytes });
+      let srv;
+      try {
+        srv = await startServer(predictor, { port, host: f.host, maxBodyBytes, maxConnections });
+      } catch (e) {
+        await predictor.close(); // its worker threads would keep the process alive
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE') throw new FileProblem(`port ${port} on ${f.host} is in use by another program: choose another with --port (0 picks a free one)`);
+        if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new FileProblem(`--host ${f.host} is not an address of this machine`);
+        if (code === 'EACCES') throw new FileProblem(`port ${port} needs privileges this process does not have: choose one above 1023`);
+        throw new FileProblem(`cannot listen on ${f.host}:${port} (${(e as Error).message})`);
+      }
       console.log(`serving ${path} at ${srv.url} (${workers} worker${workers > 1 ? 's' : ''}, batches of up to ${maxBatch}, ${maxDelayMs} ms to fill): POST /predict, GET /health, GET /metrics`);
-      // SIGTERM/SIGINT: stop accepting, answer what is queued, exit 0.
+      // SIGTERM/SIGINT: stop accepting, end idle and half-sent connections, answer what is queued
+      // (requests whose body is still arriving get 503), exit 0 within the shutdown bound (10 s).
       await new Promise<void>((resolve) => {
         const stop = (sig: string) => {
           process.stderr.write(`${sig}: finishing queued requests, then stopping\n`);

@@ -1,5 +1,6 @@
 /** Decoding PNG and PGM files into grayscale images (Node: uses pngjs). */
 import { PNG } from 'pngjs';
+import { inflateSync } from 'node:zlib';
 import type { Gray } from './mnist.js';
 export { toMnist, type Gray } from './mnist.js';
 
@@ -22,6 +23,7 @@ export function decodePng(bytes: Uint8Array, source: string, o: { maxSide?: numb
       throw new Error(`${source}: PNG is ${w}x${h}, larger than the ${max}x${max} limit (a digit needs far fewer pixels; scale it down)`);
     }
   }
+  checkPngData(bytes, source);
   let png: PNG;
   try {
     png = PNG.sync.read(Buffer.from(bytes));
@@ -42,6 +44,56 @@ export function decodePng(bytes: Uint8Array, source: string, o: { maxSide?: numb
     return hi - lo;
   };
   return { width, height, data: range(onBlack) > range(onWhite) ? onBlack : onWhite };
+}
+
+const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+/** Adam7's passes: x start, y start, x step, y step. */
+const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
+
+/** Bytes a PNG's image data inflates to, from its header: filter byte + packed pixels per row (of each Adam7 pass when interlaced). */
+export function pngInflatedSize(width: number, height: number, bitDepth: number, colorType: number, interlaced: boolean): number {
+  const bits = PNG_CHANNELS[colorType] * bitDepth;
+  const rows = (w: number, h: number) => (w > 0 && h > 0 ? h * (1 + Math.ceil((w * bits) / 8)) : 0);
+  if (!interlaced) return rows(width, height);
+  return ADAM7.reduce((t, [x0, y0, dx, dy]) => t + rows(Math.ceil((width - x0) / dx), Math.ceil((height - y0) / dy)), 0);
+}
+
+/**
+ * Checks a PNG's chunks against the bytes present and its image data against
+ * its header before anything is decoded: the data is inflated with a ceiling of
+ * what the header needs, so a decompression bomb (interlaced or not) costs at
+ * most that much memory and time.
+ */
+function checkPngData(bytes: Uint8Array, source: string): void {
+  const fail = (why: string): never => { throw new Error(`${source}: not a readable PNG (${why})`); };
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const type = (at: number) => String.fromCharCode(bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]);
+  if (bytes.length < 33 || type(12) !== 'IHDR') fail('no IHDR chunk where the format puts it');
+  const width = dv.getUint32(16), height = dv.getUint32(20), bitDepth = bytes[24], colorType = bytes[25], interlace = bytes[28];
+  if (width === 0 || height === 0) fail(`it declares ${width}x${height} pixels`);
+  if (!(colorType in PNG_CHANNELS) || ![1, 2, 4, 8, 16].includes(bitDepth)) fail(`colour type ${colorType} with bit depth ${bitDepth}`);
+  if (interlace > 1) fail(`interlace method ${interlace}`);
+  const idat: Uint8Array[] = [];
+  let at = 8, ended = false;
+  while (at + 12 <= bytes.length) {
+    const len = dv.getUint32(at), t = type(at + 4);
+    if (len > bytes.length - at - 12) fail(`chunk ${JSON.stringify(t)} declares ${len} bytes, ${Math.max(0, bytes.length - at - 12)} are present`);
+    if (t === 'IDAT') idat.push(bytes.subarray(at + 8, at + 8 + len));
+    at += 12 + len;
+    if (t === 'IEND') { ended = true; break; }
+  }
+  if (!ended) fail('truncated: no IEND chunk');
+  if (idat.length === 0) fail('no image data (IDAT)');
+  const need = pngInflatedSize(width, height, bitDepth, colorType, interlace === 1);
+  let got: number;
+  try {
+    got = inflateSync(Buffer.concat(idat), { maxOutputLength: need }).length;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) fail(`its image data inflates to more than the ${need.toLocaleString('en-US')} bytes its ${width}x${height} header needs`);
+    fail(`its image data does not inflate: ${(e as Error).message}`);
+  }
+  if (got! < need) fail(`truncated image data: ${got!.toLocaleString('en-US')} of the ${need.toLocaleString('en-US')} bytes its header needs`);
 }
 
 /** Decodes binary (P5) or ASCII (P2) PGM with maxval up to 65535. */

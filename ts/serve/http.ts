@@ -9,9 +9,10 @@
  * and read with a deadline, images are size-checked before decoding, and a
  * full queue answers 503.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { decodeImage, imageFormat, toMnist } from '../image/decode.js';
-import { QueueFullError, type Prediction, type Predictor } from './predictor.js';
+import { PredictorClosedError, QueueFullError, type Prediction, type Predictor } from './predictor.js';
 
 /** Options of {@link startServer}. */
 export interface ServeOptions {
@@ -25,6 +26,22 @@ export interface ServeOptions {
   maxBatchRequest?: number;
   /** A request must have arrived whole within this, ms (default 10 s; slow-loris clients are cut). */
   requestTimeoutMs?: number;
+  /** A connection's request headers must have arrived within this, ms, from its first byte or its previous answer (default 5 s, at most requestTimeoutMs). */
+  headersTimeoutMs?: number;
+  /** A connection that sends nothing for this long is closed, ms (default 5 s; between keep-alive requests too). */
+  idleTimeoutMs?: number;
+  /** Most connections open at once; more are closed as they arrive (default 1,024). */
+  maxConnections?: number;
+  /** close(): longest it waits for requests in flight before closing every connection, ms (default 10 s). */
+  shutdownTimeoutMs?: number;
+}
+
+/** Routes counted by name in /metrics; every other path is counted as "other" (a bounded set of series). */
+const ROUTES = new Set(['/predict', '/health', '/metrics']);
+
+/** A label value escaped as the Prometheus text format requires (backslash, double quote, newline). */
+export function escapeLabel(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
 const LATENCY_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -36,6 +53,9 @@ class BadRequest extends Error {
   }
 }
 
+/** A request that arrived while the server is shutting down: 503 with Retry-After. */
+class ShuttingDown extends Error {}
+
 /** Counters behind /metrics. */
 class Metrics {
   requests = new Map<string, number>();
@@ -43,7 +63,7 @@ class Metrics {
   latencySum = 0;
   latencyCount = 0;
   count(route: string, status: number, seconds: number): void {
-    const key = `route="${route}",code="${status}"`;
+    const key = `route="${escapeLabel(ROUTES.has(route) ? route : 'other')}",code="${status}"`;
     this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
     if (route === '/predict') {
       let i = LATENCY_BUCKETS.findIndex((b) => seconds <= b);
@@ -98,8 +118,18 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
       chunks.push(c);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('close', () => { if (!req.complete) reject(new BadRequest(400, 'the request was cut off before its body arrived whole')); });
     req.on('error', (e) => reject(new BadRequest(400, `request body could not be read (${e.message})`)));
   });
+}
+
+/** A JSON value named for a message without walking it (it may be nested arbitrarily deep). */
+function describe(x: unknown): string {
+  if (Array.isArray(x)) return 'an array';
+  if (x === null) return 'null';
+  if (typeof x === 'object') return 'an object';
+  if (typeof x === 'string') return JSON.stringify(x.length > 20 ? `${x.slice(0, 20)}...` : x);
+  return String(x);
 }
 
 /** Checks one JSON example: inputSize numbers in 0..255. */
@@ -109,7 +139,7 @@ function pixelsFrom(v: unknown, size: number, where: string): Uint8Array {
   const out = new Uint8Array(size);
   for (let i = 0; i < size; i++) {
     const x = v[i];
-    if (typeof x !== 'number' || !Number.isFinite(x) || x < 0 || x > 255) throw new BadRequest(400, `${where}[${i}] is ${JSON.stringify(x)}, not a number in 0..255`);
+    if (typeof x !== 'number' || !Number.isFinite(x) || x < 0 || x > 255) throw new BadRequest(400, `${where}[${i}] is ${describe(x)}, not a number in 0..255: ${where} is not a valid pixel array`);
     out[i] = Math.round(x);
   }
   return out;
@@ -122,6 +152,7 @@ export async function startServer(predictor: Predictor, o: ServeOptions = {}): P
   const metrics = new Metrics();
   const send = (res: ServerResponse, status: number, body: unknown, type = 'application/json') => {
     const text = type === 'application/json' ? `${JSON.stringify(body)}\n` : String(body);
+    if (closing) res.setHeader('connection', 'close');
     res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text) });
     res.end(text);
   };
@@ -173,51 +204,113 @@ export async function startServer(predictor: Predictor, o: ServeOptions = {}): P
     throw new BadRequest(400, 'body must have "pixels" (one example) or "batch" (several)');
   }
 
+  const requestTimeout = o.requestTimeoutMs ?? 10_000;
+  const headersTimeout = Math.min(o.headersTimeoutMs ?? 5000, requestTimeout), idleTimeout = o.idleTimeoutMs ?? 5000;
+  const shutdownTimeout = o.shutdownTimeoutMs ?? 10_000;
+  for (const [k, v] of Object.entries({ requestTimeoutMs: requestTimeout, headersTimeoutMs: headersTimeout, idleTimeoutMs: idleTimeout, shutdownTimeoutMs: shutdownTimeout, maxConnections: o.maxConnections ?? 1024 })) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`startServer: ${k} must be a positive integer, got ${JSON.stringify(v)}`);
+  }
+  // Requests whose handler runs, by socket: a socket without one is idle or still sending headers, and close() ends it at once.
+  const active = new Map<Socket, { req: IncomingMessage; res: ServerResponse }>();
+  let closing: Promise<void> | null = null;
+  const retryLater = (res: ServerResponse) => {
+    res.setHeader('retry-after', '1');
+    send(res, 503, { error: 'the server is shutting down; retry the request elsewhere or later' });
+  };
+
   // Timeouts are checked every second (Node's default is every 30 s, which lets a slow client hold a socket that long).
   const server = createServer({ connectionsCheckingInterval: 1000 }, async (req, res) => {
     const t0 = performance.now();
     const route = (req.url ?? '/').split('?')[0];
+    const socket = req.socket;
+    active.set(socket, { req, res });
+    res.once('close', () => { if (active.get(socket)?.res === res) active.delete(socket); });
     let status = 200;
     try {
+      if (closing) throw new ShuttingDown();
       if (route === '/predict') {
         if (req.method !== 'POST') throw new BadRequest(405, 'use POST /predict');
-        send(res, 200, await predict(req));
+        const answer = await predict(req);
+        if (!res.headersSent) send(res, 200, answer);
       } else if (route === '/health') {
         const s = predictor.stats();
         send(res, 200, { status: 'ok', requests: s.requests, batches: s.batches, meanBatchSize: +s.meanBatchSize.toFixed(2), queueLength: s.queueLength, rss: process.memoryUsage().rss });
       } else if (route === '/metrics') {
         send(res, 200, metrics.text(predictor), 'text/plain; version=0.0.4');
       } else {
-        throw new BadRequest(404, `no route ${route} (POST /predict, GET /health, GET /metrics)`);
+        throw new BadRequest(404, `no route ${route.length > 100 ? `${route.slice(0, 100)}...` : route} (POST /predict, GET /health, GET /metrics)`);
       }
     } catch (e) {
-      status = e instanceof BadRequest ? e.status : e instanceof QueueFullError ? 503 : 500;
-      if (!res.headersSent) {
+      const shutting = e instanceof ShuttingDown || e instanceof PredictorClosedError;
+      status = e instanceof BadRequest ? e.status : e instanceof QueueFullError || shutting ? 503 : 500;
+      if (!res.headersSent && socket.writable) {
         if (status >= 400 && status < 500 && !req.complete) res.setHeader('connection', 'close'); // the rest of its body is not read
-        send(res, status, { error: (e as Error).message.split('\n')[0] });
+        if (shutting) retryLater(res);
+        else send(res, status, { error: status === 500 ? `internal error: ${(e as Error).message.split('\n')[0]}` : (e as Error).message.split('\n')[0] });
       }
     }
     metrics.count(route, status, (performance.now() - t0) / 1000);
   });
-  // Slow clients: headers within 5 s (or the request timeout, if shorter), the whole request within requestTimeoutMs.
-  const requestTimeout = o.requestTimeoutMs ?? 10_000;
-  server.headersTimeout = Math.min(5000, requestTimeout);
+  // Slow clients: headers within headersTimeout, the whole request within requestTimeout, nothing at all for idleTimeout (then the socket is closed).
+  trackConnections(server);
+  server.headersTimeout = headersTimeout;
   server.requestTimeout = requestTimeout;
-  server.keepAliveTimeout = 5000;
+  server.keepAliveTimeout = Math.min(5000, idleTimeout);
+  server.timeout = idleTimeout;
+  server.maxConnections = o.maxConnections ?? 1024;
+  // A socket silent for idleTimeout: closed unless a request of it is being computed (its answer is on the way).
+  server.on('timeout', (socket: Socket) => {
+    const a = active.get(socket);
+    if (!a || !a.req.complete) socket.destroy();
+  });
+  // Requests Node itself refuses (headers too large, malformed, too slow) get the same one-line JSON errors as ours.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    const inFlight = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const [status, message] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'the request headers are larger than the limit']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, `the request did not arrive within its time limit (headers ${headersTimeout} ms, whole request ${requestTimeout} ms)`]
+        : [400, `not a valid HTTP request (${err.code ?? err.message})`];
+    const body = `${JSON.stringify({ error: message })}\n`;
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, () => socket.destroy()); // a client still sending is not waited for
+    metrics.count('other', status, 0);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port ?? 8080, o.host ?? '127.0.0.1', () => resolve());
   });
   const addr = server.address();
   const url = `http://${o.host ?? '127.0.0.1'}:${typeof addr === 'object' && addr ? addr.port : o.port}`;
-  let closing: Promise<void> | null = null;
   return {
     server, url,
     close: () => (closing ??= (async () => {
-      const stopped = new Promise<void>((r) => server.close(() => r())); // no new connections; in-flight requests finish
+      const stopped = new Promise<void>((r) => server.close(() => r())); // no new connections
+      // Requests whose body is still arriving are told to retry (503); idle and header-sending connections end now.
+      for (const { req, res } of active.values()) if (!req.complete && !res.headersSent) { res.setHeader('connection', 'close'); retryLater(res); }
       server.closeIdleConnections();
+      for (const socket of connectionsOf(server)) if (!active.has(socket)) socket.destroy();
+      // What is queued is answered, then every connection ends within shutdownTimeout.
       await predictor.close();
-      await stopped;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([stopped, new Promise<void>((r) => { timer = setTimeout(r, shutdownTimeout); })]);
+      clearTimeout(timer);
+      server.closeAllConnections();
     })()),
   };
+}
+
+/** The server's open sockets (tracked from its 'connection' events). */
+const sockets = new WeakMap<Server, Set<Socket>>();
+function connectionsOf(server: Server): Set<Socket> {
+  return sockets.get(server) ?? new Set();
+}
+function trackConnections(server: Server): void {
+  const set = new Set<Socket>();
+  sockets.set(server, set);
+  server.on('connection', (s: Socket) => {
+    set.add(s);
+    s.once('close', () => set.delete(s));
+  });
 }

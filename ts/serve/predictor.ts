@@ -38,6 +38,9 @@ export interface Prediction {
 /** The queue is full: the caller should shed load (HTTP 503). */
 export class QueueFullError extends Error {}
 
+/** The predictor is closing or closed: the caller should retry elsewhere (HTTP 503). */
+export class PredictorClosedError extends Error {}
+
 /** Counters of a predictor. */
 export interface PredictorStats {
   requests: number;
@@ -101,7 +104,7 @@ export class Predictor {
 
   /** The prediction for one example (inputSize pixels: u8 0..255 or f32 as the model takes them). */
   predict(pixels: Images): Promise<Prediction> {
-    if (this.closing) return Promise.reject(new Error('predictor: closed'));
+    if (this.closing) return Promise.reject(new PredictorClosedError('predictor: closed'));
     let p: Uint8Array | Float32Array;
     try {
       p = checkImages(pixels, 'predict');
