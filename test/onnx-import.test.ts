@@ -77,7 +77,7 @@ describe('refusals', () => {
     expect(() => importOnnx(graph('LeakyRelu'), { source: 'leaky.onnx' })).toThrow(/^leaky.onnx: node 'the_node' \(LeakyRelu\): operator LeakyRelu is not supported \(supported: Conv, Relu/);
     expect(() => importOnnx(graph('MaxPool', [{ name: 'kernel_shape', type: 7, ints: [2, 2] }, { name: 'ceil_mode', type: 2, i: 1 }]), { source: 'p.onnx' }))
       .toThrow(/^p.onnx: node 'the_node' \(MaxPool\): attribute ceil_mode=1 is not supported/);
-    expect(() => importOnnx(new Uint8Array([1, 2, 3, 250]), { source: 'junk.onnx' })).toThrow(/^junk.onnx: not an ONNX model/);
+    expect(() => importOnnx(new Uint8Array([1, 2, 3, 250]), { source: 'junk.onnx' })).toThrow(/^junk.onnx: not an ONNX file/);
   });
 });
 

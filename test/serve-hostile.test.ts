@@ -162,7 +162,7 @@ describe('PNG decompression bombs', () => {
   it('serve answers an interlaced bomb with a 400 and stays healthy', async () => {
     const srv = await serveWith();
     try {
-      const r = await fetch(`${srv.url}/predict`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: bomb(1) });
+      const r = await fetch(`${srv.url}/predict`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: bomb(1) as BodyInit });
       expect(r.status).toBe(400);
       expect((await r.json()).error).toMatch(/inflates to more than/);
       expect((await fetch(`${srv.url}/health`)).status).toBe(200);

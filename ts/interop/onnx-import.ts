@@ -18,6 +18,7 @@ import { batchNormalization, conv2d, dense, flatten, maxPooling2d, averagePoolin
 import type { Layer } from '../layers/layer.js';
 import { Sequential, type Normalization } from '../model.js';
 import { NORMALIZATION_KEY } from './onnx-export.js';
+import { MAGIC } from '../io/modelfile.js';
 
 const T = DataType;
 
@@ -36,34 +37,43 @@ interface Const { dims: number[]; data: number[] | Float32Array }
 const IDENTITY: Normalization = { scale: 1, mean: 0, std: 1 };
 const LAYER_OPS = ['Conv', 'Relu', 'MaxPool', 'AveragePool', 'BatchNormalization', 'Gemm', 'MatMul', 'Add', 'Flatten', 'Reshape', 'Pad', 'Dropout', 'Identity', 'Softmax', 'LogSoftmax'];
 
-function tensorValues(t: TensorProto): Const {
-  const dims = (t.dims ?? []).map(Number);
-  const count = dims.reduce((a, b) => a * b, 1);
+/** Most values one tensor may declare (2^28: 1 GiB of float32; a model of our layer kinds is far smaller). */
+const MAX_TENSOR_VALUES = 1 << 28;
+/** Most values a constant computed from shape arithmetic may hold (shapes, pads and axes are tiny). */
+const MAX_FOLDED_VALUES = 1 << 16;
+
+/** A tensor's dims, checked to be non-negative integers, and the values they declare (Infinity past 2^53). */
+function checkedDims(dims: readonly number[], what: string): { dims: number[]; count: number } {
+  let count = 1;
+  for (const d of dims) {
+    if (!Number.isSafeInteger(d) || d < 0) throw new Error(`${what} has dimension ${d}, not a non-negative integer`);
+    count *= d;
+  }
+  return { dims: [...dims], count: Number.isSafeInteger(count) ? count : Infinity };
+}
+
+const fmtCount = (n: number) => (Number.isFinite(n) ? n.toLocaleString('en-US') : 'more than 2^53');
+
+/** A tensor's values, after checking the values its dims declare against the data present (nothing is allocated before). */
+function tensorValues(t: TensorProto, what = `tensor '${t.name ?? ''}'`): Const {
+  const { dims, count } = checkedDims((t.dims ?? []).map(Number), what);
   const raw = t.rawData && t.rawData.length ? t.rawData : null;
+  const size = t.dataType === T.FLOAT || t.dataType === T.INT32 ? 4 : t.dataType === T.INT64 ? 8 : t.dataType === T.DOUBLE ? 8 : 0;
+  if (!size) throw new Error(`${what} has data type ${t.dataType}, not float, double, int64 or int32`);
+  const field = { [T.FLOAT]: t.floatData, [T.INT32]: t.int32Data, [T.INT64]: t.int64Data, [T.DOUBLE]: t.doubleData }[t.dataType!] ?? [];
+  if (raw) {
+    if (raw.length !== count * size) throw new Error(`${what}: its dims [${dims.join(', ')}] declare ${fmtCount(count)} values (${fmtCount(count * size)} bytes), its raw_data holds ${raw.length.toLocaleString('en-US')} bytes`);
+    if (field.length) throw new Error(`${what} has both raw_data and a typed data field`);
+  } else if (field.length !== count) {
+    throw new Error(`${what}: its dims [${dims.join(', ')}] declare ${fmtCount(count)} values, its data holds ${field.length.toLocaleString('en-US')}`);
+  }
+  if (count > MAX_TENSOR_VALUES) throw new Error(`${what} declares dims [${dims.join(', ')}], more than ${MAX_TENSOR_VALUES.toLocaleString('en-US')} values`);
+  const dv = raw ? new DataView(raw.buffer, raw.byteOffset, raw.byteLength) : null;
   switch (t.dataType) {
-    case T.FLOAT: {
-      if (raw) {
-        const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-        return { dims, data: Float32Array.from({ length: count }, (_, i) => dv.getFloat32(4 * i, true)) };
-      }
-      return { dims, data: Float32Array.from(t.floatData ?? []) };
-    }
-    case T.INT64: {
-      if (raw) {
-        const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-        return { dims, data: Array.from({ length: count }, (_, i) => Number(dv.getBigInt64(8 * i, true))) };
-      }
-      return { dims, data: (t.int64Data ?? []).map(Number) };
-    }
-    case T.INT32: {
-      if (raw) {
-        const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-        return { dims, data: Array.from({ length: count }, (_, i) => dv.getInt32(4 * i, true)) };
-      }
-      return { dims, data: (t.int32Data ?? []).map(Number) };
-    }
-    default:
-      throw new Error(`tensor ${t.name ?? ''} has data type ${t.dataType}, not float, int64 or int32`);
+    case T.FLOAT: return { dims, data: dv ? Float32Array.from({ length: count }, (_, i) => dv.getFloat32(4 * i, true)) : Float32Array.from(field) };
+    case T.DOUBLE: return { dims, data: dv ? Float32Array.from({ length: count }, (_, i) => dv.getFloat64(8 * i, true)) : Float32Array.from(field) };
+    case T.INT64: return { dims, data: dv ? Array.from({ length: count }, (_, i) => Number(dv.getBigInt64(8 * i, true))) : field.map(Number) };
+    default: return { dims, data: dv ? Array.from({ length: count }, (_, i) => dv.getInt32(4 * i, true)) : field.map(Number) };
   }
 }
 
@@ -72,40 +82,67 @@ const intsOf = (a: AttributeProto | undefined, def: number[]) => (a?.ints?.lengt
 const intOf = (a: AttributeProto | undefined, def: number) => (a && a.i !== undefined && a.i !== null ? Number(a.i) : def);
 const floatOf = (a: AttributeProto | undefined, def: number) => (a && a.f !== undefined && a.f !== null ? a.f : def);
 
-/** Evaluates the shape-arithmetic ops PyTorch writes, on constant inputs. */
+/** Evaluates the shape-arithmetic ops PyTorch writes, on constant inputs; every result is bounded by MAX_FOLDED_VALUES. */
 function foldConst(op: string, ins: Const[], a: Map<string, AttributeProto>, where: string): Const {
   const arr = (c: Const) => Array.from(c.data);
+  const fail = (why: string): never => { throw new Error(`${where}: ${why}`); };
+  const need = (k: number) => { if (ins.length < k) fail(`${op} needs ${k} input${k > 1 ? 's' : ''}, it has ${ins.length}`); };
+  const index = (v: number, len: number, what: string) => {
+    const i = v < 0 ? v + len : v;
+    if (!Number.isInteger(i) || i < 0 || i >= len) fail(`${what} ${v} is out of range for ${len} values`);
+    return i;
+  };
   switch (op) {
-    case 'Constant': return tensorValues(a.get('value')!.t!);
-    case 'Identity': case 'Cast': return ins[0];
+    case 'Constant': {
+      const t = a.get('value')?.t;
+      if (!t) fail(`Constant has no 'value' tensor attribute (${[...a.keys()].join(', ') || 'no attributes'}; only 'value' is supported)`);
+      return tensorValues(t!, `${where}: its value`);
+    }
+    case 'Identity': case 'Cast': need(1); return ins[0];
     case 'ConstantOfShape': {
-      const shape = arr(ins[0]), v = a.get('value')?.t ? arr(tensorValues(a.get('value')!.t!))[0] : 0;
-      return { dims: shape, data: new Array(shape.reduce((x, y) => x * y, 1)).fill(v) };
+      need(1);
+      const shape = arr(ins[0]);
+      const { count } = checkedDims(shape, `${where}: the shape`);
+      if (count > MAX_FOLDED_VALUES) fail(`ConstantOfShape of shape [${shape.join(', ')}] = ${count.toLocaleString('en-US')} values; constant shape arithmetic is limited to ${MAX_FOLDED_VALUES.toLocaleString('en-US')}`);
+      const vt = a.get('value')?.t, v = vt ? arr(tensorValues(vt, `${where}: its value`))[0] ?? 0 : 0;
+      return { dims: shape, data: new Array<number>(count).fill(v) };
     }
     case 'Concat': {
-      if (ins.some((c) => c.dims.length > 1)) throw new Error(`${where}: Concat of constants with more than one dimension is not supported`);
+      if (ins.some((c) => c.dims.length > 1)) fail('Concat of constants with more than one dimension is not supported');
       const data = ins.flatMap(arr);
+      if (data.length > MAX_FOLDED_VALUES) fail(`Concat of ${data.length} values is larger than constant shape arithmetic allows`);
       return { dims: [data.length], data };
     }
     case 'Reshape': {
+      need(2);
       const shape = arr(ins[1]), total = ins[0].data.length;
-      const known = shape.reduce((p, d, i) => (d === -1 ? p : p * (d === 0 ? ins[0].dims[i] : d)), 1);
-      return { dims: shape.map((d, i) => (d === -1 ? total / known : d === 0 ? ins[0].dims[i] : d)), data: ins[0].data };
+      if (shape.filter((d) => d === -1).length > 1 || shape.some((d) => !Number.isInteger(d) || d < -1)) fail(`cannot reshape to [${shape.join(', ')}]`);
+      const dims0 = shape.map((d, i) => (d === 0 ? ins[0].dims[i] : d));
+      if (dims0.some((d) => d === undefined)) fail(`cannot reshape [${ins[0].dims.join(', ')}] to [${shape.join(', ')}]`);
+      const known = dims0.reduce((p, d) => (d === -1 ? p : p * d), 1);
+      const dims = dims0.map((d) => (d === -1 ? total / known : d));
+      if (dims.some((d) => !Number.isInteger(d)) || dims.reduce((p, d) => p * d, 1) !== total) fail(`cannot reshape ${total} values to [${shape.join(', ')}]`);
+      return { dims, data: ins[0].data };
     }
     case 'Unsqueeze': case 'Squeeze': {
+      need(1);
       return { dims: ins[0].data.length === 1 ? [1] : [ins[0].data.length], data: ins[0].data };
     }
     case 'Transpose': {
+      need(1);
       const perm = intsOf(a.get('perm'), [1, 0]);
-      if (ins[0].dims.length !== 2 || perm[0] !== 1) throw new Error(`${where}: only 2-D constant Transpose is supported`);
+      if (ins[0].dims.length !== 2 || perm[0] !== 1 || perm[1] !== 0) fail('only 2-D constant Transpose is supported');
       const [r, c] = ins[0].dims, d = arr(ins[0]);
       return { dims: [c, r], data: Array.from({ length: r * c }, (_, i) => d[(i % r) * c + Math.floor(i / r)]) };
     }
     case 'Slice': {
-      // Along one axis of a 1-D or 2-D constant: starts, ends, axes, steps as inputs.
+      // Along one axis of a 1-D or 2-D constant: starts, ends, axes, steps as inputs (opset 10 and later).
+      if (ins.length < 3) fail('Slice with starts and ends as attributes (opset 9 and earlier) is not supported');
       const [x, s, e] = ins, axes = ins[3] ? arr(ins[3]) : [0], steps = ins[4] ? arr(ins[4]) : [1];
-      if (axes.length !== 1) throw new Error(`${where}: Slice on several axes is not supported`);
-      const ax = axes[0] < 0 ? axes[0] + x.dims.length : axes[0], len = x.dims[ax], step = steps[0];
+      if (axes.length !== 1 || arr(s).length !== 1 || arr(e).length !== 1 || steps.length !== 1) fail('Slice on several axes is not supported');
+      if (x.dims.length < 1 || x.dims.length > 2) fail(`Slice of a ${x.dims.length}-D constant is not supported`);
+      const ax = index(axes[0], x.dims.length, 'axis'), len = x.dims[ax], step = steps[0];
+      if (!Number.isInteger(step) || step === 0) fail(`Slice step ${step}: a step must be a non-zero integer`);
       const clamp = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, v));
       let start = arr(s)[0], end = arr(e)[0];
       if (start < 0) start += len;
@@ -113,20 +150,60 @@ function foldConst(op: string, ins: Const[], a: Map<string, AttributeProto>, whe
       start = step > 0 ? clamp(start, 0, len) : clamp(start, -1, len - 1);
       end = step > 0 ? clamp(end, 0, len) : clamp(end, -1, len - 1);
       const idx: number[] = [];
-      for (let i = start; step > 0 ? i < end : i > end; i += step) idx.push(i);
+      for (let i = start; step > 0 ? i < end : i > end; i += step) idx.push(i); // at most len: start and end are clamped
       const d = arr(x);
       if (x.dims.length === 1) return { dims: [idx.length], data: idx.map((i) => d[i]) };
-      if (x.dims.length !== 2) throw new Error(`${where}: Slice of a ${x.dims.length}-D constant is not supported`);
       const [rows, cols] = x.dims;
       if (ax === 0) return { dims: [idx.length, cols], data: idx.flatMap((i) => d.slice(i * cols, (i + 1) * cols)) };
       return { dims: [rows, idx.length], data: Array.from({ length: rows }, (_, r) => idx.map((i) => d[r * cols + i])).flat() };
     }
     case 'Gather': {
+      need(2);
+      if (intOf(a.get('axis'), 0) !== 0 || ins[0].dims.length > 1) fail('Gather other than from a 1-D constant is not supported');
       const d = arr(ins[0]), ix = arr(ins[1]);
-      return { dims: ins[1].dims, data: ix.map((i) => d[i < 0 ? i + d.length : i]) };
+      return { dims: ins[1].dims, data: ix.map((i) => d[index(i, d.length, 'index')]) };
     }
     default:
-      throw new Error(`${where}: constant ${op} is not supported`);
+      return fail(`constant ${op} is not supported`);
+  }
+}
+
+/** The opsets of the default domain whose semantics of the supported operators this importer implements. */
+const MIN_OPSET = 9, MAX_OPSET = 24;
+
+/** How messages name a node: the graph, the node's name (or first output) and its operator. */
+function nodeName(n: NodeProto, source: string): string {
+  return `${source}: node '${n.name || n.output?.[0] || '?'}' (${n.opType || 'no operator'})`;
+}
+
+/**
+ * Checks the graph's structure before any layer is built: operators of the
+ * default domain only, each tensor computed once, and every node reading only
+ * the input, initializers or earlier nodes' outputs (ONNX's topological
+ * order): a cycle or a self-loop reads a tensor no earlier node computed.
+ */
+function checkGraph(nodes: NodeProto[], input: string, consts: Map<string, Const>, source: string): void {
+  const known = new Set<string>([input, ...consts.keys()]);
+  for (const n of nodes) {
+    const where = nodeName(n, source);
+    if (n.domain && n.domain !== 'ai.onnx') throw new Error(`${where}: operator domain '${n.domain}' is not supported (only the default ONNX domain)`);
+    if (!n.opType) throw new Error(`${where}: the node has no operator`);
+    if (!n.output?.length || !n.output[0]) throw new Error(`${where}: the node has no output`);
+    for (const x of n.input ?? []) {
+      if (!x) continue; // an omitted optional input
+      if (n.output.includes(x)) throw new Error(`${where}: reads its own output '${x}' (a self-loop)`);
+      if (!known.has(x)) {
+        const later = nodes.find((m) => m.output?.includes(x));
+        throw new Error(later
+          ? `${where}: reads '${x}', which ${nodeName(later, source).slice(source.length + 2)} computes later (a cycle, or nodes out of topological order)`
+          : `${where}: reads '${x}', which is not the graph input, an initializer or any node's output`);
+      }
+    }
+    for (const y of n.output) {
+      if (!y) continue;
+      if (known.has(y)) throw new Error(`${where}: computes '${y}', which the graph already defines`);
+      known.add(y);
+    }
   }
 }
 
@@ -138,23 +215,36 @@ const CONST_OPS = new Set(['Constant', 'Identity', 'Cast', 'ConstantOfShape', 'C
  */
 export function importOnnx(bytes: Uint8Array, o: ImportOnnxOptions = {}): Sequential {
   const source = o.source ?? 'the ONNX model';
+  if (bytes.length >= 8 && new TextDecoder().decode(bytes.subarray(0, 8)) === MAGIC) {
+    throw new Error(`${source}: this is a cnn-wasm model file, not an ONNX file: it needs no import (use it with cnn-wasm eval, predict or serve, or loadModel)`);
+  }
   let model: ModelProto;
   try {
     model = decodeModel(bytes);
   } catch (e) {
-    throw new Error(`${source}: not an ONNX model (${(e as Error).message})`);
+    throw new Error(`${source}: not an ONNX file (its bytes are not an ONNX protobuf: ${(e as Error).message})`);
   }
   const g = model.graph;
-  if (!g) throw new Error(`${source}: the ONNX model has no graph`);
+  if (!g || !g.node?.length) throw new Error(`${source}: not an ONNX file, or an empty one: it has no graph nodes`);
+  const opset = (model.opsetImport ?? []).find((x) => !x.domain || x.domain === 'ai.onnx')?.version;
+  if (opset === undefined) throw new Error(`${source}: the model imports no opset of the default ONNX domain (opset_import)`);
+  if (opset < MIN_OPSET || opset > MAX_OPSET) throw new Error(`${source}: opset ${opset} of the default domain is not supported (${MIN_OPSET} to ${MAX_OPSET})`);
   const consts = new Map<string, Const>();
-  for (const t of g.initializer ?? []) consts.set(t.name ?? '', tensorValues(t));
+  for (const t of g.initializer ?? []) {
+    if (consts.has(t.name ?? '')) throw new Error(`${source}: initializer '${t.name}' is defined twice`);
+    consts.set(t.name ?? '', tensorValues(t, `${source}: initializer '${t.name ?? ''}'`));
+  }
   const inputs = (g.input ?? []).filter((i) => !consts.has(i.name ?? ''));
   if (inputs.length !== 1) throw new Error(`${source}: the graph has ${inputs.length} inputs besides its weights; one image input is supported`);
   const dims = inputs[0].type?.tensorType?.shape?.dim ?? [];
   const inputShape = dims.slice(1).map((d) => Number(d.dimValue));
-  if (inputShape.length !== 3 || !inputShape.every((d) => Number.isInteger(d) && d > 0)) {
+  if (dims.length !== 4 || !inputShape.every((d) => Number.isInteger(d) && d > 0 && d <= 65536)) {
     throw new Error(`${source}: input '${inputs[0].name}' has shape [${dims.map((d) => d.dimValue ?? d.dimParam).join(', ')}]; [N, C, H, W] with fixed C, H, W is supported`);
   }
+  const nodes = g.node ?? [];
+  checkGraph(nodes, inputs[0].name ?? '', consts, source);
+  if ((g.output ?? []).length !== 1) throw new Error(`${source}: the graph declares ${(g.output ?? []).length} outputs; one (the class scores) is supported`);
+  const declaredOutput = g.output![0].name ?? '';
   const layers: Layer[] = [];
   const weights: { name: string; values: ArrayLike<number>; shape?: number[] }[] = [];
   let chain = inputs[0].name ?? '';
@@ -162,10 +252,10 @@ export function importOnnx(bytes: Uint8Array, o: ImportOnnxOptions = {}): Sequen
   let ended = false, count = 0;
   // Scalar Mul / Div / Add / Sub before the first layer (our export's normalisation) become the model's normalisation.
   let affine: { a: number; b: number } | null = null;
-  const nodes = g.node ?? [];
-  const constOf = (name: string, where: string): Const => {
+  const constOf = (name: string | undefined, where: string, what: string): Const => {
+    if (!name) throw new Error(`${where}: its ${what} input is missing`);
     const c = consts.get(name);
-    if (!c) throw new Error(`${where}: input '${name}' must be a constant (a weight), but it is computed`);
+    if (!c) throw new Error(`${where}: its ${what} '${name}' must be a constant (an initializer), but it is computed`);
     return c;
   };
   const flushMatMul = (bias: ArrayLike<number> | null) => {
@@ -178,12 +268,16 @@ export function importOnnx(bytes: Uint8Array, o: ImportOnnxOptions = {}): Sequen
   };
 
   for (const n of nodes) {
-    const op = n.opType ?? '', where = `${source}: node '${n.name || n.output?.[0]}' (${op})`;
+    const op = n.opType ?? '', where = nodeName(n, source);
     const ins = n.input ?? [], a = attrs(n);
     const dynamicIn = ins.filter((x) => x && !consts.has(x));
     if (CONST_OPS.has(op) && dynamicIn.length === 0) {
       consts.set(n.output![0], foldConst(op, ins.filter(Boolean).map((x) => consts.get(x)!), a, where));
       continue;
+    }
+    if (chain === declaredOutput && layers.length + (pendingMatMul ? 1 : 0) > 0) {
+      if (['Softmax', 'LogSoftmax', 'Identity', 'Dropout'].includes(op)) continue; // after the output: changes nothing the model computes
+      throw new Error(`${where}: the graph's declared output '${declaredOutput}' is computed before this node; importing the nodes after it would make a different model than the file describes`);
     }
     if (!LAYER_OPS.includes(op) && !['Mul', 'Div', 'Sub'].includes(op)) {
       throw new Error(`${where}: operator ${op} is not supported (supported: ${LAYER_OPS.join(', ')}, scalar Mul/Div/Add/Sub on the input, and constant shape arithmetic)`);
@@ -195,6 +289,9 @@ export function importOnnx(bytes: Uint8Array, o: ImportOnnxOptions = {}): Sequen
     const scalar = ins.length === 2 ? consts.get(ins.find((x) => x !== chain) ?? '') : undefined;
     if (layers.length === 0 && !pendingMatMul && ['Mul', 'Div', 'Add', 'Sub'].includes(op) && scalar?.data.length === 1 && ins[0] === chain) {
       const k = Number(scalar.data[0]), t: { a: number; b: number } = affine ?? { a: 1, b: 0 };
+      if (!Number.isFinite(k) || ((op === 'Div' || op === 'Mul') && k === 0)) {
+        throw new Error(`${where}: ${op} of the input by ${k}: the input's normalisation must scale by a finite, non-zero number`);
+      }
       affine = op === 'Mul' ? { a: t.a * k, b: t.b * k } : op === 'Div' ? { a: t.a / k, b: t.b / k } : op === 'Add' ? { a: t.a, b: t.b + k } : { a: t.a, b: t.b - k };
       chain = n.output![0];
       continue;
@@ -203,7 +300,8 @@ export function importOnnx(bytes: Uint8Array, o: ImportOnnxOptions = {}): Sequen
     const refuse = (what: string) => { throw new Error(`${where}: ${what} is not supported`); };
     switch (op) {
       case 'Conv': {
-        const w = constOf(ins[1], where);
+        const w = constOf(ins[1], where, 'weight');
+        if (w.dims.length !== 4) refuse(`a ${w.dims.length}-D weight (Conv takes [out, in, kH, kW])`);
         const [f, c, kh, kw] = w.dims;
         if (intOf(a.get('group'), 1) !== 1) refuse(`attribute group=${intOf(a.get('group'), 1)}`);
         if (intsOf(a.get('dilations'), [1, 1]).some((d) => d !== 1)) refuse(`attribute dilations=${intsOf(a.get('dilations'), [1, 1])}`);
@@ -221,7 +319,7 @@ export function importOnnx(bytes: Uint8Array, o: ImportOnnxOptions = {}): Sequen
         const layer = conv2d({ filters: f, kernelSize: [kh, kw], strides, padding, useBias: !!ins[2], name: `conv2d_${++count}` });
         layers.push(layer);
         weights.push({ name: `${layer.name}/kernel`, values: w.data, shape: [f, c, kh, kw] });
-        if (ins[2]) weights.push({ name: `${layer.name}/bias`, values: constOf(ins[2], where).data });
+        if (ins[2]) weights.push({ name: `${layer.name}/bias`, values: constOf(ins[2], where, 'bias').data });
         break;
       }
       case 'BatchNormalization': {
@@ -229,7 +327,7 @@ export function importOnnx(bytes: Uint8Array, o: ImportOnnxOptions = {}): Sequen
         if (intOf(a.get('training_mode'), 0) !== 0) refuse('training_mode=1');
         const layer = batchNormalization({ epsilon: eps, momentum: 1 - mom, name: `batchNormalization_${++count}` });
         layers.push(layer);
-        ['gamma', 'beta', 'runningMean', 'runningVar'].forEach((t, i) => weights.push({ name: `${layer.name}/${t}`, values: constOf(ins[i + 1], where).data }));
+        ['gamma', 'beta', 'runningMean', 'runningVar'].forEach((t, i) => weights.push({ name: `${layer.name}/${t}`, values: constOf(ins[i + 1], where, ['scale', 'B', 'input_mean', 'input_var'][i]).data }));
         break;
       }
       case 'Relu': layers.push(relu({ name: `relu_${++count}` })); break;
@@ -249,7 +347,7 @@ export function importOnnx(bytes: Uint8Array, o: ImportOnnxOptions = {}): Sequen
         break;
       }
       case 'Reshape': {
-        const shape = Array.from(constOf(ins[1], where).data);
+        const shape = Array.from(constOf(ins[1], where, 'shape').data);
         if (shape.length !== 2 || !(shape[0] === -1 || shape[0] === 0 || shape[0] > 0)) refuse(`a Reshape to [${shape}] (only [N, -1]-like flattening)`);
         layers.push(flatten({ name: `flatten_${++count}` }));
         break;
@@ -257,7 +355,8 @@ export function importOnnx(bytes: Uint8Array, o: ImportOnnxOptions = {}): Sequen
       case 'Gemm': {
         if (floatOf(a.get('alpha'), 1) !== 1 || floatOf(a.get('beta'), 1) !== 1) refuse('alpha or beta other than 1');
         if (intOf(a.get('transA'), 0) !== 0) refuse('attribute transA=1');
-        const w = constOf(ins[1], where), transB = intOf(a.get('transB'), 0) === 1;
+        const w = constOf(ins[1], where, 'weight'), transB = intOf(a.get('transB'), 0) === 1;
+        if (w.dims.length !== 2) refuse(`a ${w.dims.length}-D weight`);
         const [r, c] = w.dims, inSize = transB ? c : r, units = transB ? r : c;
         // Our dense kernel is [in, out]: nn.Linear's weight ([out, in], transB=1) is transposed.
         const kernel = transB ? Float32Array.from({ length: r * c }, (_, i) => w.data[(i % units) * inSize + Math.floor(i / units)]) : w.data;
@@ -265,14 +364,14 @@ export function importOnnx(bytes: Uint8Array, o: ImportOnnxOptions = {}): Sequen
         layers.push(layer);
         weights.push({ name: `${layer.name}/kernel`, values: kernel, shape: [inSize, units] });
         if (ins[2]) {
-          const bias = constOf(ins[2], where);
+          const bias = constOf(ins[2], where, 'bias');
           if (bias.data.length !== units) refuse(`a bias of ${bias.data.length} values for ${units} units`);
           weights.push({ name: `${layer.name}/bias`, values: bias.data });
         }
         break;
       }
       case 'MatMul': {
-        const w = constOf(ins[1], where);
+        const w = constOf(ins[1], where, 'weight');
         if (w.dims.length !== 2) refuse(`a MatMul with a ${w.dims.length}-D weight`);
         pendingMatMul = { inSize: w.dims[0], units: w.dims[1], kernel: w.data };
         break;
@@ -281,7 +380,7 @@ export function importOnnx(bytes: Uint8Array, o: ImportOnnxOptions = {}): Sequen
         refuse(`${op} inside the network (scalar ${op} is taken only before the first layer, as the input's normalisation)`);
         break;
       case 'Add': {
-        const bias = constOf(ins.find((x) => x !== chain)!, where);
+        const bias = constOf(ins.find((x) => x !== chain), where, 'bias');
         if (!pendingMatMul) refuse('an Add that does not follow a MatMul');
         if (bias.data.length !== pendingMatMul!.units) refuse(`a bias of ${bias.data.length} values for ${pendingMatMul!.units} units`);
         flushMatMul(bias.data);
@@ -290,26 +389,47 @@ export function importOnnx(bytes: Uint8Array, o: ImportOnnxOptions = {}): Sequen
       case 'Pad': {
         const mode = a.get('mode')?.s ? new TextDecoder().decode(a.get('mode')!.s!) : 'constant';
         if (mode !== 'constant') refuse(`attribute mode=${mode}`);
-        const pads = ins[1] ? Array.from(constOf(ins[1], where).data) : intsOf(a.get('pads'), []);
-        const value = ins[2] ? Number(constOf(ins[2], where).data[0]) : floatOf(a.get('value'), 0);
+        const pads = ins[1] ? Array.from(constOf(ins[1], where, 'pads').data) : intsOf(a.get('pads'), []);
+        const value = ins[2] ? Number(constOf(ins[2], where, 'constant_value').data[0]) : floatOf(a.get('value'), 0);
         if (pads.length !== 8 || pads[0] || pads[1] || pads[4] || pads[5]) refuse(`pads [${pads}] (only height and width)`);
         if (pads.some((p) => p < 0)) refuse('negative pads');
         if (pads.some((p) => p > 0)) layers.push(zeroPadding2d({ padding: [[pads[2], pads[6]], [pads[3], pads[7]]], value, name: `zeroPadding2d_${++count}` }));
         break;
       }
       case 'Dropout': case 'Identity': break;
-      case 'Softmax': case 'LogSoftmax': ended = true; break;
+      case 'Softmax': case 'LogSoftmax': {
+        const axis = intOf(a.get('axis'), opset < 13 ? 1 : -1);
+        if (axis !== 1 && axis !== -1) refuse(`a ${op} over axis ${axis} (only over the classes)`);
+        ended = true;
+        break;
+      }
     }
     chain = n.output![0];
   }
   if (pendingMatMul) flushMatMul(null);
+  if (chain !== declaredOutput) {
+    throw new Error(`${source}: the graph's declared output '${declaredOutput}' is not what its last layer computes ('${chain}'); a graph whose output is an intermediate or unrelated tensor is not supported`);
+  }
   const last = layers[layers.length - 1];
   if (!last || last.kind !== 'dense') throw new Error(`${source}: the graph must end in a dense layer (Gemm or MatMul) before any softmax`);
   // The graph's own normalisation: exact from our export's metadata, else x * a + b as (x * a - (-b)) / 1.
+  if (affine && !(Number.isFinite(affine.a) && affine.a !== 0 && Number.isFinite(affine.b))) {
+    throw new Error(`${source}: the input's normalisation computes x * ${affine.a} + ${affine.b}, which is not a finite, invertible scaling`);
+  }
   let normalization = o.normalization ?? IDENTITY;
   if (affine && !o.normalization) {
     const meta = (model.metadataProps ?? []).find((p) => p.key === NORMALIZATION_KEY)?.value;
-    const exact = meta ? (JSON.parse(meta) as Normalization) : null;
+    let exact: Normalization | null = null;
+    if (meta) {
+      try {
+        exact = JSON.parse(meta) as Normalization;
+      } catch (e) {
+        throw new Error(`${source}: metadata '${NORMALIZATION_KEY}' is not valid JSON (${(e as Error).message})`);
+      }
+      if (typeof exact !== 'object' || exact === null || ![exact.scale, exact.mean, exact.std].every((v) => typeof v === 'number' && Number.isFinite(v)) || exact.std === 0) {
+        throw new Error(`${source}: metadata '${NORMALIZATION_KEY}' is not { scale, mean, std } with finite numbers and std other than 0`);
+      }
+    }
     const close = (x: number, y: number) => Math.abs(x - y) <= 1e-6 * Math.max(1, Math.abs(y));
     normalization = exact && close(exact.scale / exact.std, affine.a) && close(-exact.mean / exact.std, affine.b) ? exact : { scale: affine.a, mean: -affine.b, std: 1 };
   }
