@@ -5,7 +5,7 @@
  */
 import type { Dataset, Sequential } from './model.js';
 import { Optimizer } from './optim/optimizer.js';
-import { availableCores, type CreateWorker } from './parallel/group.js';
+import { availableCores, checkWorkers, type CreateWorker } from './parallel/group.js';
 import { TrainingPool } from './parallel/pool.js';
 import { LEAF_SIZE, leafCount } from './parallel/shard.js';
 import { Rng } from './rng.js';
@@ -152,10 +152,11 @@ function checkFitOptions(o: FitOptions): void {
   if (!(o.optimizer instanceof Optimizer)) {
     throw new Error(`fit: options.optimizer must be an optimizer such as sgd({ learningRate: 0.01 }) or adam(), got ${o.optimizer === undefined ? 'nothing' : typeof o.optimizer}`);
   }
-  for (const k of ['epochs', 'batchSize', 'maxSteps', 'workers'] as const) {
+  for (const k of ['epochs', 'batchSize', 'maxSteps'] as const) {
     const v = o[k];
     if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new Error(`fit: ${k} must be a positive integer, got ${JSON.stringify(v)}`);
   }
+  if (o.workers !== undefined) checkWorkers(o.workers, 'fit');
   if (o.seed !== undefined && !Number.isSafeInteger(o.seed)) throw new Error(`fit: seed must be an integer, got ${JSON.stringify(o.seed)}`);
   if (o.callbacks !== undefined && (typeof o.callbacks !== 'object' || o.callbacks === null)) throw new Error('fit: callbacks must be an object of functions such as { onEpochEnd(logs) {} }');
   for (const [k, f] of Object.entries(o.callbacks ?? {})) {

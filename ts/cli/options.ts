@@ -1,5 +1,6 @@
 /** Parsing of CLI flag values; a bad value throws a UsageError listing valid choices (exit 2). */
 import type { BackendChoice } from '../backend/load.js';
+import { availableCores, MAX_WORKERS } from '../parallel/group.js';
 
 /** A mistake on the command line: printed without a stack, exit code 2. */
 export class UsageError extends Error {}
@@ -35,6 +36,16 @@ export function parseNumberFlag(flag: string, value: string, min: number, max = 
   const v = Number(value);
   if (value.trim() === '' || !Number.isFinite(v) || v < min || v > max) {
     throw new UsageError(`invalid value '${value}' for ${flag} (a number from ${min}${max < Infinity ? ` to ${max}` : ''})`);
+  }
+  return v;
+}
+
+/** Parses --workers: an integer from 1 to MAX_WORKERS, or auto (the cores this machine reports). */
+export async function parseWorkersFlag(value: string): Promise<number> {
+  if (value.trim() === 'auto') return availableCores();
+  const v = Number(value);
+  if (!/^\d+$/.test(value.trim()) || v < 1 || v > MAX_WORKERS) {
+    throw new UsageError(`invalid value '${value}' for --workers (an integer from 1 to ${MAX_WORKERS}, or auto for this machine's cores)`);
   }
   return v;
 }

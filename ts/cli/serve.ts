@@ -4,7 +4,7 @@ import { availableCores } from '../parallel/group.js';
 import { createPredictor } from '../serve/predictor.js';
 import { startServer } from '../serve/http.js';
 import { FileProblem } from './common.js';
-import { parseBackend, parseIntFlag, parseNumberFlag } from './options.js';
+import { parseBackend, parseWorkersFlag, parseIntFlag, parseNumberFlag } from './options.js';
 
 interface ServeFlags { port: string; host: string; workers: string; maxBatch: string; maxDelayMs: string; maxQueue: string; maxBodyBytes: string; maxConnections: string; backend: string }
 
@@ -23,7 +23,7 @@ export function register(program: Command): void {
     .option('--backend <name>', 'auto | simd | scalar', 'auto')
     .action(async (path: string, f: ServeFlags) => {
       const port = parseIntFlag('--port', f.port, 0, 65535);
-      const workers = f.workers === 'auto' ? await availableCores() : parseIntFlag('--workers', f.workers, 1, 256);
+      const workers = await parseWorkersFlag(f.workers);
       const maxBatch = parseIntFlag('--max-batch', f.maxBatch, 1, 4096);
       const maxDelayMs = parseNumberFlag('--max-delay-ms', f.maxDelayMs, 0, 10_000);
       const maxQueue = parseIntFlag('--max-queue', f.maxQueue, 1, 1_000_000);

@@ -12,7 +12,7 @@ import type { Sequential } from '../model.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { optimizerFromConfig, type OptimizerConfig } from '../optim/optimizer.js';
 import { asDataset, checkImageSize, cliDataset, FileProblem, makeOut } from './common.js';
-import { ExitWith, parseBackend, parseChoice, parseIntFlag, parseNumberFlag, UsageError } from './options.js';
+import { ExitWith, parseBackend, parseChoice, parseIntFlag, parseNumberFlag, parseWorkersFlag, UsageError } from './options.js';
 import { existsSync } from 'node:fs';
 import { DATASET_NAMES } from '../data/datasets.js';
 import { checkWritable } from '../io/node.js';
@@ -68,7 +68,7 @@ export function register(program: Command): void {
       const batchFlag = f.batchSize !== undefined ? parseIntFlag('--batch-size', f.batchSize, 1, 65_536) : undefined;
       const limitFlag = f.limit !== undefined ? parseIntFlag('--limit', f.limit, 1) : undefined;
       const valFlag = f.valSize !== undefined ? parseIntFlag('--val-size', f.valSize, 0) : undefined;
-      const workers = f.workers === 'auto' ? await availableCores() : parseIntFlag('--workers', f.workers, 1, 256);
+      const workers = await parseWorkersFlag(f.workers);
       if (f.dataset !== undefined && !(DATASET_NAMES as readonly string[]).includes(f.dataset) && !looksLikeDirectory(f.dataset)) {
         throw new UsageError(`unknown dataset '${f.dataset}' (valid: ${DATASET_NAMES.join(', ')}, or a directory holding train-/t10k- images and labels IDX files)`);
       }

@@ -29,6 +29,17 @@ interface Handle {
 /** A worker failed or died: the message names the worker and the cause. */
 export class WorkerError extends Error {}
 
+/** Most workers a pool starts (training or inference), and the CLI's --workers accepts. */
+export const MAX_WORKERS = 256;
+
+/** Checks a `workers` option: an integer from 1 to MAX_WORKERS. */
+export function checkWorkers(v: unknown, what: string): number {
+  if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > MAX_WORKERS) {
+    throw new Error(`${what}: workers must be an integer from 1 to ${MAX_WORKERS}, got ${JSON.stringify(v)}`);
+  }
+  return v as number;
+}
+
 /** How long an aborted step waits for the failed worker's message. */
 const FAILURE_WAIT_MS = 5000;
 /** How long the calling thread blocks waiting for a step before it listens for worker failures too. */

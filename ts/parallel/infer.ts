@@ -11,7 +11,7 @@
  */
 import type { Dataset, Evaluation, Images, Sequential } from '../model.js';
 import { checkImages } from '../model.js';
-import { WorkerGroup, type CreateWorker } from './group.js';
+import { checkWorkers, WorkerGroup, type CreateWorker } from './group.js';
 import { C, CMD, FAULTS, inferBytes, inferViews, modelSpec, type InferSizes, type InferViews } from './protocol.js';
 import type { InferWorkerInit } from './infer-worker.js';
 
@@ -40,6 +40,9 @@ export class InferencePool {
   private group!: WorkerGroup;
   private readonly v: InferViews;
   private copiedRevision = -1;
+  /** The call in progress: the shared regions hold one call's inputs and outputs, so calls take turns. */
+  private turn: Promise<unknown> = Promise.resolve();
+  private waiting = 0;
 
   private constructor(private readonly model: Sequential, sab: SharedArrayBuffer, private readonly s: InferSizes) {
     this.v = inferViews(sab, s);
@@ -47,12 +50,19 @@ export class InferencePool {
 
   /** Starts the workers, each with its own copy of `model` (its weights are copied again at every call). */
   static async create(model: Sequential, o: InferencePoolOptions = {}): Promise<InferencePool> {
-    const workers = o.workers ?? 2, batchSize = o.batchSize ?? 256;
-    if (!Number.isInteger(workers) || workers < 1) throw new Error(`inference pool: workers must be a positive integer, got ${workers}`);
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`inference pool: batchSize must be a positive integer, got ${batchSize}`);
+    if (typeof o !== 'object' || o === null) throw new Error('inference pool: options must be an object such as { workers: 2 }');
+    const asked = checkWorkers(o.workers ?? 2, 'inference pool'), batchSize = o.batchSize ?? 256;
+    for (const [k, v] of [['batchSize', batchSize], ['capacity', o.capacity ?? 1]] as const) {
+      if (!Number.isSafeInteger(v) || v < 1) throw new Error(`inference pool: ${k} must be a positive integer, got ${JSON.stringify(v)}`);
+    }
     const be = model.backend;
     if (!be.module) throw new Error('inference pool: workers need the compiled kernels module; initBackend() from bytes, a URL or a module');
     const capacity = Math.ceil((o.capacity ?? 16_384) / batchSize) * batchSize;
+    if (capacity * Math.max(model.inputSize * 4, model.classes * 4) > 2 ** 31) {
+      throw new Error(`inference pool: a capacity of ${capacity.toLocaleString('en-US')} examples of ${model.inputSize.toLocaleString('en-US')} values needs more than 2 GiB of shared memory; choose a smaller one`);
+    }
+    // As fit starts no more workers than a batch has leaves: no more than a round has chunks.
+    const workers = Math.min(asked, Math.ceil(capacity / Math.min(batchSize, INFER_CHUNK)));
     const s: InferSizes = {
       workers, capacity, chunk: Math.min(batchSize, INFER_CHUNK), batchSize, inputSize: model.inputSize, classes: model.classes,
       params: model.params().reduce((t, p) => t + p.value.length, 0),
@@ -86,9 +96,30 @@ export class InferencePool {
     await this.group.wait();
   }
 
-  /** The same as model.predict(images, { batchSize }), computed by the workers. */
-  async predict(input: Images): Promise<Float32Array> {
+  /** Runs `fn` after the calls before it have ended (concurrent calls are queued, in call order). */
+  private inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(fn, fn);
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Workers the pool runs (at most one per chunk a round holds). */
+  get size(): number {
+    return this.s.workers;
+  }
+
+  /**
+   * The same as model.predict(images, { batchSize }), computed by the workers.
+   * Concurrent calls are queued: each gets its own answer.
+   */
+  predict(input: Images): Promise<Float32Array> {
     const images = checkImages(input, 'predict');
+    // A call that must wait works on a copy: the caller may reuse its array once predict returns.
+    const mine = this.waiting++ > 0 ? images.slice() : images;
+    return this.inTurn(() => this.predictNow(mine)).finally(() => { this.waiting--; });
+  }
+
+  private async predictNow(images: Uint8Array | Float32Array): Promise<Float32Array> {
     const size = this.s.inputSize, k = this.s.classes;
     if (images.length === 0 || images.length % size !== 0) throw new Error(`predict: ${images.length} values is not a whole number of examples of ${size} values`);
     const count = images.length / size, out = new Float32Array(count * k);
@@ -104,9 +135,13 @@ export class InferencePool {
     return out;
   }
 
-  /** The same as model.evaluate(data, { batchSize }), computed by the workers. */
-  async evaluate(d: Dataset): Promise<Evaluation> {
+  /** The same as model.evaluate(data, { batchSize }), computed by the workers (concurrent calls are queued). */
+  evaluate(d: Dataset): Promise<Evaluation> {
     const data = this.model.checkDataset(d, 'evaluate data');
+    return this.inTurn(() => this.evaluateNow(data));
+  }
+
+  private async evaluateNow(data: Dataset): Promise<Evaluation> {
     const size = this.s.inputSize, float = data.images instanceof Float32Array;
     let lossSum = 0, correct = 0;
     for (let from = 0; from < data.count; from += this.s.capacity) {
