@@ -12,7 +12,8 @@ import { leafCount, wholeBatch, type StepShard } from './parallel/shard.js';
 import type { TrainingPool } from './parallel/pool.js';
 import { buildPlan, freePlan, type PlanStep } from './inference/fold.js';
 import { checkLoss, fitModel, type FitOptions, type History } from './train.js';
-import { checkBatchSize, checkImages } from './input.js';
+import { checkBatchSize, checkImages, modelInput } from './input.js';
+import type { ImageLike } from './image/prepare.js';
 import { toOnnx } from './interop/onnx-export.js';
 import { fmtShape, type Layer, type Param, type Shape } from './layers/layer.js';
 import { Dropout } from './layers/simple.js';
@@ -34,11 +35,21 @@ export interface Normalization {
 export const MNIST_NORMALIZATION: Normalization = { scale: 1 / 255, mean: 0.1307, std: 0.3081 };
 
 /**
- * Pixels as the library takes them: u8 (0..255; `Uint8ClampedArray`, what
- * canvas ImageData holds, counts as u8) is normalised with the model's
- * {@link Normalization}; f32 is used as given and must be finite.
+ * Pixels as the library takes them, one value a pixel and channel, examples
+ * back to back: u8 (0..255) is normalised with the model's
+ * {@link Normalization}; f32 is used as given and must be finite. (Canvas
+ * `ImageData.data` is RGBA, 4 values a pixel: pass the ImageData itself to
+ * `predict`, see {@link PredictInput}.)
  */
-export type Images = Uint8Array | Uint8ClampedArray | Float32Array;
+export type Images = Uint8Array | Float32Array;
+
+/**
+ * What `predict` takes: {@link Images}, or a picture (canvas `ImageData`, or
+ * any `{ data, width, height }` of RGBA values) or a list of them, prepared
+ * as `cnn-wasm predict` prepares an image file: MNIST's centring for a
+ * 1x28x28 (digit) model, else resized to the model's input (gray or RGB).
+ */
+export type PredictInput = Images | ImageLike | readonly ImageLike[];
 
 /** Labelled examples. u8 images are normalised with the model's {@link Normalization}; f32 images are used as given. */
 export interface Dataset {
@@ -606,7 +617,7 @@ export class Sequential {
    * `lastOutput()` and `activationStats()` describe this call; without it a
    * layer fused into another has no output of its own (lastOutput() is null).
    */
-  predict(input: Images, o: { batchSize?: number; layerOutputs?: boolean } = {}): Float32Array {
+  predict(input: PredictInput, o: { batchSize?: number; layerOutputs?: boolean } = {}): Float32Array {
     this.checkAlive();
     if (o.layerOutputs !== undefined && typeof o.layerOutputs !== 'boolean') throw new Error(`predict: layerOutputs must be true or false, got ${JSON.stringify(o.layerOutputs)}`);
     if (o.layerOutputs) {
@@ -617,7 +628,7 @@ export class Sequential {
         this.unfused = false;
       }
     }
-    const images = checkImages(input, 'predict');
+    const images = modelInput(input, this.inputShape, 'predict');
     const size = this.inputSize;
     if (images.length === 0 || images.length % size !== 0) {
       throw new Error(`predict: ${images.length} values is not a whole number of examples of shape ${fmtShape(this.inputShape)} (${size} values each)`);
@@ -633,7 +644,7 @@ export class Sequential {
   }
 
   /** The most probable class of each example. */
-  predictClass(images: Images): Int32Array {
+  predictClass(images: PredictInput): Int32Array {
     const p = this.predict(images), k = this.classes;
     const out = new Int32Array(p.length / k);
     for (let r = 0; r < out.length; r++) {

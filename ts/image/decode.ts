@@ -2,6 +2,7 @@
 import { PNG } from 'pngjs';
 import { inflateSync } from 'node:zlib';
 import type { Gray } from './mnist.js';
+import { rgbaToGray } from './prepare.js';
 export { toMnist, type Gray } from './mnist.js';
 
 /** Largest PNG/PGM side accepted (checked from the header, before decoding). */
@@ -30,20 +31,7 @@ export function decodePng(bytes: Uint8Array, source: string, o: { maxSide?: numb
   } catch (e) {
     throw new Error(`${source}: not a readable PNG (${(e as Error).message})`);
   }
-  const { width, height, data } = png; // RGBA 8-bit after decoding
-  const onWhite = new Float32Array(width * height), onBlack = new Float32Array(width * height);
-  for (let i = 0; i < width * height; i++) {
-    const a = data[4 * i + 3] / 255;
-    const lum = 0.299 * data[4 * i] + 0.587 * data[4 * i + 1] + 0.114 * data[4 * i + 2];
-    onWhite[i] = lum * a + 255 * (1 - a);
-    onBlack[i] = lum * a;
-  }
-  const range = (v: Float32Array) => {
-    let lo = Infinity, hi = -Infinity;
-    for (const x of v) { if (x < lo) lo = x; if (x > hi) hi = x; }
-    return hi - lo;
-  };
-  return { width, height, data: range(onBlack) > range(onWhite) ? onBlack : onWhite };
+  return rgbaToGray(png.data, png.width, png.height); // RGBA 8-bit after decoding
 }
 
 const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };

@@ -9,8 +9,8 @@
  * computes which chunk and how big the chunks are. evaluate's loss is then
  * averaged here over batches of `batchSize`, in order, as model.evaluate does.
  */
-import type { Dataset, Evaluation, Images, Sequential } from '../model.js';
-import { checkImages } from '../model.js';
+import type { Dataset, Evaluation, PredictInput, Sequential } from '../model.js';
+import { modelInput } from '../input.js';
 import { checkWorkers, WorkerGroup, type CreateWorker } from './group.js';
 import { C, CMD, FAULTS, inferBytes, inferViews, modelSpec, type InferSizes, type InferViews } from './protocol.js';
 import type { InferWorkerInit } from './infer-worker.js';
@@ -112,8 +112,8 @@ export class InferencePool {
    * The same as model.predict(images, { batchSize }), computed by the workers.
    * Concurrent calls are queued: each gets its own answer.
    */
-  predict(input: Images): Promise<Float32Array> {
-    const images = checkImages(input, 'predict');
+  predict(input: PredictInput): Promise<Float32Array> {
+    const images = modelInput(input, this.model.inputShape, 'predict');
     // A call that must wait works on a copy: the caller may reuse its array once predict returns.
     const mine = this.waiting++ > 0 ? images.slice() : images;
     return this.inTurn(() => this.predictNow(mine)).finally(() => { this.waiting--; });

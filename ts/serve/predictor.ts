@@ -8,7 +8,8 @@
  */
 import { initBackend, type BackendChoice } from '../backend/load.js';
 import { classNamesOf, deserializeModel } from '../io/modelfile.js';
-import { checkImages, type Images, type Sequential } from '../model.js';
+import { type PredictInput, type Sequential } from '../model.js';
+import { modelInput } from '../input.js';
 import { InferencePool } from '../parallel/infer.js';
 import type { CreateWorker } from '../parallel/group.js';
 
@@ -103,11 +104,11 @@ export class Predictor {
   }
 
   /** The prediction for one example (inputSize pixels: u8 0..255 or f32 as the model takes them). */
-  predict(pixels: Images): Promise<Prediction> {
+  predict(pixels: PredictInput): Promise<Prediction> {
     if (this.closing) return Promise.reject(new PredictorClosedError('predictor: closed'));
     let p: Uint8Array | Float32Array;
     try {
-      p = checkImages(pixels, 'predict');
+      p = modelInput(pixels, this.model.inputShape, 'predict');
       if (p.length !== this.model.inputSize) throw new Error(`predict: ${p.length} values, the model takes ${this.model.inputSize} (${this.model.inputShape.join('x')})`);
     } catch (e) {
       return Promise.reject(e);

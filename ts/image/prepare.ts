@@ -1,0 +1,145 @@
+/**
+ * Pictures (canvas ImageData and the like: RGBA, 4 values a pixel) as a
+ * model's input, prepared as `cnn-wasm predict` prepares an image file: a
+ * one-channel 28x28 model is a digit model and gets MNIST's centring
+ * (toMnist); any other model gets the picture resized to its height and
+ * width (area-averaged when shrinking, bilinear when enlarging), in gray
+ * for one channel, RGB for three. Browser-safe: no Node imports.
+ */
+import { toMnist, type Gray } from './mnist.js';
+
+/** A picture as canvas ImageData holds it: RGBA rows, 4 values a pixel, 0..255. */
+export interface ImageLike {
+  data: Uint8ClampedArray | Uint8Array;
+  width: number;
+  height: number;
+}
+
+/** Whether `x` looks like an ImageData: { data, width, height } (checked further by {@link prepareImage}). */
+export function isImageLike(x: unknown): x is ImageLike {
+  return typeof x === 'object' && x !== null && !ArrayBuffer.isView(x) && 'data' in x && 'width' in x && 'height' in x;
+}
+
+function checkImageLike(img: ImageLike, what: string): void {
+  const { width: w, height: h, data } = img;
+  if (!Number.isInteger(w) || !Number.isInteger(h) || w < 1 || h < 1 || w > 16384 || h > 16384) {
+    throw new Error(`${what}: an image of ${w}x${h} pixels; width and height must be integers from 1 to 16,384`);
+  }
+  if (!(data instanceof Uint8ClampedArray || data instanceof Uint8Array)) throw new Error(`${what}: image data must be a Uint8ClampedArray or Uint8Array of RGBA values (as ImageData.data)`);
+  if (data.length !== 4 * w * h) throw new Error(`${what}: image data holds ${data.length} values; a ${w}x${h} RGBA image has ${4 * w * h} (4 a pixel)`);
+}
+
+/**
+ * Gray levels of RGBA pixels (luma 0.299 R + 0.587 G + 0.114 B). Transparency
+ * is composited on white and on black, and the one with more contrast kept:
+ * black ink on a transparent background reads on white; ink whose alpha
+ * carries the strokes reads on black.
+ */
+export function rgbaToGray(data: ArrayLike<number>, width: number, height: number): Gray {
+  const n = width * height;
+  const onWhite = new Float32Array(n), onBlack = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const a = data[4 * i + 3] / 255;
+    const lum = 0.299 * data[4 * i] + 0.587 * data[4 * i + 1] + 0.114 * data[4 * i + 2];
+    onWhite[i] = lum * a + 255 * (1 - a);
+    onBlack[i] = lum * a;
+  }
+  const range = (v: Float32Array) => {
+    let lo = Infinity, hi = -Infinity;
+    for (const x of v) { if (x < lo) lo = x; if (x > hi) hi = x; }
+    return hi - lo;
+  };
+  return { width, height, data: range(onBlack) > range(onWhite) ? onBlack : onWhite };
+}
+
+/** One axis of a resampling: for each output index, its source indices and weights (they sum to 1). */
+function axisWeights(from: number, to: number): { idx: number[]; w: number[] }[] {
+  const scale = from / to;
+  return Array.from({ length: to }, (_, o) => {
+    const idx: number[] = [], w: number[] = [];
+    if (scale >= 1) {
+      // Area: the output pixel covers source [o * scale, (o + 1) * scale).
+      const a = o * scale, b = (o + 1) * scale;
+      for (let i = Math.floor(a); i < Math.min(from, Math.ceil(b)); i++) {
+        const cover = Math.min(b, i + 1) - Math.max(a, i);
+        if (cover > 0) { idx.push(i); w.push(cover / scale); }
+      }
+    } else {
+      // Bilinear at the output pixel's centre, edges clamped.
+      const x = Math.min(from - 1, Math.max(0, (o + 0.5) * scale - 0.5)), i = Math.floor(x), f = x - i;
+      idx.push(i);
+      w.push(1 - f);
+      if (f > 0) { idx.push(i + 1); w.push(f); }
+    }
+    return { idx, w };
+  });
+}
+
+/** Resamples one channel [h, w] to [H, W] (area when shrinking, bilinear when enlarging), separably. */
+export function resizeChannel(src: ArrayLike<number>, w: number, h: number, W: number, H: number): Float32Array {
+  const xs = axisWeights(w, W), ys = axisWeights(h, H);
+  const rows = new Float32Array(h * W);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < W; x++) {
+      let s = 0;
+      const { idx, w: wt } = xs[x];
+      for (let k = 0; k < idx.length; k++) s += src[y * w + idx[k]] * wt[k];
+      rows[y * W + x] = s;
+    }
+  }
+  const out = new Float32Array(H * W);
+  for (let y = 0; y < H; y++) {
+    const { idx, w: wt } = ys[y];
+    for (let x = 0; x < W; x++) {
+      let s = 0;
+      for (let k = 0; k < idx.length; k++) s += rows[idx[k] * W + x] * wt[k];
+      out[y * W + x] = s;
+    }
+  }
+  return out;
+}
+
+const toU8 = (v: number) => Math.max(0, Math.min(255, Math.round(v)));
+
+/**
+ * One picture as u8 input of a model of `inputShape` [C, H, W]: a 1x28x28
+ * model gets MNIST's centring (a digit), other one-channel models the gray
+ * picture resized, three-channel models its RGB (composited on white) resized.
+ */
+export function prepareImage(img: ImageLike, inputShape: readonly number[], what = 'predict'): Uint8Array {
+  checkImageLike(img, what);
+  const [c, H, W] = inputShape;
+  if (inputShape.length !== 3 || (c !== 1 && c !== 3)) throw new Error(`${what}: images are prepared for models of 1 or 3 channels [C, H, W]; this model takes (${inputShape.join(', ')})`);
+  const { data, width, height } = img;
+  if (c === 1) {
+    const gray = rgbaToGray(data, width, height);
+    if (H === 28 && W === 28) {
+      try {
+        return toMnist(gray);
+      } catch (e) {
+        throw new Error(`${what}: ${(e as Error).message}`);
+      }
+    }
+    return Uint8Array.from(resizeChannel(gray.data, width, height, W, H), toU8);
+  }
+  const out = new Uint8Array(3 * H * W), plane = new Float32Array(width * height);
+  for (let ch = 0; ch < 3; ch++) {
+    for (let i = 0; i < plane.length; i++) {
+      const a = data[4 * i + 3] / 255;
+      plane[i] = data[4 * i + ch] * a + 255 * (1 - a);
+    }
+    out.set(Array.from(resizeChannel(plane, width, height, W, H), toU8), ch * H * W);
+  }
+  return out;
+}
+
+/** An ImageData, or several, as the u8 input of a model of `inputShape` (examples back to back). */
+export function prepareImages(input: ImageLike | readonly ImageLike[], inputShape: readonly number[], what = 'predict'): Uint8Array {
+  const list = Array.isArray(input) ? input : [input as ImageLike];
+  const size = inputShape.reduce((a, b) => a * b, 1), out = new Uint8Array(list.length * size);
+  list.forEach((img, i) => {
+    if (!isImageLike(img)) throw new Error(`${what}: image ${i} is not an ImageData ({ data, width, height })`);
+    out.set(prepareImage(img, inputShape, list.length > 1 ? `${what}: image ${i}` : what), i * size);
+  });
+  return out;
+}
