@@ -7,7 +7,6 @@
 import type { F32Buffer } from '../backend/memory.js';
 import { batchNormBackward, batchNormForwardInfer, batchNormForwardTrain, type BatchNormShape } from '../kernels/norm.js';
 import { Layer, type BackwardContext, type ForwardContext, type Param, type Shape } from './layer.js';
-import { wholeBatch } from '../parallel/shard.js';
 
 /** Options of {@link batchNormalization}. */
 export interface BatchNormOptions {
@@ -59,7 +58,7 @@ export class BatchNormalization extends Layer {
     const c = this.inputShape[0];
     if (ctx.training) {
       batchNormForwardTrain(this.be, this.shape(n), x, y, this.gamma.value, this.beta.value, this.buffer('mean', c), this.buffer('invstd', c),
-        this.runningMean.value, this.runningVar.value, this.momentum, this.epsilon, ctx.shard ?? wholeBatch(this.be, n), this.scratch);
+        this.runningMean.value, this.runningVar.value, this.momentum, this.epsilon, this.shardOf(ctx, n), this.scratch);
       this.x = x;
     } else {
       batchNormForwardInfer(this.be, this.shape(n), x, y, this.gamma.value, this.beta.value, this.runningMean.value, this.runningVar.value, this.epsilon);
@@ -68,13 +67,13 @@ export class BatchNormalization extends Layer {
     return y;
   }
 
-  backward(dy: F32Buffer, n: number, _needDx: boolean, ctx: BackwardContext): F32Buffer | null {
+  backward(dy: F32Buffer, n: number, _needDx: boolean, ctx?: BackwardContext): F32Buffer | null {
     if (!this.x) throw new Error(`layer '${this.name}': backward without a training forward`);
     const c = this.inputShape[0];
     // dgamma/dbeta must be computed even for the first layer, so dx is always produced.
     const dx = this.buffer('dx', n * this.inputSize);
     batchNormBackward(this.be, this.shape(n), this.x, dy, this.gamma.value, this.buffer('mean', c), this.buffer('invstd', c), dx,
-      this.gamma.grad!, this.beta.grad!, ctx.shard, this.scratch);
+      this.gamma.grad!, this.beta.grad!, this.shardOf(ctx, n), this.scratch);
     return dx;
   }
 

@@ -3,8 +3,7 @@ import type { F32Buffer } from '../backend/memory.js';
 import { checkInitializer, initialize, type Initializer } from '../init.js';
 import { conv2dBackward, conv2dForward, conv2dForwardPool2, convGeometry, convPool2WorkspaceSize, convWorkspaceSize, type ConvGeometry, type Padding } from '../kernels/conv.js';
 import { reluBackward } from '../kernels/elementwise.js';
-import { wholeBatch } from '../parallel/shard.js';
-import { checkActivation, fmtShape, Layer, type Activation, type BuildContext, type ForwardContext, type Param, type Shape } from './layer.js';
+import { checkActivation, fmtShape, Layer, type Activation, type BackwardContext, type BuildContext, type ForwardContext, type Param, type Shape } from './layer.js';
 
 /** Options of {@link conv2d}, Keras-style. */
 export interface Conv2DOptions {
@@ -97,7 +96,7 @@ export class Conv2D extends Layer {
       // Leaf by leaf, each leaf's im2col kept in its own part of the workspace
       // for backward, which computes each leaf's weight gradients on their own.
       this.kept = this.keepIm2col;
-      this.leaves = [...(ctx.shard ?? wholeBatch(this.be, n)).leaves];
+      this.leaves = [...this.shardOf(ctx, n).leaves];
       const per = this.leafWorkspace(this.leaves);
       const work = this.buffer('work', per * this.leaves.length);
       let at = 0;
@@ -143,7 +142,7 @@ export class Conv2D extends Layer {
     return convWorkspaceSize(this.be, { ...this.geom, n: Math.max(...leaves) }, this.kept);
   }
 
-  backward(dy: F32Buffer, n: number, needDx: boolean): F32Buffer | null {
+  backward(dy: F32Buffer, n: number, needDx: boolean, ctx?: BackwardContext): F32Buffer | null {
     if (!this.x || this.leaves.length === 0) throw new Error(`layer '${this.name}': backward without a training forward`);
     let grad = dy;
     if (this.activation === 'relu') {
@@ -161,6 +160,7 @@ export class Conv2D extends Layer {
         this.leafGrad(this.kernel, L, j), this.bias ? this.leafGrad(this.bias, L, j) : null, work.sub(j * per, per), this.kept);
       at += ln;
     });
+    this.completeGrads(ctx, L);
     return dx;
   }
 

@@ -58,7 +58,7 @@ export class Dense extends Layer {
     return y;
   }
 
-  backward(dy: F32Buffer, n: number, needDx: boolean, ctx: BackwardContext): F32Buffer | null {
+  backward(dy: F32Buffer, n: number, needDx: boolean, ctx?: BackwardContext): F32Buffer | null {
     if (!this.x) throw new Error(`layer '${this.name}': backward without a training forward`);
     const d = this.inputShape[0], u = this.units;
     let grad = dy;
@@ -67,7 +67,7 @@ export class Dense extends Layer {
       reluBackward(this.be, this.buffer('y', 0), dy, grad, n * u);
     }
     // Per leaf: dW [d, u] = x^T [d, ln] . grad [ln, u];  db = column sums.  dx [n, d] = grad . W^T
-    const leaves = ctx.shard.leaves, L = leaves.length;
+    const leaves = this.shardOf(ctx, n).leaves, L = leaves.length;
     let at = 0;
     leaves.forEach((ln, j) => {
       const gl = grad.sub(at * u, ln * u);
@@ -75,6 +75,7 @@ export class Dense extends Layer {
       if (this.bias) biasGradRows(this.be, gl, this.leafGrad(this.bias, L, j), ln, u);
       at += ln;
     });
+    this.completeGrads(ctx, L);
     if (!needDx) return null;
     const dx = this.buffer('dx', n * d);
     gemm(this.be, { m: n, n: d, k: u, transB: true }, grad, this.kernel.value, dx);

@@ -6,7 +6,8 @@
  */
 import type { Backend } from '../backend/load.js';
 import type { F32Buffer, I32Buffer } from '../backend/memory.js';
-import type { StepShard } from '../parallel/shard.js';
+import { pairwiseRows } from '../kernels/norm.js';
+import { wholeBatch, type StepShard } from '../parallel/shard.js';
 import type { Rng } from '../rng.js';
 
 /** A shape without the batch dimension: [C, H, W] for images, [D] for vectors. */
@@ -18,7 +19,7 @@ export interface Param {
   name: string;
   shape: number[];
   value: F32Buffer;
-  /** Gradient of the loss, written by backward; null for non-trainable tensors. */
+  /** Gradient of the loss, complete after a layer's own backward (or a model's step); null for non-trainable tensors. */
   grad: F32Buffer | null;
   /** Per-leaf gradients [leaves, size] of a training step (see parallel/shard.ts). */
   leafGrads?: F32Buffer | null;
@@ -101,10 +102,30 @@ export abstract class Layer {
   abstract forward(x: F32Buffer, n: number, ctx: ForwardContext): F32Buffer;
 
   /**
-   * Backward of the last training forward: writes parameter gradients and returns
-   * dL/dx (or null when `needDx` is false, as for the first layer).
+   * Backward of the last training forward over the same `n` examples, given
+   * dL/dy: returns dL/dx (or null when `needDx` is false, as for the first
+   * layer). Run on its own (no `ctx`), the batch is one shard and every
+   * trainable parameter's `grad` holds its complete gradient over the batch
+   * afterwards: what gradient-checking one layer needs. Inside a model's step
+   * (`ctx` given), the parameters of {@link leafParams} get per-leaf gradients
+   * in `leafGrads` instead, which the model combines (see parallel/shard.ts).
    */
-  abstract backward(dy: F32Buffer, n: number, needDx: boolean, ctx: BackwardContext): F32Buffer | null;
+  abstract backward(dy: F32Buffer, n: number, needDx: boolean, ctx?: BackwardContext): F32Buffer | null;
+
+  /** The shard a backward runs over: the step's, or the whole batch of `n` for a layer run on its own. */
+  protected shardOf(ctx: BackwardContext | ForwardContext | undefined, n: number): StepShard {
+    return ctx?.shard ?? wholeBatch(this.be, n);
+  }
+
+  /**
+   * For a backward run on its own (no ctx): combines the per-leaf gradients
+   * of {@link leafParams} into each `grad`, as a model's step combines them
+   * (the same bits).
+   */
+  protected completeGrads(ctx: BackwardContext | undefined, leaves: number): void {
+    if (ctx) return;
+    for (const p of this.leafParams()) pairwiseRows(this.be, p.leafGrads!.sub(0, leaves * p.value.length), leaves, p.value.length, p.grad!);
+  }
 
   /**
    * The trainable tensors whose gradients backward writes leaf by leaf into
