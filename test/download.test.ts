@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { downloadVerified, DownloadError, type RemoteFile } from '../ts/data/download.js';
 import { FASHION_MNIST, loadDataset } from '../ts/data/datasets.js';
@@ -48,6 +49,9 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-length': payload.length });
       const t = setInterval(() => res.write(payload.subarray(0, 1)), 50); // never idle, never done
       res.on('close', () => clearInterval(t));
+    } else if (route === 'error500') {
+      res.writeHead(500);
+      res.end('internal error');
     } else if (route === 'bomb') {
       res.writeHead(200);
       res.end(bomb);
@@ -187,5 +191,48 @@ describe('loadDataset', () => {
     const before = hits.length;
     await loadDataset('fashion-mnist', opts);
     expect(hits.length).toBe(before); // served from the cache
+  });
+});
+
+describe('partial downloads of killed runs', () => {
+  const dist = new URL('../dist/data/download.js', import.meta.url).href;
+  /** Spins (without yielding, so the parent cannot reap it) until process `pid` is a zombie: killed, not yet reaped. */
+  const untilZombie = (pid: number) => {
+    for (let i = 0; i < 5_000_000; i++) {
+      const st = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      if (st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3) === 'Z') return;
+    }
+    throw new Error(`process ${pid} did not die`);
+  };
+  const parts = (dir: string) => readdirSync(dir).filter((n) => n.includes('.part-'));
+  /** A run downloading `name` from the trickling route (never done), killed with SIGKILL once its .part exists; resolves to its pid, not yet reaped. */
+  const killedRun = async (dir: string, name: string) => {
+    const f = JSON.stringify({ name, sha256: '0'.repeat(64), hashOf: 'download' });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', `import { downloadVerified } from ${JSON.stringify(dist)}; await downloadVerified([${JSON.stringify(`${base}/trickle/`)}], ${f}, ${JSON.stringify(join(dir, name))});`], { stdio: 'ignore' });
+    const part = `.${name}.part-${child.pid}`;
+    while (!readdirSync(dir).includes(part)) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGKILL');
+    untilZombie(child.pid!);
+    return child.pid!;
+  };
+
+  it.runIf(process.platform === 'linux')('three runs killed with SIGKILL, then one whose mirror answers HTTP 500: no .part file is left', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dl-killed-'));
+    const names = ['train-images.gz', 'train-labels.gz', 'train-images.gz'];
+    for (const name of names) {
+      await killedRun(dir, name); // the next run starts while this one is still a zombie
+      expect(parts(dir).length).toBeLessThanOrEqual(2); // its own, and at most the one before it that the next run has not yet removed
+    }
+    const f: RemoteFile = { name: 't10k-labels.gz', sha256: '0'.repeat(64), hashOf: 'download' };
+    await expect(downloadVerified([`${base}/error500/`], f, join(dir, f.name))).rejects.toThrow(/HTTP 500/);
+    expect(parts(dir)).toEqual([]);
+  }, 60_000);
+
+  it('a process that exits before renaming its temporary file removes it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dl-exit-'));
+    const tf = new URL('../dist/io/tempfiles.js', import.meta.url).href;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `import { tempPathFor, trackTemp } from ${JSON.stringify(tf)}; import { writeFileSync } from 'node:fs'; const p = tempPathFor(${JSON.stringify(join(dir, 'x.gz'))}, 'part'); trackTemp(p); writeFileSync(p, 'half'); throw new Error('EPIPE, say');`], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(readdirSync(dir)).toEqual([]);
   });
 });

@@ -3,6 +3,7 @@
  * real-MNIST sample, Fashion-MNIST (Debian's dataset-fashion-mnist package,
  * else download), or any directory holding the four IDX files.
  */
+import { removeStaleTempsIn } from '../io/tempfiles.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -99,6 +100,7 @@ export interface LoadDatasetOptions {
 
 /** Makes sure every file is in `dir`, verified; downloads what is missing or corrupt. */
 async function ensureFiles(dir: string, spec: { mirrors: string[]; files: RemoteFile[] }, o: LoadDatasetOptions): Promise<void> {
+  removeStaleTempsIn(dir); // leftovers of killed runs go even when every file is already here
   for (const f of spec.files) {
     const dest = join(dir, f.name);
     if (existsSync(dest) && verifyFile(readFileSync(dest), f)) continue;

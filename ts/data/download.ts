@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream, mkdirSync, renameSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { removeStaleTemps, tempPathFor } from '../io/tempfiles.js';
+import { removeStaleTempsIn, tempPathFor, trackTemp } from '../io/tempfiles.js';
 
 /** A file to fetch and how to verify it. */
 export interface RemoteFile {
@@ -84,6 +84,7 @@ async function fetchOne(url: string, file: RemoteFile, dest: string, o: Download
     timer = setTimeout(() => abort(`no data for ${idle} ms`), idle);
   };
   const tmp = tempPathFor(dest, 'part');
+  const untrack = trackTemp(tmp);
   try {
     const res = await fetch(url, { signal: ctrl.signal });
     if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
@@ -116,6 +117,7 @@ async function fetchOne(url: string, file: RemoteFile, dest: string, o: Download
     try { unlinkSync(tmp); } catch { /* not created */ }
     throw new Error(ctrl.signal.aborted ? String((ctrl.signal.reason as Error)?.message ?? 'aborted') : describeNetworkError(e));
   } finally {
+    untrack();
     clearTimeout(timer);
     clearTimeout(whole);
   }
@@ -136,7 +138,7 @@ export function gunzipBounded(bytes: Uint8Array, maxOutput: number, what: string
 /** Downloads `file` from the first working mirror to `dest` (atomically, verified). */
 export async function downloadVerified(mirrors: string[], file: RemoteFile, dest: string, o: DownloadOptions = {}): Promise<void> {
   mkdirSync(dirname(dest), { recursive: true });
-  removeStaleTemps(dest);
+  removeStaleTempsIn(dirname(dest)); // every file's leftovers, not only this one's: a file already complete is never downloaded again
   const errors: string[] = [];
   for (const base of mirrors) {
     const url = base + file.name;

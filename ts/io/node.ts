@@ -5,7 +5,7 @@ import type { Backend } from '../backend/load.js';
 import type { Sequential } from '../model.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { deserializeModel, ModelFileError, serializeModel, type LoadedModel } from './modelfile.js';
-import { removeStaleTemps, tempPathFor } from './tempfiles.js';
+import { removeStaleTemps, tempPathFor, trackTemp } from './tempfiles.js';
 
 /**
  * Writes `bytes` to `path` atomically: a temporary file in the same directory is
@@ -15,6 +15,7 @@ import { removeStaleTemps, tempPathFor } from './tempfiles.js';
 export function writeFileAtomic(path: string, bytes: Uint8Array): void {
   removeStaleTemps(path);
   const tmp = tempPathFor(path, 'tmp');
+  const untrack = trackTemp(tmp);
   let fd: number | null = null;
   try {
     fd = openSync(tmp, 'w', 0o644);
@@ -28,6 +29,8 @@ export function writeFileAtomic(path: string, bytes: Uint8Array): void {
     if (fd !== null) closeSync(fd);
     try { unlinkSync(tmp); } catch { /* already gone */ }
     throw new Error(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? ''} ${(e as Error).message}`.trim());
+  } finally {
+    untrack();
   }
 }
 

@@ -3,7 +3,7 @@
  * process, so a killed save leaves at most one, and the next writer of the same
  * target removes those whose process no longer exists.
  */
-import { readdirSync, unlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /** The temporary file a process writes before renaming it to `target`. */
@@ -11,13 +11,38 @@ export function tempPathFor(target: string, kind: 'tmp' | 'part'): string {
   return join(dirname(target), `.${basename(target)}.${kind}-${process.pid}`);
 }
 
-function processAlive(pid: number): boolean {
+/**
+ * A temporary file untouched this long is stale whatever its process: a
+ * download writes at least every 30 s (its idle timeout) and an atomic save
+ * takes seconds, so only a process id reused by an unrelated process can keep
+ * an older one "alive".
+ */
+export const STALE_AFTER_MS = 15 * 60_000;
+
+/** Whether process `pid` is running: it exists and, on Linux, is not a zombie (killed but not yet reaped by its parent). */
+export function processAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ...": comm may hold spaces and parentheses, the state follows the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc (macOS, Windows): kill(pid, 0) said it exists
+  }
+}
+
+function stale(path: string, pid: number, now: number): boolean {
+  if (pid === process.pid) return false;
+  if (!processAlive(pid)) return true;
+  try {
+    return now - statSync(path).mtimeMs > STALE_AFTER_MS;
+  } catch {
+    return false;
   }
 }
 
@@ -35,11 +60,42 @@ export function removeStaleTemps(target: string): string[] {
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
     const m = /^(?:tmp|part)-(\d+)$/.exec(name.slice(prefix.length));
-    if (!m || processAlive(Number(m[1]))) continue;
+    if (!m || !stale(join(dir, name), Number(m[1]), Date.now())) continue;
     try {
       unlinkSync(join(dir, name));
       removed.push(join(dir, name));
     } catch { /* raced with another cleaner */ }
   }
   return removed;
+}
+
+/** Removes the temporary files of every target in `dir` left by processes that have exited (or untouched for STALE_AFTER_MS). */
+export function removeStaleTempsIn(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = /^\.(.+)\.(?:tmp|part)-\d+$/.exec(name);
+    if (m) removed.push(...removeStaleTemps(join(dir, m[1])));
+  }
+  return [...new Set(removed)];
+}
+
+/** Temporary files this process is writing: removed if it exits before renaming them (an error, EPIPE, process.exit). */
+const writing = new Set<string>();
+let exitHook = false;
+/** Registers `path` as being written; returns a function that unregisters it (call it once renamed or removed). */
+export function trackTemp(path: string): () => void {
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', () => {
+      for (const p of writing) try { unlinkSync(p); } catch { /* renamed or gone */ }
+    });
+  }
+  writing.add(path);
+  return () => writing.delete(path);
 }
