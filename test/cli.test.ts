@@ -41,7 +41,7 @@ describe('usage', () => {
   });
 
   it('file problems exit 1 naming the path', () => {
-    expect(run('eval', join(dir, 'none.cnnw'), '--dataset', 'mnist-sample')).toMatchObject({ code: 1, err: expect.stringMatching(/none.cnnw: cannot read \(ENOENT\)/) });
+    expect(run('eval', join(dir, 'none.cnnw'), '--dataset', 'mnist-sample')).toMatchObject({ code: 1, err: expect.stringMatching(/none.cnnw: no such file \(give the path of a model file\)/) });
     writeFileSync(join(dir, 'junk.cnnw'), 'definitely not a model');
     expect(run('eval', join(dir, 'junk.cnnw'))).toMatchObject({ code: 1, err: expect.stringMatching(/junk.cnnw: not a cnn-wasm model file/) });
     writeFileSync(join(dir, 'digit.png'), 'not a png');
@@ -257,5 +257,66 @@ describe('nothing a user made is lost', () => {
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/training diverged: loss is NaN at step \d+ \(learning rate 10\); lower the learning rate/);
     expect(readFileSync(out, 'utf8')).toBe('a model the user cares about');
+  });
+});
+
+describe('messages a new user meets', () => {
+  const model = join(dir, 'msg-model.cnnw');
+  const trained = () => {
+    if (!existsSync(model)) {
+      const r = run('train', '--model', 'dense-head', '--dataset', 'mnist-sample', '--epochs', '1', '--limit', '500', '--out', model);
+      expect(r.code, r.err).toBe(0);
+    }
+    return model;
+  };
+  const png = () => {
+    const p = new PNG({ width: 28, height: 28 });
+    const d = mnistSample('t10k', 1).images;
+    for (let i = 0; i < 784; i++) p.data.set([d[i], d[i], d[i], 255], 4 * i);
+    const path = join(dir, 'msg-digit.png');
+    writeFileSync(path, PNG.sync.write(p));
+    return path;
+  };
+
+  it('a missing model file, a directory, and swapped predict arguments say what to do', () => {
+    expect(run('predict', join(dir, 'nope.cnnw'), png())).toMatchObject({ code: 1, err: expect.stringMatching(/nope.cnnw: no such file \(give the path of a model file\)/) });
+    expect(run('eval', dir)).toMatchObject({ code: 1, err: expect.stringMatching(/: is a directory, not a model file/) });
+    const swapped = run('predict', png(), trained());
+    expect(swapped.code).toBe(1);
+    expect(swapped.err.trim()).toBe(`cnn-wasm: ${model} is a cnn-wasm model file, not an image: the arguments look swapped (cnn-wasm predict <model> <image>)`);
+    expect(run('predict', join(dir, 'none.png'), png()).err).toMatch(/none.png: no such file/);
+  });
+
+  it('eval or serve of an ONNX file points at cnn-wasm import; a PNG given as the model says so', () => {
+    const onnx = join(dir, 'msg.onnx');
+    expect(run('export', trained(), '--out', onnx).code).toBe(0);
+    const r = run('eval', onnx, '--dataset', 'mnist-sample');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(new RegExp(`not a cnn-wasm model file .*; it looks like an ONNX file: convert it with cnn-wasm import ${onnx.replace(/[.]/g, '\\.')} \\(which writes .*msg\\.cnnw\\)`));
+    expect(run('serve', onnx, '--port', '0').err).toMatch(/it looks like an ONNX file: convert it with cnn-wasm import/);
+    expect(run('eval', png()).err).toMatch(/it is a PNG image, not a model \(the model comes first/);
+  });
+
+  it('eval --dataset of a directory holding only the test files evaluates; of another data set warns', () => {
+    const only = join(dir, 'only-test');
+    mkdirSync(only, { recursive: true });
+    const sample = new URL('../data/mnist-sample/', import.meta.url).pathname;
+    for (const f of ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) {
+      const name = existsSync(join(sample, f)) ? f : `${f}.gz`;
+      writeFileSync(join(only, name), readFileSync(join(sample, name)));
+    }
+    const r = run('eval', trained(), '--dataset', only, '--json');
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j).toMatchObject({ dataset: only, trainedOn: 'mnist-sample', testImages: 1000 });
+    expect(r.err).toMatch(new RegExp(`warning: .*msg-model.cnnw was trained on mnist-sample, not ${only.replace(/[.]/g, '\\.')}: its accuracy here measures it on another data set`));
+    const same = run('eval', trained(), '--dataset', 'mnist-sample');
+    expect(same.code).toBe(0);
+    expect(same.err).not.toMatch(/warning/);
+  });
+
+  it('--workers 0 lists auto among the valid values', () => {
+    expect(run('train', '--workers', '0')).toMatchObject({ code: 2, err: expect.stringMatching(/invalid value '0' for --workers \(an integer from 1 to 256, or auto for this machine's cores\)/) });
+    expect(run('serve', trained(), '--workers', 'many')).toMatchObject({ code: 2, err: expect.stringMatching(/or auto/) });
   });
 });

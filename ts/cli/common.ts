@@ -7,6 +7,10 @@ import { UsageError, parseBackend } from './options.js';
 import { initBackend } from '../backend/load.js';
 import { ModelFileError } from '../io/modelfile.js';
 import { loadModel } from '../io/node.js';
+import { MAGIC } from '../io/modelfile.js';
+import { imageFormat } from '../image/decode.js';
+import { decodeModel } from '../interop/onnx-proto.js';
+import { readFileSync } from 'node:fs';
 import type { Sequential } from '../model.js';
 
 /** Where human-readable messages go: stderr when stdout carries JSON. */
@@ -23,12 +27,13 @@ export function makeOut(json: boolean): Out {
 export class FileProblem extends Error {}
 
 /** Loads a data set for the CLI, showing a bar for downloads and one line for a fallback. */
-export async function cliDataset(spec: string, out: Out): Promise<DatasetSplits> {
+export async function cliDataset(spec: string, out: Out, o: { splits?: 'both' | 'test' } = {}): Promise<DatasetSplits> {
   let bar: cliProgress.SingleBar | null = null;
   const showBars = process.stderr.isTTY && !out.json;
   try {
     let barFile = '';
     const d = await loadDataset(spec, {
+      splits: o.splits,
       onDownloadStart: (file) => {
         bar?.stop();
         bar = null;
@@ -80,7 +85,7 @@ export function checkImageSize(d: DatasetSplits): void {
   }
 }
 
-/** Loads a model file for a command; file problems become exit code 1. */
+/** Loads a model file for a command; file problems become exit code 1, with a hint when the file is another kind (ONNX, an image). */
 export async function openModel(path: string, backend: string): Promise<{ model: Sequential; metadata: Record<string, unknown> }> {
   const be = await initBackend({ backend: parseBackend(backend) });
   try {
@@ -88,7 +93,34 @@ export async function openModel(path: string, backend: string): Promise<{ model:
     optimizer?.dispose();
     return { model, metadata };
   } catch (e) {
-    if (e instanceof ModelFileError) throw new FileProblem(e.message);
+    if (e instanceof ModelFileError) throw new FileProblem(`${e.message}${notAModelHint(path)}`);
     throw e;
   }
+}
+
+/**
+ * What a file that is not a cnn-wasm model looks like, as a hint to append
+ * to the error ('' when it looks like nothing known): an ONNX file is
+ * pointed at `cnn-wasm import`, an image at argument order.
+ */
+export function notAModelHint(path: string): string {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch {
+    return '';
+  }
+  if (bytes.length >= 8 && new TextDecoder().decode(bytes.subarray(0, 8)) === MAGIC) return '';
+  if (imageFormat(bytes) !== null) return `; it is a ${imageFormat(bytes)!.toUpperCase()} image, not a model (the model comes first: cnn-wasm predict <model> <image>)`;
+  try {
+    if (decodeModel(bytes).graph?.node?.length) return `; it looks like an ONNX file: convert it with cnn-wasm import ${path} (which writes ${path.replace(/\.onnx$/, '')}.cnnw)`;
+  } catch { /* not ONNX either */ }
+  return '';
+}
+
+/** The data sets a model file says it was trained on and the one given are different kinds (MNIST digits vs Fashion-MNIST, ...). */
+export function otherDataset(trainedOn: unknown, evaluatedOn: string): boolean {
+  if (typeof trainedOn !== 'string') return false;
+  const family = (n: string) => (n === 'mnist-sample' ? 'mnist' : n.replace(/\/+$/, ''));
+  return family(trainedOn) !== family(evaluatedOn);
 }

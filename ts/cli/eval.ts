@@ -1,6 +1,6 @@
 /** `cnn-wasm eval <model>`: loss and accuracy of a saved model on a data set's test split. */
 import type { Command } from 'commander';
-import { asDataset, checkImageSize, cliDataset, makeOut, openModel } from './common.js';
+import { asDataset, checkImageSize, cliDataset, makeOut, openModel, otherDataset } from './common.js';
 
 export function register(program: Command): void {
   program
@@ -13,10 +13,14 @@ export function register(program: Command): void {
       const out = makeOut(!!f.json);
       const { model, metadata } = await openModel(path, f.backend);
       const spec = f.dataset ?? (typeof metadata.dataset === 'string' ? metadata.dataset : 'mnist');
-      const data = await cliDataset(spec, out);
+      const data = await cliDataset(spec, out, { splits: 'test' });
       checkImageSize(data);
+      const trainedOn = typeof metadata.dataset === 'string' ? metadata.dataset : undefined;
+      if (otherDataset(trainedOn, data.name)) {
+        process.stderr.write(`warning: ${path} was trained on ${trainedOn}, not ${data.name}: its accuracy here measures it on another data set (drop --dataset to evaluate it on its own)\n`);
+      }
       const r = model.evaluate(asDataset(data.test));
-      if (out.json) console.log(JSON.stringify({ model: path, dataset: data.name, testImages: data.test.count, testAccuracy: r.accuracy, testLoss: r.loss }));
+      if (out.json) console.log(JSON.stringify({ model: path, dataset: data.name, ...(trainedOn ? { trainedOn } : {}), testImages: data.test.count, testAccuracy: r.accuracy, testLoss: r.loss }));
       else console.log(`${path} on ${data.name} test (${data.test.count.toLocaleString('en-US')} images): accuracy ${(r.accuracy * 100).toFixed(2)}%, loss ${r.loss.toFixed(4)}`);
       model.dispose();
     });

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { decodeImage, toMnist } from '../image/decode.js';
 import { FileProblem, openModel } from './common.js';
-import { classNamesOf } from '../io/modelfile.js';
+import { classNamesOf, MAGIC } from '../io/modelfile.js';
+import { readProblem } from '../io/node.js';
 import { parseIntFlag } from './options.js';
 
 export function register(program: Command): void {
@@ -19,7 +20,10 @@ export function register(program: Command): void {
       try {
         bytes = readFileSync(image);
       } catch (e) {
-        throw new FileProblem(`${image}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+        throw new FileProblem(readProblem(image, e, 'PNG or PGM image'));
+      }
+      if (bytes.length >= 8 && new TextDecoder().decode(bytes.subarray(0, 8)) === MAGIC) {
+        throw new FileProblem(`${image} is a cnn-wasm model file, not an image: the arguments look swapped (cnn-wasm predict <model> <image>)`);
       }
       let pixels: Uint8Array;
       try {

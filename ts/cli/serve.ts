@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { availableCores } from '../parallel/group.js';
 import { createPredictor } from '../serve/predictor.js';
 import { startServer } from '../serve/http.js';
-import { FileProblem } from './common.js';
+import { FileProblem, notAModelHint } from './common.js';
 import { parseBackend, parseWorkersFlag, parseIntFlag, parseNumberFlag } from './options.js';
 
 interface ServeFlags { port: string; host: string; workers: string; maxBatch: string; maxDelayMs: string; maxQueue: string; maxBodyBytes: string; maxConnections: string; backend: string }
@@ -36,7 +36,7 @@ export function register(program: Command): void {
       try {
         predictor = await createPredictor(path, { workers, maxBatch, maxDelayMs, maxQueue, backend });
       } catch (e) {
-        throw new FileProblem((e as Error).message);
+        throw new FileProblem(`${(e as Error).message}${notAModelHint(path)}`);
       }
       let srv;
       try {

@@ -96,6 +96,8 @@ export interface LoadDatasetOptions {
   deadlineMs?: number;
   /** Skip the system Fashion-MNIST directory (tests). */
   ignoreSystemFashion?: boolean;
+  /** 'test': only the test split is needed (eval): a directory need not hold the training files, and `train` is empty. */
+  splits?: 'both' | 'test';
 }
 
 /** Makes sure every file is in `dir`, verified; downloads what is missing or corrupt. */
@@ -109,8 +111,10 @@ async function ensureFiles(dir: string, spec: { mirrors: string[]; files: Remote
   }
 }
 
-function fromDir(name: string, dir: string, source = dir): DatasetSplits {
-  return { name, train: readSplit(dir, 'train'), test: readSplit(dir, 't10k'), source };
+function fromDir(name: string, dir: string, source = dir, splits: 'both' | 'test' = 'both'): DatasetSplits {
+  if (splits === 'both') return { name, train: readSplit(dir, 'train'), test: readSplit(dir, 't10k'), source };
+  const test = readSplit(dir, 't10k');
+  return { name, train: { images: new Uint8Array(0), labels: new Uint8Array(0), count: 0, rows: test.rows, cols: test.cols }, test, source };
 }
 
 /** Loads a data set by name or directory. */
@@ -137,7 +141,7 @@ export async function loadDataset(spec: string, o: LoadDatasetOptions = {}): Pro
   }
   if (spec.includes('/') || spec.startsWith('.') || existsSync(spec)) {
     if (!existsSync(spec)) throw new Error(`dataset directory ${spec} does not exist`);
-    return fromDir(spec, resolve(spec));
+    return fromDir(spec, resolve(spec), undefined, o.splits);
   }
   throw new DatasetNameError(`unknown dataset '${spec}' (valid: ${DATASET_NAMES.join(', ')}, or a directory holding train-/t10k- images and labels IDX files)`);
 }

@@ -74,7 +74,16 @@ export function loadModel(path: string, o: { backend?: Backend } = {}): LoadedMo
   try {
     bytes = readFileSync(path);
   } catch (e) {
-    throw new ModelFileError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new ModelFileError(readProblem(path, e, 'model file'));
   }
   return deserializeModel(bytes, { ...o, source: path });
+}
+
+/** Why a file could not be read, in words that say what to do (ENOENT, EISDIR, EACCES, ...). */
+export function readProblem(path: string, e: unknown, what: string): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return `${path}: no such file (give the path of a ${what})`;
+  if (code === 'EISDIR') return `${path}: is a directory, not a ${what}`;
+  if (code === 'EACCES' || code === 'EPERM') return `${path}: permission denied: this user cannot read it`;
+  return `${path}: cannot read (${code ?? (e as Error).message})`;
 }

@@ -87,7 +87,8 @@ export class Predictor {
       try {
         bytes = fs.readFileSync(source);
       } catch (e) {
-        throw new Error(`${source}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+        const code = (e as NodeJS.ErrnoException).code;
+        throw new Error(code === 'ENOENT' ? `${source}: no such file (give the path of a model file)` : code === 'EISDIR' ? `${source}: is a directory, not a model file` : `${source}: cannot read (${code ?? (e as Error).message})`);
       }
       name = source;
     } else {
