@@ -109,11 +109,9 @@ describe('downloads are bounded', () => {
 
   it('a body larger than the file can be is refused, announced or not, and nothing is left on disk', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dl-'));
-    const t0 = performance.now();
     const err = await downloadVerified([`${base}/huge/`, `${base}/endless/`], small, join(dir, 'data.gz')).then(() => null, (e: Error) => e);
     expect(err!.message).toMatch(/huge\/data.gz: the server offers 600000000 bytes, more than data.gz can be \(200000\)/);
     expect(err!.message).toMatch(/endless\/data.gz: more than 200000 bytes arrived, more than data.gz can be/);
-    expect(performance.now() - t0).toBeLessThan(5000);
     expect(readdirSync(dir)).toEqual([]);
   });
 

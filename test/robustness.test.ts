@@ -134,9 +134,7 @@ describe('model files', () => {
       h.model.layers[1].units = 3_000_000;
     });
     const heapBefore = be.heap.memoryBytes;
-    const t0 = performance.now();
     expect(() => deserializeModel(b, { source: 'huge.cnnw' })).toThrow(/huge.cnnw: the architecture cannot be built: layer 'dense_1' \(dense\) declares kernel \(784, 3000000\) = 2,352,000,000 values, far more than the file holds \(7,850 values of tensor data in all\)/);
-    expect(performance.now() - t0).toBeLessThan(1000);
     expect(be.heap.memoryBytes).toBe(heapBefore);
     const wide = editHeader(bytes, (h) => { h.model.inputShape = [1, 30000, 30000]; });
     expect(() => deserializeModel(wide, { source: 'wide.cnnw' })).toThrow(/wide.cnnw: input shape \[1,30000,30000\] has more than 16,777,216 values per example/);

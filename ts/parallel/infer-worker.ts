@@ -29,7 +29,9 @@ function call(): void {
   const n = Atomics.load(v.ctrl, C.N), chunk = Atomics.load(v.ctrl, C.CHUNK);
   const chunks = Math.ceil(n / chunk);
   v.chunksBy[w] = 0;
-  const slow = faultFor(v.ctrl, w) === 'slow';
+  const fault = faultFor(v.ctrl, w), slow = fault === 'slow';
+  // Tests ('late'): no chunk until the others have taken them all.
+  if (fault === 'late' && s.workers > 1) while (Atomics.load(v.ctrl, C.NEXT_CHUNK) < chunks) Atomics.wait(v.ctrl, C.NEXT_CHUNK, Atomics.load(v.ctrl, C.NEXT_CHUNK), 1);
   const version = Atomics.load(v.ctrl, C.PARAMS_VERSION);
   if (version !== paramsVersion) {
     let at = 0;

@@ -12,7 +12,7 @@
 import type { Dataset, Evaluation, PredictInput, Sequential } from '../model.js';
 import { modelInput } from '../input.js';
 import { checkWorkers, WorkerGroup, type CreateWorker } from './group.js';
-import { C, CMD, FAULTS, inferBytes, inferViews, modelSpec, type InferSizes, type InferViews } from './protocol.js';
+import { C, CMD, faultCode, inferBytes, inferViews, modelSpec, type InferSizes, type InferViews } from './protocol.js';
 import type { InferWorkerInit } from './infer-worker.js';
 
 /**
@@ -167,9 +167,9 @@ export class InferencePool {
     return Array.from(this.v.chunksBy);
   }
 
-  /** @internal Makes worker i wait 20 ms before each chunk it takes (tests). */
-  slowDown(i: number): void {
-    Atomics.store(this.v.ctrl, C.FAULT, 4 * (i + 1) + FAULTS.indexOf('slow'));
+  /** @internal Tests: worker i waits 20 ms before each chunk it takes ('slow'), or takes none until the others have taken every chunk ('late'). */
+  injectFault(i: number, how: 'slow' | 'late'): void {
+    Atomics.store(this.v.ctrl, C.FAULT, faultCode(i, how));
   }
 
   /** Workers still running. */

@@ -20,7 +20,7 @@ import type { Param } from '../layers/layer.js';
 import type { Dataset, Sequential } from '../model.js';
 import { evenSplit, LeafBalancer } from './balance.js';
 import { canBlock, WorkerGroup, type CreateWorker } from './group.js';
-import { C, CMD, FAULTS, layoutBytes, modelSpec, PoolAborted, PoolStalled, T, TIMES, views, type Fault, type LayoutSizes, type SharedViews } from './protocol.js';
+import { C, CMD, faultCode, layoutBytes, modelSpec, PoolAborted, PoolStalled, T, TIMES, views, type Fault, type LayoutSizes, type SharedViews } from './protocol.js';
 import { ShardTrainer } from './shard-trainer.js';
 import { LEAF_SIZE, leafCount } from './shard.js';
 import type { WorkerInit } from './worker.js';
@@ -129,7 +129,7 @@ export class TrainingPool {
 
   /** @internal Makes worker thread i fail in the middle of the next step: it throws, its thread ends at once, or it never comes back (tests). */
   injectFault(i: number, how: Fault): void {
-    Atomics.store(this.v.ctrl, C.FAULT, 4 * (i + 1) + FAULTS.indexOf(how));
+    Atomics.store(this.v.ctrl, C.FAULT, faultCode(i, how));
   }
 
   /**

@@ -45,7 +45,7 @@ export const C = {
   PARAMS_VERSION: 13,
   /** How many worker threads count themselves done after each command (the last one wakes the caller). */
   THREADS: 14,
-  /** Tests: worker i fails in the middle of its next step: 4 * (i + 1) + the fault's index in FAULTS. */
+  /** Tests: worker i fails in the middle of its next step: faultCode(i, how). */
   FAULT: 15,
   /** Inference: the next chunk of the call a worker may take. */
   NEXT_CHUNK: 16,
@@ -58,15 +58,26 @@ export const CTRL_LEN = 18;
  * Tests: how an injected fault fails a worker (see C.FAULT): it throws, its
  * thread ends, it never comes back, or it is slow (inference: 20 ms before
  * each chunk; training: 20 ms a gradient leaf it computes, after handing its
- * leaves on, as a slower core would take longer for more work).
+ * leaves on, as a slower core would take longer for more work). Two faults
+ * let tests assert behaviour without racing the clock, however loaded the
+ * machine: 'heavy' (training) reports 1 s of compute a leaf more than it
+ * took, without sleeping, so the balancer sees a far slower worker; 'late'
+ * holds the worker back until the others are done with what it would race
+ * them for (inference: until every chunk is taken; training: until every
+ * gradient block is combined).
  */
-export const FAULTS = ['throw', 'exit', 'hang', 'slow'] as const;
+export const FAULTS = ['throw', 'exit', 'hang', 'slow', 'heavy', 'late'] as const;
 export type Fault = (typeof FAULTS)[number];
+
+/** C.FAULT's value that injects `how` into worker `w`. */
+export function faultCode(w: number, how: Fault): number {
+  return 8 * (w + 1) + FAULTS.indexOf(how);
+}
 
 /** The fault injected into worker `w` (see C.FAULT), if any. */
 export function faultFor(ctrl: Int32Array, w: number): Fault | null {
   const f = Atomics.load(ctrl, C.FAULT);
-  return f !== 0 && f >> 2 === w + 1 ? FAULTS[f & 3] : null;
+  return f !== 0 && f >> 3 === w + 1 ? FAULTS[f & 7] : null;
 }
 
 /** The 'slow' fault: this thread sleeps `ms` (20 by default). */

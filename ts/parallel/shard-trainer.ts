@@ -178,9 +178,11 @@ export class ShardTrainer {
     const t1 = performance.now();
     const r = this.model.shardStep(x, nLocal, shard, seed);
     for (const p of this.leafParams) if (!handed.has(p)) handOn(p);
-    // Tests: a fault after the hand-over; 'slow' counts as this worker's compute, as a slower core's would.
-    const fault = faultFor(ctrl, w);
-    if (fault && !this.caller) injectedFault(fault, l1 - l0);
+    // Tests: a fault after the hand-over; 'slow' counts as this worker's compute, as a slower core's would, and 'heavy' is counted without being slept.
+    const fault = this.caller ? null : faultFor(ctrl, w);
+    if (fault === 'late') while (Atomics.load(ctrl, C.NEXT_BLOCK) < this.blocks.length) Atomics.wait(ctrl, C.NEXT_BLOCK, Atomics.load(ctrl, C.NEXT_BLOCK), 1);
+    else if (fault === 'heavy') time[T.COMPUTE] += 1000 * (l1 - l0);
+    else if (fault) injectedFault(fault, l1 - l0);
     const t2 = performance.now(), wait1 = protocol.barrierWaitMs, inStep = this.handMs + this.reduceMs + this.blockCopyMs;
     v.losses.set(r.losses, img0);
     v.correct[w] = r.correct;
@@ -227,7 +229,7 @@ export class ShardTrainer {
 }
 
 /** Tests: fails this worker by throwing, by ending its thread at once as a crash would (Node), by never coming back, or slows it down by 20 ms for each of its `leaves`. */
-function injectedFault(how: Fault, leaves: number): void {
+function injectedFault(how: Exclude<Fault, 'heavy' | 'late'>, leaves: number): void {
   if (how === 'throw') throw new Error('injected fault');
   if (how === 'exit') (globalThis as unknown as { process: { exit(code: number): never } }).process.exit(1);
   if (how === 'slow') return slowDown(20 * leaves);
