@@ -104,9 +104,23 @@ describe('graphs that compute something else are refused', () => {
     ['a Gemm whose weight is computed', { nodes: [{ opType: 'Flatten', input: ['x'], output: ['f'] }, { opType: 'Gemm', input: ['f', 'f', 'b'], output: ['y'], name: 'fc' }] }, /node 'fc' \(Gemm\): only a chain of layers/],
     ['bad normalisation metadata', { meta: [{ key: 'cnn-wasm:normalization', value: '{"scale":' }], init: [W, B, { name: 'k', dims: [], dataType: FLOAT, floatData: [2] }], nodes: [{ opType: 'Mul', input: ['x', 'k'], output: ['d'] }, { opType: 'Flatten', input: ['d'], output: ['f'] }, { opType: 'Gemm', input: ['f', 'W', 'b'], output: ['y'] }] },
       /metadata 'cnn-wasm:normalization' is not valid JSON/],
+    ['a MaxPool without kernel_shape', { nodes: [{ opType: 'MaxPool', input: ['x'], output: ['p'], name: 'mp' }, { opType: 'Flatten', input: ['p'], output: ['f'] }, { opType: 'Gemm', input: ['f', 'W', 'b'], output: ['y'] }] },
+      /^m\.onnx: node 'mp' \(MaxPool\): .*poolSize must be a positive integer/],
+    ['a Gemm weight that does not fit its input', { init: [{ name: 'W', dims: [9, 3], dataType: FLOAT, floatData: f32(27) }, B] },
+      /setWeights: dense_\d+\/kernel has shape \(16, 3\), got \(9, 3\) \(layer dense_\d+ is node 'fc' \(Gemm\)\)/],
+    ['padding that would make a layer far larger than the file', { nodes: [{ opType: 'Pad', input: ['x'], output: ['p'], name: 'pad', attribute: [{ name: 'pads', type: 7, ints: [0, 0, 100000, 100000, 0, 0, 100000, 100000] }] }, { opType: 'Flatten', input: ['p'], output: ['f'] }, { opType: 'Gemm', input: ['f', 'W', 'b'], output: ['y'], name: 'fc' }] },
+      /the layers do not fit together: .*far more than the file holds .*\(layer dense_\d+ is node 'fc' \(Gemm\)\)/],
   ] as const)('%s', (_what, o, msg) => {
     expect(() => imp(model(o as Parameters<typeof model>[0]))).toThrow(msg);
   });
+});
+
+it('an input of more than 16,777,216 values per example is refused before any layer is built', () => {
+  const bytes = onnx.ModelProto.encode(onnx.ModelProto.create({
+    irVersion: 7, opsetImport: [{ version: 13 }],
+    graph: { name: 'g', node: [{ opType: 'Flatten', input: ['x'], output: ['y'] }], input: [{ name: 'x', type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'N' }, { dimValue: 1 }, { dimValue: 65536 }, { dimValue: 65536 }] } } } }], output: [{ name: 'y' }] },
+  })).finish();
+  expect(() => imp(bytes)).toThrow(/^m\.onnx: input 'x' of shape \[N, 1, 65536, 65536\] has more than 16,777,216 values per example$/);
 });
 
 describe('files that are not ONNX', () => {

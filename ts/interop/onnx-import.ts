@@ -18,7 +18,7 @@ import { batchNormalization, conv2d, dense, flatten, maxPooling2d, averagePoolin
 import type { Layer } from '../layers/layer.js';
 import { Sequential, type Normalization } from '../model.js';
 import { NORMALIZATION_KEY } from './onnx-export.js';
-import { MAGIC } from '../io/modelfile.js';
+import { MAGIC, MAX_ACTIVATION_VALUES } from '../io/modelfile.js';
 
 const T = DataType;
 
@@ -241,8 +241,13 @@ export function importOnnx(bytes: Uint8Array, o: ImportOnnxOptions = {}): Sequen
   if (dims.length !== 4 || !inputShape.every((d) => Number.isInteger(d) && d > 0 && d <= 65536)) {
     throw new Error(`${source}: input '${inputs[0].name}' has shape [${dims.map((d) => d.dimValue ?? d.dimParam).join(', ')}]; [N, C, H, W] with fixed C, H, W is supported`);
   }
+  if (inputShape.reduce((a, b) => a * b, 1) > MAX_ACTIVATION_VALUES) {
+    throw new Error(`${source}: input '${inputs[0].name}' of shape [N, ${inputShape.join(', ')}] has more than ${MAX_ACTIVATION_VALUES.toLocaleString('en-US')} values per example`);
+  }
   const nodes = g.node ?? [];
   checkGraph(nodes, inputs[0].name ?? '', consts, source);
+  // Which node each layer comes from, for messages about the layers.
+  const origin = new Map<Layer, string>();
   if ((g.output ?? []).length !== 1) throw new Error(`${source}: the graph declares ${(g.output ?? []).length} outputs; one (the class scores) is supported`);
   const declaredOutput = g.output![0].name ?? '';
   const layers: Layer[] = [];
@@ -269,142 +274,150 @@ export function importOnnx(bytes: Uint8Array, o: ImportOnnxOptions = {}): Sequen
 
   for (const n of nodes) {
     const op = n.opType ?? '', where = nodeName(n, source);
-    const ins = n.input ?? [], a = attrs(n);
-    const dynamicIn = ins.filter((x) => x && !consts.has(x));
-    if (CONST_OPS.has(op) && dynamicIn.length === 0) {
-      consts.set(n.output![0], foldConst(op, ins.filter(Boolean).map((x) => consts.get(x)!), a, where));
-      continue;
-    }
-    if (chain === declaredOutput && layers.length + (pendingMatMul ? 1 : 0) > 0) {
-      if (['Softmax', 'LogSoftmax', 'Identity', 'Dropout'].includes(op)) continue; // after the output: changes nothing the model computes
-      throw new Error(`${where}: the graph's declared output '${declaredOutput}' is computed before this node; importing the nodes after it would make a different model than the file describes`);
-    }
-    if (!LAYER_OPS.includes(op) && !['Mul', 'Div', 'Sub'].includes(op)) {
-      throw new Error(`${where}: operator ${op} is not supported (supported: ${LAYER_OPS.join(', ')}, scalar Mul/Div/Add/Sub on the input, and constant shape arithmetic)`);
-    }
-    if (ended) throw new Error(`${where}: ${op} after the final softmax is not supported`);
-    if (dynamicIn.length !== 1 || dynamicIn[0] !== chain) {
-      throw new Error(`${where}: only a chain of layers is supported (this node reads ${dynamicIn.map((x) => `'${x}'`).join(', ') || 'no computed input'}, the chain is at '${chain}')`);
-    }
-    const scalar = ins.length === 2 ? consts.get(ins.find((x) => x !== chain) ?? '') : undefined;
-    if (layers.length === 0 && !pendingMatMul && ['Mul', 'Div', 'Add', 'Sub'].includes(op) && scalar?.data.length === 1 && ins[0] === chain) {
-      const k = Number(scalar.data[0]), t: { a: number; b: number } = affine ?? { a: 1, b: 0 };
-      if (!Number.isFinite(k) || ((op === 'Div' || op === 'Mul') && k === 0)) {
-        throw new Error(`${where}: ${op} of the input by ${k}: the input's normalisation must scale by a finite, non-zero number`);
+    const before = layers.length;
+    try {
+      const ins = n.input ?? [], a = attrs(n);
+      const dynamicIn = ins.filter((x) => x && !consts.has(x));
+      if (CONST_OPS.has(op) && dynamicIn.length === 0) {
+        consts.set(n.output![0], foldConst(op, ins.filter(Boolean).map((x) => consts.get(x)!), a, where));
+        continue;
       }
-      affine = op === 'Mul' ? { a: t.a * k, b: t.b * k } : op === 'Div' ? { a: t.a / k, b: t.b / k } : op === 'Add' ? { a: t.a, b: t.b + k } : { a: t.a, b: t.b - k };
+      if (chain === declaredOutput && layers.length + (pendingMatMul ? 1 : 0) > 0) {
+        if (['Softmax', 'LogSoftmax', 'Identity', 'Dropout'].includes(op)) continue; // after the output: changes nothing the model computes
+        throw new Error(`${where}: the graph's declared output '${declaredOutput}' is computed before this node; importing the nodes after it would make a different model than the file describes`);
+      }
+      if (!LAYER_OPS.includes(op) && !['Mul', 'Div', 'Sub'].includes(op)) {
+        throw new Error(`${where}: operator ${op} is not supported (supported: ${LAYER_OPS.join(', ')}, scalar Mul/Div/Add/Sub on the input, and constant shape arithmetic)`);
+      }
+      if (ended) throw new Error(`${where}: ${op} after the final softmax is not supported`);
+      if (dynamicIn.length !== 1 || dynamicIn[0] !== chain) {
+        throw new Error(`${where}: only a chain of layers is supported (this node reads ${dynamicIn.map((x) => `'${x}'`).join(', ') || 'no computed input'}, the chain is at '${chain}')`);
+      }
+      const scalar = ins.length === 2 ? consts.get(ins.find((x) => x !== chain) ?? '') : undefined;
+      if (layers.length === 0 && !pendingMatMul && ['Mul', 'Div', 'Add', 'Sub'].includes(op) && scalar?.data.length === 1 && ins[0] === chain) {
+        const k = Number(scalar.data[0]), t: { a: number; b: number } = affine ?? { a: 1, b: 0 };
+        if (!Number.isFinite(k) || ((op === 'Div' || op === 'Mul') && k === 0)) {
+          throw new Error(`${where}: ${op} of the input by ${k}: the input's normalisation must scale by a finite, non-zero number`);
+        }
+        affine = op === 'Mul' ? { a: t.a * k, b: t.b * k } : op === 'Div' ? { a: t.a / k, b: t.b / k } : op === 'Add' ? { a: t.a, b: t.b + k } : { a: t.a, b: t.b - k };
+        chain = n.output![0];
+        continue;
+      }
+      if (pendingMatMul && op !== 'Add') flushMatMul(null);
+      const refuse = (what: string) => { throw new Error(`${where}: ${what} is not supported`); };
+      switch (op) {
+        case 'Conv': {
+          const w = constOf(ins[1], where, 'weight');
+          if (w.dims.length !== 4) refuse(`a ${w.dims.length}-D weight (Conv takes [out, in, kH, kW])`);
+          const [f, c, kh, kw] = w.dims;
+          if (intOf(a.get('group'), 1) !== 1) refuse(`attribute group=${intOf(a.get('group'), 1)}`);
+          if (intsOf(a.get('dilations'), [1, 1]).some((d) => d !== 1)) refuse(`attribute dilations=${intsOf(a.get('dilations'), [1, 1])}`);
+          const ap = a.get('auto_pad')?.s ? new TextDecoder().decode(a.get('auto_pad')!.s!) : 'NOTSET';
+          if (ap !== 'NOTSET' && ap !== 'VALID') refuse(`attribute auto_pad=${ap}`);
+          const [t, l, b, r] = intsOf(a.get('pads'), [0, 0, 0, 0]);
+          const strides = intsOf(a.get('strides'), [1, 1]) as [number, number];
+          const ks = intsOf(a.get('kernel_shape'), [kh, kw]);
+          if (ks[0] !== kh || ks[1] !== kw) refuse(`kernel_shape ${ks} differing from the weight's ${kh}x${kw}`);
+          let padding: [number, number] = [t, l];
+          if (t !== b || l !== r) {
+            layers.push(zeroPadding2d({ padding: [[t, b], [l, r]], name: `zeroPadding2d_${++count}` }));
+            padding = [0, 0];
+          }
+          const layer = conv2d({ filters: f, kernelSize: [kh, kw], strides, padding, useBias: !!ins[2], name: `conv2d_${++count}` });
+          layers.push(layer);
+          weights.push({ name: `${layer.name}/kernel`, values: w.data, shape: [f, c, kh, kw] });
+          if (ins[2]) weights.push({ name: `${layer.name}/bias`, values: constOf(ins[2], where, 'bias').data });
+          break;
+        }
+        case 'BatchNormalization': {
+          const eps = floatOf(a.get('epsilon'), 1e-5), mom = floatOf(a.get('momentum'), 0.9);
+          if (intOf(a.get('training_mode'), 0) !== 0) refuse('training_mode=1');
+          const layer = batchNormalization({ epsilon: eps, momentum: 1 - mom, name: `batchNormalization_${++count}` });
+          layers.push(layer);
+          ['gamma', 'beta', 'runningMean', 'runningVar'].forEach((t, i) => weights.push({ name: `${layer.name}/${t}`, values: constOf(ins[i + 1], where, ['scale', 'B', 'input_mean', 'input_var'][i]).data }));
+          break;
+        }
+        case 'Relu': layers.push(relu({ name: `relu_${++count}` })); break;
+        case 'MaxPool': case 'AveragePool': {
+          if (intsOf(a.get('pads'), [0, 0, 0, 0]).some((p) => p !== 0)) refuse(`attribute pads=${intsOf(a.get('pads'), [])}`);
+          if (intOf(a.get('ceil_mode'), 0) !== 0) refuse('attribute ceil_mode=1');
+          if (intsOf(a.get('dilations'), [1, 1]).some((d) => d !== 1)) refuse('attribute dilations');
+          const k = intsOf(a.get('kernel_shape'), []) as [number, number];
+          const s = intsOf(a.get('strides'), [1, 1]) as [number, number];
+          const make = op === 'MaxPool' ? maxPooling2d : averagePooling2d;
+          layers.push(make({ poolSize: k, strides: s, name: `${op === 'MaxPool' ? 'maxPooling2d' : 'averagePooling2d'}_${++count}` }));
+          break;
+        }
+        case 'Flatten': {
+          if (intOf(a.get('axis'), 1) !== 1) refuse(`attribute axis=${intOf(a.get('axis'), 1)}`);
+          layers.push(flatten({ name: `flatten_${++count}` }));
+          break;
+        }
+        case 'Reshape': {
+          const shape = Array.from(constOf(ins[1], where, 'shape').data);
+          if (shape.length !== 2 || !(shape[0] === -1 || shape[0] === 0 || shape[0] > 0)) refuse(`a Reshape to [${shape}] (only [N, -1]-like flattening)`);
+          layers.push(flatten({ name: `flatten_${++count}` }));
+          break;
+        }
+        case 'Gemm': {
+          if (floatOf(a.get('alpha'), 1) !== 1 || floatOf(a.get('beta'), 1) !== 1) refuse('alpha or beta other than 1');
+          if (intOf(a.get('transA'), 0) !== 0) refuse('attribute transA=1');
+          const w = constOf(ins[1], where, 'weight'), transB = intOf(a.get('transB'), 0) === 1;
+          if (w.dims.length !== 2) refuse(`a ${w.dims.length}-D weight`);
+          const [r, c] = w.dims, inSize = transB ? c : r, units = transB ? r : c;
+          // Our dense kernel is [in, out]: nn.Linear's weight ([out, in], transB=1) is transposed.
+          const kernel = transB ? Float32Array.from({ length: r * c }, (_, i) => w.data[(i % units) * inSize + Math.floor(i / units)]) : w.data;
+          const layer = dense({ units, useBias: !!ins[2], name: `dense_${++count}` });
+          layers.push(layer);
+          weights.push({ name: `${layer.name}/kernel`, values: kernel, shape: [inSize, units] });
+          if (ins[2]) {
+            const bias = constOf(ins[2], where, 'bias');
+            if (bias.data.length !== units) refuse(`a bias of ${bias.data.length} values for ${units} units`);
+            weights.push({ name: `${layer.name}/bias`, values: bias.data });
+          }
+          break;
+        }
+        case 'MatMul': {
+          const w = constOf(ins[1], where, 'weight');
+          if (w.dims.length !== 2) refuse(`a MatMul with a ${w.dims.length}-D weight`);
+          pendingMatMul = { inSize: w.dims[0], units: w.dims[1], kernel: w.data };
+          break;
+        }
+        case 'Mul': case 'Div': case 'Sub':
+          refuse(`${op} inside the network (scalar ${op} is taken only before the first layer, as the input's normalisation)`);
+          break;
+        case 'Add': {
+          const bias = constOf(ins.find((x) => x !== chain), where, 'bias');
+          if (!pendingMatMul) refuse('an Add that does not follow a MatMul');
+          if (bias.data.length !== pendingMatMul!.units) refuse(`a bias of ${bias.data.length} values for ${pendingMatMul!.units} units`);
+          flushMatMul(bias.data);
+          break;
+        }
+        case 'Pad': {
+          const mode = a.get('mode')?.s ? new TextDecoder().decode(a.get('mode')!.s!) : 'constant';
+          if (mode !== 'constant') refuse(`attribute mode=${mode}`);
+          const pads = ins[1] ? Array.from(constOf(ins[1], where, 'pads').data) : intsOf(a.get('pads'), []);
+          const value = ins[2] ? Number(constOf(ins[2], where, 'constant_value').data[0]) : floatOf(a.get('value'), 0);
+          if (pads.length !== 8 || pads[0] || pads[1] || pads[4] || pads[5]) refuse(`pads [${pads}] (only height and width)`);
+          if (pads.some((p) => p < 0)) refuse('negative pads');
+          if (pads.some((p) => p > 0)) layers.push(zeroPadding2d({ padding: [[pads[2], pads[6]], [pads[3], pads[7]]], value, name: `zeroPadding2d_${++count}` }));
+          break;
+        }
+        case 'Dropout': case 'Identity': break;
+        case 'Softmax': case 'LogSoftmax': {
+          const axis = intOf(a.get('axis'), opset < 13 ? 1 : -1);
+          if (axis !== 1 && axis !== -1) refuse(`a ${op} over axis ${axis} (only over the classes)`);
+          ended = true;
+          break;
+        }
+      }
       chain = n.output![0];
-      continue;
+    } catch (e) {
+      const m = (e as Error).message;
+      throw m.startsWith(source) ? e : new Error(`${where}: ${m}`);
+    } finally {
+      for (const l of layers.slice(before)) origin.set(l, where.slice(source.length + 2));
     }
-    if (pendingMatMul && op !== 'Add') flushMatMul(null);
-    const refuse = (what: string) => { throw new Error(`${where}: ${what} is not supported`); };
-    switch (op) {
-      case 'Conv': {
-        const w = constOf(ins[1], where, 'weight');
-        if (w.dims.length !== 4) refuse(`a ${w.dims.length}-D weight (Conv takes [out, in, kH, kW])`);
-        const [f, c, kh, kw] = w.dims;
-        if (intOf(a.get('group'), 1) !== 1) refuse(`attribute group=${intOf(a.get('group'), 1)}`);
-        if (intsOf(a.get('dilations'), [1, 1]).some((d) => d !== 1)) refuse(`attribute dilations=${intsOf(a.get('dilations'), [1, 1])}`);
-        const ap = a.get('auto_pad')?.s ? new TextDecoder().decode(a.get('auto_pad')!.s!) : 'NOTSET';
-        if (ap !== 'NOTSET' && ap !== 'VALID') refuse(`attribute auto_pad=${ap}`);
-        const [t, l, b, r] = intsOf(a.get('pads'), [0, 0, 0, 0]);
-        const strides = intsOf(a.get('strides'), [1, 1]) as [number, number];
-        const ks = intsOf(a.get('kernel_shape'), [kh, kw]);
-        if (ks[0] !== kh || ks[1] !== kw) refuse(`kernel_shape ${ks} differing from the weight's ${kh}x${kw}`);
-        let padding: [number, number] = [t, l];
-        if (t !== b || l !== r) {
-          layers.push(zeroPadding2d({ padding: [[t, b], [l, r]], name: `zeroPadding2d_${++count}` }));
-          padding = [0, 0];
-        }
-        const layer = conv2d({ filters: f, kernelSize: [kh, kw], strides, padding, useBias: !!ins[2], name: `conv2d_${++count}` });
-        layers.push(layer);
-        weights.push({ name: `${layer.name}/kernel`, values: w.data, shape: [f, c, kh, kw] });
-        if (ins[2]) weights.push({ name: `${layer.name}/bias`, values: constOf(ins[2], where, 'bias').data });
-        break;
-      }
-      case 'BatchNormalization': {
-        const eps = floatOf(a.get('epsilon'), 1e-5), mom = floatOf(a.get('momentum'), 0.9);
-        if (intOf(a.get('training_mode'), 0) !== 0) refuse('training_mode=1');
-        const layer = batchNormalization({ epsilon: eps, momentum: 1 - mom, name: `batchNormalization_${++count}` });
-        layers.push(layer);
-        ['gamma', 'beta', 'runningMean', 'runningVar'].forEach((t, i) => weights.push({ name: `${layer.name}/${t}`, values: constOf(ins[i + 1], where, ['scale', 'B', 'input_mean', 'input_var'][i]).data }));
-        break;
-      }
-      case 'Relu': layers.push(relu({ name: `relu_${++count}` })); break;
-      case 'MaxPool': case 'AveragePool': {
-        if (intsOf(a.get('pads'), [0, 0, 0, 0]).some((p) => p !== 0)) refuse(`attribute pads=${intsOf(a.get('pads'), [])}`);
-        if (intOf(a.get('ceil_mode'), 0) !== 0) refuse('attribute ceil_mode=1');
-        if (intsOf(a.get('dilations'), [1, 1]).some((d) => d !== 1)) refuse('attribute dilations');
-        const k = intsOf(a.get('kernel_shape'), []) as [number, number];
-        const s = intsOf(a.get('strides'), [1, 1]) as [number, number];
-        const make = op === 'MaxPool' ? maxPooling2d : averagePooling2d;
-        layers.push(make({ poolSize: k, strides: s, name: `${op === 'MaxPool' ? 'maxPooling2d' : 'averagePooling2d'}_${++count}` }));
-        break;
-      }
-      case 'Flatten': {
-        if (intOf(a.get('axis'), 1) !== 1) refuse(`attribute axis=${intOf(a.get('axis'), 1)}`);
-        layers.push(flatten({ name: `flatten_${++count}` }));
-        break;
-      }
-      case 'Reshape': {
-        const shape = Array.from(constOf(ins[1], where, 'shape').data);
-        if (shape.length !== 2 || !(shape[0] === -1 || shape[0] === 0 || shape[0] > 0)) refuse(`a Reshape to [${shape}] (only [N, -1]-like flattening)`);
-        layers.push(flatten({ name: `flatten_${++count}` }));
-        break;
-      }
-      case 'Gemm': {
-        if (floatOf(a.get('alpha'), 1) !== 1 || floatOf(a.get('beta'), 1) !== 1) refuse('alpha or beta other than 1');
-        if (intOf(a.get('transA'), 0) !== 0) refuse('attribute transA=1');
-        const w = constOf(ins[1], where, 'weight'), transB = intOf(a.get('transB'), 0) === 1;
-        if (w.dims.length !== 2) refuse(`a ${w.dims.length}-D weight`);
-        const [r, c] = w.dims, inSize = transB ? c : r, units = transB ? r : c;
-        // Our dense kernel is [in, out]: nn.Linear's weight ([out, in], transB=1) is transposed.
-        const kernel = transB ? Float32Array.from({ length: r * c }, (_, i) => w.data[(i % units) * inSize + Math.floor(i / units)]) : w.data;
-        const layer = dense({ units, useBias: !!ins[2], name: `dense_${++count}` });
-        layers.push(layer);
-        weights.push({ name: `${layer.name}/kernel`, values: kernel, shape: [inSize, units] });
-        if (ins[2]) {
-          const bias = constOf(ins[2], where, 'bias');
-          if (bias.data.length !== units) refuse(`a bias of ${bias.data.length} values for ${units} units`);
-          weights.push({ name: `${layer.name}/bias`, values: bias.data });
-        }
-        break;
-      }
-      case 'MatMul': {
-        const w = constOf(ins[1], where, 'weight');
-        if (w.dims.length !== 2) refuse(`a MatMul with a ${w.dims.length}-D weight`);
-        pendingMatMul = { inSize: w.dims[0], units: w.dims[1], kernel: w.data };
-        break;
-      }
-      case 'Mul': case 'Div': case 'Sub':
-        refuse(`${op} inside the network (scalar ${op} is taken only before the first layer, as the input's normalisation)`);
-        break;
-      case 'Add': {
-        const bias = constOf(ins.find((x) => x !== chain), where, 'bias');
-        if (!pendingMatMul) refuse('an Add that does not follow a MatMul');
-        if (bias.data.length !== pendingMatMul!.units) refuse(`a bias of ${bias.data.length} values for ${pendingMatMul!.units} units`);
-        flushMatMul(bias.data);
-        break;
-      }
-      case 'Pad': {
-        const mode = a.get('mode')?.s ? new TextDecoder().decode(a.get('mode')!.s!) : 'constant';
-        if (mode !== 'constant') refuse(`attribute mode=${mode}`);
-        const pads = ins[1] ? Array.from(constOf(ins[1], where, 'pads').data) : intsOf(a.get('pads'), []);
-        const value = ins[2] ? Number(constOf(ins[2], where, 'constant_value').data[0]) : floatOf(a.get('value'), 0);
-        if (pads.length !== 8 || pads[0] || pads[1] || pads[4] || pads[5]) refuse(`pads [${pads}] (only height and width)`);
-        if (pads.some((p) => p < 0)) refuse('negative pads');
-        if (pads.some((p) => p > 0)) layers.push(zeroPadding2d({ padding: [[pads[2], pads[6]], [pads[3], pads[7]]], value, name: `zeroPadding2d_${++count}` }));
-        break;
-      }
-      case 'Dropout': case 'Identity': break;
-      case 'Softmax': case 'LogSoftmax': {
-        const axis = intOf(a.get('axis'), opset < 13 ? 1 : -1);
-        if (axis !== 1 && axis !== -1) refuse(`a ${op} over axis ${axis} (only over the classes)`);
-        ended = true;
-        break;
-      }
-    }
-    chain = n.output![0];
   }
   if (pendingMatMul) flushMatMul(null);
   if (chain !== declaredOutput) {
@@ -433,17 +446,29 @@ export function importOnnx(bytes: Uint8Array, o: ImportOnnxOptions = {}): Sequen
     const close = (x: number, y: number) => Math.abs(x - y) <= 1e-6 * Math.max(1, Math.abs(y));
     normalization = exact && close(exact.scale / exact.std, affine.a) && close(-exact.mean / exact.std, affine.b) ? exact : { scale: affine.a, mean: -affine.b, std: 1 };
   }
+  // Which node a message about a layer means.
+  const fromNode = (msg: string) => {
+    const l = layers.find((x) => new RegExp(`\\b${x.name}\\b`).test(msg));
+    return l && origin.has(l) ? `${msg} (layer ${l.name} is ${origin.get(l)})` : msg;
+  };
+  const held = [...consts.values()].reduce((t, c) => t + c.data.length, 0);
   let m: Sequential;
   try {
-    m = new Sequential(layers, { inputShape, classes: (last.config().units as number), normalization, backend: o.backend });
+    m = new Sequential(layers, {
+      inputShape, classes: (last.config().units as number), normalization, backend: o.backend,
+      // The graph's layers may hold no more parameters than its tensors do (slack for the shape check of setWeights, which names both shapes).
+      paramBudget: { values: held + Math.max(held, 1 << 20), held, source: 'the file' },
+    });
   } catch (e) {
-    throw new Error(`${source}: the layers do not fit together: ${(e as Error).message}`);
+    throw new Error(`${source}: the layers do not fit together: ${fromNode((e as Error).message)}`);
   }
   try {
+    const activations = m.layers.reduce((t, l) => t + l.outputSize, 0);
+    if (activations > MAX_ACTIVATION_VALUES) throw new Error(`the layers need ${activations.toLocaleString('en-US')} activation values per example, more than the limit of ${MAX_ACTIVATION_VALUES.toLocaleString('en-US')}`);
     m.setWeights(weights);
   } catch (e) {
     m.dispose();
-    throw new Error(`${source}: ${(e as Error).message}`);
+    throw new Error(`${source}: ${fromNode((e as Error).message)}`);
   }
   return m;
 }
