@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { BALANCE_MARGIN, BALANCE_SMOOTHING, evenSplit, fastestSplit, FIXED_LEAVES, LeafBalancer, slowestMs } from '../ts/parallel/balance.js';
-import { ownedLeaves } from '../ts/parallel/protocol.js';
+import { ownedLeaves } from '../ts/layers/step.js';
 import { Rng } from '../ts/rng.js';
 
 /** Every split of `leaves` into `workers` runs of at least one leaf. */

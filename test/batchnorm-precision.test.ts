@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { batchNormBackward, batchNormForwardTrain } from '../ts/kernels/norm.js';
-import { wholeBatch } from '../ts/parallel/shard.js';
+import { wholeBatch } from '../ts/layers/step.js';
 import { scratchFor, bothBackends, rng } from './helpers.js';
 
 const backends = await bothBackends();

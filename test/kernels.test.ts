@@ -3,11 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { avgPoolBackward, avgPoolForward, maxPoolBackward, maxPoolForward, padBackward, padForward, poolGeometry } from '../ts/kernels/pool.js';
 import { biasAddRows, biasGradRows, dropoutForward, mulElementwise, reluBackward, reluForward, affine, fill } from '../ts/kernels/elementwise.js';
 import { batchNormBackward, batchNormForwardInfer, batchNormForwardTrain, pairwiseRows, pairwiseRowsPartial } from '../ts/kernels/norm.js';
-import { coverLevels, treeNodes } from '../ts/parallel/shard.js';
+import { coverLevels, treeNodes } from '../ts/layers/step.js';
 import { argmaxRows, softmax, softmaxCrossEntropy } from '../ts/kernels/loss.js';
 import { adamUpdate, sgdUpdate } from '../ts/kernels/optim.js';
 import { batchNormRef, dot, numericGrad, poolForwardRef, xentRef } from './reference/nn.js';
-import { wholeBatch } from '../ts/parallel/shard.js';
+import { wholeBatch } from '../ts/layers/step.js';
 import { scratchFor, bothBackends, maxErrRatio, randArray, randInt, rng } from './helpers.js';
 
 const backends = await bothBackends();

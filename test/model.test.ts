@@ -238,7 +238,7 @@ describe('model file', () => {
     expect(edited).not.toBe(json);
     const bad = good.slice(); bad.set(new TextEncoder().encode(edited), 16);
     expect(() => deserializeModel(withCrc(bad), { source: 'y.cnnw' })).toThrow(/y.cnnw: tensor 0 is conv2d_1\/kernel \[8,1,3,3\], the architecture expects conv2d_1\/kernel \[9,1,3,3\]/);
-    expect(() => loadModel(join(dir, 'missing.cnnw'))).toThrow(/missing.cnnw: cannot read \(ENOENT\)/);
+    expect(() => loadModel(join(dir, 'missing.cnnw'))).toThrow(/missing.cnnw: no such file \(give the path of a model file\)/);
   });
 
   it('model.save(path) writes the same file as saveModel', async () => {

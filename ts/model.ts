@@ -8,7 +8,7 @@ import { getBackend, type Backend } from './backend/load.js';
 import type { F32Buffer, I32Buffer } from './backend/memory.js';
 import { meanOfRows, softmax, softmaxCrossEntropy, softmaxCrossEntropyRows } from './kernels/loss.js';
 import { pairwiseRows } from './kernels/norm.js';
-import { leafCount, wholeBatch, type StepShard } from './parallel/shard.js';
+import { leafCount, wholeBatch, type StepShard } from './layers/step.js';
 import type { TrainingPool } from './parallel/pool.js';
 import { buildPlan, freePlan, type PlanStep } from './inference/fold.js';
 import { checkLoss, fitModel, type FitOptions, type History } from './train.js';

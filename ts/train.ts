@@ -7,7 +7,7 @@ import type { Dataset, Sequential } from './model.js';
 import { Optimizer } from './optim/optimizer.js';
 import { availableCores, checkWorkers, type CreateWorker } from './parallel/group.js';
 import { TrainingPool } from './parallel/pool.js';
-import { LEAF_SIZE, leafCount } from './parallel/shard.js';
+import { LEAF_SIZE, leafCount } from './layers/step.js';
 import { Rng } from './rng.js';
 
 /** Per-epoch (and per-batch) numbers reported to callbacks and in the history. */

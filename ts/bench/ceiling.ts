@@ -20,7 +20,8 @@ import type { Backend, BackendName } from '../backend/load.js';
 import type { Dataset, Sequential } from '../model.js';
 import { createPreset } from '../models/presets.js';
 import { optimizerFromConfig } from '../optim/optimizer.js';
-import { barrier, C, CMD, CTRL_LEN, ownedImages } from '../parallel/protocol.js';
+import { barrier, C, CMD, CTRL_LEN } from '../parallel/protocol.js';
+import { ownedImages } from '../layers/step.js';
 
 /** What each probe thread does per step. */
 export type ProbeWork =

@@ -9,7 +9,7 @@ import { createPreset } from '../models/presets.js';
 import { optimizerFromConfig } from '../optim/optimizer.js';
 import { InferencePool } from '../parallel/infer.js';
 import { TrainingPool } from '../parallel/pool.js';
-import { LEAF_SIZE, leafCount } from '../parallel/shard.js';
+import { LEAF_SIZE, leafCount } from '../layers/step.js';
 import { CeilingProbe } from './ceiling.js';
 import { benchBatch } from './models.js';
 import type { PeerRunner } from './peers.js';

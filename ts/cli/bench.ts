@@ -5,7 +5,7 @@ import { benchModels, machineInfo, profileModel, SYSTEMS, type ModelResult, type
 import { PRESET_NAMES } from '../models/presets.js';
 import { benchWorkers, workerBatchProblem, type StepTiming, type WorkerBenchRow } from '../bench/workers.js';
 import { availableCores } from '../parallel/group.js';
-import { ownedImages } from '../parallel/protocol.js';
+import { ownedImages } from '../layers/step.js';
 import { UsageError, parseChoice, parseIntFlag } from './options.js';
 
 function pad(s: string, n: number, right = false): string {

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { initBackend } from '../backend/load.js';
 import { importOnnx } from '../interop/onnx-import.js';
-import { checkWritable, saveModel } from '../io/node.js';
+import { checkWritable, readProblem, saveModel } from '../io/node.js';
 import { MNIST_NORMALIZATION, type Normalization } from '../model.js';
 import { FileProblem } from './common.js';
 import { parseChoice } from './options.js';
@@ -33,7 +33,7 @@ export function register(program: Command): void {
       try {
         bytes = readFileSync(path);
       } catch (e) {
-        throw new FileProblem(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+        throw new FileProblem(readProblem(path, e, 'an ONNX file'));
       }
       const backend = await initBackend();
       let model;

@@ -20,7 +20,7 @@ export function register(program: Command): void {
       try {
         bytes = readFileSync(image);
       } catch (e) {
-        throw new FileProblem(readProblem(image, e, 'PNG or PGM image'));
+        throw new FileProblem(readProblem(image, e, 'a PNG or PGM image'));
       }
       if (bytes.length >= 8 && new TextDecoder().decode(bytes.subarray(0, 8)) === MAGIC) {
         throw new FileProblem(`${image} is a cnn-wasm model file, not an image: the arguments look swapped (cnn-wasm predict <model> <image>)`);

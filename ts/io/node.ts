@@ -74,16 +74,16 @@ export function loadModel(path: string, o: { backend?: Backend } = {}): LoadedMo
   try {
     bytes = readFileSync(path);
   } catch (e) {
-    throw new ModelFileError(readProblem(path, e, 'model file'));
+    throw new ModelFileError(readProblem(path, e, 'a model file'));
   }
   return deserializeModel(bytes, { ...o, source: path });
 }
 
-/** Why a file could not be read, in words that say what to do (ENOENT, EISDIR, EACCES, ...). */
+/** Why a file could not be read, in words that say what to do (ENOENT, EISDIR, EACCES, ...); `what` is the kind of file with its article ('a model file'). */
 export function readProblem(path: string, e: unknown, what: string): string {
   const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return `${path}: no such file (give the path of a ${what})`;
-  if (code === 'EISDIR') return `${path}: is a directory, not a ${what}`;
+  if (code === 'ENOENT') return `${path}: no such file (give the path of ${what})`;
+  if (code === 'EISDIR') return `${path}: is a directory, not ${what}`;
   if (code === 'EACCES' || code === 'EPERM') return `${path}: permission denied: this user cannot read it`;
   return `${path}: cannot read (${code ?? (e as Error).message})`;
 }

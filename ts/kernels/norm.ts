@@ -2,7 +2,18 @@
 import type { Backend } from '../backend/load.js';
 import type { F32Buffer, I32Buffer } from '../backend/memory.js';
 import { checkBuffer } from './check.js';
-import type { StepShard } from '../parallel/shard.js';
+
+/**
+ * What batch norm's training kernels need of a training step: the whole
+ * batch's size, and the combination of per-image partial-sum rows over the
+ * whole batch (the pairwise tree over all its rows; every part of a batch
+ * split across workers gets the same bits). `local` [rows, cols] may be
+ * overwritten. The layers' StepShard (layers/step.ts) is one.
+ */
+export interface BatchRows {
+  readonly batchSize: number;
+  reduceRows(local: F32Buffer, rows: number, cols: number, out: F32Buffer): void;
+}
 
 /** Scratch buffers a step needs, by name (a layer's pool, or fresh ones). */
 export type Scratch = (key: string, length: number) => F32Buffer;
@@ -16,7 +27,7 @@ export type Scratch = (key: string, length: number) => F32Buffer;
 export function batchNormForwardTrain(
   be: Backend, sh: BatchNormShape, x: F32Buffer, y: F32Buffer, gamma: F32Buffer, beta: F32Buffer,
   mean: F32Buffer, invstd: F32Buffer, runningMean: F32Buffer, runningVar: F32Buffer, momentum: number, eps: number,
-  shard: StepShard, scratch: Scratch,
+  shard: BatchRows, scratch: Scratch,
 ): void {
   const m = shard.batchSize * sh.s, c = sh.c;
   const rows = scratch('rows', sh.n * c), total = scratch('total', c);
@@ -35,7 +46,7 @@ export function batchNormForwardTrain(
  */
 export function batchNormBackward(
   be: Backend, sh: BatchNormShape, x: F32Buffer, dy: F32Buffer, gamma: F32Buffer, mean: F32Buffer, invstd: F32Buffer,
-  dx: F32Buffer, dgamma: F32Buffer, dbeta: F32Buffer, shard: StepShard, scratch: Scratch,
+  dx: F32Buffer, dgamma: F32Buffer, dbeta: F32Buffer, shard: BatchRows, scratch: Scratch,
 ): void {
   const c = sh.c;
   const rows = scratch('rows2', sh.n * 2 * c), total = scratch('total2', 2 * c);

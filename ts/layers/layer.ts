@@ -7,23 +7,14 @@
 import type { Backend } from '../backend/load.js';
 import type { F32Buffer, I32Buffer } from '../backend/memory.js';
 import { pairwiseRows } from '../kernels/norm.js';
-import { wholeBatch, type StepShard } from '../parallel/shard.js';
+import { wholeBatch, type StepShard } from './step.js';
 import type { Rng } from '../rng.js';
+import { makeParam, type Param } from './param.js';
+
+export { makeParam, type Param } from './param.js';
 
 /** A shape without the batch dimension: [C, H, W] for images, [D] for vectors. */
 export type Shape = number[];
-
-/** A tensor the model stores: trainable parameters (with a gradient) or running statistics. */
-export interface Param {
-  /** `<layer>/<name>`, unique within a model. */
-  name: string;
-  shape: number[];
-  value: F32Buffer;
-  /** Gradient of the loss, complete after a layer's own backward (or a model's step); null for non-trainable tensors. */
-  grad: F32Buffer | null;
-  /** Per-leaf gradients [leaves, size] of a training step (see parallel/shard.ts). */
-  leafGrads?: F32Buffer | null;
-}
 
 /** Context given to `build`. */
 export interface BuildContext {
@@ -215,12 +206,6 @@ export abstract class Layer {
   protected shapeError(inputShape: Shape, expected: string): never {
     throw new Error(`layer '${this.name}' (${this.kind}): expected input shape ${expected}, got ${fmtShape(inputShape)}`);
   }
-}
-
-/** Allocates a parameter tensor (and its gradient when trainable). */
-export function makeParam(be: Backend, layer: string, name: string, shape: number[], trainable: boolean): Param {
-  const size = shape.reduce((a, b) => a * b, 1);
-  return { name: `${layer}/${name}`, shape, value: be.heap.alloc(size, 0), grad: trainable ? be.heap.alloc(size, 0) : null };
 }
 
 /** Activation fused into conv2d / dense. */

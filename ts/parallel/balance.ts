@@ -17,7 +17,7 @@
  * costs every worker the same whatever its leaves (the batch-norm sums over
  * all the batch's rows, the calls themselves).
  */
-import { ownedLeaves } from './protocol.js';
+import { ownedLeaves } from '../layers/step.js';
 
 /**
  * Weight of the newest step in each worker's smoothed speed: the

@@ -22,7 +22,7 @@ import { evenSplit, LeafBalancer } from './balance.js';
 import { canBlock, WorkerGroup, type CreateWorker } from './group.js';
 import { C, CMD, faultCode, layoutBytes, modelSpec, PoolAborted, PoolStalled, T, TIMES, views, type Fault, type LayoutSizes, type SharedViews } from './protocol.js';
 import { ShardTrainer } from './shard-trainer.js';
-import { LEAF_SIZE, leafCount } from './shard.js';
+import { LEAF_SIZE, leafCount } from '../layers/step.js';
 import type { WorkerInit } from './worker.js';
 
 export { availableCores, WorkerError, type CreateWorker } from './group.js';

@@ -19,7 +19,6 @@
  */
 
 import type { Normalization, Sequential } from '../model.js';
-import { LEAF_SIZE, leafCount } from './shard.js';
 
 /** How a pool describes its model to a worker (which builds its own copy). */
 export interface ModelSpec {
@@ -330,19 +329,4 @@ function arrive(ctrl: Int32Array, workers: number, stallMs: number, idle?: () =>
   }
   if (Atomics.load(ctrl, C.BAR_GEN) === gen) waitChange(ctrl, C.BAR_GEN, gen, stallMs);
   return busy;
-}
-
-/** Leaves [first, end) of `leaves` that worker w of `workers` owns. */
-export function ownedLeaves(leaves: number, w: number, workers: number): [number, number] {
-  return [Math.floor((w * leaves) / workers), Math.floor(((w + 1) * leaves) / workers)];
-}
-
-/** Images [first, end) of a batch of `n` that worker w of `workers` computes when the leaves are split evenly: its leaves' images. */
-export function ownedImages(n: number, w: number, workers: number): [number, number] {
-  return leafImages(n, ...ownedLeaves(leafCount(n), w, workers));
-}
-
-/** Images [first, end) of leaves [l0, l1) of a batch of `n`. */
-export function leafImages(n: number, l0: number, l1: number): [number, number] {
-  return [Math.min(l0 * LEAF_SIZE, n), Math.min(l1 * LEAF_SIZE, n)];
 }

@@ -13,11 +13,11 @@
 import type { Backend } from '../backend/load.js';
 import type { F32Buffer, I32Buffer } from '../backend/memory.js';
 import { pairwiseRows, pairwiseRowsPartial } from '../kernels/norm.js';
-import type { Layer, Param } from '../layers/layer.js';
+import type { Param } from '../layers/layer.js';
 import type { Dataset, Sequential } from '../model.js';
 import * as protocol from './protocol.js';
-import { barrier, C, faultFor, leafImages, slowDown, T, TIMES, waitUntil, type Fault, type SharedViews } from './protocol.js';
-import { coverLevels, leafCount, leafSizes, treeNodes, type StepShard, type TreeNode } from './shard.js';
+import { barrier, C, faultFor, slowDown, T, TIMES, waitUntil, type Fault, type SharedViews } from './protocol.js';
+import { coverLevels, leafCount, leafImages, leafSizes, treeNodes, type StepShard, type TreeNode } from '../layers/step.js';
 
 /** Gradient columns a participant combines at a time: small enough that the first to finish can take over part of the others' share. */
 const REDUCE_BLOCK = 4096;
@@ -172,7 +172,7 @@ export class ShardTrainer {
         all.view.set(table.subarray(0, n * cols));
         pairwiseRows(be, all, n, cols, dst);
       },
-      layerDone: (layer: Layer) => { for (const p of layer.leafParams()) handOn(p); },
+      layerDone: (layer) => { for (const p of layer.leafParams()) handOn(p); },
     };
     const x = this.model.stageBatch(this.data, v.idx, img0, nLocal);
     const t1 = performance.now();

@@ -15,33 +15,25 @@
  * - The loss: per row, summed in row order.
  *
  * A worker (or the single in-process path) sees its part of the batch as a
- * StepShard.
+ * StepShard. The layers define this contract (they are what needs it); the
+ * one-thread path (wholeBatch) and the worker pool (ts/parallel) implement it.
  */
 import type { Backend } from '../backend/load.js';
 import type { F32Buffer } from '../backend/memory.js';
-import { pairwiseRows } from '../kernels/norm.js';
-import type { Layer } from '../layers/layer.js';
+import { pairwiseRows, type BatchRows } from '../kernels/norm.js';
+import type { Param } from './param.js';
 
 /** Images per gradient leaf. */
 export const LEAF_SIZE = 16;
 
-/** One shard of a training step's batch, as a layer sees it. */
-export interface StepShard {
+/** One shard of a training step's batch, as a layer sees it (batch norm's kernels see it as BatchRows). */
+export interface StepShard extends BatchRows {
   /** Index of the shard's first image in the batch. */
   readonly offset: number;
-  /** Images in the whole batch. */
-  readonly batchSize: number;
   /** Sizes of the gradient leaves in this shard, in order; they add up to its images. */
   readonly leaves: readonly number[];
-  /**
-   * Combines this shard's partial-sum rows local [rows, cols] (one row per
-   * image, in order) with every other shard's, into out [cols]: the pairwise
-   * tree over all the batch's rows. Every shard gets the same bits. `local`
-   * may be overwritten.
-   */
-  reduceRows(local: F32Buffer, rows: number, cols: number, out: F32Buffer): void;
   /** Where present, told after each layer's backward: its leaf gradients are complete (a worker hands them on at once). */
-  layerDone?(layer: Layer): void;
+  layerDone?(layer: { leafParams(): Param[] }): void;
 }
 
 /** Number of leaves of a batch of `n`. */
@@ -100,4 +92,19 @@ export function coverLevels(rows: number, nodes: readonly TreeNode[]): Int32Arra
 /** The whole batch as one shard, reduced in place (one thread). */
 export function wholeBatch(be: Backend, n: number): StepShard {
   return { offset: 0, batchSize: n, leaves: leafSizes(n), reduceRows: (local, rows, cols, out) => pairwiseRows(be, local, rows, cols, out) };
+}
+
+/** Leaves [first, end) of `leaves` that worker w of `workers` owns when they are split evenly. */
+export function ownedLeaves(leaves: number, w: number, workers: number): [number, number] {
+  return [Math.floor((w * leaves) / workers), Math.floor(((w + 1) * leaves) / workers)];
+}
+
+/** Images [first, end) of a batch of `n` that worker w of `workers` computes when the leaves are split evenly: its leaves' images. */
+export function ownedImages(n: number, w: number, workers: number): [number, number] {
+  return leafImages(n, ...ownedLeaves(leafCount(n), w, workers));
+}
+
+/** Images [first, end) of leaves [l0, l1) of a batch of `n`. */
+export function leafImages(n: number, l0: number, l1: number): [number, number] {
+  return [Math.min(l0 * LEAF_SIZE, n), Math.min(l1 * LEAF_SIZE, n)];
 }
