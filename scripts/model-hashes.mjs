@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { initBackend } from '../dist/backend/load.js';
 import { createPreset } from '../dist/models/presets.js';
 import { optimizerFromConfig } from '../dist/optim/optimizer.js';
-import { serializeModel } from '../dist/io/modelfile.js';
+import { serializeModel } from '../dist/model-file.js';
 import { readSplit, sampleDir } from '../dist/data/sample.js';
 
 const s = readSplit(sampleDir(), 'train');

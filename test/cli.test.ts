@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { loadModel } from '../ts/io/node.js';
+import { loadModel } from '../ts/model-file-node.js';
 import { initBackend } from '../ts/backend/load.js';
 import { mnistSample } from './data.js';
 
@@ -162,7 +162,7 @@ describe('train, eval, predict', () => {
     const { model } = (await import('../ts/models/presets.js')).createPreset('simple');
     const path = join(dir, 'named.cnnw');
     const names = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
-    (await import('../ts/io/node.js')).saveModel(model, path, { metadata: { classNames: names } });
+    (await import('../ts/model-file-node.js')).saveModel(model, path, { metadata: { classNames: names } });
     const png = new PNG({ width: 28, height: 28 });
     png.data.fill(255);
     for (let y = 6; y < 22; y++) for (let x = 12; x < 15; x++) png.data.fill(0, 4 * (y * 28 + x), 4 * (y * 28 + x) + 3); // a "1"

@@ -37,7 +37,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('%s build', (name, be) 
 
   it('predict makes one pass per conv/dense layer: batch norm folded, relu in the kernel, conv1\'s pooling from its rows; a relu layer after a plain conv fuses too, same bits', async () => {
     const { model } = createPreset('lenet5-bn', { backend: be, seed: 1 });
-    expect(model.inferencePasses()).toEqual([
+    expect(model.net.inferencePasses()).toEqual([
       'zeroPadding2d', 'conv2d+batchNormalization+relu+maxPooling2d', 'conv2d+batchNormalization+relu', 'maxPooling2d',
       'conv2d+batchNormalization+relu', 'flatten', 'dense', 'dropout', 'dense', // flatten, dropout: no work at inference
     ]);
@@ -46,7 +46,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('%s build', (name, be) 
     const m2 = sequential([conv2d({ filters: 6, kernelSize: 5 }), relu(), maxPooling2d({ poolSize: 2 }), flatten(), dense({ units: 20 }), relu(), dense({ units: 10 })],
       { inputShape: [1, 28, 28], backend: be, seed: 3 });
     await m2.fit(mnistSample('train', 512), { optimizer: sgd({ learningRate: 0.05 }), batchSize: 64 });
-    expect(m2.inferencePasses()).toEqual(['conv2d+relu+maxPooling2d', 'flatten', 'dense+relu', 'dense']);
+    expect(m2.net.inferencePasses()).toEqual(['conv2d+relu+maxPooling2d', 'flatten', 'dense+relu', 'dense']);
     const fused = m2.predict(test.images);
     m2.foldBatchNorm = false;
     expect(Array.from(m2.predict(test.images))).toEqual(Array.from(fused));

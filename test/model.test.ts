@@ -12,8 +12,10 @@ import { exponentialDecay, learningRateAt, stepDecay } from '../ts/optim/schedul
 import { createPreset, PRESET_NAMES } from '../ts/models/presets.js';
 import { gradientCheck } from '../ts/gradcheck.js';
 import { constant, normal } from '../ts/init.js';
-import { deserializeModel, serializeModel, ModelFileError } from '../ts/io/modelfile.js';
-import { loadModel, saveModel, writeFileAtomic } from '../ts/io/node.js';
+import { ModelFileError } from '../ts/io/modelfile.js';
+import { deserializeModel, serializeModel } from '../ts/model-file.js';
+import { writeFileAtomic } from '../ts/io/files.js';
+import { loadModel, saveModel } from '../ts/model-file-node.js';
 import { crc32 } from '../ts/io/crc32.js';
 import { mnistSample } from './data.js';
 

@@ -12,7 +12,7 @@ import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../ts/backend/load.js';
 import { importOnnx } from '../ts/interop/onnx-import.js';
-import { serializeModel } from '../ts/io/modelfile.js';
+import { serializeModel } from '../ts/model-file.js';
 import { dense, flatten } from '../ts/layers/index.js';
 import { sequential } from '../ts/model.js';
 

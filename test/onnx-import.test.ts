@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
-import { deserializeModel, serializeModel } from '../ts/io/modelfile.js';
+import { deserializeModel, serializeModel } from '../ts/model-file.js';
 import { importOnnx } from '../ts/interop/onnx-import.js';
 import { createPreset, PRESET_NAMES } from '../ts/models/presets.js';
 import { optimizerFromConfig, sgd } from '../ts/optim/optimizer.js';
@@ -87,7 +87,7 @@ describe('cnn-wasm import', () => {
     const { mkdtempSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
-    const { loadModel } = await import('../ts/io/node.js');
+    const { loadModel } = await import('../ts/model-file-node.js');
     const dir = mkdtempSync(join(tmpdir(), 'cnn-wasm-import-'));
     const bin = new URL('../bin/cnn-wasm.js', import.meta.url).pathname;
     const r = spawnSync(process.execPath, [bin, 'import', new URL('lenet5.onnx', fixtures).pathname, '--out', join(dir, 'l.cnnw'), '--normalization', 'mnist'], { encoding: 'utf8' });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-web';
 import { describe, expect, it } from 'vitest';
-import { saveModel } from '../ts/io/node.js';
+import { saveModel } from '../ts/model-file-node.js';
 import { createPreset, PRESET_NAMES } from '../ts/models/presets.js';
 import { optimizerFromConfig } from '../ts/optim/optimizer.js';
 import { bothBackends } from './helpers.js';

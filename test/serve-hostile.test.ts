@@ -13,7 +13,7 @@ import { crc32, deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../ts/backend/load.js';
 import { decodeImage, pngInflatedSize } from '../ts/image/decode.js';
-import { saveModel } from '../ts/io/node.js';
+import { saveModel } from '../ts/model-file-node.js';
 import { createPreset } from '../ts/models/presets.js';
 import { createPredictor } from '../ts/serve/predictor.js';
 import { escapeLabel, startServer } from '../ts/serve/http.js';

@@ -8,7 +8,7 @@ import { request } from 'node:http';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../ts/backend/load.js';
-import { saveModel } from '../ts/io/node.js';
+import { saveModel } from '../ts/model-file-node.js';
 import { createPreset } from '../ts/models/presets.js';
 import { optimizerFromConfig } from '../ts/optim/optimizer.js';
 import { createPredictor, type Predictor } from '../ts/serve/predictor.js';

@@ -5,14 +5,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../ts/backend/load.js';
-import { serializeModel } from '../ts/io/modelfile.js';
+import { serializeModel } from '../ts/model-file.js';
 import { createPreset } from '../ts/models/presets.js';
 import { optimizerFromConfig } from '../ts/optim/optimizer.js';
 import type { TrainingPool } from '../ts/parallel/pool.js';
 import type { Sequential } from '../ts/model.js';
+import { activePool } from '../ts/train/fit.js';
 import { mnistSample } from './data.js';
 
-const poolOf = (m: Sequential) => (m as unknown as { pool: TrainingPool | null }).pool;
+const poolOf = (m: Sequential): TrainingPool | null => activePool(m);
 
 async function train(backend: 'simd' | 'scalar', preset: string, workers: number, count = 200, batchSize = 64) {
   const be = await initBackend({ backend });
@@ -131,7 +132,7 @@ describe('the calling thread as worker 0', () => {
     const optimizer = optimizerFromConfig(recipe.optimizer);
     const data = mnistSample('train', 300);
     const { TrainingPool } = await import('../ts/parallel/pool.js');
-    const pool = await TrainingPool.create(model, data, workers, 96, undefined, callerComputes);
+    const pool = await TrainingPool.create(model.net, data, workers, 96, undefined, callerComputes);
     expect(pool.callerComputes).toBe(callerComputes);
     expect(pool.liveWorkers).toBe(callerComputes ? workers - 1 : workers);
     const losses: number[] = [];
@@ -166,7 +167,7 @@ describe('leaves split by speed', () => {
     const optimizer = optimizerFromConfig(recipe.optimizer);
     const data = mnistSample('train', 300);
     const { TrainingPool } = await import('../ts/parallel/pool.js');
-    const pool = workers > 1 ? await TrainingPool.create(model, data, workers, 96) : null;
+    const pool = workers > 1 ? await TrainingPool.create(model.net, data, workers, 96) : null;
     if (split) pool!.forceSplit(split);
     const losses: number[] = [];
     for (const [from, n] of [[0, 96], [96, 96], [192, 96], [288, 12], [30, 96]]) {
@@ -207,7 +208,7 @@ describe('leaves split by speed', () => {
     const be = await initBackend({ backend: 'simd' });
     const { model } = createPreset('lenet5-bn', { backend: be, seed: 8 });
     const { TrainingPool } = await import('../ts/parallel/pool.js');
-    const pool = await TrainingPool.create(model, mnistSample('train', 128), 2, maxBatch);
+    const pool = await TrainingPool.create(model.net, mnistSample('train', 128), 2, maxBatch);
     try {
       await f(pool);
     } finally {
@@ -250,7 +251,7 @@ describe('a worker that fails in the middle of a step', () => {
     const { model, recipe } = createPreset('lenet5-bn', { backend: be, seed: 1 });
     const { TrainingPool } = await import('../ts/parallel/pool.js');
     const data = mnistSample('train', 1000);
-    const pool = await TrainingPool.create(model, data, 2, 128, undefined, callerComputes);
+    const pool = await TrainingPool.create(model.net, data, 2, 128, undefined, callerComputes);
     const optimizer = optimizerFromConfig(recipe.optimizer);
     let steps = 0;
     const err = await (async () => {
@@ -299,12 +300,12 @@ describe('combining the gradient columns', () => {
     const data = mnistSample('train', 256);
     const grads = async (slow: boolean) => {
       const { model } = createPreset('lenet5', { backend: be, seed: 6 });
-      const pool = await TrainingPool.create(model, data, 2, 128);
+      const pool = await TrainingPool.create(model.net, data, 2, 128);
       await pool.step(null, 0, 128, 1);
       pool.resetTiming();
       if (slow) pool.injectFault(1, 'late'); // worker 1 hands on its leaves, then waits until every block is combined
       await pool.step(null, 128, 128, 2);
-      const by = pool.blocksBy, g = model.leafParams().map((p) => Buffer.from(p.grad!.view.slice().buffer));
+      const by = pool.blocksBy, g = model.net.leafParams().map((p) => Buffer.from(p.grad!.view.slice().buffer));
       await pool.dispose();
       model.dispose();
       return { by, g };
@@ -432,7 +433,7 @@ describe('barrier waits', () => {
 
 describe('fit on workers', () => {
   it('reports the share of each step the workers waited for one another, and warns once when it is large', async () => {
-    const { WAIT_WARNING } = await import('../ts/train.js');
+    const { WAIT_WARNING } = await import('../ts/train/fit.js');
     const be = await initBackend({ backend: 'simd' });
     const run = async (workers: number, slow: boolean, epochs: number) => {
       const { model, recipe } = createPreset('lenet5-bn', { backend: be, seed: 3 });

@@ -2,7 +2,8 @@
  * Gradient check: backprop gradients vs central differences of the training
  * loss, for sampled entries of every trainable tensor, plus a dead-ReLU report.
  */
-import type { Dataset, Sequential } from './model.js';
+import { netOf, type HasNet } from './engine/net.js';
+import type { Dataset } from './engine/types.js';
 import { Rng } from './rng.js';
 
 /** Result for one parameter tensor. */
@@ -50,7 +51,8 @@ const RELU_OUTPUT_KINDS = new Set(['relu']);
  * one batch). Batch-norm running statistics are restored afterwards, so the
  * model is unchanged.
  */
-export function gradientCheck(model: Sequential, batch: Dataset, o: GradientCheckOptions = {}): GradientCheckResult {
+export function gradientCheck(of: HasNet, batch: Dataset, o: GradientCheckOptions = {}): GradientCheckResult {
+  const model = netOf(of);
   const samples = o.samples ?? 12, h = o.step ?? 5e-3, tol = o.tolerance ?? 0.1, absTol = o.absoluteTolerance ?? 1e-3;
   model.checkDataset(batch, 'gradient check batch');
   const rng = new Rng(o.seed ?? 7);

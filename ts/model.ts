@@ -1,119 +1,59 @@
 /**
- * Sequential: a stack of layers ending in logits, trained with softmax
- * cross-entropy. Shapes are inferred at construction; activations, gradients
- * and parameters stay in wasm memory; each training step reuses the same
- * buffers (grown only for a larger batch).
+ * Sequential: the Keras-style model a user builds, trains, evaluates, saves
+ * and predicts with. It keeps the surface (construct, summary, weights,
+ * predict, evaluate, fit, save, dispose) and delegates the work: the engine
+ * (engine/net.ts) holds the layers and buffers and runs forward, backward and
+ * inference; train/ runs fit's loop over the engine's steps; io/ writes the
+ * model file from the engine's spec and tensors.
  */
-import { getBackend, type Backend } from './backend/load.js';
-import type { F32Buffer, I32Buffer } from './backend/memory.js';
-import { meanOfRows, softmax, softmaxCrossEntropy, softmaxCrossEntropyRows } from './kernels/loss.js';
-import { pairwiseRows } from './kernels/norm.js';
-import { leafCount, wholeBatch, type StepShard } from './layers/step.js';
-import type { TrainingPool } from './parallel/pool.js';
-import { buildPlan, freePlan, type PlanStep } from './inference/fold.js';
-import { checkLoss, fitModel, type FitOptions, type History } from './train.js';
-import { checkBatchSize, checkImages, modelInput } from './input.js';
-import type { ImageLike } from './image/prepare.js';
+import type { Backend } from './backend/load.js';
+import { Net } from './engine/net.js';
+import type { Dataset, Evaluation, LayerStats, Normalization, PredictInput, SequentialOptions, WeightTensor, WeightTensorInput } from './engine/types.js';
 import { toOnnx } from './interop/onnx-export.js';
-import { fmtShape, type Layer, type Param, type Shape } from './layers/layer.js';
-import { Dropout } from './layers/simple.js';
+import { encodeModelFile } from './io/modelfile.js';
+import type { Layer, Param, Shape } from './layers/layer.js';
 import type { Optimizer } from './optim/optimizer.js';
-import { Rng } from './rng.js';
+import { fitNet, type FitOptions, type History } from './train/fit.js';
+import { trainStep } from './train/step.js';
 
 export { checkImages } from './input.js';
-export { TrainingDivergedError } from './train.js';
-export type { BatchLogs, Callbacks, EpochLogs, FitOptions, History } from './train.js';
-
-/** How raw 0..255 pixels become network inputs: x = (pixel * scale - mean) / std. */
-export interface Normalization {
-  scale: number;
-  mean: number;
-  std: number;
-}
-
-/** MNIST statistics used by seed 001: (x/255 - 0.1307) / 0.3081. */
-export const MNIST_NORMALIZATION: Normalization = { scale: 1 / 255, mean: 0.1307, std: 0.3081 };
-
-/**
- * Pixels as the library takes them, one value a pixel and channel, examples
- * back to back: u8 (0..255) is normalised with the model's
- * {@link Normalization}; f32 is used as given and must be finite. (Canvas
- * `ImageData.data` is RGBA, 4 values a pixel: pass the ImageData itself to
- * `predict`, see {@link PredictInput}.)
- */
-export type Images = Uint8Array | Float32Array;
-
-/**
- * What `predict` takes: {@link Images}, or a picture (canvas `ImageData`, or
- * any `{ data, width, height }` of RGBA values) or a list of them, prepared
- * as `cnn-wasm predict` prepares an image file: MNIST's centring for a
- * 1x28x28 (digit) model, else resized to the model's input (gray or RGB).
- */
-export type PredictInput = Images | ImageLike | readonly ImageLike[];
-
-/** Labelled examples. u8 images are normalised with the model's {@link Normalization}; f32 images are used as given. */
-export interface Dataset {
-  /** count * size(inputShape) values, NCHW. */
-  images: Images;
-  labels: ArrayLike<number>;
-  count: number;
-}
-
-/** Options of {@link sequential}. */
-export interface SequentialOptions {
-  /** Shape of one example without the batch dimension, e.g. [1, 28, 28]. */
-  inputShape: Shape;
-  /** Default: the backend of the last `initBackend()`. */
-  backend?: Backend;
-  /** Seed of initialisation (default 0). */
-  seed?: number;
-  /** Applied to u8 inputs (default: MNIST statistics). */
-  normalization?: Normalization;
-  /** Number of classes of the output (checked against the last layer). Default 10. */
-  classes?: number;
-  /** @internal Bounds the parameter values the layers may allocate (model-file loading). */
-  paramBudget?: { values: number; held: number; source: string };
-}
-
-/** One tensor of {@link Sequential.getWeights}. */
-export interface WeightTensor {
-  name: string;
-  shape: number[];
-  values: Float32Array;
-}
-
-/** One tensor for {@link Sequential.setWeights}. */
-export interface WeightTensorInput {
-  name: string;
-  values: ArrayLike<number>;
-  /** Checked against the model's when given. */
-  shape?: readonly number[];
-}
-
-/** Loss and accuracy (a fraction) over a data set. */
-export interface Evaluation {
-  loss: number;
-  accuracy: number;
-}
-
-/** Activation statistics of one layer after the last forward pass. */
-export interface LayerStats {
-  layer: string;
-  kind: string;
-  maxAbs: number;
-  /** Fraction of exactly-zero outputs (dead units for relu outputs). */
-  zeroFraction: number;
-}
+export { Net } from './engine/net.js';
+export { MNIST_NORMALIZATION } from './engine/types.js';
+export type { Dataset, Evaluation, Images, LayerStats, Normalization, PredictInput, SequentialOptions, WeightTensor, WeightTensorInput } from './engine/types.js';
+export { TrainingDivergedError } from './train/step.js';
+export type { BatchLogs, Callbacks, EpochLogs, FitOptions, History } from './train/fit.js';
 
 export class Sequential {
-  readonly layers: Layer[];
-  readonly inputShape: Shape;
-  readonly backend: Backend;
-  readonly seed: number;
-  readonly classes: number;
-  normalization: Normalization;
+  /** The engine under this model: its layers, buffers, training steps and inference. Worker pools and model files build and drive engines. */
+  readonly net: Net;
   /** Set to true (e.g. from a callback or a signal handler) to stop fit after the current step. */
   stopTraining = false;
+  private fitting = false;
+
+  constructor(layers: Layer[], o: SequentialOptions);
+  /** A model over an engine already built (model files, ONNX import): see {@link Sequential.fromNet}. */
+  constructor(net: Net);
+  constructor(layers: Layer[] | Net, o?: SequentialOptions) {
+    this.net = layers instanceof Net ? layers : new Net(layers, o!);
+  }
+
+  /** The model of an engine built elsewhere (a model file's, an ONNX graph's). */
+  static fromNet(net: Net): Sequential {
+    return new Sequential(net);
+  }
+
+  get layers(): Layer[] { return this.net.layers; }
+  get inputShape(): Shape { return this.net.inputShape; }
+  get backend(): Backend { return this.net.backend; }
+  get seed(): number { return this.net.seed; }
+  get classes(): number { return this.net.classes; }
+  /** How u8 pixels become inputs (change it with setNormalization). */
+  get normalization(): Normalization { return this.net.normalization; }
+  /** Values in one example. */
+  get inputSize(): number { return this.net.inputSize; }
+  /** Number of trainable values. */
+  get trainableCount(): number { return this.net.trainableCount; }
+
   /**
    * Whether inference folds each batch norm into the conv/dense layer before
    * it and fuses the relu (and, after LeNet-like first convs, the 2x2 max
@@ -121,82 +61,18 @@ export class Sequential {
    * same results to float rounding (about 1e-7 on probabilities). Default
    * true; training is never folded. False runs every layer on its own.
    */
-  foldBatchNorm = true;
-  /** Set while a `predict(.., { layerOutputs: true })` runs. */
-  private unfused = false;
-  /** When set, receives the time of each layer's forward/backward and of the optimiser step (profiling). */
-  profiler: ((layer: string, phase: 'forward' | 'backward' | 'update', ms: number) => void) | null = null;
-  private lut = new Float32Array(256);
-  private xBuf: F32Buffer | null = null;
-  /** u8 pixels staged in wasm memory (viewed as bytes) and the normalisation table there. */
-  private pixelBuf: I32Buffer | null = null;
-  private lutBuf: F32Buffer | null = null;
-  private labelBuf: I32Buffer | null = null;
-  /** Logits computed elsewhere, for scoreLogits. */
-  private logitsBuf: F32Buffer | null = null;
-  private dlogits: F32Buffer | null = null;
-  private lossRows: F32Buffer | null = null;
-  private probs: F32Buffer | null = null;
-  private firstParamLayer: number;
-  private lastBatch = 0;
-  private disposed = false;
-  private fitting = false;
-  private weightsVersion = 0;
-  private plan: { version: number; steps: PlanStep[] } | null = null;
-  private pool: TrainingPool | null = null;
+  get foldBatchNorm(): boolean { return this.net.foldBatchNorm; }
+  set foldBatchNorm(v: boolean) { this.net.foldBatchNorm = v; }
 
-  constructor(layers: Layer[], o: SequentialOptions) {
-    if (layers.length === 0) throw new Error('sequential: needs at least one layer');
-    if (!Array.isArray(o.inputShape) || o.inputShape.length === 0 || !o.inputShape.every((d) => Number.isInteger(d) && d >= 1)) {
-      throw new Error(`sequential: inputShape must be positive integers like [1, 28, 28], got ${JSON.stringify(o.inputShape)}`);
-    }
-    this.backend = o.backend ?? getBackend();
-    this.layers = layers;
-    this.inputShape = [...o.inputShape];
-    this.seed = o.seed ?? 0;
-    this.classes = o.classes ?? 10;
-    this.normalization = o.normalization ?? MNIST_NORMALIZATION;
-    this.setNormalization(this.normalization);
-    const counts = new Map<string, number>();
-    const names = new Set<string>();
-    for (const l of layers) {
-      if (!l.name) {
-        const k = (counts.get(l.kind) ?? 0) + 1;
-        counts.set(l.kind, k);
-        l.name = `${l.kind}_${k}`;
-      }
-      if (names.has(l.name)) throw new Error(`sequential: two layers are named '${l.name}'`);
-      names.add(l.name);
-    }
-    const rng = new Rng(this.seed);
-    let shape = this.inputShape;
-    layers.forEach((l, i) => {
-      if (l instanceof Dropout) l.index = i;
-      shape = l.build(shape, { backend: this.backend, rng, paramBudget: o.paramBudget });
-    });
-    if (shape.length !== 1 || shape[0] !== this.classes) {
-      throw new Error(`sequential: the last layer '${layers[layers.length - 1].name}' outputs ${fmtShape(shape)}, expected (${this.classes}) logits — end with dense({ units: ${this.classes} })`);
-    }
-    this.firstParamLayer = layers.findIndex((l) => l.params().some((p) => p.grad));
-  }
+  /** When set, receives the time of each layer's forward/backward and of the optimiser step (profiling). */
+  get profiler(): Net['profiler'] { return this.net.profiler; }
+  set profiler(p: Net['profiler']) { this.net.profiler = p; }
 
   /** Changes how u8 pixels are normalised. */
-  setNormalization(n: Normalization): void {
-    if (![n.scale, n.mean, n.std].every(Number.isFinite) || n.std === 0) throw new Error(`normalization: scale, mean and std must be finite and std non-zero, got ${JSON.stringify(n)}`);
-    this.normalization = { ...n };
-    for (let v = 0; v < 256; v++) this.lut[v] = (v * n.scale - n.mean) / n.std;
-    this.lutBuf?.set(this.lut);
-  }
-
-  /** Values in one example. */
-  get inputSize(): number {
-    return this.inputShape.reduce((a, b) => a * b, 1);
-  }
+  setNormalization(n: Normalization): void { this.net.setNormalization(n); }
 
   /** Every parameter and statistic tensor, in model-file order. */
-  params(): Param[] {
-    return this.layers.flatMap((l) => l.params());
-  }
+  params(): Param[] { return this.net.params(); }
 
   /**
    * Copies of every parameter and statistic, in model-file order: conv
@@ -204,10 +80,7 @@ export class Sequential {
    * dense kernels [in, out] (PyTorch's Linear.weight transposed), biases,
    * batch norm's gamma, beta, runningMean, runningVar.
    */
-  getWeights(): WeightTensor[] {
-    this.checkAlive();
-    return this.params().map((p) => ({ name: p.name, shape: [...p.shape], values: p.value.toArray() as Float32Array }));
-  }
+  getWeights(): WeightTensor[] { return this.net.getWeights(); }
 
   /**
    * Sets some or all tensors from a list of {name, values, shape?} or a record
@@ -215,22 +88,14 @@ export class Sequential {
    * getWeights()'s, each length (and shape, when given) must match, and every
    * value must be finite; nothing is written unless all are right.
    */
-  setWeights(weights: readonly WeightTensorInput[] | Record<string, ArrayLike<number>>): void {
-    this.checkAlive();
-    const list: WeightTensorInput[] = Array.isArray(weights) ? [...weights] : Object.entries(weights).map(([name, values]) => ({ name, values }));
-    const byName = new Map(this.params().map((p) => [p.name, p]));
-    const checked = list.map((w) => {
-      const p = byName.get(w?.name);
-      if (!p) throw new Error(`setWeights: no tensor named ${JSON.stringify(w?.name)} (the model's: ${[...byName.keys()].join(', ')})`);
-      if (w.shape !== undefined && fmtShape(w.shape) !== fmtShape(p.shape)) throw new Error(`setWeights: ${p.name} has shape ${fmtShape(p.shape)}, got ${fmtShape(w.shape)}`);
-      const v = w.values;
-      if (!v || typeof v.length !== 'number' || v.length !== p.value.length) throw new Error(`setWeights: ${p.name} ${fmtShape(p.shape)} takes ${p.value.length} values, got ${v?.length ?? 'none'}`);
-      for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) throw new Error(`setWeights: ${p.name} value ${v[i]} at index ${i} is not finite`);
-      return [p, v] as const;
-    });
-    for (const [p, v] of checked) p.value.view.set(v);
-    this.weightsChanged();
-  }
+  setWeights(weights: readonly WeightTensorInput[] | Record<string, ArrayLike<number>>): void { this.net.setWeights(weights); }
+
+  /**
+   * Tells the model its weights changed outside fit (e.g. values written into
+   * its parameters), so inference folds batch norm again. fit, loading and the
+   * optimiser's steps call it themselves.
+   */
+  weightsChanged(): void { this.net.weightsChanged(); }
 
   /**
    * The model as an ONNX file's bytes (opset 13): input `pixels` float
@@ -238,274 +103,23 @@ export class Sequential {
    * `probabilities` [N, classes] (softmax in the graph). See interop/onnx-export.ts.
    */
   toOnnx(): Uint8Array {
-    this.checkAlive();
-    return toOnnx(this);
-  }
-
-  /** Number of trainable values. */
-  get trainableCount(): number {
-    return this.params().filter((p) => p.grad).reduce((s, p) => s + p.value.length, 0);
+    this.net.checkAlive();
+    return toOnnx(this.net);
   }
 
   /** A Keras-like table: layer, output shape, parameter count. */
-  summary(): string {
-    const rows = this.layers.map((l) => [`${l.name} (${l.kind})`, `(None, ${l.outputShape.join(', ')})`, String(l.params().reduce((s, p) => s + p.value.length, 0))]);
-    const head = ['Layer (type)', 'Output shape', 'Param #'];
-    const w = [0, 1, 2].map((i) => Math.max(head[i].length, ...rows.map((r) => r[i].length)) + 2);
-    const line = (r: string[]) => r[0].padEnd(w[0]) + r[1].padEnd(w[1]) + r[2].padStart(w[2]);
-    const total = this.params().reduce((s, p) => s + p.value.length, 0);
-    const trainable = this.trainableCount;
-    const sep = '='.repeat(w[0] + w[1] + w[2]);
-    return [
-      `Model: sequential, input ${fmtShape(this.inputShape)}, backend ${this.backend.name}`,
-      sep, line(head), sep, ...rows.map(line), sep,
-      `Total params: ${total.toLocaleString('en-US')}`,
-      `Trainable params: ${trainable.toLocaleString('en-US')}`,
-      `Non-trainable params: ${(total - trainable).toLocaleString('en-US')}`,
-    ].join('\n');
-  }
+  summary(): string { return this.net.summary(); }
 
-  private checkAlive(): void {
-    if (this.disposed) throw new Error('model: used after dispose()');
-  }
-
-  private stage(n: number): F32Buffer {
-    const need = n * this.inputSize;
-    if (!this.xBuf || this.xBuf.length < need) {
-      this.xBuf?.free();
-      this.xBuf = this.backend.heap.alloc(need);
-    }
-    return this.xBuf;
-  }
-
-  /** Copies examples idx[from..from+n) (or from..from+n when idx is null) into wasm memory, normalised. */
-  private loadBatch(data: Dataset, idx: ArrayLike<number> | null, from: number, n: number, withLabels: boolean): F32Buffer {
-    const size = this.inputSize;
-    const x = this.stage(n);
-    const imgs = data.images as Uint8Array | Float32Array; // checkDataset / checkImages made it so
-    if (imgs instanceof Uint8Array) {
-      // Copy the bytes into wasm memory, then normalise there through the table.
-      const bytes = n * size;
-      if (!this.pixelBuf || this.pixelBuf.length * 4 < bytes) {
-        this.pixelBuf?.free();
-        this.pixelBuf = this.backend.heap.allocI32(Math.ceil(bytes / 4));
-      }
-      if (!this.lutBuf) this.lutBuf = this.backend.heap.from(this.lut);
-      const pv = new Uint8Array(this.backend.heap.memory.buffer, this.pixelBuf.ptr, bytes); // after the last allocation
-      for (let b = 0; b < n; b++) {
-        const e = idx ? idx[from + b] : from + b;
-        pv.set(imgs.subarray(e * size, (e + 1) * size), b * size);
-      }
-      this.backend.k.lut_u8(this.pixelBuf.ptr, this.lutBuf.ptr, x.ptr, bytes);
-    } else {
-      const xv = x.view;
-      for (let b = 0; b < n; b++) {
-        const e = idx ? idx[from + b] : from + b;
-        xv.set(imgs.subarray(e * size, (e + 1) * size), b * size);
-      }
-    }
-    if (withLabels) this.stageLabels(data.labels, idx, from, n);
-    return x;
-  }
-
-  /** Copies labels[idx[from..from+n)] (or labels[from..from+n)) into wasm memory. */
-  private stageLabels(labels: ArrayLike<number>, idx: ArrayLike<number> | null, from: number, n: number): void {
-    if (!this.labelBuf || this.labelBuf.length < n) {
-      this.labelBuf?.free();
-      this.labelBuf = this.backend.heap.allocI32(Math.max(n, 1));
-    }
-    const lv = this.labelBuf.view;
-    for (let b = 0; b < n; b++) lv[b] = labels[idx ? idx[from + b] : from + b];
-  }
-
-  /** @internal Stages examples idx[from..from+n) (or from..) and their labels in wasm memory; returns the input buffer. */
-  stageBatch(data: Dataset, idx: ArrayLike<number> | null, from: number, n: number): F32Buffer {
-    return this.loadBatch(data, idx, from, n, true);
-  }
-
-  /** Validates a data set against the input shape and classes. */
-  checkDataset(d: Dataset, what = 'data'): Dataset {
-    const size = this.inputSize;
-    if (typeof d !== 'object' || d === null) throw new Error(`${what}: expected { images, labels, count }, got ${d === null ? 'null' : typeof d}`);
-    if (!Number.isInteger(d.count) || d.count < 1) throw new Error(`${what}: count must be a positive integer, got ${d.count}`);
-    const images = checkImages(d.images, what);
-    if (d.labels === null || typeof d.labels !== 'object' || typeof d.labels.length !== 'number') throw new Error(`${what}: labels must be an array of class indices`);
-    if (images.length !== d.count * size) {
-      throw new Error(`${what}: ${images.length} pixel values for ${d.count} examples of shape ${fmtShape(this.inputShape)} (expected ${d.count * size})`);
-    }
-    if (d.labels.length < d.count) throw new Error(`${what}: ${d.labels.length} labels for ${d.count} examples`);
-    for (let i = 0; i < d.count; i++) {
-      const l = d.labels[i];
-      if (!Number.isInteger(l) || l < 0 || l >= this.classes) throw new Error(`${what}: label ${l} at index ${i} is outside 0..${this.classes - 1}`);
-    }
-    return images === d.images ? d : { images, labels: d.labels, count: d.count };
-  }
-
-  /** Forward pass over n staged examples; returns the logits buffer [n, classes]. */
-  forwardBuffer(x: F32Buffer, n: number, training: boolean, stepSeed = 0, shard?: StepShard): F32Buffer {
-    this.checkAlive();
-    if (training) this.weightsChanged(); // batch norm's running statistics move
-    else if (this.foldBatchNorm && !this.profiler && !this.unfused) return this.inferFolded(x, n);
-    let h = x;
-    const ctx = { training, stepSeed, shard: training ? shard ?? wholeBatch(this.backend, n) : undefined };
-    const prof = this.profiler;
-    for (const l of this.layers) {
-      const t0 = prof ? performance.now() : 0;
-      const input = h;
-      h = l.forward(h, n, ctx);
-      l.outputStale = h === input; // passed its input on: any 'y' it holds is older
-      if (prof) prof(l.name, 'forward', performance.now() - t0);
-    }
-    this.lastBatch = n;
-    return h;
-  }
+  /** Validates a data set against the input shape and classes (fit, evaluate and the pools call it). */
+  checkDataset(d: Dataset, what = 'data'): Dataset { return this.net.checkDataset(d, what); }
 
   /**
-   * Tells the model its weights changed outside fit (e.g. values written into
-   * its parameters), so inference folds batch norm again. fit, loading and the
-   * optimiser's steps call it themselves.
-   */
-  weightsChanged(): void {
-    this.weightsVersion++;
-  }
-
-  /** @internal How many times the weights changed (inference pools copy them when it moves). */
-  get weightsRevision(): number {
-    return this.weightsVersion;
-  }
-
-  /** The inference plan for the current weights (rebuilt when they changed). */
-  private currentPlan(): PlanStep[] {
-    if (!this.plan || this.plan.version !== this.weightsVersion) {
-      if (this.plan) freePlan(this.plan.steps);
-      this.plan = { version: this.weightsVersion, steps: buildPlan(this.layers, this.backend) };
-    }
-    return this.plan.steps;
-  }
-
-  /**
-   * @internal The passes `predict` makes, each naming the layers it covers
-   * (`conv2d+batchNormalization+relu`: one kernel call with folded weights and
-   * the relu in its epilogue).
-   */
-  inferencePasses(): string[] {
-    let i = 0;
-    return this.currentPlan().map((s) => {
-      const covers = 'covers' in s ? s.covers : 1;
-      const kinds = this.layers.slice(i, i + covers).map((l) => l.kind);
-      i += covers;
-      return kinds.join('+');
-    });
-  }
-
-  /** The inference pass with batch norm folded and relus fused (rebuilt when the weights changed). */
-  private inferFolded(x: F32Buffer, n: number): F32Buffer {
-    let h = x, i = 0;
-    const ctx = { training: false, stepSeed: 0 };
-    for (const s of this.currentPlan()) {
-      const covers = 'covers' in s ? s.covers : 1;
-      // A fused step computes none of its layers' own outputs.
-      const input = h;
-      h = 'kernel' in s ? s.layer.inferWith(h, n, s.kernel, s.bias, s.relu, s.pool2) : s.layer.forward(h, n, ctx);
-      for (let j = i; j < i + covers; j++) this.layers[j].outputStale = covers > 1 || h === input;
-      i += covers;
-    }
-    this.lastBatch = n;
-    return h;
-  }
-
-  /** Backward from dlogits through every layer: leaf gradients (and batch norm's whole ones). */
-  private backwardBuffer(dlogits: F32Buffer, n: number, shard: StepShard): void {
-    let g: F32Buffer | null = dlogits;
-    const prof = this.profiler;
-    const ctx = { shard };
-    for (let i = this.layers.length - 1; i >= 0 && g; i--) {
-      const t0 = prof ? performance.now() : 0;
-      g = this.layers[i].backward(g, n, i > this.firstParamLayer, ctx);
-      if (prof) prof(this.layers[i].name, 'backward', performance.now() - t0);
-      shard.layerDone?.(this.layers[i]);
-    }
-  }
-
-  /**
-   * @internal One shard of a training step on n staged examples (labels staged
-   * too): forward, per-row losses, backward. Weight gradients are left per
-   * leaf in each parameter's `leafGrads`. Returns the rows' losses (valid until
-   * the next call) and how many were classified correctly.
-   */
-  shardStep(x: F32Buffer, n: number, shard: StepShard, stepSeed: number): { losses: Float32Array; correct: number } {
-    const logits = this.forwardBuffer(x, n, true, stepSeed, shard);
-    const correct = this.correct(logits, n);
-    const k = this.classes;
-    if (!this.dlogits || this.dlogits.length < n * k) {
-      this.dlogits?.free();
-      this.dlogits = this.backend.heap.alloc(n * k);
-    }
-    if (!this.lossRows || this.lossRows.length < n) {
-      this.lossRows?.free();
-      this.lossRows = this.backend.heap.alloc(n);
-    }
-    softmaxCrossEntropyRows(this.backend, logits, this.labelBuf!, this.dlogits, this.lossRows, n, k, shard.batchSize);
-    this.backwardBuffer(this.dlogits, n, shard);
-    return { losses: this.lossRows.view.subarray(0, n), correct };
-  }
-
-  /** @internal The parameters whose gradients are combined over leaves, in model order. */
-  leafParams(): Param[] {
-    return this.layers.flatMap((l) => l.leafParams());
-  }
-
-  /** Combines the leaves' gradients of the whole batch (all local) into each parameter's grad. */
-  private combineLeafGradients(leaves: number): void {
-    for (const p of this.leafParams()) {
-      const size = p.value.length;
-      pairwiseRows(this.backend, p.leafGrads!.sub(0, leaves * size), leaves, size, p.grad!);
-    }
-  }
-
-  /** Forward and backward of a whole batch in this thread; returns its mean loss and correct count. */
-  private localStep(x: F32Buffer, n: number, stepSeed: number): { loss: number; correct: number } {
-    const r = this.shardStep(x, n, wholeBatch(this.backend, n), stepSeed);
-    const loss = meanOfRows(r.losses, n);
-    this.combineLeafGradients(leafCount(n));
-    return { loss, correct: r.correct };
-  }
-
-  /** Mean loss of the staged batch; writes dlogits. */
-  private lossAndGrad(logits: F32Buffer, n: number): number {
-    const k = this.classes;
-    if (!this.dlogits || this.dlogits.length < n * k) {
-      this.dlogits?.free();
-      this.dlogits = this.backend.heap.alloc(n * k);
-    }
-    return softmaxCrossEntropy(this.backend, logits, this.labelBuf!, this.dlogits, n, k);
-  }
-
-  private correct(logits: F32Buffer, n: number): number {
-    const k = this.classes;
-    const z = logits.view, lv = this.labelBuf!.view;
-    let c = 0;
-    for (let r = 0; r < n; r++) {
-      let best = 0;
-      for (let j = 1; j < k; j++) if (z[r * k + j] > z[r * k + best]) best = j;
-      if (best === lv[r]) c++;
-    }
-    return c;
-  }
-
-  /**
-   * One training step on examples idx[from..from+n): forward, loss, backward,
-   * optimiser update. Returns the mean loss and the number classified correctly.
+   * One training step on examples idx[from..from+n) on this thread: forward,
+   * loss, backward, optimiser update. Returns the mean loss and the number
+   * classified correctly.
    */
   trainStep(data: Dataset, idx: Uint32Array | null, from: number, n: number, optimizer: Optimizer, stepSeed: number): { loss: number; correct: number } {
-    const x = this.loadBatch(data, idx, from, n, true);
-    const { loss, correct } = this.localStep(x, n, stepSeed);
-    checkLoss(loss, optimizer);
-    const t0 = this.profiler ? performance.now() : 0;
-    optimizer.step(this.backend, this.params());
-    this.weightsChanged();
-    if (this.profiler) this.profiler('optimizer', 'update', performance.now() - t0);
-    return { loss, correct };
+    return trainStep(this.net, data, idx, from, n, optimizer, stepSeed);
   }
 
   /**
@@ -513,190 +127,66 @@ export class Sequential {
    * without updating anything but the gradients (and batch-norm running
    * statistics). Returns the mean loss. Used by gradient checks and tests.
    */
-  computeGradients(data: Dataset, from: number, n: number, stepSeed = 0): number {
-    this.checkAlive();
-    return this.localStep(this.loadBatch(data, null, from, n, true), n, stepSeed).loss;
-  }
+  computeGradients(data: Dataset, from: number, n: number, stepSeed = 0): number { return this.net.computeGradients(data, from, n, stepSeed); }
 
   /** Training-mode loss on examples from..from+n (same dropout masks for the same stepSeed). */
-  trainingLoss(data: Dataset, from: number, n: number, stepSeed = 0): number {
-    this.checkAlive();
-    const logits = this.forwardBuffer(this.loadBatch(data, null, from, n, true), n, true, stepSeed);
-    const k = this.classes;
-    const scratch = this.backend.heap.alloc(n * k), rows = this.backend.heap.alloc(n);
-    try {
-      softmaxCrossEntropyRows(this.backend, logits, this.labelBuf!, scratch, rows, n, k, n);
-      return meanOfRows(rows.view, n);
-    } finally {
-      scratch.free();
-      rows.free();
-    }
-  }
+  trainingLoss(data: Dataset, from: number, n: number, stepSeed = 0): number { return this.net.trainingLoss(data, from, n, stepSeed); }
 
-  /** Trains for `epochs` over `data`; resolves to the history (see train.ts). */
+  /** Trains for `epochs` over `data`; resolves to the history (see train/fit.ts). */
   async fit(data: Dataset, o: FitOptions): Promise<History> {
-    this.checkAlive();
+    this.net.checkAlive();
     if (this.fitting) throw new Error('fit: this model is already training; wait for the running fit to finish (or set stopTraining) before starting another');
     this.fitting = true;
     try {
-      return await fitModel(this, data, o, (pool) => (this.pool = pool));
+      return await fitNet(this.net, data, o, this);
     } finally {
       this.fitting = false;
-      this.pool = null;
     }
   }
 
   /** The name of the first parameter tensor holding a NaN or infinity, or null. */
-  firstNonFiniteParam(): string | null {
-    for (const p of this.params()) {
-      const v = p.value.view;
-      for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) return p.name;
-    }
-    return null;
-  }
+  firstNonFiniteParam(): string | null { return this.net.firstNonFiniteParam(); }
 
   /** Mean loss and accuracy over a data set (inference mode). */
-  evaluate(data: Dataset, o: { batchSize?: number } = {}): Evaluation {
-    this.checkAlive();
-    data = this.checkDataset(data, 'evaluate data');
-    const bs = checkBatchSize(o.batchSize ?? 256, 'evaluate');
-    let lossSum = 0, correct = 0;
-    for (let from = 0; from < data.count; from += bs) {
-      const n = Math.min(bs, data.count - from);
-      const r = this.evaluateChunk(data, from, n);
-      correct += r.correct;
-      lossSum += r.loss * n;
-    }
-    return { loss: lossSum / data.count, accuracy: correct / data.count };
-  }
-
-  /** @internal Inference on examples from..from+n: their mean loss (f32) and how many are right. */
-  evaluateChunk(data: Dataset, from: number, n: number): { loss: number; correct: number } {
-    const logits = this.forwardBuffer(this.loadBatch(data, null, from, n, true), n, false);
-    return { correct: this.correct(logits, n), loss: this.lossAndGrad(logits, n) };
-  }
-
-  /** @internal Inference logits of examples from..from+n (a view of wasm memory, valid until the next call). */
-  logitsChunk(data: Dataset, from: number, n: number): Float32Array {
-    return this.forwardBuffer(this.loadBatch(data, null, from, n, false), n, false).view.subarray(0, n * this.classes);
-  }
-
-  /**
-   * @internal evaluateChunk's result from the logits [n, classes] of examples
-   * with labels[from..from+n), computed elsewhere (by inference workers).
-   */
-  scoreLogits(logits: Float32Array, labels: ArrayLike<number>, from: number, n: number): { loss: number; correct: number } {
-    const k = this.classes;
-    if (!this.logitsBuf || this.logitsBuf.length < n * k) {
-      this.logitsBuf?.free();
-      this.logitsBuf = this.backend.heap.alloc(Math.max(n * k, 1));
-    }
-    this.stageLabels(labels, null, from, n);
-    const buf = this.logitsBuf.sub(0, n * k);
-    buf.view.set(logits.subarray(0, n * k));
-    return { correct: this.correct(buf, n), loss: this.lossAndGrad(buf, n) };
-  }
-
-  /** @internal Class probabilities of examples from..from+n of `data` (a view of wasm memory, valid until the next call). */
-  predictChunk(data: Dataset, from: number, n: number): Float32Array {
-    const k = this.classes;
-    const logits = this.forwardBuffer(this.loadBatch(data, null, from, n, false), n, false);
-    if (!this.probs || this.probs.length < n * k) {
-      this.probs?.free();
-      this.probs = this.backend.heap.alloc(n * k);
-    }
-    softmax(this.backend, logits, this.probs, n, k);
-    return this.probs.view.subarray(0, n * k);
-  }
+  evaluate(data: Dataset, o: { batchSize?: number } = {}): Evaluation { return this.net.evaluate(data, o); }
 
   /**
    * Class probabilities for `count` examples (u8 pixels are normalised, f32 used
-   * as given). Returns a new Float32Array [count, classes]. With `layerOutputs`,
-   * every layer runs on its own (no folding or fusion; probabilities within
-   * about 1e-6 of the fused pass, the same classes), so each layer's
-   * `lastOutput()` and `activationStats()` describe this call; without it a
-   * layer fused into another has no output of its own (lastOutput() is null).
+   * as given, pictures prepared: see {@link PredictInput}). Returns a new
+   * Float32Array [count, classes]. With `layerOutputs`, every layer runs on
+   * its own (no folding or fusion; probabilities within about 1e-6 of the
+   * fused pass, the same classes), so each layer's `lastOutput()` and
+   * `activationStats()` describe this call; without it a layer fused into
+   * another has no output of its own (lastOutput() is null).
    */
-  predict(input: PredictInput, o: { batchSize?: number; layerOutputs?: boolean } = {}): Float32Array {
-    this.checkAlive();
-    if (o.layerOutputs !== undefined && typeof o.layerOutputs !== 'boolean') throw new Error(`predict: layerOutputs must be true or false, got ${JSON.stringify(o.layerOutputs)}`);
-    if (o.layerOutputs) {
-      this.unfused = true;
-      try {
-        return this.predict(input, { ...o, layerOutputs: false });
-      } finally {
-        this.unfused = false;
-      }
-    }
-    const images = modelInput(input, this.inputShape, 'predict');
-    const size = this.inputSize;
-    if (images.length === 0 || images.length % size !== 0) {
-      throw new Error(`predict: ${images.length} values is not a whole number of examples of shape ${fmtShape(this.inputShape)} (${size} values each)`);
-    }
-    const count = images.length / size, k = this.classes, bs = checkBatchSize(o.batchSize ?? 256, 'predict');
-    const out = new Float32Array(count * k);
-    const data: Dataset = { images, labels: [], count };
-    for (let from = 0; from < count; from += bs) {
-      const n = Math.min(bs, count - from);
-      out.set(this.predictChunk(data, from, n), from * k);
-    }
-    return out;
-  }
+  predict(input: PredictInput, o: { batchSize?: number; layerOutputs?: boolean } = {}): Float32Array { return this.net.predict(input, o); }
 
   /** The most probable class of each example. */
-  predictClass(images: PredictInput): Int32Array {
-    const p = this.predict(images), k = this.classes;
-    const out = new Int32Array(p.length / k);
-    for (let r = 0; r < out.length; r++) {
-      let best = 0;
-      for (let j = 1; j < k; j++) if (p[r * k + j] > p[r * k + best]) best = j;
-      out[r] = best;
-    }
-    return out;
-  }
+  predictClass(images: PredictInput): Int32Array { return this.net.predictClass(images); }
 
   /** Per-layer max |activation| and zero fraction over the last forward batch. */
-  activationStats(): LayerStats[] {
-    const n = this.lastBatch;
-    return this.layers.flatMap((l) => {
-      const y = l.lastOutput();
-      if (!y || n === 0) return [];
-      const v = y.view.subarray(0, n * l.outputSize);
-      let mx = 0, zeros = 0;
-      for (let i = 0; i < v.length; i++) {
-        const a = Math.abs(v[i]);
-        if (a > mx) mx = a;
-        if (v[i] === 0) zeros++;
-      }
-      return [{ layer: l.name, kind: l.kind, maxAbs: mx, zeroFraction: zeros / v.length }];
-    });
-  }
+  activationStats(): LayerStats[] { return this.net.activationStats(); }
 
   /**
    * Saves the model file at `path` (Node only; atomic). Pass the optimizer to make
    * a checkpoint that training can resume from. In a browser use serializeModel.
    */
   async save(path: string, o: { optimizer?: Optimizer; metadata?: Record<string, unknown> } = {}): Promise<void> {
-    this.checkAlive();
+    this.net.checkAlive();
     if (!(typeof process === 'object' && typeof process.versions?.node === 'string')) {
       throw new Error('model.save(path) needs Node; in a browser, serializeModel(model) gives the bytes of the same file');
     }
+    const bytes = encodeModelFile(this.net, o);
     // A computed specifier: bundlers for the browser neither follow it nor copy
-    // the file as an asset, so browser bundles never include node:fs.
-    const nodeIo = './io/node.js';
-    const io = (await import(/* @vite-ignore */ /* webpackIgnore: true */ new URL(/* webpackIgnore: true */ nodeIo, import.meta.url).href)) as typeof import('./io/node.js');
-    io.saveModel(this, path, o);
+    // the file as an asset, so browser bundles never include node:fs. (io/files
+    // writes bytes; it imports nothing of the model.)
+    const files = './io/files.js';
+    const io = (await import(/* @vite-ignore */ /* webpackIgnore: true */ new URL(/* webpackIgnore: true */ files, import.meta.url).href)) as typeof import('./io/files.js');
+    io.writeFileAtomic(path, bytes);
   }
 
-  /** Frees all wasm memory of the model; it cannot be used afterwards. Idempotent. */
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    void this.pool?.dispose();
-    for (const l of this.layers) l.dispose();
-    if (this.plan) freePlan(this.plan.steps);
-    for (const b of [this.xBuf, this.labelBuf, this.logitsBuf, this.dlogits, this.lossRows, this.probs, this.pixelBuf, this.lutBuf]) b?.free();
-  }
+  /** Frees all wasm memory of the model; it cannot be used afterwards (a fit in progress stops at its next step). Idempotent. */
+  dispose(): void { this.net.dispose(); }
 }
 
 /** Builds a model: `sequential([conv2d(...), ...], { inputShape: [1, 28, 28] })`. */

@@ -2,7 +2,8 @@
  * Node-only additions (file system): `import { saveModel, loadModel } from 'cnn-wasm/node'`.
  * Kept apart from the main entry so browser bundles never see node:fs.
  */
-export { saveModel, loadModel, writeFileAtomic } from './io/node.js';
+export { saveModel, loadModel } from './model-file-node.js';
+export { writeFileAtomic } from './io/files.js';
 export { readSplit, sampleDir } from './data/sample.js';
 export { MAX_IDX_VALUES } from './data/idx.js';
 export { parseIdx } from './data/idx-node.js';

@@ -102,7 +102,7 @@ export async function benchWorkers(o: WorkerBenchOptions): Promise<{ rows: Worke
       if (w === 1) {
         contenders.push({ threads: 1, system: 'cnn-wasm', fn: async () => { model.trainStep(data, null, 0, batch, opt, step++); }, close: () => { model.dispose(); opt.dispose(); } });
       } else {
-        const pool = await TrainingPool.create(model, data, w, batch);
+        const pool = await TrainingPool.create(model.net, data, w, batch);
         contenders.push({
           threads: w, system: 'cnn-wasm', pool,
           fn: async () => {

@@ -6,7 +6,7 @@ import type { Dataset } from '../model.js';
 import { UsageError, parseBackend } from './options.js';
 import { initBackend } from '../backend/load.js';
 import { ModelFileError } from '../io/modelfile.js';
-import { loadModel } from '../io/node.js';
+import { loadModel } from '../model-file-node.js';
 import { MAGIC } from '../io/modelfile.js';
 import { imageFormat } from '../image/decode.js';
 import { decodeModel } from '../interop/onnx-proto.js';

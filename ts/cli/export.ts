@@ -1,7 +1,7 @@
 /** `cnn-wasm export <model> --format onnx --out FILE`: a model file as ONNX, for any ONNX runtime. */
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { checkWritable, writeFileAtomic } from '../io/node.js';
+import { checkWritable, writeFileAtomic } from '../io/files.js';
 import { FileProblem, openModel } from './common.js';
 import { parseChoice } from './options.js';
 

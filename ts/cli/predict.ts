@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { decodeImage, toMnist } from '../image/decode.js';
 import { FileProblem, openModel } from './common.js';
 import { classNamesOf, MAGIC } from '../io/modelfile.js';
-import { readProblem } from '../io/node.js';
+import { readProblem } from '../io/files.js';
 import { parseIntFlag } from './options.js';
 
 export function register(program: Command): void {

@@ -3,11 +3,11 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { initBackend } from '../backend/load.js';
-import { saveModel } from '../io/node.js';
+import { saveModel } from '../model-file-node.js';
 import { createPreset, PRESET_NAMES, presetRecipe } from '../models/presets.js';
 import type { Backend } from '../backend/load.js';
 import { ModelFileError } from '../io/modelfile.js';
-import { loadModel } from '../io/node.js';
+import { loadModel } from '../model-file-node.js';
 import type { Sequential } from '../model.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { optimizerFromConfig, type OptimizerConfig } from '../optim/optimizer.js';
@@ -15,9 +15,9 @@ import { asDataset, checkImageSize, cliDataset, FileProblem, makeOut } from './c
 import { ExitWith, parseBackend, parseChoice, parseIntFlag, parseNumberFlag, parseWorkersFlag, UsageError } from './options.js';
 import { existsSync } from 'node:fs';
 import { DATASET_NAMES } from '../data/datasets.js';
-import { checkWritable } from '../io/node.js';
+import { checkWritable } from '../io/files.js';
 import { TrainingDivergedError } from '../model.js';
-import { usefulWorkers } from '../train.js';
+import { usefulWorkers } from '../train/fit.js';
 import { availableCores } from '../parallel/pool.js';
 
 interface TrainFlags {

@@ -9,7 +9,7 @@
  * (LeNet's conv1) is computed from each pair of conv rows while they are in
  * cache. So the inference pass does one pass per conv/dense layer and skips
  * the batch-norm, relu and (there) pooling layers. The folded weights are
- * computed once per weights version (see Sequential.weightsChanged). The
+ * computed once per weights version (see Net.weightsChanged). The
  * results agree with the unfolded pass to float rounding, not to the bit.
  */
 import type { Backend } from '../backend/load.js';

@@ -12,7 +12,7 @@
 import { AttributeType, DataType, encodeModel, type AttributeProto, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from './onnx-proto.js';
 import { convGeometry } from '../kernels/conv.js';
 import type { Layer } from '../layers/layer.js';
-import type { Sequential } from '../model.js';
+import { netOf, type HasNet } from '../engine/net.js';
 import { VERSION } from '../version.js';
 
 /** metadata_props key under which the export records the model's normalisation. */
@@ -38,7 +38,8 @@ const attrFloat = (name: string, v: number): AttributeProto => ({ name, type: At
 const pairOf = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0], v[1]] : [v as number, v as number]);
 
 /** Serialises `model` as an ONNX model (bytes of a .onnx file). */
-export function toOnnx(model: Sequential): Uint8Array {
+export function toOnnx(of: HasNet): Uint8Array {
+  const model = netOf(of);
   const nodes: NodeProto[] = [];
   const inits: TensorProto[] = [];
   const tensors = new Map(model.params().map((p) => [p.name, p]));

@@ -11,7 +11,8 @@
  */
 import type { Backend } from '../backend/load.js';
 import { layerFromConfig } from '../layers/index.js';
-import { Sequential, type Normalization } from '../model.js';
+import { Net } from '../engine/net.js';
+import type { Normalization } from '../engine/types.js';
 import { optimizerFromConfig, type Optimizer, type OptimizerConfig } from '../optim/optimizer.js';
 import { VERSION } from '../version.js';
 import { crc32 } from './crc32.js';
@@ -40,8 +41,8 @@ export interface ModelHeader {
   metadata: Record<string, unknown>;
 }
 
-/** Serialises a model (and optionally its optimiser state) to bytes. */
-export function serializeModel(model: Sequential, o: { optimizer?: Optimizer; metadata?: Record<string, unknown> } = {}): Uint8Array {
+/** Serialises an engine's spec and tensors (and optionally the optimiser state) to the model file's bytes. */
+export function encodeModelFile(model: Net, o: { optimizer?: Optimizer; metadata?: Record<string, unknown> } = {}): Uint8Array {
   const tensors: TensorEntry[] = [];
   const chunks: Float32Array[] = [];
   let offset = 0;
@@ -148,16 +149,16 @@ export function classNamesOf(metadata: Record<string, unknown>, classes: number)
   return Array.isArray(n) && n.length === classes && n.every((x) => typeof x === 'string') ? (n as string[]) : null;
 }
 
-/** A loaded model file. */
-export interface LoadedModel {
-  model: Sequential;
+/** A decoded model file: the engine it describes, built and loaded. */
+export interface DecodedModelFile {
+  net: Net;
   /** The optimiser with its state, when the file holds one. */
   optimizer: Optimizer | null;
   metadata: Record<string, unknown>;
 }
 
-/** Rebuilds a model (and optimiser) from bytes, checking every tensor's name and shape. */
-export function deserializeModel(bytes: Uint8Array, o: { backend?: Backend; source?: string } = {}): LoadedModel {
+/** Rebuilds an engine (and optimiser) from a model file's bytes, checking every tensor's name and shape. */
+export function decodeModelFile(bytes: Uint8Array, o: { backend?: Backend; source?: string } = {}): DecodedModelFile {
   const source = o.source ?? 'model file';
   const fail = (m: string): never => {
     throw new ModelFileError(`${source}: ${m}`);
@@ -176,9 +177,9 @@ export function deserializeModel(bytes: Uint8Array, o: { backend?: Backend; sour
     }
   }
   const tensorValues = header.tensors.reduce((s, t) => s + t.length, 0);
-  let model: Sequential;
+  let model: Net;
   try {
-    model = new Sequential(m.layers.map(layerFromConfig), {
+    model = new Net(m.layers.map(layerFromConfig), {
       inputShape: m.inputShape, classes: m.classes, seed: m.seed, normalization: m.normalization, backend: o.backend,
       // Slack keeps small mismatches for the tensor-by-tensor check below, which names both shapes.
       paramBudget: { values: tensorValues + Math.max(tensorValues, 1 << 20), held: tensorValues, source: 'the file' },
@@ -223,7 +224,7 @@ export function deserializeModel(bytes: Uint8Array, o: { backend?: Backend; sour
         return { param: s.param, slot: s.slot, data: values };
       }));
     }
-    return { model, optimizer, metadata: header.metadata ?? {} };
+    return { net: model, optimizer, metadata: header.metadata ?? {} };
   } catch (e) {
     model.dispose();
     throw e;

@@ -5,7 +5,7 @@
  * logits (evaluate), computed as the model's own predict computes them.
  */
 import type { BackendName } from '../backend/load.js';
-import type { Dataset } from '../model.js';
+import type { Dataset } from '../engine/types.js';
 import { C, faultFor, inferViews, slowDown, type InferSizes, type ModelSpec } from './protocol.js';
 import { buildWorkerModel, serve, workerInit } from './worker-common.js';
 

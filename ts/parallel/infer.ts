@@ -9,7 +9,8 @@
  * computes which chunk and how big the chunks are. evaluate's loss is then
  * averaged here over batches of `batchSize`, in order, as model.evaluate does.
  */
-import type { Dataset, Evaluation, PredictInput, Sequential } from '../model.js';
+import { netOf, type HasNet, type Net } from '../engine/net.js';
+import type { Dataset, Evaluation, PredictInput } from '../engine/types.js';
 import { modelInput } from '../input.js';
 import { checkWorkers, WorkerGroup, type CreateWorker } from './group.js';
 import { C, CMD, faultCode, inferBytes, inferViews, modelSpec, type InferSizes, type InferViews } from './protocol.js';
@@ -44,12 +45,13 @@ export class InferencePool {
   private turn: Promise<unknown> = Promise.resolve();
   private waiting = 0;
 
-  private constructor(private readonly model: Sequential, sab: SharedArrayBuffer, private readonly s: InferSizes) {
+  private constructor(private readonly model: Net, sab: SharedArrayBuffer, private readonly s: InferSizes) {
     this.v = inferViews(sab, s);
   }
 
   /** Starts the workers, each with its own copy of `model` (its weights are copied again at every call). */
-  static async create(model: Sequential, o: InferencePoolOptions = {}): Promise<InferencePool> {
+  static async create(of: HasNet, o: InferencePoolOptions = {}): Promise<InferencePool> {
+    const model = netOf(of);
     if (typeof o !== 'object' || o === null) throw new Error('inference pool: options must be an object such as { workers: 2 }');
     const asked = checkWorkers(o.workers ?? 2, 'inference pool'), batchSize = o.batchSize ?? 256;
     for (const [k, v] of [['batchSize', batchSize], ['capacity', o.capacity ?? 1]] as const) {
@@ -184,6 +186,6 @@ export class InferencePool {
 }
 
 /** Starts an {@link InferencePool} for `model`. */
-export function createInferencePool(model: Sequential, o: InferencePoolOptions = {}): Promise<InferencePool> {
+export function createInferencePool(model: HasNet, o: InferencePoolOptions = {}): Promise<InferencePool> {
   return InferencePool.create(model, o);
 }

@@ -17,7 +17,8 @@
 import type { Backend } from '../backend/load.js';
 import { meanOfRows } from '../kernels/loss.js';
 import type { Param } from '../layers/layer.js';
-import type { Dataset, Sequential } from '../model.js';
+import type { Net } from '../engine/net.js';
+import type { Dataset } from '../engine/types.js';
 import { evenSplit, LeafBalancer } from './balance.js';
 import { canBlock, WorkerGroup, type CreateWorker } from './group.js';
 import { C, CMD, faultCode, layoutBytes, modelSpec, PoolAborted, PoolStalled, T, TIMES, views, type Fault, type LayoutSizes, type SharedViews } from './protocol.js';
@@ -55,7 +56,7 @@ export class TrainingPool {
   /** Tests: each step's split of the leaves instead of the balancer's. */
   private forcedSplit: ((leaves: number, active: number) => number[]) | null = null;
 
-  private constructor(model: Sequential, sab: SharedArrayBuffer, sizes: LayoutSizes) {
+  private constructor(model: Net, sab: SharedArrayBuffer, sizes: LayoutSizes) {
     this.v = views(sab, sizes);
     this.params = model.params();
     this.leafParams = model.leafParams();
@@ -72,7 +73,7 @@ export class TrainingPool {
    * step's leaves split evenly.
    */
   static async create(
-    model: Sequential, data: Dataset, count: number, maxBatch: number, createWorker?: CreateWorker, callerComputes = canBlock, balance = true,
+    model: Net, data: Dataset, count: number, maxBatch: number, createWorker?: CreateWorker, callerComputes = canBlock, balance = true,
   ): Promise<TrainingPool> {
     if (callerComputes && !canBlock) throw new Error('fit: this thread cannot block, so it cannot be worker 0');
     const be: Backend = model.backend;

@@ -18,7 +18,8 @@
  * The data set lives in a SharedArrayBuffer of its own (images and labels).
  */
 
-import type { Normalization, Sequential } from '../model.js';
+import type { Net } from '../engine/net.js';
+import type { Normalization } from '../engine/types.js';
 
 /** How a pool describes its model to a worker (which builds its own copy). */
 export interface ModelSpec {
@@ -29,7 +30,7 @@ export interface ModelSpec {
 }
 
 /** The model's description for workers. */
-export function modelSpec(m: Sequential): ModelSpec {
+export function modelSpec(m: Net): ModelSpec {
   return { layers: m.layers.map((l) => l.config()), inputShape: m.inputShape, classes: m.classes, normalization: m.normalization };
 }
 

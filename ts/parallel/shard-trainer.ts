@@ -14,7 +14,8 @@ import type { Backend } from '../backend/load.js';
 import type { F32Buffer, I32Buffer } from '../backend/memory.js';
 import { pairwiseRows, pairwiseRowsPartial } from '../kernels/norm.js';
 import type { Param } from '../layers/layer.js';
-import type { Dataset, Sequential } from '../model.js';
+import type { Net } from '../engine/net.js';
+import type { Dataset } from '../engine/types.js';
 import * as protocol from './protocol.js';
 import { barrier, C, faultFor, slowDown, T, TIMES, waitUntil, type Fault, type SharedViews } from './protocol.js';
 import { coverLevels, leafCount, leafImages, leafSizes, treeNodes, type StepShard, type TreeNode } from '../layers/step.js';
@@ -55,7 +56,7 @@ export class ShardTrainer {
    * so while this thread blocks).
    */
   constructor(
-    private readonly w: number, private readonly v: SharedViews, private readonly be: Backend, private readonly model: Sequential,
+    private readonly w: number, private readonly v: SharedViews, private readonly be: Backend, private readonly model: Net,
     private readonly data: Dataset, private readonly caller = false, public stallMs = Infinity,
   ) {
     this.ctrl = v.ctrl;

@@ -5,7 +5,7 @@
  */
 import { instantiateBackend, type Backend, type BackendName } from '../backend/load.js';
 import { layerFromConfig } from '../layers/index.js';
-import { Sequential } from '../model.js';
+import { Net } from '../engine/net.js';
 import { C, CMD, PoolAborted, spinWhile, type ModelSpec } from './protocol.js';
 
 export type { ModelSpec } from './protocol.js';
@@ -35,9 +35,9 @@ function post(m: unknown): void {
 }
 
 /** A worker's own backend and model. */
-export async function buildWorkerModel(backend: BackendName, module: WebAssembly.Module, spec: ModelSpec): Promise<{ be: Backend; model: Sequential }> {
+export async function buildWorkerModel(backend: BackendName, module: WebAssembly.Module, spec: ModelSpec): Promise<{ be: Backend; model: Net }> {
   const be = await instantiateBackend(backend, module);
-  const model = new Sequential(spec.layers.map(layerFromConfig), { inputShape: spec.inputShape, classes: spec.classes, normalization: spec.normalization, backend: be });
+  const model = new Net(spec.layers.map(layerFromConfig), { inputShape: spec.inputShape, classes: spec.classes, normalization: spec.normalization, backend: be });
   return { be, model };
 }
 

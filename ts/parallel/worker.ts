@@ -4,7 +4,7 @@
  * part of each step (shard-trainer.ts) until the pool ends it.
  */
 import type { BackendName } from '../backend/load.js';
-import type { Dataset } from '../model.js';
+import type { Dataset } from '../engine/types.js';
 import { views, type LayoutSizes } from './protocol.js';
 import { ShardTrainer } from './shard-trainer.js';
 import { buildWorkerModel, serve, workerInit, type ModelSpec } from './worker-common.js';

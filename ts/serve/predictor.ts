@@ -7,7 +7,8 @@
  * image's forward pass does not depend on the other images of its batch).
  */
 import { initBackend, type BackendChoice } from '../backend/load.js';
-import { classNamesOf, deserializeModel } from '../io/modelfile.js';
+import { classNamesOf } from '../io/modelfile.js';
+import { deserializeModel } from '../model-file.js';
 import { type PredictInput, type Sequential } from '../model.js';
 import { modelInput } from '../input.js';
 import { InferencePool } from '../parallel/infer.js';

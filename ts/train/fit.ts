@@ -1,14 +1,17 @@
 /**
- * The training loop of Sequential.fit: epochs of shuffled batches, each step
- * on this thread or on a worker pool, callbacks, validation, and the checks
- * that stop a diverged run before it can be saved.
+ * The training loop of Sequential.fit over its engine: epochs of shuffled
+ * batches, each step on this thread or on a worker pool (both finished by
+ * finishStep), callbacks, validation, and the checks that stop a diverged
+ * run before it can be saved.
  */
-import type { Dataset, Sequential } from './model.js';
-import { Optimizer } from './optim/optimizer.js';
-import { availableCores, checkWorkers, type CreateWorker } from './parallel/group.js';
-import { TrainingPool } from './parallel/pool.js';
-import { LEAF_SIZE, leafCount } from './layers/step.js';
-import { Rng } from './rng.js';
+import { netOf, type HasNet, type Net } from '../engine/net.js';
+import type { Dataset } from '../engine/types.js';
+import { LEAF_SIZE, leafCount } from '../layers/step.js';
+import { Optimizer } from '../optim/optimizer.js';
+import { availableCores, checkWorkers, type CreateWorker } from '../parallel/group.js';
+import { TrainingPool } from '../parallel/pool.js';
+import { Rng } from '../rng.js';
+import { finishStep, TrainingDivergedError, trainStep } from './step.js';
 
 /** Per-epoch (and per-batch) numbers reported to callbacks and in the history. */
 export interface EpochLogs {
@@ -37,7 +40,7 @@ export interface BatchLogs {
   learningRate: number;
 }
 
-/** Hooks called during {@link Sequential.fit}. */
+/** Hooks called during `fit`. */
 export interface Callbacks {
   onTrainBegin?(): void | Promise<void>;
   onEpochBegin?(epoch: number): void | Promise<void>;
@@ -48,7 +51,7 @@ export interface Callbacks {
   onWarning?(message: string): void;
 }
 
-/** Options of {@link Sequential.fit}. */
+/** Options of `fit`. */
 export interface FitOptions {
   optimizer: Optimizer;
   epochs?: number;
@@ -134,17 +137,7 @@ class WaitWatch {
 
 interface Totals { waitMs: number; stepMs: number; steps: number }
 
-/** Training produced a non-finite loss or weights; the message names the step. */
-export class TrainingDivergedError extends Error {}
-
 const yieldToEventLoop = () => new Promise<void>((r) => setTimeout(r, 0));
-
-/** Throws TrainingDivergedError for a non-finite step loss (before the update it would have driven). */
-export function checkLoss(loss: number, optimizer: Optimizer): void {
-  if (!Number.isFinite(loss)) {
-    throw new TrainingDivergedError(`training diverged: loss is ${loss} at step ${optimizer.iterations + 1} (learning rate ${optimizer.learningRate}); lower the learning rate`);
-  }
-}
 
 /** Validates fit's options, naming what is missing or wrong. */
 function checkFitOptions(o: FitOptions): void {
@@ -173,15 +166,20 @@ export function usefulWorkers(workers: number, batchSize: number, count: number)
   return Math.max(1, Math.min(workers, leafCount(Math.min(batchSize, count))));
 }
 
+/** What fit reads and resets of the model that runs it: the flag a callback or a signal handler sets to stop after the current step. */
+export interface StopFlag {
+  stopTraining: boolean;
+}
+
 /**
- * Sequential.fit: checks the options and data, starts a worker pool when
- * `workers` > 1 (reported through `onPool`, and ended however fit ends), and
- * runs the epochs.
+ * Sequential.fit over its engine: checks the options and data, starts a
+ * worker pool when `workers` > 1 (ended however fit ends), and runs the
+ * epochs. Disposing the engine meanwhile stops the run at its next step.
  */
-export async function fitModel(model: Sequential, data: Dataset, o: FitOptions, onPool: (p: TrainingPool | null) => void): Promise<History> {
+export async function fitNet(net: Net, data: Dataset, o: FitOptions, stop: StopFlag): Promise<History> {
   checkFitOptions(o);
-  data = model.checkDataset(data, 'fit data');
-  const validationData = o.validationData ? model.checkDataset(o.validationData, 'validation data') : undefined;
+  data = net.checkDataset(data, 'fit data');
+  const validationData = o.validationData ? net.checkDataset(o.validationData, 'validation data') : undefined;
   const epochs = o.epochs ?? 1, batchSize = o.batchSize ?? 32;
   const asked = o.workers ?? 1, workers = usefulWorkers(asked, batchSize, data.count), batch = Math.min(batchSize, data.count);
   const warn = (m: string) => o.callbacks?.onWarning?.(m);
@@ -196,35 +194,41 @@ export async function fitModel(model: Sequential, data: Dataset, o: FitOptions, 
         + `so training is likely slower than with ${cores} (any worker count gives the same bits)`);
     }
   }
-  const pool = workers > 1 ? await TrainingPool.create(model, data, workers, batch, o.createWorker) : null;
-  onPool(pool);
+  const pool = workers > 1 ? await TrainingPool.create(net, data, workers, batch, o.createWorker) : null;
+  if (pool) pools.set(net, pool);
   try {
-    return await runEpochs(model, data, { ...o, validationData }, epochs, batchSize, pool);
+    return await runEpochs(net, data, { ...o, validationData }, epochs, batchSize, pool, stop);
   } finally {
-    onPool(null);
+    pools.delete(net);
     await pool?.dispose();
   }
 }
 
-/** A training step whose gradients a worker pool computes; the update is applied here. */
-async function poolStep(model: Sequential, pool: TrainingPool, idx: Uint32Array, from: number, n: number, optimizer: Optimizer, stepSeed: number): Promise<{ loss: number; correct: number }> {
+/** The worker pools of the fits running now, by engine. */
+const pools = new WeakMap<Net, TrainingPool>();
+
+/** The worker pool a running fit of `model` drives (its size, workers and timing), or null when none runs or it trains on this thread. */
+export function activePool(model: HasNet): TrainingPool | null {
+  return pools.get(netOf(model)) ?? null;
+}
+
+/** A training step whose gradients a worker pool computes; finished here. */
+async function poolStep(net: Net, pool: TrainingPool, idx: Uint32Array, from: number, n: number, optimizer: Optimizer, stepSeed: number): Promise<{ loss: number; correct: number }> {
   const t0 = performance.now();
   const r = await pool.step(idx, from, n, stepSeed);
-  checkLoss(r.loss, optimizer);
-  const t1 = performance.now();
-  optimizer.step(model.backend, model.params());
-  model.weightsChanged();
-  pool.countStep(performance.now() - t0, pool.lastMainMs + performance.now() - t1);
+  net.checkAlive(); // disposed while the workers computed: no update into freed memory
+  const updateMs = finishStep(net, optimizer, r.loss);
+  pool.countStep(performance.now() - t0, pool.lastMainMs + updateMs);
   return r;
 }
 
-async function runEpochs(model: Sequential, data: Dataset, o: FitOptions, epochs: number, batchSize: number, pool: TrainingPool | null): Promise<History> {
+async function runEpochs(net: Net, data: Dataset, o: FitOptions, epochs: number, batchSize: number, pool: TrainingPool | null, stop: StopFlag): Promise<History> {
   const cb = o.callbacks ?? {};
-  const rng = new Rng((o.seed ?? model.seed) + 0x5eed);
+  const rng = new Rng((o.seed ?? net.seed) + 0x5eed);
   const idx = Uint32Array.from({ length: data.count }, (_, i) => i);
   const batches = Math.ceil(data.count / batchSize);
   const history: History = { epochs: [], stopped: false, steps: 0 };
-  model.stopTraining = false;
+  stop.stopTraining = false;
   await cb.onTrainBegin?.();
   let lastYield = performance.now();
   const waits = pool ? new WaitWatch(pool) : null;
@@ -237,7 +241,8 @@ async function runEpochs(model: Sequential, data: Dataset, o: FitOptions, epochs
     for (let b = 0; b < batches; b++) {
       const from = b * batchSize, n = Math.min(batchSize, data.count - from);
       const lr = o.optimizer.learningRate;
-      const r = pool ? await poolStep(model, pool, idx, from, n, o.optimizer, rng.seed53()) : model.trainStep(data, idx, from, n, o.optimizer, rng.seed53());
+      net.checkAlive();
+      const r = pool ? await poolStep(net, pool, idx, from, n, o.optimizer, rng.seed53()) : trainStep(net, data, idx, from, n, o.optimizer, rng.seed53());
       history.steps++;
       waits?.stepDone();
       lossSum += r.loss * n;
@@ -249,7 +254,7 @@ async function runEpochs(model: Sequential, data: Dataset, o: FitOptions, epochs
         await yieldToEventLoop(); // lets signal handlers and UIs run
         lastYield = performance.now();
       }
-      if (model.stopTraining || (o.maxSteps !== undefined && history.steps >= o.maxSteps)) {
+      if (stop.stopTraining || (o.maxSteps !== undefined && history.steps >= o.maxSteps)) {
         history.stopped = true;
         break;
       }
@@ -262,10 +267,10 @@ async function runEpochs(model: Sequential, data: Dataset, o: FitOptions, epochs
       if (w.warning) cb.onWarning?.(w.warning);
     }
     // The last step's update is seen by no later loss: check the weights themselves.
-    const bad = model.firstNonFiniteParam();
+    const bad = net.firstNonFiniteParam();
     if (bad) throw new TrainingDivergedError(`training diverged: ${bad} is not finite after step ${o.optimizer.iterations} (epoch ${epoch + 1}); lower the learning rate`);
     if (o.validationData) {
-      const v = model.evaluate(o.validationData, { batchSize: Math.max(batchSize, 256) });
+      const v = net.evaluate(o.validationData, { batchSize: Math.max(batchSize, 256) });
       if (!Number.isFinite(v.loss)) {
         throw new TrainingDivergedError(`training diverged: validation loss is ${v.loss} after step ${o.optimizer.iterations} (epoch ${epoch + 1}); lower the learning rate`);
       }
@@ -273,8 +278,8 @@ async function runEpochs(model: Sequential, data: Dataset, o: FitOptions, epochs
       logs.valAccuracy = v.accuracy;
     }
     history.epochs.push(logs);
-    if (epoch === 0 && !history.stopped && logs.accuracy < 2 / model.classes) {
-      const dead = model.activationStats().filter((s) => s.zeroFraction > 0.95).map((s) => `${s.layer} ${(s.zeroFraction * 100).toFixed(0)}% zero`);
+    if (epoch === 0 && !history.stopped && logs.accuracy < 2 / net.classes) {
+      const dead = net.activationStats().filter((s) => s.zeroFraction > 0.95).map((s) => `${s.layer} ${(s.zeroFraction * 100).toFixed(0)}% zero`);
       cb.onWarning?.(`training accuracy after the first epoch is ${(logs.accuracy * 100).toFixed(1)}%, about chance level: the network is not learning` +
         (dead.length ? ` (dead ReLU outputs: ${dead.join(', ')})` : '') + '; try another seed, initialiser or a lower learning rate');
     }

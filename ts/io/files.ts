@@ -1,10 +1,6 @@
-/** Saving and loading model files in Node, atomically. */
+/** Files in Node: atomic writes, checks before long work, and read errors in words. Knows nothing of models. */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Backend } from '../backend/load.js';
-import type { Sequential } from '../model.js';
-import type { Optimizer } from '../optim/optimizer.js';
-import { deserializeModel, ModelFileError, serializeModel, type LoadedModel } from './modelfile.js';
 import { removeStaleTemps, tempPathFor, trackTemp } from './tempfiles.js';
 
 /**
@@ -61,22 +57,6 @@ export function checkWritable(path: string, what = 'output file'): void {
   } catch (e) {
     throw new Error(`${what} ${path}: cannot write in ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-}
-
-/** Saves a model (optionally with optimiser state for resuming) to `path`, atomically. */
-export function saveModel(model: Sequential, path: string, o: { optimizer?: Optimizer; metadata?: Record<string, unknown> } = {}): void {
-  writeFileAtomic(path, serializeModel(model, o));
-}
-
-/** Loads a model file; errors name the path and the problem. */
-export function loadModel(path: string, o: { backend?: Backend } = {}): LoadedModel {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new ModelFileError(readProblem(path, e, 'a model file'));
-  }
-  return deserializeModel(bytes, { ...o, source: path });
 }
 
 /** Why a file could not be read, in words that say what to do (ENOENT, EISDIR, EACCES, ...); `what` is the kind of file with its article ('a model file'). */
