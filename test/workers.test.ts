@@ -321,7 +321,7 @@ describe('combining the gradient columns', () => {
 describe('the ceiling probes (bench --workers)', () => {
   it('multiply-add: runs a step\'s share on each thread and meets every barrier, or the whole step on one thread without barriers', async () => {
     const { CeilingProbe } = await import('../ts/bench/ceiling.js');
-    const { C } = await import('../ts/parallel/protocol.js');
+    const { C } = await import('../ts/parallel/layout.js');
     const be = await initBackend({ backend: 'simd' });
     const probe = await CeilingProbe.madd(be, 3, 4, 2);
     const ctrl = (probe as unknown as { ctrl: Int32Array }).ctrl;
@@ -335,7 +335,7 @@ describe('the ceiling probes (bench --workers)', () => {
 
   it('independent trainings: each thread trains its share with a model of its own, without barriers; one thread alone trains every share in turn', async () => {
     const { CeilingProbe } = await import('../ts/bench/ceiling.js');
-    const { C } = await import('../ts/parallel/protocol.js');
+    const { C } = await import('../ts/parallel/layout.js');
     const be = await initBackend({ backend: 'simd' });
     const d = mnistSample('train', 48);
     const images = d.images as Uint8Array, labels = Uint8Array.from(d.labels);
@@ -405,17 +405,19 @@ describe('bench --workers', () => {
 
 describe('barrier waits', () => {
   it('spin up to SPIN_MAX_MS while waits end sooner, and drop to SPIN_MIN_MS after one that lasts longer (the other thread not running)', async () => {
-    const { C, currentSpinMs, SPIN_GROWTH, SPIN_MAX_MS, SPIN_MIN_MS, waitChange, waited } = await import('../ts/parallel/protocol.js');
+    const { C } = await import('../ts/parallel/layout.js');
+    const { SPIN_GROWTH, SPIN_MAX_MS, SPIN_MIN_MS, Waiter } = await import('../ts/parallel/sync.js');
+    const waiter = new Waiter(); // this test's own: no spin left by earlier tests
     const ctrl = new Int32Array(new SharedArrayBuffer(4 * 32));
     Atomics.store(ctrl, C.BAR_GEN, 1);
-    for (let i = 0; i < 100; i++) waitChange(ctrl, C.BAR_GEN, 0); // ends at once: a short wait (from any spin earlier tests left)
-    expect(currentSpinMs()).toBe(SPIN_MAX_MS);
-    waited(SPIN_MAX_MS + 0.5);
-    expect(currentSpinMs()).toBe(SPIN_MIN_MS);
-    waited(SPIN_MAX_MS / 2); // a wait the spin would have caught grows it
-    expect(currentSpinMs()).toBeCloseTo(SPIN_MIN_MS * SPIN_GROWTH, 12);
+    for (let i = 0; i < 100; i++) waiter.waitChange(ctrl, C.BAR_GEN, 0); // ends at once: a short wait
+    expect(waiter.spinMs).toBe(SPIN_MAX_MS);
+    waiter.waited(SPIN_MAX_MS + 0.5);
+    expect(waiter.spinMs).toBe(SPIN_MIN_MS);
+    waiter.waited(SPIN_MAX_MS / 2); // a wait the spin would have caught grows it
+    expect(waiter.spinMs).toBeCloseTo(SPIN_MIN_MS * SPIN_GROWTH, 12);
     let k = 1;
-    for (; currentSpinMs() < SPIN_MAX_MS; k++) waitChange(ctrl, C.BAR_GEN, 0);
+    for (; waiter.spinMs < SPIN_MAX_MS; k++) waiter.waitChange(ctrl, C.BAR_GEN, 0);
     expect(k).toBe(Math.ceil(Math.log(SPIN_MAX_MS / SPIN_MIN_MS) / Math.log(SPIN_GROWTH)));
     // A real wait that outlasts the spin (another thread changes the value 50 ms later) drops it again.
     const { Worker } = await import('node:worker_threads');
@@ -423,10 +425,10 @@ describe('barrier waits', () => {
     const w = new Worker(`const { workerData } = require("node:worker_threads"); const a = new Int32Array(workerData); `
       + `Atomics.store(a, ${g}, 1); Atomics.notify(a, ${g}); const t = performance.now(); while (performance.now() - t < 50); Atomics.store(a, ${g}, 2); Atomics.notify(a, ${g});`,
     { eval: true, workerData: gate.buffer });
-    waitChange(gate, g, 0); // the thread has started
-    waitChange(gate, g, 1);
+    waiter.waitChange(gate, g, 0); // the thread has started
+    waiter.waitChange(gate, g, 1);
     expect(Atomics.load(gate, g)).toBe(2);
-    expect(currentSpinMs()).toBe(SPIN_MIN_MS);
+    expect(waiter.spinMs).toBe(SPIN_MIN_MS);
     await w.terminate();
   }, 30_000);
 });

@@ -8,6 +8,7 @@
  */
 import type { Backend } from './backend/load.js';
 import { Net } from './engine/net.js';
+import { isNode } from './env.js';
 import type { Dataset, Evaluation, LayerStats, Normalization, PredictInput, SequentialOptions, WeightTensor, WeightTensorInput } from './engine/types.js';
 import { toOnnx } from './interop/onnx-export.js';
 import { encodeModelFile } from './io/modelfile.js';
@@ -173,7 +174,7 @@ export class Sequential {
    */
   async save(path: string, o: { optimizer?: Optimizer; metadata?: Record<string, unknown> } = {}): Promise<void> {
     this.net.checkAlive();
-    if (!(typeof process === 'object' && typeof process.versions?.node === 'string')) {
+    if (!isNode) {
       throw new Error('model.save(path) needs Node; in a browser, serializeModel(model) gives the bytes of the same file');
     }
     const bytes = encodeModelFile(this.net, o);

@@ -8,6 +8,7 @@
  */
 import { ABI_VERSION, KERNEL_FUNCTIONS, type KernelExports } from './exports.js';
 import { Heap } from './memory.js';
+import { isNode } from '../env.js';
 
 /** A compiled kernels build. */
 export type BackendName = 'simd' | 'scalar';
@@ -49,7 +50,6 @@ export function defaultWasmUrl(name: BackendName): URL {
   return new URL(`../../pkg/kernels.${name}.wasm`, import.meta.url);
 }
 
-const isNode = typeof process === 'object' && process !== null && typeof process.versions?.node === 'string';
 
 async function readSource(src: Exclude<WasmSource, () => Promise<object>>): Promise<WebAssembly.Module> {
   if (src instanceof WebAssembly.Module) return src;

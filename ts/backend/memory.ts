@@ -160,3 +160,45 @@ export class Heap {
     return this.k.memory.buffer.byteLength;
   }
 }
+
+/**
+ * Buffers by name, grown on demand: a buffer is reallocated only when a
+ * larger length is asked for (its contents are not kept then), so a step that
+ * asks for the same sizes again allocates nothing.
+ */
+export class BufferPool {
+  private readonly bufs = new Map<string, F32Buffer | I32Buffer>();
+
+  constructor(private readonly heap: () => Heap) {}
+
+  /** The f32 buffer `key`, at least `length` values long (at least 1). */
+  f32(key: string, length: number): F32Buffer {
+    const b = this.bufs.get(key);
+    if (b instanceof F32Buffer && b.length >= length) return b;
+    b?.free();
+    const nb = this.heap().alloc(Math.max(length, 1));
+    this.bufs.set(key, nb);
+    return nb;
+  }
+
+  /** The i32 buffer `key`, at least `length` values long (at least 1). */
+  i32(key: string, length: number): I32Buffer {
+    const b = this.bufs.get(key);
+    if (b instanceof I32Buffer && b.length >= length) return b;
+    b?.free();
+    const nb = this.heap().allocI32(Math.max(length, 1));
+    this.bufs.set(key, nb);
+    return nb;
+  }
+
+  /** The buffer `key` if it exists. */
+  get(key: string): F32Buffer | I32Buffer | undefined {
+    return this.bufs.get(key);
+  }
+
+  /** Frees every buffer. */
+  free(): void {
+    for (const b of this.bufs.values()) b.free();
+    this.bufs.clear();
+  }
+}

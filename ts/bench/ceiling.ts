@@ -20,7 +20,8 @@ import type { Backend, BackendName } from '../backend/load.js';
 import type { Dataset, Sequential } from '../model.js';
 import { createPreset } from '../models/presets.js';
 import { optimizerFromConfig } from '../optim/optimizer.js';
-import { barrier, C, CMD, CTRL_LEN } from '../parallel/protocol.js';
+import { C, CMD, CTRL_LEN } from '../parallel/layout.js';
+import { waiter } from '../parallel/sync.js';
 import { ownedImages } from '../layers/step.js';
 
 /** What each probe thread does per step. */
@@ -45,7 +46,7 @@ const M = 0.999999, A = 1e-6;
 function maddStep(be: Backend, ctrl: Int32Array, workers: number, barriers: number, iters: number, chunks: number): void {
   for (let b = 0; b < barriers; b++) {
     for (let c = 0; c < chunks; c++) be.k.peak_madd(iters, M, A);
-    if (workers > 1) barrier(ctrl, workers);
+    if (workers > 1) waiter.barrier(ctrl, workers);
   }
 }
 

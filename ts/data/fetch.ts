@@ -4,10 +4,10 @@
  * and are found next to this module (bundlers such as Vite emit them as
  * assets from the `new URL(..., import.meta.url)` below).
  */
-import type { Dataset } from '../model.js';
+import type { Dataset } from '../engine/types.js';
+import { isNode } from '../env.js';
 import { IdxError, pairImagesLabels, parseIdxBytes, type IdxArray } from './idx.js';
 
-const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
 
 /** Fetches an IDX file (gzip or not) and parses it; errors name the URL. `expectDims` checks the dimension count. */
 export async function fetchIdx(url: string | URL, expectDims?: number): Promise<IdxArray> {

@@ -10,7 +10,7 @@
  * train/ drives its steps and parallel/ builds one per worker.
  */
 import { getBackend, type Backend } from '../backend/load.js';
-import type { F32Buffer, I32Buffer } from '../backend/memory.js';
+import { BufferPool, type F32Buffer, type I32Buffer } from '../backend/memory.js';
 import { meanOfRows, softmax, softmaxCrossEntropy, softmaxCrossEntropyRows } from '../kernels/loss.js';
 import { pairwiseRows } from '../kernels/norm.js';
 import { leafCount, wholeBatch, type StepShard } from '../layers/step.js';
@@ -19,6 +19,7 @@ import { checkBatchSize, checkImages, modelInput } from '../input.js';
 import { fmtShape, type Layer, type Param, type Shape } from '../layers/layer.js';
 import { Dropout } from '../layers/simple.js';
 import { Rng } from '../rng.js';
+import { argmax } from './argmax.js';
 import { MNIST_NORMALIZATION, type Dataset, type Evaluation, type LayerStats, type Normalization, type PredictInput, type SequentialOptions, type WeightTensor, type WeightTensorInput } from './types.js';
 
 export class Net {
@@ -41,16 +42,10 @@ export class Net {
   /** When set, receives the time of each layer's forward/backward and of the optimiser step (profiling). */
   profiler: ((layer: string, phase: 'forward' | 'backward' | 'update', ms: number) => void) | null = null;
   private lut = new Float32Array(256);
-  private xBuf: F32Buffer | null = null;
-  /** u8 pixels staged in wasm memory (viewed as bytes) and the normalisation table there. */
-  private pixelBuf: I32Buffer | null = null;
+  /** Staged inputs, u8 pixels (viewed as bytes), labels, logits, their gradients, row losses and probabilities, by name. */
+  private readonly bufs: BufferPool;
+  /** The normalisation table in wasm memory. */
   private lutBuf: F32Buffer | null = null;
-  private labelBuf: I32Buffer | null = null;
-  /** Logits computed elsewhere, for scoreLogits. */
-  private logitsBuf: F32Buffer | null = null;
-  private dlogits: F32Buffer | null = null;
-  private lossRows: F32Buffer | null = null;
-  private probs: F32Buffer | null = null;
   private firstParamLayer: number;
   private lastBatch = 0;
   private isDisposed = false;
@@ -63,6 +58,7 @@ export class Net {
       throw new Error(`sequential: inputShape must be positive integers like [1, 28, 28], got ${JSON.stringify(o.inputShape)}`);
     }
     this.backend = o.backend ?? getBackend();
+    this.bufs = new BufferPool(() => this.backend.heap);
     this.layers = layers;
     this.inputShape = [...o.inputShape];
     this.seed = o.seed ?? 0;
@@ -179,11 +175,7 @@ export class Net {
 
   private stage(n: number): F32Buffer {
     const need = n * this.inputSize;
-    if (!this.xBuf || this.xBuf.length < need) {
-      this.xBuf?.free();
-      this.xBuf = this.backend.heap.alloc(need);
-    }
-    return this.xBuf;
+    return this.bufs.f32('x', need);
   }
 
   /** Copies examples idx[from..from+n) (or from..from+n when idx is null) into wasm memory, normalised. */
@@ -194,17 +186,14 @@ export class Net {
     if (imgs instanceof Uint8Array) {
       // Copy the bytes into wasm memory, then normalise there through the table.
       const bytes = n * size;
-      if (!this.pixelBuf || this.pixelBuf.length * 4 < bytes) {
-        this.pixelBuf?.free();
-        this.pixelBuf = this.backend.heap.allocI32(Math.ceil(bytes / 4));
-      }
+      const pixels = this.bufs.i32('pixels', Math.ceil(bytes / 4));
       if (!this.lutBuf) this.lutBuf = this.backend.heap.from(this.lut);
-      const pv = new Uint8Array(this.backend.heap.memory.buffer, this.pixelBuf.ptr, bytes); // after the last allocation
+      const pv = new Uint8Array(this.backend.heap.memory.buffer, pixels.ptr, bytes); // after the last allocation
       for (let b = 0; b < n; b++) {
         const e = idx ? idx[from + b] : from + b;
         pv.set(imgs.subarray(e * size, (e + 1) * size), b * size);
       }
-      this.backend.k.lut_u8(this.pixelBuf.ptr, this.lutBuf.ptr, x.ptr, bytes);
+      this.backend.k.lut_u8(pixels.ptr, this.lutBuf.ptr, x.ptr, bytes);
     } else {
       const xv = x.view;
       for (let b = 0; b < n; b++) {
@@ -218,11 +207,7 @@ export class Net {
 
   /** Copies labels[idx[from..from+n)] (or labels[from..from+n)) into wasm memory. */
   private stageLabels(labels: ArrayLike<number>, idx: ArrayLike<number> | null, from: number, n: number): void {
-    if (!this.labelBuf || this.labelBuf.length < n) {
-      this.labelBuf?.free();
-      this.labelBuf = this.backend.heap.allocI32(Math.max(n, 1));
-    }
-    const lv = this.labelBuf.view;
+    const lv = this.bufs.i32('labels', n).view;
     for (let b = 0; b < n; b++) lv[b] = labels[idx ? idx[from + b] : from + b];
   }
 
@@ -345,17 +330,10 @@ export class Net {
     const logits = this.forwardBuffer(x, n, true, stepSeed, shard);
     const correct = this.correct(logits, n);
     const k = this.classes;
-    if (!this.dlogits || this.dlogits.length < n * k) {
-      this.dlogits?.free();
-      this.dlogits = this.backend.heap.alloc(n * k);
-    }
-    if (!this.lossRows || this.lossRows.length < n) {
-      this.lossRows?.free();
-      this.lossRows = this.backend.heap.alloc(n);
-    }
-    softmaxCrossEntropyRows(this.backend, logits, this.labelBuf!, this.dlogits, this.lossRows, n, k, shard.batchSize);
-    this.backwardBuffer(this.dlogits, n, shard);
-    return { losses: this.lossRows.view.subarray(0, n), correct };
+    const dlogits = this.bufs.f32('dlogits', n * k), lossRows = this.bufs.f32('lossRows', n);
+    softmaxCrossEntropyRows(this.backend, logits, this.labels, dlogits, lossRows, n, k, shard.batchSize);
+    this.backwardBuffer(dlogits, n, shard);
+    return { losses: lossRows.view.subarray(0, n), correct };
   }
 
   /** The parameters whose gradients are combined over leaves, in model order. */
@@ -382,22 +360,19 @@ export class Net {
   /** Mean loss of the staged batch; writes dlogits. */
   private lossAndGrad(logits: F32Buffer, n: number): number {
     const k = this.classes;
-    if (!this.dlogits || this.dlogits.length < n * k) {
-      this.dlogits?.free();
-      this.dlogits = this.backend.heap.alloc(n * k);
-    }
-    return softmaxCrossEntropy(this.backend, logits, this.labelBuf!, this.dlogits, n, k);
+    return softmaxCrossEntropy(this.backend, logits, this.labels, this.bufs.f32('dlogits', n * k), n, k);
+  }
+
+  /** The staged labels. */
+  private get labels(): I32Buffer {
+    return this.bufs.i32('labels', 0);
   }
 
   private correct(logits: F32Buffer, n: number): number {
     const k = this.classes;
-    const z = logits.view, lv = this.labelBuf!.view;
+    const z = logits.view, lv = this.labels.view;
     let c = 0;
-    for (let r = 0; r < n; r++) {
-      let best = 0;
-      for (let j = 1; j < k; j++) if (z[r * k + j] > z[r * k + best]) best = j;
-      if (best === lv[r]) c++;
-    }
+    for (let r = 0; r < n; r++) if (argmax(z, r * k, k) === lv[r]) c++;
     return c;
   }
 
@@ -418,7 +393,7 @@ export class Net {
     const k = this.classes;
     const scratch = this.backend.heap.alloc(n * k), rows = this.backend.heap.alloc(n);
     try {
-      softmaxCrossEntropyRows(this.backend, logits, this.labelBuf!, scratch, rows, n, k, n);
+      softmaxCrossEntropyRows(this.backend, logits, this.labels, scratch, rows, n, k, n);
       return meanOfRows(rows.view, n);
     } finally {
       scratch.free();
@@ -467,12 +442,8 @@ export class Net {
    */
   scoreLogits(logits: Float32Array, labels: ArrayLike<number>, from: number, n: number): { loss: number; correct: number } {
     const k = this.classes;
-    if (!this.logitsBuf || this.logitsBuf.length < n * k) {
-      this.logitsBuf?.free();
-      this.logitsBuf = this.backend.heap.alloc(Math.max(n * k, 1));
-    }
     this.stageLabels(labels, null, from, n);
-    const buf = this.logitsBuf.sub(0, n * k);
+    const buf = this.bufs.f32('logits', n * k).sub(0, n * k);
     buf.view.set(logits.subarray(0, n * k));
     return { correct: this.correct(buf, n), loss: this.lossAndGrad(buf, n) };
   }
@@ -481,12 +452,9 @@ export class Net {
   predictChunk(data: Dataset, from: number, n: number): Float32Array {
     const k = this.classes;
     const logits = this.forwardBuffer(this.loadBatch(data, null, from, n, false), n, false);
-    if (!this.probs || this.probs.length < n * k) {
-      this.probs?.free();
-      this.probs = this.backend.heap.alloc(n * k);
-    }
-    softmax(this.backend, logits, this.probs, n, k);
-    return this.probs.view.subarray(0, n * k);
+    const probs = this.bufs.f32('probs', n * k);
+    softmax(this.backend, logits, probs, n, k);
+    return probs.view.subarray(0, n * k);
   }
 
   /**
@@ -527,11 +495,7 @@ export class Net {
   predictClass(images: PredictInput): Int32Array {
     const p = this.predict(images), k = this.classes;
     const out = new Int32Array(p.length / k);
-    for (let r = 0; r < out.length; r++) {
-      let best = 0;
-      for (let j = 1; j < k; j++) if (p[r * k + j] > p[r * k + best]) best = j;
-      out[r] = best;
-    }
+    for (let r = 0; r < out.length; r++) out[r] = argmax(p, r * k, k);
     return out;
   }
 
@@ -558,7 +522,8 @@ export class Net {
     this.isDisposed = true;
     for (const l of this.layers) l.dispose();
     if (this.plan) freePlan(this.plan.steps);
-    for (const b of [this.xBuf, this.labelBuf, this.logitsBuf, this.dlogits, this.lossRows, this.probs, this.pixelBuf, this.lutBuf]) b?.free();
+    this.bufs.free();
+    this.lutBuf?.free();
   }
 }
 

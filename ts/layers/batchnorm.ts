@@ -77,6 +77,11 @@ export class BatchNormalization extends Layer {
     return dx;
   }
 
+  /** Per-image sums of each channel (forward), and of two per channel (backward: dgamma's and dbeta's). */
+  override get reducedColumns(): number {
+    return 2 * this.inputShape[0];
+  }
+
   /** gamma and beta gradients come from batch totals, complete in every shard: none is per leaf. */
   override leafParams(): Param[] {
     return [];

@@ -5,7 +5,7 @@
  * grown only when a larger batch arrives, so a training step allocates nothing.
  */
 import type { Backend } from '../backend/load.js';
-import type { F32Buffer, I32Buffer } from '../backend/memory.js';
+import { BufferPool, type F32Buffer, type I32Buffer } from '../backend/memory.js';
 import { pairwiseRows } from '../kernels/norm.js';
 import { wholeBatch, type StepShard } from './step.js';
 import type { Rng } from '../rng.js';
@@ -57,7 +57,7 @@ export abstract class Layer {
   outputShape: Shape = [];
   protected be!: Backend;
   private budget: BuildContext['paramBudget'] = undefined;
-  private pool = new Map<string, F32Buffer | I32Buffer>();
+  private readonly pool = new BufferPool(() => this.be.heap);
 
   constructor(name?: string) {
     this.name = name ?? '';
@@ -137,6 +137,15 @@ export abstract class Layer {
     return p.leafGrads.sub(j * size, size);
   }
 
+  /**
+   * The widest rows [images, columns] this layer passes to a step's
+   * reduceRows (layers/step.ts): 0 for layers that combine nothing over the
+   * batch. A worker pool sizes its shared tables by the widest in the model.
+   */
+  get reducedColumns(): number {
+    return 0;
+  }
+
   /** Parameters and statistics, in a fixed order (the model file order). */
   params(): Param[] {
     return [];
@@ -147,21 +156,11 @@ export abstract class Layer {
 
   /** Buffers owned by this layer, grown on demand (contents are not kept when growing). */
   protected buffer(key: string, length: number): F32Buffer {
-    const b = this.pool.get(key) as F32Buffer | undefined;
-    if (b && b.length >= length) return b;
-    b?.free();
-    const nb = this.be.heap.alloc(length);
-    this.pool.set(key, nb);
-    return nb;
+    return this.pool.f32(key, length);
   }
 
   protected bufferI32(key: string, length: number): I32Buffer {
-    const b = this.pool.get(key) as I32Buffer | undefined;
-    if (b && b.length >= length) return b;
-    b?.free();
-    const nb = this.be.heap.allocI32(length);
-    this.pool.set(key, nb);
-    return nb;
+    return this.pool.i32(key, length);
   }
 
   /**
@@ -183,8 +182,7 @@ export abstract class Layer {
 
   /** Frees every buffer the layer owns, parameters included. */
   dispose(): void {
-    for (const b of this.pool.values()) b.free();
-    this.pool.clear();
+    this.pool.free();
     for (const p of this.params()) {
       p.value.free();
       p.grad?.free();

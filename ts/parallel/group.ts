@@ -5,7 +5,9 @@
  * every one has counted itself done, hearing a worker's failure or death, and
  * ending them. The training and inference pools are built on it.
  */
-import { C, CMD, currentSpinMs, PoolStalled, spinWhile, waited } from './protocol.js';
+import { C, CMD, PoolStalled } from './layout.js';
+import { spinWhile, waiter } from './sync.js';
+import { isNode } from '../env.js';
 
 /** The worker kinds: training (worker.ts) and inference (infer-worker.ts). */
 export type WorkerKind = 'worker' | 'infer-worker';
@@ -44,7 +46,6 @@ export function checkWorkers(v: unknown, what: string): number {
 const FAILURE_WAIT_MS = 5000;
 /** How long the calling thread blocks waiting for a step before it listens for worker failures too. */
 const SYNC_WAIT_MS = 250;
-const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
 /** Whether Atomics.wait may block this thread (not a browser's main thread). */
 export const canBlock = isNode || (typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined');
 
@@ -182,7 +183,7 @@ export class WorkerGroup {
     const stalled = () => {
       if (performance.now() - t0 > stallMs) throw new PoolStalled(`no other worker finished its step within ${stallMs} ms`);
     };
-    if (spin && canBlock) spinWhile(() => Atomics.load(ctrl, C.DONE) < total && !this.failure, currentSpinMs());
+    if (spin && canBlock) spinWhile(() => Atomics.load(ctrl, C.DONE) < total && !this.failure, waiter.spinMs);
     // Most steps end within milliseconds: sleep on the futex until the last
     // thread is done (a wake-up through the event loop costs more), and only
     // after SYNC_WAIT_MS go back to the event loop, where a worker's exit or
@@ -199,7 +200,7 @@ export class WorkerGroup {
         .waitAsync(ctrl, C.DONE, d, Math.min(1000, stallMs));
       if (r.async) await Promise.race([r.value as Promise<string>, this.failed.catch(() => undefined)]);
     }
-    if (spin) waited(performance.now() - t0);
+    if (spin) waiter.waited(performance.now() - t0);
     if (this.failure) throw this.failure;
     if (Atomics.load(ctrl, C.ABORT) !== 0) throw await this.failureAfterAbort('the workers stopped (the pool was aborted)');
   }

@@ -6,8 +6,10 @@
  */
 import type { BackendName } from '../backend/load.js';
 import type { Dataset } from '../engine/types.js';
-import { C, faultFor, inferViews, slowDown, type InferSizes, type ModelSpec } from './protocol.js';
+import { C, inferViews, type InferSizes, type ModelSpec } from './layout.js';
+import { faultFor, slowDown } from './faults.js';
 import { buildWorkerModel, serve, workerInit } from './worker-common.js';
+import { unpack } from './pack.js';
 
 export interface InferWorkerInit {
   index: number;
@@ -34,11 +36,7 @@ function call(): void {
   if (fault === 'late' && s.workers > 1) while (Atomics.load(v.ctrl, C.NEXT_CHUNK) < chunks) Atomics.wait(v.ctrl, C.NEXT_CHUNK, Atomics.load(v.ctrl, C.NEXT_CHUNK), 1);
   const version = Atomics.load(v.ctrl, C.PARAMS_VERSION);
   if (version !== paramsVersion) {
-    let at = 0;
-    for (const p of params) {
-      p.value.view.set(v.params.subarray(at, at + p.value.length));
-      at += p.value.length;
-    }
+    unpack(v.params, params.map((p) => p.value));
     model.weightsChanged();
     paramsVersion = version;
   }

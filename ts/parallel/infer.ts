@@ -13,15 +13,16 @@ import { netOf, type HasNet, type Net } from '../engine/net.js';
 import type { Dataset, Evaluation, PredictInput } from '../engine/types.js';
 import { modelInput } from '../input.js';
 import { checkWorkers, WorkerGroup, type CreateWorker } from './group.js';
-import { C, CMD, faultCode, inferBytes, inferViews, modelSpec, type InferSizes, type InferViews } from './protocol.js';
+import { pack } from './pack.js';
+import { C, CMD, inferBytes, inferViews, modelSpec, type InferSizes, type InferViews } from './layout.js';
+import { faultCode } from './faults.js';
 import type { InferWorkerInit } from './infer-worker.js';
 
 /**
  * Examples a worker takes at a time (fewer when batchSize is smaller). Small
- * enough that the last chunks of a call leave little for one worker alone:
- * 2,048 digits of lenet5-bn on 2 workers ran 1.75x as fast as one in chunks
- * of 256 (8 a call), 2.02x in chunks of 128, 2.08x in chunks of 64 and 2.00x
- * in chunks of 32 (deep4: 1.78x, 1.84x, 1.87x, 1.87x), on the 2-core build machine.
+ * enough that the last chunks of a call leave little for one worker alone,
+ * large enough that taking a chunk costs little beside computing it (the
+ * chunk sizes measured are in "Tuning constants", docs/benchmarks.md).
  */
 export const INFER_CHUNK = 64;
 
@@ -81,11 +82,7 @@ export class InferencePool {
     const v = this.v;
     // The weights go over when they changed (the workers then fold batch norm again).
     if (this.copiedRevision !== this.model.weightsRevision) {
-      let at = 0;
-      for (const p of this.model.params()) {
-        v.params.set(p.value.view, at);
-        at += p.value.length;
-      }
+      pack(v.params, this.model.params().map((p) => p.value));
       this.copiedRevision = this.model.weightsRevision;
       Atomics.add(v.ctrl, C.PARAMS_VERSION, 1);
     }

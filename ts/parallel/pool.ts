@@ -20,8 +20,10 @@ import type { Param } from '../layers/layer.js';
 import type { Net } from '../engine/net.js';
 import type { Dataset } from '../engine/types.js';
 import { evenSplit, LeafBalancer } from './balance.js';
+import { pack, unpack } from './pack.js';
 import { canBlock, WorkerGroup, type CreateWorker } from './group.js';
-import { C, CMD, faultCode, layoutBytes, modelSpec, PoolAborted, PoolStalled, T, TIMES, views, type Fault, type LayoutSizes, type SharedViews } from './protocol.js';
+import { C, CMD, layoutBytes, modelSpec, PoolAborted, PoolStalled, T, TIMES, views, type LayoutSizes, type SharedViews } from './layout.js';
+import { faultCode, type Fault } from './faults.js';
 import { ShardTrainer } from './shard-trainer.js';
 import { LEAF_SIZE, leafCount } from '../layers/step.js';
 import type { WorkerInit } from './worker.js';
@@ -80,7 +82,7 @@ export class TrainingPool {
     if (!be.module) throw new Error(`fit: workers need the compiled kernels module; initBackend() from bytes, a URL or a module (not a bundler's instance) to use workers`);
     const params = model.params();
     const leafParams = model.leafParams();
-    const bnWidth = Math.max(1, ...model.layers.filter((l) => l.kind === 'batchNormalization').map((l) => 2 * l.inputShape[0]));
+    const bnWidth = Math.max(1, ...model.layers.map((l) => l.reducedColumns));
     const sizes: LayoutSizes = {
       workers: count, maxBatch, maxLeaves: leafCount(maxBatch),
       params: params.reduce((s, p) => s + p.value.length, 0),
@@ -174,11 +176,7 @@ export class TrainingPool {
     const t0 = performance.now();
     const v = this.v, ctrl = v.ctrl;
     if (n > v.sizes.maxBatch) throw new Error(`fit: batch of ${n} exceeds the pool's ${v.sizes.maxBatch}`);
-    let off = 0;
-    for (const p of this.params) {
-      v.params.set(p.value.view, off);
-      off += p.value.length;
-    }
+    pack(v.params, this.params.map((p) => p.value));
     for (let b = 0; b < n; b++) v.idx[b] = idx ? idx[from + b] : from + b;
     const L = leafCount(n), active = Math.min(this.count, L);
     const split = this.forcedSplit?.(L, active) ?? this.balancer.split(L, active);
@@ -218,21 +216,10 @@ export class TrainingPool {
     this.balancer.observe(split, n, LEAF_SIZE, computeMs);
     // Gradients: the leaf parameters' columns, then (from worker 0 unless that
     // is this thread) batch norm's gradients and running statistics.
-    let col = 0;
-    for (const p of this.leafParams) {
-      p.grad!.view.set(v.grads.subarray(col, col + p.value.length));
-      col += p.value.length;
-    }
+    const col = unpack(v.grads, this.leafParams.map((p) => p.grad!));
     if (!this.own) {
-      for (const p of this.otherTrainable) {
-        p.grad!.view.set(v.grads.subarray(col, col + p.value.length));
-        col += p.value.length;
-      }
-      off = 0;
-      for (const p of this.params) {
-        if (!p.grad) p.value.view.set(v.params.subarray(off, off + p.value.length));
-        off += p.value.length;
-      }
+      unpack(v.grads, this.otherTrainable.map((p) => p.grad!), col);
+      unpack(v.params, this.params.map((p) => p.value), 0, (i) => !this.params[i].grad);
     }
     let correct = 0;
     for (let w = 0; w < active; w++) correct += v.correct[w];

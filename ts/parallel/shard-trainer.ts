@@ -11,13 +11,15 @@
  * does not change the bits.
  */
 import type { Backend } from '../backend/load.js';
-import type { F32Buffer, I32Buffer } from '../backend/memory.js';
+import { BufferPool, type F32Buffer, type I32Buffer } from '../backend/memory.js';
 import { pairwiseRows, pairwiseRowsPartial } from '../kernels/norm.js';
 import type { Param } from '../layers/layer.js';
 import type { Net } from '../engine/net.js';
 import type { Dataset } from '../engine/types.js';
-import * as protocol from './protocol.js';
-import { barrier, C, faultFor, slowDown, T, TIMES, waitUntil, type Fault, type SharedViews } from './protocol.js';
+import { pack, unpack } from './pack.js';
+import { C, T, TIMES, type SharedViews } from './layout.js';
+import { faultFor, slowDown, type Fault } from './faults.js';
+import { waiter } from './sync.js';
 import { coverLevels, leafCount, leafImages, leafSizes, treeNodes, type StepShard, type TreeNode } from '../layers/step.js';
 
 /** Gradient columns a participant combines at a time: small enough that the first to finish can take over part of the others' share. */
@@ -34,7 +36,7 @@ export class ShardTrainer {
   private readonly paramAt: Map<Param, number>;
   private readonly leafAt: Map<Param, number>;
   /** Named scratch buffers of this participant's wasm memory, grown on demand. */
-  private readonly bufs = new Map<string, F32Buffer>();
+  private readonly bufs: BufferPool;
   private readonly time: Float64Array;
   /**
    * The gradient columns in blocks, in the order backward completes them (the
@@ -59,6 +61,7 @@ export class ShardTrainer {
     private readonly w: number, private readonly v: SharedViews, private readonly be: Backend, private readonly model: Net,
     private readonly data: Dataset, private readonly caller = false, public stallMs = Infinity,
   ) {
+    this.bufs = new BufferPool(() => be.heap);
     this.ctrl = v.ctrl;
     this.params = model.params();
     this.leafParams = model.leafParams();
@@ -76,19 +79,12 @@ export class ShardTrainer {
 
   /** A view of exactly `len` values of the scratch buffer `key`. */
   private buffer(key: string, len: number): F32Buffer {
-    let b = this.bufs.get(key);
-    if (!b || b.length < len) {
-      b?.free();
-      b = this.be.heap.alloc(Math.max(len, 1));
-      this.bufs.set(key, b);
-    }
-    return b.sub(0, len);
+    return this.bufs.f32(key, len).sub(0, len);
   }
 
   /** Frees the scratch buffers (the calling thread's: a worker's memory ends with it). */
   dispose(): void {
-    for (const b of this.bufs.values()) b.free();
-    this.bufs.clear();
+    this.bufs.free();
     this.forgetTrees();
   }
 
@@ -117,11 +113,11 @@ export class ShardTrainer {
     const n = Atomics.load(ctrl, C.N), active = Atomics.load(ctrl, C.ACTIVE);
     if (w >= active) return;
     time[T.STEPS]++;
-    const t0 = performance.now(), wait0 = protocol.barrierWaitMs;
+    const t0 = performance.now(), wait0 = waiter.barrierWaitMs;
     const seed = (Atomics.load(ctrl, C.SEED_LO) >>> 0) + (Atomics.load(ctrl, C.SEED_HI) >>> 0) * 2 ** 32;
     const L = leafCount(n), Pl = v.sizes.leafValues, split = v.split.slice(0, active + 1);
     const l0 = split[w], l1 = split[w + 1], [img0, imgEnd] = leafImages(n, l0, l1), nLocal = imgEnd - img0;
-    if (!this.caller) for (const p of this.params) p.value.view.set(v.params.subarray(this.paramAt.get(p)!, this.paramAt.get(p)! + p.value.length));
+    if (!this.caller) unpack(v.params, this.params.map((p) => p.value));
     let tick = 0;
     const seq = Atomics.load(ctrl, C.SEQ), tree = this.leafTree(split), handed = new Set<Param>();
     this.handMs = this.reduceMs = this.blockCopyMs = 0;
@@ -168,7 +164,7 @@ export class ShardTrainer {
       reduceRows: (local, rows, cols, dst) => {
         const table = v.tables[tick++ & 1];
         table.set(local.view.subarray(0, rows * cols), img0 * cols);
-        barrier(ctrl, active, this.stallMs, reduceReady);
+        waiter.barrier(ctrl, active, this.stallMs, reduceReady);
         const all = buffer('table', n * cols);
         all.view.set(table.subarray(0, n * cols));
         pairwiseRows(be, all, n, cols, dst);
@@ -184,25 +180,21 @@ export class ShardTrainer {
     if (fault === 'late') while (Atomics.load(ctrl, C.NEXT_BLOCK) < this.blocks.length) Atomics.wait(ctrl, C.NEXT_BLOCK, Atomics.load(ctrl, C.NEXT_BLOCK), 1);
     else if (fault === 'heavy') time[T.COMPUTE] += 1000 * (l1 - l0);
     else if (fault) injectedFault(fault, l1 - l0);
-    const t2 = performance.now(), wait1 = protocol.barrierWaitMs, inStep = this.handMs + this.reduceMs + this.blockCopyMs;
+    const t2 = performance.now(), wait1 = waiter.barrierWaitMs, inStep = this.handMs + this.reduceMs + this.blockCopyMs;
     v.losses.set(r.losses, img0);
     v.correct[w] = r.correct;
     // The blocks left: each once every participant has handed its leaves on.
     for (let b = Atomics.add(ctrl, C.NEXT_BLOCK, 1); b < this.blocks.length; b = Atomics.add(ctrl, C.NEXT_BLOCK, 1)) {
       const pi = this.blocks[b][2];
-      for (let k = 0; k < active; k++) waitUntil(ctrl, v.ready, k * this.leafParams.length + pi, seq, this.stallMs);
+      for (let k = 0; k < active; k++) waiter.waitUntil(ctrl, v.ready, k * this.leafParams.length + pi, seq, this.stallMs);
       this.reduceBlock(b, L, tree);
     }
     if (w === 0 && !this.caller) {
       // Batch norm's gradients and running statistics: the same in every participant.
-      let at = Pl;
-      for (const p of this.otherTrainable) {
-        v.grads.set(p.grad!.view, at);
-        at += p.value.length;
-      }
+      pack(v.grads, this.otherTrainable.map((p) => p.grad!), Pl);
       for (const p of this.stats) v.params.set(p.value.view, this.paramAt.get(p)!);
     }
-    const t4 = performance.now(), wait2 = protocol.barrierWaitMs;
+    const t4 = performance.now(), wait2 = waiter.barrierWaitMs;
     time[T.COPY_IN] += t1 - t0;
     time[T.COMPUTE] += t2 - t1 - (wait1 - wait0) - inStep;
     time[T.WAIT] += wait2 - wait0;

@@ -6,11 +6,12 @@
 import { instantiateBackend, type Backend, type BackendName } from '../backend/load.js';
 import { layerFromConfig } from '../layers/index.js';
 import { Net } from '../engine/net.js';
-import { C, CMD, PoolAborted, spinWhile, type ModelSpec } from './protocol.js';
+import { isNode } from '../env.js';
+import { C, CMD, PoolAborted, type ModelSpec } from './layout.js';
+import { spinWhile } from './sync.js';
 
-export type { ModelSpec } from './protocol.js';
+export type { ModelSpec } from './layout.js';
 
-const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
 type Port = { postMessage(m: unknown): void };
 let port: Port | null = null;
 

@@ -5,7 +5,7 @@
  */
 import type { BackendName } from '../backend/load.js';
 import type { Dataset } from '../engine/types.js';
-import { views, type LayoutSizes } from './protocol.js';
+import { views, type LayoutSizes } from './layout.js';
 import { ShardTrainer } from './shard-trainer.js';
 import { buildWorkerModel, serve, workerInit, type ModelSpec } from './worker-common.js';
 

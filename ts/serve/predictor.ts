@@ -11,6 +11,7 @@ import { classNamesOf } from '../io/modelfile.js';
 import { deserializeModel } from '../model-file.js';
 import { type PredictInput, type Sequential } from '../model.js';
 import { modelInput } from '../input.js';
+import { argmax } from '../engine/argmax.js';
 import { InferencePool } from '../parallel/infer.js';
 import type { CreateWorker } from '../parallel/group.js';
 
@@ -165,8 +166,7 @@ export class Predictor {
         }
         part.forEach((b, i) => {
           const pr = Array.from(probs.subarray(i * k, (i + 1) * k));
-          let best = 0;
-          for (let j = 1; j < k; j++) if (pr[j] > pr[best]) best = j;
+          const best = argmax(pr, 0, k);
           b.resolve({ class: best, ...(this.classNames ? { name: this.classNames[best] } : {}), probabilities: pr });
         });
       }

@@ -81,12 +81,12 @@ export interface History {
 }
 
 /**
- * Above this share of a step spent waiting at barriers, fit warns once: on
- * the 2-core build machine the workers wait 6-12% of a lenet5-bn step, and
- * 46% beside one busy process, where 2 workers train slower than 1 (0.80x).
- * Only steps after the workers' first WAIT_WARMUP_MS count (a new worker's
- * first steps compile its code: 47% waits in a 4-step epoch), and at least
- * WAIT_STEPS of them.
+ * Above this share of a step spent waiting at barriers, fit warns once: far
+ * above what workers on idle cores wait, and about where another busy process
+ * makes 2 workers train slower than 1 (see "Tuning constants",
+ * docs/benchmarks.md). Only steps after the workers' first WAIT_WARMUP_MS
+ * count (a new worker's first steps compile its code and wait long), and at
+ * least WAIT_STEPS of them.
  */
 export const WAIT_WARNING = 0.3;
 const WAIT_WARMUP_MS = 3000, WAIT_STEPS = 20;

@@ -1,6 +1,7 @@
 /**
- * The shared memory of a training pool and the few synchronisation steps its
- * workers take, over one SharedArrayBuffer with Atomics. Layout (regions in
+ * The shared memory of the worker pools, over one SharedArrayBuffer each:
+ * the control table, the regions of a training pool and of an inference
+ * pool, and the model's description for workers. Training layout (regions in
  * this order, each starting on a 64-byte line, see lineUp):
  *
  *   ctrl    Int32 [CTRL_LEN]           sequence, command, batch size, seeds, barrier, done, abort, threads
@@ -54,37 +55,6 @@ export const C = {
 } as const;
 export const CTRL_LEN = 18;
 
-/**
- * Tests: how an injected fault fails a worker (see C.FAULT): it throws, its
- * thread ends, it never comes back, or it is slow (inference: 20 ms before
- * each chunk; training: 20 ms a gradient leaf it computes, after handing its
- * leaves on, as a slower core would take longer for more work). Two faults
- * let tests assert behaviour without racing the clock, however loaded the
- * machine: 'heavy' (training) reports 1 s of compute a leaf more than it
- * took, without sleeping, so the balancer sees a far slower worker; 'late'
- * holds the worker back until the others are done with what it would race
- * them for (inference: until every chunk is taken; training: until every
- * gradient block is combined).
- */
-export const FAULTS = ['throw', 'exit', 'hang', 'slow', 'heavy', 'late'] as const;
-export type Fault = (typeof FAULTS)[number];
-
-/** C.FAULT's value that injects `how` into worker `w`. */
-export function faultCode(w: number, how: Fault): number {
-  return 8 * (w + 1) + FAULTS.indexOf(how);
-}
-
-/** The fault injected into worker `w` (see C.FAULT), if any. */
-export function faultFor(ctrl: Int32Array, w: number): Fault | null {
-  const f = Atomics.load(ctrl, C.FAULT);
-  return f !== 0 && f >> 3 === w + 1 ? FAULTS[f & 7] : null;
-}
-
-/** The 'slow' fault: this thread sleeps `ms` (20 by default). */
-export function slowDown(ms = 20): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
 /** Commands. */
 export const CMD = { STEP: 1, EXIT: 2, INFER: 3 } as const;
 
@@ -117,9 +87,9 @@ export interface InferViews {
 /**
  * Byte offsets of regions laid one after another, each on a 64-byte cache
  * line, and the bytes they take: copies between a wasm memory and a shared
- * buffer run at full speed only when both sides are aligned (shifting every
- * region by 4 bytes made a lenet5-bn step's copies 1.6x slower), and no two
- * regions share a line that two threads write.
+ * buffer run at full speed only when both sides are aligned (see "Tuning
+ * constants" in docs/benchmarks.md), and no two regions share a line that two
+ * threads write.
  */
 function lineUp(bytes: number[]): { at: number[]; total: number } {
   const at: number[] = [];
@@ -223,111 +193,3 @@ export class PoolAborted extends Error {}
 
 /** Thrown in the calling thread when a barrier waited longer than its limit (a worker that died cannot say so while the caller blocks). */
 export class PoolStalled extends PoolAborted {}
-
-/**
- * How long a waiting thread spins before it sleeps, adapted to how its waits
- * end. Waking a sleeping thread takes 40-120 us on the 2-core build machine,
- * and 39% of a lenet5-bn step's barrier waits there last longer than 0.1 ms
- * (the other worker a little slower), under 1% longer than 2 ms: spinning up
- * to 2 ms made 2-worker steps 2-4% faster than spinning 0.1 ms. But when the
- * other worker is late because it is not running (more runnable threads than
- * cores), spinning takes the core it needs: beside one busy process, a fixed
- * 2 ms spin made steps twice as slow. So a wait that outlasts SPIN_MAX_MS
- * drops the spin to SPIN_MIN_MS, and each shorter wait lets it grow back by
- * SPIN_GROWTH (busy machine: 14% of the waits are long, and the spin stays
- * near the minimum; growing by 1.1 a wait instead cost 5% there).
- */
-export const SPIN_MAX_MS = 2;
-export const SPIN_MIN_MS = 0.1;
-/** How much a wait shorter than SPIN_MAX_MS grows the spin. */
-export const SPIN_GROWTH = 1.05;
-let spinMs = SPIN_MAX_MS;
-
-/** This thread's current spin before sleeping, milliseconds (tests). */
-export function currentSpinMs(): number {
-  return spinMs;
-}
-
-/** Spins while `busy()` holds, for at most `ms`; returns whether it stopped holding. */
-export function spinWhile(busy: () => boolean, ms: number): boolean {
-  const until = performance.now() + ms;
-  for (let k = 0; busy(); k++) if ((k & 1023) === 1023 && performance.now() > until) return false;
-  return true;
-}
-
-/** Adapts the spin to a wait that lasted `ms`. */
-export function waited(ms: number): void {
-  spinMs = ms > SPIN_MAX_MS ? SPIN_MIN_MS : Math.min(SPIN_MAX_MS, spinMs * SPIN_GROWTH);
-}
-
-/**
- * Waits until ctrl[i] differs from `value`: spins (see SPIN_MAX_MS), then
- * sleeps; throws PoolAborted when the pool is aborted, PoolStalled after
- * `stallMs`.
- */
-export function waitChange(ctrl: Int32Array, i: number, value: number, stallMs = Infinity): void {
-  waitFor(ctrl, ctrl, i, (v) => v !== value, stallMs, 'arrived', ' at a barrier');
-}
-
-/**
- * Waits until arr[i] holds `value` (set by another worker, then notified), as
- * waitChange waits. Counts as waiting (barrierWaitMs).
- */
-export function waitUntil(ctrl: Int32Array, arr: Int32Array, i: number, value: number, stallMs = Infinity): void {
-  const t0 = performance.now();
-  try {
-    waitFor(ctrl, arr, i, (v) => v === value, stallMs, 'handed on its leaf gradients', '');
-  } finally {
-    barrierWaitMs += performance.now() - t0;
-  }
-}
-
-/** Waits until done(arr[i]); ctrl holds the pool's abort flag; the stall message says the others have not `did` (`where`). */
-function waitFor(ctrl: Int32Array, arr: Int32Array, i: number, done: (v: number) => boolean, stallMs: number, did: string, where: string): void {
-  const t0 = performance.now();
-  if (spinWhile(() => !done(Atomics.load(arr, i)), spinMs)) return waited(performance.now() - t0);
-  for (let v = Atomics.load(arr, i); !done(v); v = Atomics.load(arr, i)) {
-    if (Atomics.load(ctrl, C.ABORT) !== 0) throw new PoolAborted('pool aborted');
-    if (performance.now() - t0 > stallMs) throw new PoolStalled(`no other worker ${did} within ${stallMs} ms${where}`);
-    Atomics.wait(arr, i, v, Math.min(200, stallMs));
-  }
-  waited(performance.now() - t0);
-}
-
-/** Milliseconds this thread has waited in barriers (read by the worker's timing). */
-export let barrierWaitMs = 0;
-
-/**
- * Waits until all `workers` have arrived (a generation counter); throws
- * PoolStalled after `stallMs`. While the others are still on their way, runs
- * `idle()` again and again until it says it had nothing to do (work any
- * worker may take, see shard-trainer.ts); its time does not count as waiting.
- */
-export function barrier(ctrl: Int32Array, workers: number, stallMs = Infinity, idle?: () => boolean): void {
-  const t0 = performance.now();
-  let busy = 0;
-  try {
-    busy = arrive(ctrl, workers, stallMs, idle);
-  } finally {
-    barrierWaitMs += performance.now() - t0 - busy;
-  }
-}
-
-/** Arrives at the barrier and waits for it; returns the milliseconds spent in `idle`. */
-function arrive(ctrl: Int32Array, workers: number, stallMs: number, idle?: () => boolean): number {
-  const gen = Atomics.load(ctrl, C.BAR_GEN);
-  if (Atomics.add(ctrl, C.BAR_COUNT, 1) === workers - 1) {
-    Atomics.store(ctrl, C.BAR_COUNT, 0);
-    Atomics.add(ctrl, C.BAR_GEN, 1);
-    Atomics.notify(ctrl, C.BAR_GEN);
-    return 0;
-  }
-  let busy = 0;
-  while (idle && Atomics.load(ctrl, C.BAR_GEN) === gen) {
-    const t = performance.now(), did = idle();
-    busy += performance.now() - t;
-    if (!did) break;
-  }
-  if (Atomics.load(ctrl, C.BAR_GEN) === gen) waitChange(ctrl, C.BAR_GEN, gen, stallMs);
-  return busy;
-}
