@@ -11,6 +11,7 @@ import { optimizerFromConfig } from '../ts/optim/optimizer.js';
 import type { TrainingPool } from '../ts/parallel/pool.js';
 import type { Sequential } from '../ts/model.js';
 import { activePool } from '../ts/train/fit.js';
+import { blocksBy, chunksBy, forceSplit, injectFault, killWorker, setStallMs } from './support/pool-hooks.js';
 import { mnistSample } from './data.js';
 
 const poolOf = (m: Sequential): TrainingPool | null => activePool(m);
@@ -64,7 +65,7 @@ describe('a worker that dies', () => {
       callbacks: {
         onBatchEnd: async (b) => {
           pool ??= poolOf(model);
-          if (b.batch === 2) await pool!.kill(1); // as if the thread crashed
+          if (b.batch === 2) await killWorker(pool!, 1); // as if the thread crashed
         },
       },
     }).then(() => null, (e: Error) => e);
@@ -98,7 +99,7 @@ describe('inference on workers', () => {
     // A batch larger than a worker's chunk: the workers share it chunk by chunk, and evaluate averages over the whole batch.
     const pool = await createInferencePool(model, { workers: 2, batchSize: 1000 });
     expect(await pool.evaluate(test)).toEqual(model.evaluate(test, { batchSize: 1000 }));
-    expect(pool.lastChunks.reduce((a, b) => a + b)).toBe(Math.ceil(1000 / INFER_CHUNK));
+    expect(chunksBy(pool).reduce((a, b) => a + b)).toBe(Math.ceil(1000 / INFER_CHUNK));
     expect(Buffer.from((await pool.predict(test.images)).buffer).equals(Buffer.from(probs.buffer))).toBe(true);
     await pool.dispose();
     model.dispose();
@@ -112,13 +113,13 @@ describe('inference on workers', () => {
     const probs = model.predict(test.images, { batchSize: 50 }), ev = model.evaluate(test, { batchSize: 50 });
     const pool = await createInferencePool(model, { workers: 2, batchSize: 50 });
     await pool.predict(test.images);
-    expect(pool.lastChunks.reduce((a, b) => a + b)).toBe(16);
+    expect(chunksBy(pool).reduce((a, b) => a + b)).toBe(16);
     // Worker 1 takes no chunk until every chunk is taken: worker 0 takes them all, one at a time, however loaded the machine.
-    pool.injectFault(1, 'late');
+    injectFault(pool, 1, 'late');
     expect(Buffer.from((await pool.predict(test.images)).buffer).equals(Buffer.from(probs.buffer))).toBe(true);
-    expect(pool.lastChunks).toEqual([16, 0]);
+    expect(chunksBy(pool)).toEqual([16, 0]);
     expect(await pool.evaluate(test)).toEqual(ev);
-    expect(pool.lastChunks).toEqual([16, 0]);
+    expect(chunksBy(pool)).toEqual([16, 0]);
     await pool.dispose();
     model.dispose();
   }, 60_000);
@@ -168,7 +169,7 @@ describe('leaves split by speed', () => {
     const data = mnistSample('train', 300);
     const { TrainingPool } = await import('../ts/parallel/pool.js');
     const pool = workers > 1 ? await TrainingPool.create(model.net, data, workers, 96) : null;
-    if (split) pool!.forceSplit(split);
+    if (split) forceSplit(pool!, split);
     const losses: number[] = [];
     for (const [from, n] of [[0, 96], [96, 96], [192, 96], [288, 12], [30, 96]]) {
       if (pool) {
@@ -220,10 +221,10 @@ describe('leaves split by speed', () => {
   it('refuses a split that leaves a worker without leaves or does not cover the batch', async () => {
     await withPool(96, async (pool) => {
       for (const bad of [[0, 0, 6], [0, 6, 6], [0, 3, 5], [1, 3, 6], [0, 6]]) {
-        pool.forceSplit(() => bad);
+        forceSplit(pool, () => bad);
         await expect(pool.step(null, 0, 96, 1)).rejects.toThrow(`fit: ${JSON.stringify(bad)} does not split 6 leaves among 2 workers, at least one each`);
       }
-      pool.forceSplit(null);
+      forceSplit(pool, null);
       expect(Number.isFinite((await pool.step(null, 0, 96, 1)).loss)).toBe(true);
     });
   }, 60_000);
@@ -231,7 +232,7 @@ describe('leaves split by speed', () => {
   it('a slower worker is given fewer leaves, a faster one more', async () => {
     await withPool(128, async (pool) => {
       for (let s = 0; s < 10; s++) await pool.step(null, 0, 128, s); // the workers' code compiles over the first steps
-      pool.injectFault(1, 'heavy'); // worker 1 (a thread; 0 is this one) reports 1 s more compute a leaf than it took: far slower, however loaded the machine
+      injectFault(pool, 1, 'heavy'); // worker 1 (a thread; 0 is this one) reports 1 s more compute a leaf than it took: far slower, however loaded the machine
       const splits: number[][] = [];
       pool.resetTiming();
       for (let s = 0; s < 16; s++) {
@@ -257,8 +258,8 @@ describe('a worker that fails in the middle of a step', () => {
     const err = await (async () => {
       for (let from = 0; from + 128 <= data.count; from += 128, steps++) {
         if (steps === 2) {
-          pool.stallMs = 300; // a dead worker cannot say so while this thread blocks at a barrier
-          pool.injectFault(callerComputes ? 1 : 0, how);
+          setStallMs(pool, 300); // a dead worker cannot say so while this thread blocks at a barrier
+          injectFault(pool, callerComputes ? 1 : 0, how);
         }
         const r = await pool.step(null, from, 128, from);
         expect(Number.isFinite(r.loss)).toBe(true);
@@ -303,9 +304,9 @@ describe('combining the gradient columns', () => {
       const pool = await TrainingPool.create(model.net, data, 2, 128);
       await pool.step(null, 0, 128, 1);
       pool.resetTiming();
-      if (slow) pool.injectFault(1, 'late'); // worker 1 hands on its leaves, then waits until every block is combined
+      if (slow) injectFault(pool, 1, 'late'); // worker 1 hands on its leaves, then waits until every block is combined
       await pool.step(null, 128, 128, 2);
-      const by = pool.blocksBy, g = model.net.leafParams().map((p) => Buffer.from(p.grad!.view.slice().buffer));
+      const by = blocksBy(pool), g = model.net.leafParams().map((p) => Buffer.from(p.grad!.view.slice().buffer));
       await pool.dispose();
       model.dispose();
       return { by, g };
@@ -444,7 +445,7 @@ describe('fit on workers', () => {
         optimizer: optimizerFromConfig(recipe.optimizer), batchSize: 32, epochs, workers,
         callbacks: {
           // Worker 1 then sleeps 20 ms a leaf, one leaf a step (2 leaves of 16 a batch: no split but 1/1): the calling thread waits for it.
-          onTrainBegin: () => { if (slow) poolOf(model)!.injectFault(1, 'slow'); },
+          onTrainBegin: () => { if (slow) injectFault(poolOf(model)!, 1, 'slow'); },
           onWarning: (w) => { if (w.includes('waited')) warnings.push(w); }, // (not the one about more workers than cores)
           onEpochEnd: (l) => { waits.push(l.workerWait); },
         },

@@ -15,7 +15,6 @@ import { modelInput } from '../input.js';
 import { checkWorkers, WorkerGroup, type CreateWorker } from './group.js';
 import { pack } from './pack.js';
 import { C, CMD, inferBytes, inferViews, modelSpec, type InferSizes, type InferViews } from './layout.js';
-import { faultCode } from './faults.js';
 import type { InferWorkerInit } from './infer-worker.js';
 
 /**
@@ -159,16 +158,6 @@ export class InferencePool {
       }
     }
     return { loss: lossSum / data.count, accuracy: correct / data.count };
-  }
-
-  /** @internal How many chunks of the last call each worker computed (tests). */
-  get lastChunks(): number[] {
-    return Array.from(this.v.chunksBy);
-  }
-
-  /** @internal Tests: worker i waits 20 ms before each chunk it takes ('slow'), or takes none until the others have taken every chunk ('late'). */
-  injectFault(i: number, how: 'slow' | 'late'): void {
-    Atomics.store(this.v.ctrl, C.FAULT, faultCode(i, how));
   }
 
   /** Workers still running. */

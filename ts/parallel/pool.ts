@@ -23,7 +23,6 @@ import { evenSplit, LeafBalancer } from './balance.js';
 import { pack, unpack } from './pack.js';
 import { canBlock, WorkerGroup, type CreateWorker } from './group.js';
 import { C, CMD, layoutBytes, modelSpec, PoolAborted, PoolStalled, T, TIMES, views, type LayoutSizes, type SharedViews } from './layout.js';
-import { faultCode, type Fault } from './faults.js';
 import { ShardTrainer } from './shard-trainer.js';
 import { LEAF_SIZE, leafCount } from '../layers/step.js';
 import type { WorkerInit } from './worker.js';
@@ -56,7 +55,6 @@ export class TrainingPool {
   private balancer!: LeafBalancer;
   private readonly computeSeen: number[];
   /** Tests: each step's split of the leaves instead of the balancer's. */
-  private forcedSplit: ((leaves: number, active: number) => number[]) | null = null;
 
   private constructor(model: Net, sab: SharedArrayBuffer, sizes: LayoutSizes) {
     this.v = views(sab, sizes);
@@ -120,38 +118,14 @@ export class TrainingPool {
     return this.own !== null;
   }
 
-  /** @internal How many gradient blocks each worker has combined since the timing was reset (tests). */
-  get blocksBy(): number[] {
-    return Array.from({ length: this.count }, (_, w) => this.v.timing[w * TIMES + T.BLOCKS]);
-  }
-
-  /** @internal Ends worker thread i as if it had crashed (tests). */
-  kill(i: number): Promise<void> {
-    return this.group.kill(i);
-  }
-
-  /** @internal Makes worker thread i fail in the middle of the next step: it throws, its thread ends at once, or it never comes back (tests). */
-  injectFault(i: number, how: Fault): void {
-    Atomics.store(this.v.ctrl, C.FAULT, faultCode(i, how));
-  }
-
-  /**
-   * @internal Each step splits its leaves at `f(leaves, active workers)`
-   * (the first leaf of each active worker, then the leaf count) instead of
-   * at the balancer's bounds; null: the balancer's again (tests).
-   */
-  forceSplit(f: ((leaves: number, active: number) => number[]) | null): void {
-    this.forcedSplit = f;
-  }
-
   /** Each worker's smoothed milliseconds of compute per gradient leaf, which the leaves are split by (NaN: not measured yet). */
   get speeds(): readonly number[] {
     return this.balancer.speeds;
   }
 
-  /** @internal How long the calling thread waits at a barrier before it gives up on the other workers (tests shorten it). */
-  set stallMs(ms: number) {
-    if (this.own) this.own.stallMs = ms;
+  /** Where this step's leaves are split among the active workers: the first leaf of each, then the leaf count (see balance.ts). */
+  protected splitFor(leaves: number, active: number): number[] {
+    return this.balancer.split(leaves, active);
   }
 
   /** Worker threads still running (0 after dispose). */
@@ -179,7 +153,7 @@ export class TrainingPool {
     pack(v.params, this.params.map((p) => p.value));
     for (let b = 0; b < n; b++) v.idx[b] = idx ? idx[from + b] : from + b;
     const L = leafCount(n), active = Math.min(this.count, L);
-    const split = this.forcedSplit?.(L, active) ?? this.balancer.split(L, active);
+    const split = this.splitFor(L, active);
     if (split.length !== active + 1 || split[0] !== 0 || split[active] !== L || split.some((b, w) => w > 0 && b <= split[w - 1])) {
       throw new Error(`fit: ${JSON.stringify(split)} does not split ${L} leaves among ${active} workers, at least one each`);
     }
