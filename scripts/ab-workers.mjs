@@ -49,7 +49,7 @@ async function contender(r, w) {
   const opt = optimizerFromConfig(recipe.optimizer);
   let step = 0;
   if (w === 1) return { fn: async () => { m.trainStep(data, null, 0, batch, opt, step++); }, close: () => {} };
-  const pool = await TrainingPool.create(m, data, w, batch);
+  const pool = await TrainingPool.create(m.net ?? m, data, w, batch); // the engine (checkouts since the engine split) or the model (before)
   return {
     pool,
     fn: async () => {
@@ -57,6 +57,7 @@ async function contender(r, w) {
       await pool.step(null, 0, batch, step++);
       const t1 = performance.now();
       opt.step(be, m.params());
+      m.weightsChanged();
       pool.countStep(performance.now() - t0, pool.lastMainMs + performance.now() - t1);
     },
     close: () => pool.dispose(),

@@ -111,7 +111,7 @@ export class Conv2D extends Layer {
 
   /**
    * Inference with other weights of this layer's shapes (batch norm folded
-   * into them, see model.ts), a relu if `relu` and, if `pool2`, the 2x2
+   * into them, see engine/net.ts), a relu if `relu` and, if `pool2`, the 2x2
    * max pooling (stride 2) after it (see `canPool2`); returns the output buffer.
    */
   inferWith(x: F32Buffer, n: number, kernel: F32Buffer, bias: F32Buffer | null, relu: boolean, pool2 = false): F32Buffer {

@@ -34,7 +34,7 @@ export interface ForwardContext {
   training: boolean;
   /** A fresh 53-bit seed per training step (dropout streams derive from it). */
   stepSeed: number;
-  /** In training: which part of the step's batch these images are (see parallel/shard.ts). */
+  /** In training: which part of the step's batch these images are (see layers/step.ts). */
   shard?: StepShard;
 }
 
@@ -99,7 +99,7 @@ export abstract class Layer {
    * trainable parameter's `grad` holds its complete gradient over the batch
    * afterwards: what gradient-checking one layer needs. Inside a model's step
    * (`ctx` given), the parameters of {@link leafParams} get per-leaf gradients
-   * in `leafGrads` instead, which the model combines (see parallel/shard.ts).
+   * in `leafGrads` instead, which the model combines (see layers/step.ts).
    */
   abstract backward(dy: F32Buffer, n: number, needDx: boolean, ctx?: BackwardContext): F32Buffer | null;
 
