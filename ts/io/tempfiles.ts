@@ -46,10 +46,8 @@ function stale(path: string, pid: number, now: number): boolean {
   }
 }
 
-/** Removes temporary files of `target` (either kind) left by processes that have exited; returns their paths. */
-export function removeStaleTemps(target: string): string[] {
-  const dir = dirname(target);
-  const prefix = `.${basename(target)}.`;
+/** Removes the files in `dir` whose names `writerOf` takes for temporary files (it returns their writer's pid) and that are stale; returns their paths. */
+function removeStale(dir: string, writerOf: (name: string) => number | null): string[] {
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -58,9 +56,8 @@ export function removeStaleTemps(target: string): string[] {
   }
   const removed: string[] = [];
   for (const name of names) {
-    if (!name.startsWith(prefix)) continue;
-    const m = /^(?:tmp|part)-(\d+)$/.exec(name.slice(prefix.length));
-    if (!m || !stale(join(dir, name), Number(m[1]), Date.now())) continue;
+    const pid = writerOf(name);
+    if (pid === null || !stale(join(dir, name), pid, Date.now())) continue;
     try {
       unlinkSync(join(dir, name));
       removed.push(join(dir, name));
@@ -69,20 +66,21 @@ export function removeStaleTemps(target: string): string[] {
   return removed;
 }
 
+/** Removes temporary files of `target` (either kind) left by processes that have exited (or untouched for STALE_AFTER_MS); returns their paths. */
+export function removeStaleTemps(target: string): string[] {
+  const prefix = `.${basename(target)}.`;
+  return removeStale(dirname(target), (name) => {
+    const m = name.startsWith(prefix) ? /^(?:tmp|part)-(\d+)$/.exec(name.slice(prefix.length)) : null;
+    return m ? Number(m[1]) : null;
+  });
+}
+
 /** Removes the temporary files of every target in `dir` left by processes that have exited (or untouched for STALE_AFTER_MS). */
 export function removeStaleTempsIn(dir: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  const removed: string[] = [];
-  for (const name of names) {
-    const m = /^\.(.+)\.(?:tmp|part)-\d+$/.exec(name);
-    if (m) removed.push(...removeStaleTemps(join(dir, m[1])));
-  }
-  return [...new Set(removed)];
+  return removeStale(dir, (name) => {
+    const m = /^\..+\.(?:tmp|part)-(\d+)$/.exec(name);
+    return m ? Number(m[1]) : null;
+  });
 }
 
 /** Temporary files this process is writing: removed if it exits before renaming them (an error, EPIPE, process.exit). */
