@@ -320,3 +320,22 @@ describe('messages a new user meets', () => {
     expect(run('serve', trained(), '--workers', 'many')).toMatchObject({ code: 2, err: expect.stringMatching(/or auto/) });
   });
 });
+
+describe('train --early-stop and --save-best', () => {
+  it('stops when the validation loss stops improving, and --out holds the best epoch\'s weights', async () => {
+    const out = join(dir, 'best.cnnw');
+    const r = run('train', '--model', 'dense-head', '--dataset', 'mnist-sample', '--epochs', '8', '--limit', '1500', '--val-size', '500', '--lr', '0.9', '--early-stop', '1', '--save-best', '--out', out, '--json');
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.stoppedAfterEpoch).toBeLessThan(8);
+    expect(j.epochs).toBe(j.stoppedAfterEpoch);
+    expect(j.bestEpoch).toBeLessThan(j.stoppedAfterEpoch); // the last epoch was worse: the file is not its model
+    expect(r.err).toMatch(new RegExp(`early stop after epoch ${j.stoppedAfterEpoch}: the validation loss last improved in epoch ${j.bestEpoch}`));
+    // The validation split is the last 500 of the first 1,500 training images: the saved model's loss on it is the best epoch's.
+    const { model } = loadModel(out, { backend: await initBackend() });
+    const val = mnistSample('train', 500, 1000);
+    expect(model.evaluate(val, { batchSize: 256 }).loss).toBe(j.bestValLoss);
+    model.dispose();
+    expect(run('train', '--model', 'dense-head', '--dataset', 'mnist-sample', '--epochs', '1', '--save-best', '--out', out)).toMatchObject({ code: 2, err: expect.stringMatching(/--save-best watches the validation loss: hold out a validation split with --val-size N/) });
+  }, 60_000);
+});

@@ -32,6 +32,9 @@ export type { WeightTensor, WeightTensorInput, Images, PredictInput, Dataset, No
 export { sgd, adam, Sgd, Adam, Optimizer, optimizerFromConfig } from './optim/optimizer.js';
 export type { SgdOptions, AdamOptions, OptimizerConfig } from './optim/optimizer.js';
 export { constantLr, stepDecay, exponentialDecay, learningRateAt } from './optim/schedule.js';
+export { reduceOnPlateau, type PlateauOptions, type PlateauSchedule, type Monitored } from './optim/plateau.js';
+export { earlyStopping, type EarlyStopping, type EarlyStoppingOptions } from './train/callbacks.js';
+export { activePool, type TrainingContext } from './train/fit.js';
 export type { LearningRate } from './optim/schedule.js';
 export { gradientCheck } from './gradcheck.js';
 export type { GradientCheckResult, GradientCheckOptions, TensorCheck } from './gradcheck.js';

@@ -17,12 +17,14 @@ import { existsSync } from 'node:fs';
 import { DATASET_NAMES } from '../data/datasets.js';
 import { checkWritable } from '../io/files.js';
 import { TrainingDivergedError } from '../model.js';
-import { usefulWorkers } from '../train/fit.js';
+import { usefulWorkers, type EpochLogs } from '../train/fit.js';
+import { earlyStopping } from '../train/callbacks.js';
 import { availableCores } from '../parallel/pool.js';
 
 interface TrainFlags {
   model: string; dataset: string; resume?: string; epochs?: string; batchSize?: string; lr?: string; momentum?: string; weightDecay?: string;
   optimizer?: string; backend: string; workers: string; seed: string; limit?: string; valSize?: string; out?: string; json?: boolean; progress: boolean;
+  earlyStop?: string; saveBest?: boolean;
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
@@ -47,6 +49,8 @@ export function register(program: Command): void {
     .option('--val-size <n>', 'hold out n training images for validation (default: 5,000 on full data sets, 0 on the sample)')
     .option('--resume <file>', 'continue training a saved model with its optimizer state (e.g. a Ctrl-C checkpoint)')
     .option('--out <file>', 'where to save the model (default: ./<model>-<dataset>.cnnw)')
+    .option('--early-stop <n>', 'stop when the validation loss has not improved for n epochs, and keep the best epoch\'s weights (needs a validation split)')
+    .option('--save-best', 'write the model to --out after each epoch that improves the validation loss (atomically; never replaced by a worse one), and end with the best epoch\'s weights')
     .option('--json', 'print exactly one JSON line with the results')
     .option('--no-progress', 'no progress bar (one line per epoch)')
     .action(async (f: TrainFlags, cmd: Command) => {
@@ -69,6 +73,7 @@ export function register(program: Command): void {
       const limitFlag = f.limit !== undefined ? parseIntFlag('--limit', f.limit, 1) : undefined;
       const valFlag = f.valSize !== undefined ? parseIntFlag('--val-size', f.valSize, 0) : undefined;
       const workers = await parseWorkersFlag(f.workers);
+      const patienceFlag = f.earlyStop !== undefined ? parseIntFlag('--early-stop', f.earlyStop, 0, 10_000) : undefined;
       if (f.dataset !== undefined && !(DATASET_NAMES as readonly string[]).includes(f.dataset) && !looksLikeDirectory(f.dataset)) {
         throw new UsageError(`unknown dataset '${f.dataset}' (valid: ${DATASET_NAMES.join(', ')}, or a directory holding train-/t10k- images and labels IDX files)`);
       }
@@ -127,6 +132,10 @@ export function register(program: Command): void {
       const train = asDataset(data.train, 0, trainCount - valSize);
       const val = valSize > 0 ? asDataset(data.train, trainCount - valSize, valSize) : null;
       const test = asDataset(data.test);
+      if ((patienceFlag !== undefined || f.saveBest) && !val) {
+        model.dispose();
+        throw new UsageError(`${patienceFlag !== undefined ? '--early-stop' : '--save-best'} watches the validation loss: hold out a validation split with --val-size N (the test images are not used to choose a model)`);
+      }
 
       if (resumed) out.info(`resuming ${f.resume}: ${doneEpochs} epoch(s) and ${optimizer.iterations} steps done; ${epochs} more epoch(s)`);
       out.info(`training ${modelName} on ${data.name} (${data.source}): ${fmtInt(train.count)} train, ${val ? `${fmtInt(val.count)} validation, ` : ''}${fmtInt(test.count)} test images`);
@@ -147,9 +156,19 @@ export function register(program: Command): void {
       let bar: cliProgress.SingleBar | null = null;
       const t0 = performance.now();
       let lastLine = 0;
+      // --early-stop and --save-best: Keras's EarlyStopping on the validation loss; the best epoch's weights are kept.
+      const watch = patienceFlag !== undefined || f.saveBest ? earlyStopping({ monitor: 'valLoss', patience: patienceFlag ?? Number.MAX_SAFE_INTEGER, restoreBestWeights: true }) : null;
+      const saveBest = f.saveBest ? {
+        onEpochEnd: (l: EpochLogs) => {
+          if (watch!.bestEpoch !== l.epoch) return; // not better than an epoch already written
+          const metadata = { preset: modelName, dataset: data.name, epochs: doneEpochs + l.epoch + 1, steps: optimizer.iterations, valLoss: l.valLoss, valAccuracy: l.valAccuracy, best: true };
+          saveModel(model, outPath, { optimizer, metadata: { ...metadata, ...(data.classNames ? { classNames: data.classNames } : {}) } });
+          out.info(`  best so far (val loss ${l.valLoss!.toFixed(4)}): saved to ${outPath}`);
+        },
+      } : null;
       const history = await model.fit(train, {
         optimizer, epochs, batchSize, seed: seed + doneEpochs, validationData: val ?? test, workers,
-        callbacks: {
+        callbacks: [{
           onEpochBegin: (epoch) => {
             if (useBar) {
               bar = new cliProgress.SingleBar({
@@ -172,8 +191,10 @@ export function register(program: Command): void {
             out.info(`epoch ${doneEpochs + l.epoch + 1}/${doneEpochs + epochs}: loss ${l.loss.toFixed(4)}, acc ${pct(l.accuracy)}, ${vname} loss ${l.valLoss!.toFixed(4)}, ${vname} acc ${pct(l.valAccuracy!)}, ${fmtInt(l.imagesPerSecond)} img/s, ${l.seconds.toFixed(1)} s`);
           },
           onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
-        },
+        }, ...(watch ? [watch] : []), ...(saveBest ? [saveBest] : [])],
       });
+      if (watch && watch.stoppedEpoch >= 0) out.info(`early stop after epoch ${doneEpochs + watch.stoppedEpoch + 1}: the validation loss last improved in epoch ${doneEpochs + watch.bestEpoch + 1}`);
+      if (watch && watch.bestEpoch >= 0 && watch.bestEpoch !== history.epochs.length - 1) out.info(`kept the weights of epoch ${doneEpochs + watch.bestEpoch + 1} (best validation loss ${watch.best!.toFixed(4)})`);
       (bar as cliProgress.SingleBar | null)?.stop();
       process.off('SIGINT', onSigint);
       const seconds = (performance.now() - t0) / 1000;
@@ -185,7 +206,8 @@ export function register(program: Command): void {
       }
       // An interrupted last epoch does not count as done.
       const completed = doneEpochs + history.epochs.length - (interrupted ? 1 : 0);
-      const metadata = { preset: modelName, dataset: data.name, epochs: completed, steps: optimizer.iterations, testAccuracy: result.accuracy, testLoss: result.loss, interrupted };
+      const best = watch && watch.bestEpoch >= 0 ? { bestEpoch: doneEpochs + watch.bestEpoch + 1, bestValLoss: watch.best } : {};
+      const metadata = { preset: modelName, dataset: data.name, epochs: completed, steps: optimizer.iterations, testAccuracy: result.accuracy, testLoss: result.loss, interrupted, ...best };
       saveModel(model, outPath, { optimizer, metadata: { ...metadata, ...(data.classNames ? { classNames: data.classNames } : {}) } });
       if (interrupted) out.info(`checkpoint saved to ${outPath} after ${history.steps} steps; continue with: cnn-wasm train --resume ${outPath}`);
       out.info(`test accuracy ${pct(result.accuracy)}, test loss ${result.loss.toFixed(4)} on ${fmtInt(test.count)} images; ${fmtInt(imagesPerSecond)} img/s training; ${seconds.toFixed(1)} s`);
@@ -194,6 +216,7 @@ export function register(program: Command): void {
         console.log(JSON.stringify({
           model: modelName, dataset: data.name, backend: be.name, workers: used, epochs: history.epochs.length, trainImages: train.count,
           testAccuracy: result.accuracy, testLoss: result.loss, imagesPerSecond: Math.round(imagesPerSecond), seconds: +seconds.toFixed(2), modelPath: outPath,
+          ...best, ...(watch && watch.stoppedEpoch >= 0 ? { stoppedAfterEpoch: doneEpochs + watch.stoppedEpoch + 1 } : {}),
         }));
       }
       model.dispose();

@@ -1,4 +1,5 @@
-/** Learning-rate schedules, as functions of the optimiser step (0-based). */
+/** Learning-rate schedules, as functions of the optimiser step (0-based), or of the epochs' results (reduceOnPlateau). */
+import { checkPlateau, type PlateauSchedule } from './plateau.js';
 
 export type LearningRate =
   | number
@@ -6,7 +7,9 @@ export type LearningRate =
   /** lr * factor^floor(step / every) — seed 001 uses factor 0.9, every 30. */
   | { kind: 'stepDecay'; lr: number; factor: number; every: number }
   /** lr * rate^(step / steps). */
-  | { kind: 'exponential'; lr: number; rate: number; steps: number };
+  | { kind: 'exponential'; lr: number; rate: number; steps: number }
+  /** Lowered when a monitored number stops improving (see plateau.ts). */
+  | PlateauSchedule;
 
 /** Constant learning rate. */
 export function constantLr(lr: number): LearningRate {
@@ -32,8 +35,9 @@ export function checkLearningRate(s: unknown, where: string): LearningRate {
     if (o.kind === 'constant' && pos(o.lr)) return s as LearningRate;
     if (o.kind === 'stepDecay' && pos(o.lr) && pos(o.factor) && Number.isInteger(o.every) && (o.every as number) >= 1) return s as LearningRate;
     if (o.kind === 'exponential' && pos(o.lr) && pos(o.rate) && pos(o.steps) && (o.steps as number) > 0) return s as LearningRate;
+    if (o.kind === 'plateau') return checkPlateau(o, where);
   }
-  throw new Error(`${where}: invalid learning rate ${JSON.stringify(s)} (a number >= 0, constantLr, stepDecay or exponentialDecay)`);
+  throw new Error(`${where}: invalid learning rate ${JSON.stringify(s)} (a number >= 0, constantLr, stepDecay, exponentialDecay or reduceOnPlateau)`);
 }
 
 /** The learning rate at optimiser step `step`. */
@@ -46,5 +50,7 @@ export function learningRateAt(s: LearningRate, step: number): number {
       return s.lr * Math.pow(s.factor, Math.floor(step / s.every));
     case 'exponential':
       return s.lr * Math.pow(s.rate, step / s.steps);
+    case 'plateau':
+      return s.state.lr;
   }
 }

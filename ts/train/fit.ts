@@ -11,6 +11,8 @@ import { Optimizer } from '../optim/optimizer.js';
 import { availableCores, checkWorkers, type CreateWorker } from '../parallel/group.js';
 import { TrainingPool } from '../parallel/pool.js';
 import { Rng } from '../rng.js';
+import type { WeightTensor } from '../engine/types.js';
+import { epochEnded, trainBegan } from '../optim/plateau.js';
 import { finishStep, TrainingDivergedError, trainStep } from './step.js';
 
 /** Per-epoch (and per-batch) numbers reported to callbacks and in the history. */
@@ -40,8 +42,27 @@ export interface BatchLogs {
   learningRate: number;
 }
 
-/** Hooks called during `fit`. */
+/** What a callback may read and do of the training it watches (see Callbacks.setContext). */
+export interface TrainingContext {
+  /** Stops training after the current step (as the model's stopTraining). */
+  stop(): void;
+  /** Copies of the model's tensors (as model.getWeights()). */
+  getWeights(): WeightTensor[];
+  /** Writes tensors back (as model.setWeights()). */
+  setWeights(weights: readonly WeightTensor[]): void;
+  /** The optimiser training the model. */
+  readonly optimizer: Optimizer;
+  /** Tells the user something (fit's onWarning callbacks). */
+  warn(message: string): void;
+}
+
+/**
+ * Hooks called during `fit`: one object, or a list of them (called in order),
+ * such as earlyStopping() (train/callbacks.ts) and your own.
+ */
 export interface Callbacks {
+  /** Called first, with what the callback may do of this training (stop it, read and restore weights). */
+  setContext?(ctx: TrainingContext): void;
   onTrainBegin?(): void | Promise<void>;
   onEpochBegin?(epoch: number): void | Promise<void>;
   onBatchEnd?(logs: BatchLogs): void | Promise<void>;
@@ -60,7 +81,7 @@ export interface FitOptions {
   /** Seed of shuffling and dropout (default: the model seed). */
   seed?: number;
   validationData?: Dataset;
-  callbacks?: Callbacks;
+  callbacks?: Callbacks | readonly Callbacks[];
   /** Stop after this many training steps (for tests, benchmarks and quick runs). */
   maxSteps?: number;
   /**
@@ -139,6 +160,26 @@ interface Totals { waitMs: number; stepMs: number; steps: number }
 
 const yieldToEventLoop = () => new Promise<void>((r) => setTimeout(r, 0));
 
+const HOOKS = ['setContext', 'onTrainBegin', 'onEpochBegin', 'onBatchEnd', 'onEpochEnd', 'onTrainEnd', 'onWarning'];
+
+/** Several callbacks as one: each hook calls theirs in order. */
+function combine(list: readonly Callbacks[]): Required<Omit<Callbacks, 'setContext'>> & { setContext(ctx: TrainingContext): void } {
+  return {
+    setContext: (ctx) => { for (const c of list) c.setContext?.(ctx); },
+    onTrainBegin: async () => { for (const c of list) await c.onTrainBegin?.(); },
+    onEpochBegin: async (e) => { for (const c of list) await c.onEpochBegin?.(e); },
+    onBatchEnd: async (l) => { for (const c of list) await c.onBatchEnd?.(l); },
+    onEpochEnd: async (l) => { for (const c of list) await c.onEpochEnd?.(l); },
+    onTrainEnd: async (h) => { for (const c of list) await c.onTrainEnd?.(h); },
+    onWarning: (m) => { for (const c of list) c.onWarning?.(m); },
+  };
+}
+
+/** fit's callbacks, one object or a list, as one. */
+function callbacksOf(o: FitOptions): ReturnType<typeof combine> {
+  return combine(Array.isArray(o.callbacks) ? o.callbacks : o.callbacks === undefined ? [] : [o.callbacks as Callbacks]);
+}
+
 /** Validates fit's options, naming what is missing or wrong. */
 function checkFitOptions(o: FitOptions): void {
   if (typeof o !== 'object' || o === null) throw new Error('fit: options are required: fit(data, { optimizer: sgd({ learningRate: 0.01 }), epochs, batchSize })');
@@ -151,10 +192,14 @@ function checkFitOptions(o: FitOptions): void {
   }
   if (o.workers !== undefined) checkWorkers(o.workers, 'fit');
   if (o.seed !== undefined && !Number.isSafeInteger(o.seed)) throw new Error(`fit: seed must be an integer, got ${JSON.stringify(o.seed)}`);
-  if (o.callbacks !== undefined && (typeof o.callbacks !== 'object' || o.callbacks === null)) throw new Error('fit: callbacks must be an object of functions such as { onEpochEnd(logs) {} }');
-  for (const [k, f] of Object.entries(o.callbacks ?? {})) {
-    if (typeof f !== 'function') throw new Error(`fit: callbacks.${k} must be a function, got ${typeof f}`);
-  }
+  const list = Array.isArray(o.callbacks) ? o.callbacks : o.callbacks === undefined ? [] : [o.callbacks];
+  list.forEach((c, i) => {
+    const where = Array.isArray(o.callbacks) ? `callbacks[${i}]` : 'callbacks';
+    if (typeof c !== 'object' || c === null) throw new Error(`fit: ${where} must be an object of functions such as { onEpochEnd(logs) {} }`);
+    for (const [k, f] of Object.entries(c)) {
+      if (HOOKS.includes(k) && typeof f !== 'function') throw new Error(`fit: ${where}.${k} must be a function, got ${typeof f}`);
+    }
+  });
 }
 
 /**
@@ -182,7 +227,7 @@ export async function fitNet(net: Net, data: Dataset, o: FitOptions, stop: StopF
   const validationData = o.validationData ? net.checkDataset(o.validationData, 'validation data') : undefined;
   const epochs = o.epochs ?? 1, batchSize = o.batchSize ?? 32;
   const asked = o.workers ?? 1, workers = usefulWorkers(asked, batchSize, data.count), batch = Math.min(batchSize, data.count);
-  const warn = (m: string) => o.callbacks?.onWarning?.(m);
+  const warn = (m: string) => callbacksOf(o).onWarning(m);
   if (workers < asked) {
     warn(`${asked} workers asked for, but a batch of ${batch} examples has ${leafCount(batch)} gradient leaves of ${LEAF_SIZE}, and a worker computes whole leaves: `
       + `starting ${workers} (any worker count gives the same bits)`);
@@ -223,17 +268,25 @@ async function poolStep(net: Net, pool: TrainingPool, idx: Uint32Array, from: nu
 }
 
 async function runEpochs(net: Net, data: Dataset, o: FitOptions, epochs: number, batchSize: number, pool: TrainingPool | null, stop: StopFlag): Promise<History> {
-  const cb = o.callbacks ?? {};
+  const cb = callbacksOf(o);
+  cb.setContext({
+    stop: () => { stop.stopTraining = true; },
+    getWeights: () => net.getWeights(),
+    setWeights: (w) => net.setWeights(w),
+    optimizer: o.optimizer,
+    warn: (m) => cb.onWarning(m),
+  });
   const rng = new Rng((o.seed ?? net.seed) + 0x5eed);
   const idx = Uint32Array.from({ length: data.count }, (_, i) => i);
   const batches = Math.ceil(data.count / batchSize);
   const history: History = { epochs: [], stopped: false, steps: 0 };
   stop.stopTraining = false;
-  await cb.onTrainBegin?.();
+  trainBegan(o.optimizer);
+  await cb.onTrainBegin();
   let lastYield = performance.now();
   const waits = pool ? new WaitWatch(pool) : null;
   for (let epoch = 0; epoch < epochs && !history.stopped; epoch++) {
-    await cb.onEpochBegin?.(epoch);
+    await cb.onEpochBegin(epoch);
     pool?.resetTiming();
     if (o.shuffle ?? true) rng.shuffle(idx);
     const t0 = performance.now();
@@ -249,7 +302,7 @@ async function runEpochs(net: Net, data: Dataset, o: FitOptions, epochs: number,
       correct += r.correct;
       seen += n;
       const elapsed = (performance.now() - t0) / 1000;
-      await cb.onBatchEnd?.({ epoch, batch: b, batches, loss: r.loss, accuracy: r.correct / n, imagesPerSecond: seen / Math.max(elapsed, 1e-9), learningRate: lr });
+      await cb.onBatchEnd({ epoch, batch: b, batches, loss: r.loss, accuracy: r.correct / n, imagesPerSecond: seen / Math.max(elapsed, 1e-9), learningRate: lr });
       if (performance.now() - lastYield > 50) {
         await yieldToEventLoop(); // lets signal handlers and UIs run
         lastYield = performance.now();
@@ -264,7 +317,7 @@ async function runEpochs(net: Net, data: Dataset, o: FitOptions, epochs: number,
     if (waits) {
       const w = waits.epochDone(epoch);
       logs.workerWait = w.share;
-      if (w.warning) cb.onWarning?.(w.warning);
+      if (w.warning) cb.onWarning(w.warning);
     }
     // The last step's update is seen by no later loss: check the weights themselves.
     const bad = net.firstNonFiniteParam();
@@ -280,11 +333,13 @@ async function runEpochs(net: Net, data: Dataset, o: FitOptions, epochs: number,
     history.epochs.push(logs);
     if (epoch === 0 && !history.stopped && logs.accuracy < 2 / net.classes) {
       const dead = net.activationStats().filter((s) => s.zeroFraction > 0.95).map((s) => `${s.layer} ${(s.zeroFraction * 100).toFixed(0)}% zero`);
-      cb.onWarning?.(`training accuracy after the first epoch is ${(logs.accuracy * 100).toFixed(1)}%, about chance level: the network is not learning` +
+      cb.onWarning(`training accuracy after the first epoch is ${(logs.accuracy * 100).toFixed(1)}%, about chance level: the network is not learning` +
         (dead.length ? ` (dead ReLU outputs: ${dead.join(', ')})` : '') + '; try another seed, initialiser or a lower learning rate');
     }
-    await cb.onEpochEnd?.(logs);
+    epochEnded(o.optimizer, logs, cb.onWarning);
+    await cb.onEpochEnd(logs);
+    if (stop.stopTraining) history.stopped = true;
   }
-  await cb.onTrainEnd?.(history);
+  await cb.onTrainEnd(history);
   return history;
 }
