@@ -117,7 +117,7 @@ describe('serve: bad requests never hurt the service', () => {
     ['a string pixel', 400, () => post(JSON.stringify({ pixels: Array.from({ length: 784 }, (_, i) => (i === 7 ? 'x' : 0)) })), /pixels\[7\] is "x"/],
     ['no pixels or batch', 400, () => post(JSON.stringify({ image: [] })), /body must have "pixels"/],
     ['an empty batch', 400, () => post(JSON.stringify({ batch: [] })), /"batch" must be a non-empty array/],
-    ['raw pixels that are not whole examples', 400, () => post(new Uint8Array(785), 'application/octet-stream'), /a raw pixel body of 785 bytes is not whole examples of 784 bytes \(1x28x28 pixels, one byte each\), nor a PNG or PGM/],
+    ['raw pixels that are not whole examples', 400, () => post(new Uint8Array(785), 'application/octet-stream'), /a raw pixel body of 785 bytes is not whole examples of 784 bytes \(1x28x28 pixels, one byte each\), nor a PNG, JPEG or PGM/],
     ['an empty raw body', 400, () => post(new Uint8Array(0), 'application/octet-stream'), /a raw pixel body of 0 bytes/],
     ['more raw examples than the batch limit', 413, () => post(new Uint8Array(257 * 784), 'application/octet-stream'), /a raw pixel body of 257 examples is more than the limit of 256/],
     ['a 50 MB body', 413, () => post(new Uint8Array(50 * 1024 * 1024)), /request body of 52428800 bytes is larger than the limit of 1048576/],

@@ -10,3 +10,4 @@ export { parseIdx } from './data/idx-node.js';
 
 export { startServer, type ServeOptions } from './serve/http.js';
 export * from './index.js';
+export { loadImageFolder, isImageFolder, type ImageFolder, type ImageFolderOptions, type FolderSplit } from './data/folder.js';

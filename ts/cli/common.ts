@@ -2,6 +2,7 @@
 import cliProgress from 'cli-progress';
 import { DatasetNameError, loadDataset, type DatasetSplits } from '../data/datasets.js';
 import { IdxError } from '../data/idx.js';
+import type { ImageFolderOptions } from '../data/folder.js';
 import type { Dataset } from '../model.js';
 import { UsageError, parseBackend } from './options.js';
 import { initBackend } from '../backend/load.js';
@@ -27,13 +28,14 @@ export function makeOut(json: boolean): Out {
 export class FileProblem extends Error {}
 
 /** Loads a data set for the CLI, showing a bar for downloads and one line for a fallback. */
-export async function cliDataset(spec: string, out: Out, o: { splits?: 'both' | 'test' } = {}): Promise<DatasetSplits> {
+export async function cliDataset(spec: string, out: Out, o: { splits?: 'both' | 'test'; folder?: ImageFolderOptions } = {}): Promise<DatasetSplits> {
   let bar: cliProgress.SingleBar | null = null;
   const showBars = process.stderr.isTTY && !out.json;
   try {
     let barFile = '';
     const d = await loadDataset(spec, {
       splits: o.splits,
+      folder: o.folder,
       onDownloadStart: (file) => {
         bar?.stop();
         bar = null;
@@ -60,6 +62,7 @@ export async function cliDataset(spec: string, out: Out, o: { splits?: 'both' | 
     (bar as cliProgress.SingleBar | null)?.stop();
     if (e instanceof DatasetNameError) throw new UsageError(e.message);
     if (e instanceof IdxError) throw new FileProblem(e.message);
+    if (/^(\/|\.|[A-Za-z]:).*: /.test((e as Error).message) || /^loadImageFolder: /.test((e as Error).message)) throw new FileProblem((e as Error).message);
     throw e;
   }
 }

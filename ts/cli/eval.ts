@@ -13,8 +13,9 @@ export function register(program: Command): void {
       const out = makeOut(!!f.json);
       const { model, metadata } = await openModel(path, f.backend);
       const spec = f.dataset ?? (typeof metadata.dataset === 'string' ? metadata.dataset : 'mnist');
-      const data = await cliDataset(spec, out, { splits: 'test' });
-      checkImageSize(data);
+      const fit = metadata.fit === 'digit' || metadata.fit === 'resize' ? metadata.fit : undefined;
+      const data = await cliDataset(spec, out, { splits: 'test', folder: { imageSize: [model.inputShape[1], model.inputShape[2]], channels: model.inputShape[0] as 1 | 3, fit } });
+      if (!data.shape) checkImageSize(data);
       const trainedOn = typeof metadata.dataset === 'string' ? metadata.dataset : undefined;
       if (otherDataset(trainedOn, data.name)) {
         process.stderr.write(`warning: ${path} was trained on ${trainedOn}, not ${data.name}: its accuracy here measures it on another data set (drop --dataset to evaluate it on its own)\n`);

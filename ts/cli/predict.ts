@@ -1,7 +1,8 @@
 /** `cnn-wasm predict <model> <image>`: classify a PNG/PGM digit, MNIST-style centring and resizing. */
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { decodeImage, toMnist } from '../image/decode.js';
+import { decodeRgba, type Rgba } from '../image/decode.js';
+import { prepareImage } from '../image/prepare.js';
 import { FileProblem, openModel } from './common.js';
 import { classNamesOf, MAGIC } from '../io/modelfile.js';
 import { readProblem } from '../io/files.js';
@@ -10,7 +11,7 @@ import { parseIntFlag } from './options.js';
 export function register(program: Command): void {
   program
     .command('predict <model> <image>')
-    .description('classify a PNG or PGM digit image (MNIST-style centring and resizing to 28x28)')
+    .description('classify a PNG, JPEG or PGM image, prepared as the model\'s training prepared its images (MNIST-style centring for 28x28 digit models, else resized)')
     .option('--top <k>', 'how many classes to list', '3')
     .option('--backend <name>', 'auto | simd | scalar', 'auto')
     .option('--json', 'print one JSON line')
@@ -25,15 +26,23 @@ export function register(program: Command): void {
       if (bytes.length >= 8 && new TextDecoder().decode(bytes.subarray(0, 8)) === MAGIC) {
         throw new FileProblem(`${image} is a cnn-wasm model file, not an image: the arguments look swapped (cnn-wasm predict <model> <image>)`);
       }
-      let pixels: Uint8Array;
+      let picture: Rgba;
       try {
-        pixels = toMnist(decodeImage(bytes, image));
+        picture = decodeRgba(bytes, image);
       } catch (e) {
         throw new FileProblem(`${image}: ${(e as Error).message.replace(`${image}: `, '')}`);
       }
       const { model, metadata } = await openModel(path, f.backend);
       const names = classNamesOf(metadata, model.classes);
-      if (model.inputSize !== 784) throw new FileProblem(`${path}: the model takes ${model.inputShape.join('x')} inputs, not 28x28 images`);
+      // Prepared as the model's training prepared its images: a digit model's centring, else resized (gray or RGB).
+      const fit = metadata.fit === 'digit' || metadata.fit === 'resize' ? metadata.fit : undefined;
+      let pixels: Uint8Array;
+      try {
+        pixels = prepareImage(picture, model.inputShape, image, fit);
+      } catch (e) {
+        model.dispose();
+        throw new FileProblem(`${image}: ${(e as Error).message.replace(`${image}: `, '')}`);
+      }
       const probs = Array.from(model.predict(pixels));
       const ranked = probs.map((p, c) => ({ class: c, ...(names ? { name: names[c] } : {}), probability: p }))
         .sort((a, b) => b.probability - a.probability).slice(0, top);

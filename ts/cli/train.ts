@@ -24,7 +24,7 @@ import { availableCores } from '../parallel/pool.js';
 interface TrainFlags {
   model: string; dataset: string; resume?: string; epochs?: string; batchSize?: string; lr?: string; momentum?: string; weightDecay?: string;
   optimizer?: string; backend: string; workers: string; seed: string; limit?: string; valSize?: string; out?: string; json?: boolean; progress: boolean;
-  earlyStop?: string; saveBest?: boolean;
+  earlyStop?: string; saveBest?: boolean; imageSize?: string; channels?: string; fit?: string; strict?: boolean;
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
@@ -35,7 +35,11 @@ export function register(program: Command): void {
     .command('train')
     .description('train a model (default: lenet5-bn with its seed recipe on MNIST) and save it')
     .option('--model <name>', `preset: ${PRESET_NAMES.join(' | ')}`, 'lenet5-bn')
-    .option('--dataset <name|dir>', 'mnist | mnist-sample | fashion-mnist | a directory with the four IDX files', 'mnist')
+    .option('--dataset <name|dir>', 'mnist | mnist-sample | fashion-mnist | a directory with the four IDX files | an image folder (a subfolder of PNG/JPEG/PGM files per class, or train/ and test/ holding them)', 'mnist')
+    .option('--image-size <n|WxH>', 'image folders: the size images are resized to (default: the first image\'s)')
+    .option('--channels <1|3>', 'image folders: gray or RGB (default: 3 if any training image has colour)')
+    .option('--fit <resize|digit>', 'image folders: resize whole images (default), or centre digits as MNIST does (28x28 gray)')
+    .option('--strict', 'image folders: a file that cannot be read ends the run (default: it is named and skipped)')
     .option('--epochs <n>', 'epochs (default: the preset recipe)')
     .option('--batch-size <n>', 'batch size (default: the preset recipe)')
     .option('--lr <x>', 'initial learning rate (keeps the recipe schedule shape)')
@@ -46,7 +50,7 @@ export function register(program: Command): void {
     .option('--workers <n>', 'worker threads per step: a number or auto (the cores this machine reports); any count trains to the same bits', '1')
     .option('--seed <n>', 'seed of initialisation, shuffling and dropout', '1')
     .option('--limit <n>', 'train on the first n training images only')
-    .option('--val-size <n>', 'hold out n training images for validation (default: 5,000 on full data sets, 0 on the sample)')
+    .option('--val-size <n>', 'hold out n training images for validation (default: 5,000 on full data sets, 0 on the sample; image folders: a count or a fraction, stratified by class, 10% without a test/ folder)')
     .option('--resume <file>', 'continue training a saved model with its optimizer state (e.g. a Ctrl-C checkpoint)')
     .option('--out <file>', 'where to save the model (default: ./<model>-<dataset>.cnnw)')
     .option('--early-stop <n>', 'stop when the validation loss has not improved for n epochs, and keep the best epoch\'s weights (needs a validation split)')
@@ -71,7 +75,14 @@ export function register(program: Command): void {
       const epochsFlag = f.epochs !== undefined ? parseIntFlag('--epochs', f.epochs, 1, 10_000) : undefined;
       const batchFlag = f.batchSize !== undefined ? parseIntFlag('--batch-size', f.batchSize, 1, 65_536) : undefined;
       const limitFlag = f.limit !== undefined ? parseIntFlag('--limit', f.limit, 1) : undefined;
-      const valFlag = f.valSize !== undefined ? parseIntFlag('--val-size', f.valSize, 0) : undefined;
+      const valFraction = f.valSize !== undefined && /^0?\.\d+$/.test(f.valSize.trim()) ? Number(f.valSize) : undefined;
+      const valFlag = f.valSize !== undefined && valFraction === undefined ? parseIntFlag('--val-size', f.valSize, 0) : undefined;
+      const folder = {
+        imageSize: f.imageSize === undefined ? undefined : parseImageSize(f.imageSize),
+        channels: f.channels === undefined ? undefined : (Number(parseChoice('--channels', f.channels, ['1', '3'] as const)) as 1 | 3),
+        fit: f.fit === undefined ? undefined : parseChoice('--fit', f.fit, ['resize', 'digit'] as const),
+        strict: !!f.strict, seed, valSize: valFraction ?? valFlag,
+      };
       const workers = await parseWorkersFlag(f.workers);
       const patienceFlag = f.earlyStop !== undefined ? parseIntFlag('--early-stop', f.earlyStop, 0, 10_000) : undefined;
       if (f.dataset !== undefined && !(DATASET_NAMES as readonly string[]).includes(f.dataset) && !looksLikeDirectory(f.dataset)) {
@@ -94,12 +105,21 @@ export function register(program: Command): void {
         }
       };
       checkOut(outFor(datasetSpec));
-      const data = await cliDataset(datasetSpec, out);
-      checkImageSize(data);
+      const data = await cliDataset(datasetSpec, out, { folder });
+      if (data.shape) {
+        if (data.skipped?.length) process.stderr.write(`warning: ${data.skipped.length} file${data.skipped.length > 1 ? 's' : ''} skipped (--strict makes them end the run), e.g. ${data.skipped[0].file}: ${data.skipped[0].reason}\n`);
+      } else {
+        if (valFraction !== undefined) throw new UsageError(`invalid value '${f.valSize}' for --val-size (a count of images; fractions are for image folders)`);
+        for (const [flag, v] of [['--image-size', f.imageSize], ['--channels', f.channels], ['--fit', f.fit]] as const) if (v !== undefined) throw new UsageError(`${flag} applies to image folders; ${data.name} is not one`);
+        checkImageSize(data);
+      }
       const outPath = outFor(data.name);
       if (outPath !== outFor(datasetSpec)) checkOut(outPath);
       const recipe = presetRecipe(modelName);
-      const model = resumed ? resumed.model : createPreset(modelName, { backend: be, seed }).model;
+      const model = resumed ? resumed.model : createPreset(modelName, { backend: be, seed, ...(data.shape ? { inputShape: data.shape, classes: data.classNames!.length } : {}) }).model;
+      if (resumed && data.shape && resumed.model.inputShape.join('x') !== data.shape.join('x')) {
+        throw new FileProblem(`${f.resume} takes ${resumed.model.inputShape.join('x')} inputs; ${data.name} holds ${data.shape.join('x')} images (--image-size, --channels)`);
+      }
       const doneEpochs = resumed?.epochs ?? 0;
 
       // Optimiser: the recipe, with flags overriding (or the checkpoint's, with its state).
@@ -127,10 +147,11 @@ export function register(program: Command): void {
       let trainCount = data.train.count;
       if (limitFlag !== undefined) trainCount = Math.min(trainCount, limitFlag);
       const defaultVal = data.train.count >= 50_000 ? 5000 : 0;
-      if (valFlag !== undefined && valFlag > trainCount - 1) throw new UsageError(`invalid value '${f.valSize}' for --val-size (at most ${trainCount - 1}: ${fmtInt(trainCount)} training images)`);
-      const valSize = valFlag ?? Math.min(defaultVal, Math.floor(trainCount / 10));
+      if (!data.shape && valFlag !== undefined && valFlag > trainCount - 1) throw new UsageError(`invalid value '${f.valSize}' for --val-size (at most ${trainCount - 1}: ${fmtInt(trainCount)} training images)`);
+      // Image folders were split by the loader (stratified); IDX sets hold out the end of the training images.
+      const valSize = data.shape ? 0 : valFlag ?? Math.min(defaultVal, Math.floor(trainCount / 10));
       const train = asDataset(data.train, 0, trainCount - valSize);
-      const val = valSize > 0 ? asDataset(data.train, trainCount - valSize, valSize) : null;
+      const val = data.shape ? (data.val ? asDataset(data.val) : null) : valSize > 0 ? asDataset(data.train, trainCount - valSize, valSize) : null;
       const test = asDataset(data.test);
       if ((patienceFlag !== undefined || f.saveBest) && !val) {
         model.dispose();
@@ -161,8 +182,8 @@ export function register(program: Command): void {
       const saveBest = f.saveBest ? {
         onEpochEnd: (l: EpochLogs) => {
           if (watch!.bestEpoch !== l.epoch) return; // not better than an epoch already written
-          const metadata = { preset: modelName, dataset: data.name, epochs: doneEpochs + l.epoch + 1, steps: optimizer.iterations, valLoss: l.valLoss, valAccuracy: l.valAccuracy, best: true };
-          saveModel(model, outPath, { optimizer, metadata: { ...metadata, ...(data.classNames ? { classNames: data.classNames } : {}) } });
+          const metadata = { preset: modelName, dataset: data.name, epochs: doneEpochs + l.epoch + 1, steps: optimizer.iterations, valLoss: l.valLoss, valAccuracy: l.valAccuracy, best: true, ...(data.shape ? { fit: folder.fit ?? 'resize' } : {}) };
+          saveModel(model, outPath, { optimizer, metadata: { ...metadata, ...(data.classNames ? { classNames: data.classNames } : {}), ...(data.shape ? { fit: folder.fit ?? 'resize' } : {}) } });
           out.info(`  best so far (val loss ${l.valLoss!.toFixed(4)}): saved to ${outPath}`);
         },
       } : null;
@@ -208,7 +229,7 @@ export function register(program: Command): void {
       const completed = doneEpochs + history.epochs.length - (interrupted ? 1 : 0);
       const best = watch && watch.bestEpoch >= 0 ? { bestEpoch: doneEpochs + watch.bestEpoch + 1, bestValLoss: watch.best } : {};
       const metadata = { preset: modelName, dataset: data.name, epochs: completed, steps: optimizer.iterations, testAccuracy: result.accuracy, testLoss: result.loss, interrupted, ...best };
-      saveModel(model, outPath, { optimizer, metadata: { ...metadata, ...(data.classNames ? { classNames: data.classNames } : {}) } });
+      saveModel(model, outPath, { optimizer, metadata: { ...metadata, ...(data.classNames ? { classNames: data.classNames } : {}), ...(data.shape ? { fit: folder.fit ?? 'resize' } : {}) } });
       if (interrupted) out.info(`checkpoint saved to ${outPath} after ${history.steps} steps; continue with: cnn-wasm train --resume ${outPath}`);
       out.info(`test accuracy ${pct(result.accuracy)}, test loss ${result.loss.toFixed(4)} on ${fmtInt(test.count)} images; ${fmtInt(imagesPerSecond)} img/s training; ${seconds.toFixed(1)} s`);
       out.info(`model saved to ${outPath}`);
@@ -247,4 +268,12 @@ function resumeFrom(path: string, be: Backend): { model: Sequential; optimizer: 
     throw new FileProblem(`${path}: cannot resume: ${optimizer ? 'it does not say which preset it was trained as' : 'it holds no optimizer state (save one with cnn-wasm train or saveModel(..., { optimizer }))'}`);
   }
   return { model, optimizer, preset, dataset: typeof metadata.dataset === 'string' ? metadata.dataset : 'mnist', epochs: typeof metadata.epochs === 'number' ? metadata.epochs : 0 };
+}
+
+/** Parses --image-size: N (square) or WxH; returns [height, width]. */
+function parseImageSize(v: string): [number, number] {
+  const m = /^(\d+)(?:x(\d+))?$/.exec(v.trim());
+  const w = m ? Number(m[1]) : NaN, h = m ? Number(m[2] ?? m[1]) : NaN;
+  if (!(w >= 1 && w <= 4096 && h >= 1 && h <= 4096)) throw new UsageError(`invalid value '${v}' for --image-size (N or WxH, sides 1 to 4096)`);
+  return [h, w];
 }

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { DownloadError, downloadVerified, verifyFile, type RemoteFile } from './download.js';
 import type { LabelledImages } from './idx.js';
 import { readSplit, sampleDir } from './sample.js';
+import { isImageFolder, loadImageFolder, type ImageFolderOptions } from './folder.js';
 
 /** Train and test splits of a data set. */
 export interface DatasetSplits {
@@ -21,8 +22,12 @@ export interface DatasetSplits {
   source: string;
   /** Set when the data set asked for could not be had and another was used. */
   fallbackReason?: string;
-  /** Names of the classes by label, when the data set has them (Fashion-MNIST). */
+  /** Names of the classes by label, when the data set has them (Fashion-MNIST, image folders). */
   classNames?: string[];
+  /** Image folders: [C, H, W] of every image, the stratified validation hold-out, and the files skipped. */
+  shape?: [number, number, number];
+  val?: LabelledImages | null;
+  skipped?: { file: string; reason: string }[];
 }
 
 /** Fashion-MNIST's class names, by label. */
@@ -98,6 +103,8 @@ export interface LoadDatasetOptions {
   ignoreSystemFashion?: boolean;
   /** 'test': only the test split is needed (eval): a directory need not hold the training files, and `train` is empty. */
   splits?: 'both' | 'test';
+  /** How an image folder is read (see loadImageFolder). Without a test/ folder, the hold-out (valSize, default 10%) is the test split. */
+  folder?: ImageFolderOptions;
 }
 
 /** Makes sure every file is in `dir`, verified; downloads what is missing or corrupt. */
@@ -115,6 +122,21 @@ function fromDir(name: string, dir: string, source = dir, splits: 'both' | 'test
   if (splits === 'both') return { name, train: readSplit(dir, 'train'), test: readSplit(dir, 't10k'), source };
   const test = readSplit(dir, 't10k');
   return { name, train: { images: new Uint8Array(0), labels: new Uint8Array(0), count: 0, rows: test.rows, cols: test.cols }, test, source };
+}
+
+/** An image folder as train/test splits (with its hold-out as validation, or as test when it has no test/ folder). */
+function fromFolder(dir: string, o: ImageFolderOptions): DatasetSplits {
+  const hasTest = existsSync(join(dir, 'test'));
+  const f = loadImageFolder(dir, { ...o, valSize: o.valSize ?? (hasTest ? 0 : 0.1) });
+  const [, H, W] = f.shape;
+  const split = (d: { images: Uint8Array; labels: ArrayLike<number>; count: number }): LabelledImages => ({ images: d.images, labels: Uint8Array.from(d.labels), count: d.count, rows: H, cols: W });
+  const test = f.test ?? f.val;
+  if (!test) throw new Error(`${dir}: no test/ folder and no hold-out (valSize 0): nothing to test on`);
+  return {
+    name: dir, source: `image folder ${resolve(dir)} (${f.classNames.length} classes, ${f.shape.join('x')})`,
+    train: split(f.train), test: split(test), val: f.test && f.val ? split(f.val) : null,
+    classNames: f.classNames, shape: f.shape, skipped: f.skipped,
+  };
 }
 
 /** Loads a data set by name or directory. */
@@ -141,6 +163,7 @@ export async function loadDataset(spec: string, o: LoadDatasetOptions = {}): Pro
   }
   if (spec.includes('/') || spec.startsWith('.') || existsSync(spec)) {
     if (!existsSync(spec)) throw new Error(`dataset directory ${spec} does not exist`);
+    if (isImageFolder(spec)) return fromFolder(spec, o.folder ?? {});
     return fromDir(spec, resolve(spec), undefined, o.splits);
   }
   throw new DatasetNameError(`unknown dataset '${spec}' (valid: ${DATASET_NAMES.join(', ')}, or a directory holding train-/t10k- images and labels IDX files)`);

@@ -1,5 +1,6 @@
-/** Decoding PNG and PGM files into grayscale images (Node: uses pngjs). */
+/** Decoding PNG, JPEG and PGM files into RGBA or grayscale images (Node: uses pngjs and jpeg-js). */
 import { PNG } from 'pngjs';
+import jpeg from 'jpeg-js';
 import { inflateSync } from 'node:zlib';
 import type { Gray } from './mnist.js';
 import { rgbaToGray } from './prepare.js';
@@ -131,18 +132,95 @@ export function decodePgm(bytes: Uint8Array, source: string, o: { maxSide?: numb
   return { width, height, data: out };
 }
 
-/** Which image format bytes start like (PNG signature or PGM magic), or null: what decodeImage reads. */
-export function imageFormat(bytes: Uint8Array): 'png' | 'pgm' | null {
+/** Which image format bytes start like (PNG signature, JPEG start of image, PGM magic), or null: what decodeImage reads. */
+export function imageFormat(bytes: Uint8Array): 'png' | 'jpeg' | 'pgm' | null {
   if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) return 'png';
+  if (bytes.length >= 4 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
   if (bytes.length >= 2 && bytes[0] === 0x50 && (bytes[1] === 0x35 || bytes[1] === 0x32)) return 'pgm';
   return null;
 }
 
-/** Decodes by content: PNG signature or PGM magic. */
+/** Decodes by content (PNG, JPEG or PGM) into gray levels, as decodePng composites transparency. */
 export function decodeImage(bytes: Uint8Array, source: string, o: { maxSide?: number } = {}): Gray {
   const format = imageFormat(bytes);
   if (format === 'png') return decodePng(bytes, source, o);
   if (format === 'pgm') return decodePgm(bytes, source, o);
-  throw new Error(`${source}: unsupported image format (PNG and PGM are supported)`);
+  if (format === 'jpeg') {
+    const img = decodeJpeg(bytes, source, o);
+    return rgbaToGray(img.data, img.width, img.height);
+  }
+  throw new Error(`${source}: unsupported image format (PNG, JPEG and PGM are supported)`);
+}
+
+/** A decoded picture: RGBA rows, 4 values a pixel, 0..255. */
+export interface Rgba {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+/** The size a JPEG declares in its frame header (SOF0-SOF15 but DHT/JPG/DAC), read before anything is decoded; null if none is found. */
+export function jpegSize(bytes: Uint8Array): { width: number; height: number } | null {
+  let at = 2;
+  while (at + 9 < bytes.length) {
+    if (bytes[at] !== 0xff) return null;
+    const marker = bytes[at + 1];
+    if (marker === 0xff) { at++; continue; } // fill byte
+    if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) { at += 2; continue; }
+    const len = (bytes[at + 2] << 8) | bytes[at + 3];
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      return { height: (bytes[at + 5] << 8) | bytes[at + 6], width: (bytes[at + 7] << 8) | bytes[at + 8] };
+    }
+    if (marker === 0xda || len < 2) return null; // the scan starts before any frame header
+    at += 2 + len;
+  }
+  return null;
+}
+
+/** Decodes a baseline or progressive JPEG into RGBA, its declared size checked before decoding. */
+export function decodeJpeg(bytes: Uint8Array, source: string, o: { maxSide?: number } = {}): Rgba {
+  const max = o.maxSide ?? MAX_IMAGE_SIDE;
+  const size = jpegSize(bytes);
+  if (!size) throw new Error(`${source}: not a readable JPEG (no frame header before the image data)`);
+  if (size.width === 0 || size.height === 0 || size.width > max || size.height > max) {
+    throw new Error(`${source}: JPEG is ${size.width}x${size.height}, ${size.width && size.height ? `larger than the ${max}x${max} limit (scale it down)` : 'an empty image'}`);
+  }
+  try {
+    const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: (max * max) / 1e6 + 1, maxMemoryUsageInMB: 1024 });
+    return { width: img.width, height: img.height, data: img.data };
+  } catch (e) {
+    throw new Error(`${source}: not a readable JPEG (${(e as Error).message})`);
+  }
+}
+
+/** Decodes by content (PNG, JPEG or PGM) into RGBA: colour kept, gray as equal R, G and B, transparency as alpha. */
+export function decodeRgba(bytes: Uint8Array, source: string, o: { maxSide?: number } = {}): Rgba {
+  const format = imageFormat(bytes);
+  if (format === 'jpeg') return decodeJpeg(bytes, source, o);
+  if (format === 'png') {
+    const max = o.maxSide ?? MAX_IMAGE_SIDE;
+    if (bytes.length >= 24) {
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const w = dv.getUint32(16, false), h = dv.getUint32(20, false);
+      if (w > max || h > max) throw new Error(`${source}: PNG is ${w}x${h}, larger than the ${max}x${max} limit (scale it down)`);
+    }
+    checkPngData(bytes, source);
+    try {
+      const png = PNG.sync.read(Buffer.from(bytes));
+      return { width: png.width, height: png.height, data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.length) };
+    } catch (e) {
+      throw new Error(`${source}: not a readable PNG (${(e as Error).message})`);
+    }
+  }
+  if (format === 'pgm') {
+    const g = decodePgm(bytes, source, o), n = g.width * g.height, data = new Uint8Array(4 * n);
+    for (let i = 0; i < n; i++) {
+      const v = Math.round(g.data[i]);
+      data[4 * i] = data[4 * i + 1] = data[4 * i + 2] = v;
+      data[4 * i + 3] = 255;
+    }
+    return { width: g.width, height: g.height, data };
+  }
+  throw new Error(`${source}: unsupported image format (PNG, JPEG and PGM are supported)`);
 }
 

@@ -101,19 +101,31 @@ export function resizeChannel(src: ArrayLike<number>, w: number, h: number, W: n
 
 const toU8 = (v: number) => Math.max(0, Math.min(255, Math.round(v)));
 
+/** How a picture is fitted to a model's input: 'digit', MNIST's centring (a 1x28x28 model's default); 'resize', the whole picture resized (every other model's). */
+export type Fit = 'digit' | 'resize';
+
 /**
  * One picture as u8 input of a model of `inputShape` [C, H, W]: a 1x28x28
- * model gets MNIST's centring (a digit), other one-channel models the gray
- * picture resized, three-channel models its RGB (composited on white) resized.
+ * model gets MNIST's centring (a digit) unless `fit` is 'resize', other
+ * one-channel models the gray picture resized, three-channel models its RGB
+ * (composited on white) resized.
  */
-export function prepareImage(img: ImageLike, inputShape: readonly number[], what = 'predict'): Uint8Array {
+export function prepareImage(img: ImageLike, inputShape: readonly number[], what = 'predict', fit?: Fit): Uint8Array {
   checkImageLike(img, what);
   const [c, H, W] = inputShape;
   if (inputShape.length !== 3 || (c !== 1 && c !== 3)) throw new Error(`${what}: images are prepared for models of 1 or 3 channels [C, H, W]; this model takes (${inputShape.join(', ')})`);
   const { data, width, height } = img;
   if (c === 1) {
     const gray = rgbaToGray(data, width, height);
-    if (H === 28 && W === 28) {
+    if (fit === 'resize') {
+      // Opaque pictures are gray as they are; composite transparency on white, as the RGB path does.
+      for (let i = 0; i < width * height; i++) {
+        const a = data[4 * i + 3] / 255;
+        gray.data[i] = (0.299 * data[4 * i] + 0.587 * data[4 * i + 1] + 0.114 * data[4 * i + 2]) * a + 255 * (1 - a);
+      }
+    }
+    if ((fit ?? (H === 28 && W === 28 ? 'digit' : 'resize')) === 'digit') {
+      if (H !== 28 || W !== 28) throw new Error(`${what}: MNIST's digit centring makes 28x28 images; this model takes ${W}x${H}`);
       try {
         return toMnist(gray);
       } catch (e) {

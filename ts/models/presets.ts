@@ -5,7 +5,7 @@
  */
 import type { Backend } from '../backend/load.js';
 import { constant, normal } from '../init.js';
-import { batchNormalization, conv2d, dense, dropout, flatten, maxPooling2d, relu, zeroPadding2d } from '../layers/index.js';
+import { batchNormalization, conv2d, dense, dropout, flatten, layerFromConfig, maxPooling2d, relu, zeroPadding2d } from '../layers/index.js';
 import type { Layer } from '../layers/layer.js';
 import { MNIST_NORMALIZATION, Sequential, type Normalization } from '../model.js';
 import type { OptimizerConfig } from '../optim/optimizer.js';
@@ -126,9 +126,24 @@ export function presetRecipe(name: string): Recipe {
   return structuredClone(lookup(name).recipe);
 }
 
-/** Builds a preset for 1x28x28 inputs; returns the model and its training recipe. */
-export function createPreset(name: string, o: { backend?: Backend; seed?: number } = {}): { model: Sequential; recipe: Recipe } {
+/**
+ * Builds a preset (for 1x28x28 inputs, or `inputShape` [C, H, W]: the
+ * layers infer their shapes, so colour and other sizes work as long as the
+ * convolutions fit) with `classes` outputs (default 10); returns the model
+ * and its training recipe.
+ */
+export function createPreset(name: string, o: { backend?: Backend; seed?: number; inputShape?: readonly number[]; classes?: number } = {}): { model: Sequential; recipe: Recipe } {
   const p = lookup(name);
-  const model = new Sequential(p.layers(), { inputShape: [1, 28, 28], backend: o.backend, seed: o.seed ?? 1, normalization: p.recipe.normalization });
+  const classes = o.classes ?? 10;
+  const layers = p.layers();
+  // The last layer is the classifier: dense({ units: 10 }) becomes `classes` units.
+  const last = layers[layers.length - 1];
+  if (classes !== 10) layers[layers.length - 1] = layerFromConfig({ ...last.config(), units: classes });
+  let model: Sequential;
+  try {
+    model = new Sequential(layers, { inputShape: [...(o.inputShape ?? [1, 28, 28])], classes, backend: o.backend, seed: o.seed ?? 1, normalization: p.recipe.normalization });
+  } catch (e) {
+    throw new Error(`preset ${name} does not fit inputs of shape ${JSON.stringify(o.inputShape)}: ${(e as Error).message}`);
+  }
   return { model, recipe: presetRecipe(name) };
 }

@@ -159,14 +159,14 @@ export async function startServer(predictor: Predictor, o: ServeOptions = {}): P
 
   async function predict(req: IncomingMessage): Promise<unknown> {
     const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-    const isJson = type === 'application/json', isImage = type === 'image/png' || type === 'image/x-portable-graymap' || type === 'application/octet-stream';
-    if (!isJson && !isImage) throw new BadRequest(415, `content type '${type || 'none'}' is not accepted (application/json, application/octet-stream, image/png or image/x-portable-graymap)`);
+    const isJson = type === 'application/json', isImage = type === 'image/png' || type === 'image/jpeg' || type === 'image/x-portable-graymap' || type === 'application/octet-stream';
+    if (!isJson && !isImage) throw new BadRequest(415, `content type '${type || 'none'}' is not accepted (application/json, application/octet-stream, image/png, image/jpeg or image/x-portable-graymap)`);
     const body = await readBody(req, maxBody);
     if (type === 'application/octet-stream' && imageFormat(body) === null) {
       // Raw pixels: whole examples of the model's input, one byte (0..255) per value.
       const shape = predictor.model.inputShape.join('x');
       if (body.length === 0 || body.length % size !== 0) {
-        throw new BadRequest(400, `a raw pixel body of ${body.length} bytes is not whole examples of ${size} bytes (${shape} pixels, one byte each), nor a PNG or PGM`);
+        throw new BadRequest(400, `a raw pixel body of ${body.length} bytes is not whole examples of ${size} bytes (${shape} pixels, one byte each), nor a PNG, JPEG or PGM`);
       }
       const k = body.length / size;
       if (k > maxBatchRequest) throw new BadRequest(413, `a raw pixel body of ${k} examples is more than the limit of ${maxBatchRequest}`);

@@ -1,0 +1,160 @@
+/**
+ * Image folders as data sets: a folder of PNGs written from IDX digits loads
+ * back to exactly those pixels and labels (as a set), JPEG within its
+ * quantisation, colour as 3 channels; the hold-out is stratified and seeded;
+ * bad files and folders are named; cnn-wasm train/eval/predict run on one.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
+import { describe, expect, it } from 'vitest';
+import { loadImageFolder } from '../ts/data/folder.js';
+import { loadModel } from '../ts/model-file-node.js';
+import { initBackend } from '../ts/backend/load.js';
+import { mnistSample } from './data.js';
+
+const NAMES = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
+const bin = new URL('../bin/cnn-wasm.js', import.meta.url).pathname;
+
+/** Writes n digits of a split as <root>/<class name>/<i>.<ext> (gray, opaque); returns the root. */
+function writeFolder(root: string, split: 'train' | 't10k', n: number, offset: number, ext: 'png' | 'jpg' = 'png'): void {
+  const d = mnistSample(split, n, offset);
+  for (let i = 0; i < n; i++) {
+    const dir = join(root, NAMES[d.labels[i]]);
+    mkdirSync(dir, { recursive: true });
+    const rgba = new Uint8Array(784 * 4);
+    for (let p = 0; p < 784; p++) rgba.set([d.images[i * 784 + p], d.images[i * 784 + p], d.images[i * 784 + p], 255], 4 * p);
+    const bytes = ext === 'png'
+      ? (() => { const png = new PNG({ width: 28, height: 28 }); png.data.set(rgba); return PNG.sync.write(png); })()
+      : jpeg.encode({ data: rgba, width: 28, height: 28 }, 90).data;
+    writeFileSync(join(dir, `${String(i).padStart(5, '0')}.${ext}`), bytes);
+  }
+}
+
+/** The examples of a data set as "class name:pixels" strings, sorted (a multiset). */
+const asSet = (images: Uint8Array, labels: ArrayLike<number>, count: number, names: string[], size = 784) =>
+  Array.from({ length: count }, (_, i) => `${names[labels[i]]}:${Buffer.from(images.subarray(i * size, (i + 1) * size)).toString('base64')}`).sort();
+
+describe('loadImageFolder', () => {
+  const root = mkdtempSync(join(tmpdir(), 'cnn-wasm-folder-'));
+  writeFolder(join(root, 'png'), 'train', 300, 0);
+
+  it('a PNG folder gives exactly the IDX pixels and labels, as a set; class names are the sorted folder names', () => {
+    const f = loadImageFolder(join(root, 'png'));
+    expect(f.classNames).toEqual([...NAMES].sort());
+    expect(f.shape).toEqual([1, 28, 28]);
+    expect(f.skipped).toEqual([]);
+    const src = mnistSample('train', 300);
+    expect(asSet(f.train.images, f.train.labels, f.train.count, f.classNames)).toEqual(asSet(src.images as Uint8Array, src.labels, 300, NAMES));
+  });
+
+  it('a stratified, seeded hold-out: each class gives its share; the same seed the same split', () => {
+    const f = loadImageFolder(join(root, 'png'), { valSize: 0.2, seed: 3 });
+    expect(f.val!.count).toBe(60);
+    expect(f.train.count).toBe(240);
+    const per = (l: ArrayLike<number>) => f.classNames.map((_, c) => Array.from(l).filter((x) => x === c).length);
+    const all = per(Array.from(f.train.labels).concat(Array.from(f.val!.labels)));
+    per(f.val!.labels).forEach((v, c) => expect(Math.abs(v - all[c] * 0.2)).toBeLessThanOrEqual(1));
+    const again = loadImageFolder(join(root, 'png'), { valSize: 0.2, seed: 3 }), other = loadImageFolder(join(root, 'png'), { valSize: 0.2, seed: 4 });
+    expect(Buffer.from(again.val!.images).equals(Buffer.from(f.val!.images))).toBe(true);
+    expect(Buffer.from(other.val!.images).equals(Buffer.from(f.val!.images))).toBe(false);
+  });
+
+  it('JPEG (quality 90) loads within its quantisation of the PNG pixels; resizing and colour', () => {
+    writeFolder(join(root, 'jpg'), 'train', 60, 0, 'jpg');
+    const j = loadImageFolder(join(root, 'jpg'));
+    expect(j.shape).toEqual([1, 28, 28]);
+    // Same files in the same sorted order for the first 60 digits: compare image by image through the PNG folder's set.
+    const src = mnistSample('train', 60);
+    let err = 0;
+    const bySrc = new Map(Array.from({ length: 60 }, (_, i) => [`${NAMES[src.labels[i]]}/${String(i).padStart(5, '0')}`, i]));
+    let k = 0;
+    for (const name of j.classNames) {
+      const files = Array.from(bySrc.keys()).filter((x) => x.startsWith(`${name}/`)).sort();
+      for (const fkey of files) {
+        const i = bySrc.get(fkey)!;
+        for (let q = 0; q < 784; q++) err += Math.abs(j.train.images[k * 784 + q] - src.images[i * 784 + q]);
+        k++;
+      }
+    }
+    expect(err / (60 * 784)).toBeLessThan(3);
+    const small = loadImageFolder(join(root, 'png'), { imageSize: 14 });
+    expect(small.shape).toEqual([1, 14, 14]);
+    const rgb = loadImageFolder(join(root, 'png'), { channels: 3, imageSize: [16, 20] });
+    expect(rgb.shape).toEqual([3, 16, 20]);
+    // A gray picture as RGB: three equal planes.
+    const plane = rgb.train.images.subarray(0, 320);
+    expect(Array.from(rgb.train.images.subarray(320, 640))).toEqual(Array.from(plane));
+  });
+
+  it('colour pictures give 3 channels by default', () => {
+    const dir = join(root, 'colour');
+    for (const [name, rgb] of [['red', [200, 10, 10]], ['blue', [10, 10, 200]]] as const) {
+      mkdirSync(join(dir, name), { recursive: true });
+      for (let i = 0; i < 3; i++) {
+        const png = new PNG({ width: 8, height: 8 });
+        for (let p = 0; p < 64; p++) png.data.set([...rgb, 255], 4 * p);
+        writeFileSync(join(dir, name, `${i}.png`), PNG.sync.write(png));
+      }
+    }
+    const f = loadImageFolder(dir);
+    expect(f.shape).toEqual([3, 8, 8]);
+    expect(f.classNames).toEqual(['blue', 'red']);
+    const first = f.train.images.subarray(0, 192); // a blue image: planes R, G, B
+    expect([first[0], first[64], first[128]]).toEqual([10, 10, 200]);
+  });
+
+  it('bad files are named and skipped (or end the load with strict); bad folders are named', () => {
+    const dir = join(root, 'bad');
+    writeFolder(dir, 'train', 40, 0);
+    writeFileSync(join(dir, 'one', 'notes.png'), 'this is text, not a PNG');
+    writeFileSync(join(dir, 'two', 'cut.png'), readFileSync(join(dir, 'two', readdirSync(join(dir, 'two')).sort()[0])).subarray(0, 40));
+    const huge = new PNG({ width: 1, height: 1 });
+    const hb = Buffer.from(PNG.sync.write(huge));
+    hb.writeUInt32BE(10_000, 16);
+    hb.writeUInt32BE(10_000, 20);
+    writeFileSync(join(dir, 'three', 'huge.png'), hb);
+    const f = loadImageFolder(dir);
+    expect(f.train.count).toBe(40);
+    expect(f.skipped.map((s) => s.file.split('/').slice(-2).join('/')).sort()).toEqual(['one/notes.png', 'three/huge.png', 'two/cut.png']);
+    expect(f.skipped.find((s) => s.file.endsWith('huge.png'))!.reason).toMatch(/PNG is 10000x10000, larger than the 4096x4096 limit/);
+    expect(() => loadImageFolder(dir, { strict: true })).toThrow(/notes\.png: unsupported image format|cut\.png: not a readable PNG|huge\.png: PNG is 10000x10000/);
+    const empty = join(root, 'empty');
+    mkdirSync(join(empty, 'a'), { recursive: true });
+    mkdirSync(join(empty, 'b'), { recursive: true });
+    expect(() => loadImageFolder(join(root, 'nowhere'))).toThrow(/nowhere: no such folder/);
+    expect(() => loadImageFolder(empty)).toThrow(/: class folder with no PNG, JPEG or PGM files/);
+    const single = join(root, 'single');
+    writeFolder(join(single, 'x'), 'train', 1, 0);
+    expect(() => loadImageFolder(join(single, 'x'))).toThrow(/only one class folder \(\w+\); a classifier needs at least two/);
+  });
+});
+
+
+describe('cnn-wasm on an image folder', () => {
+  it('train (train/ and test/), eval and predict with class names', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'cnn-wasm-folder-cli-'));
+    writeFolder(join(root, 'train'), 'train', 1000, 0);
+    writeFolder(join(root, 'test'), 't10k', 200, 0);
+    const out = join(root, 'm.cnnw');
+    const r = spawnSync(process.execPath, [bin, 'train', '--model', 'lenet5-bn', '--dataset', root, '--epochs', '3', '--batch-size', '32', '--val-size', '0.1', '--out', out, '--json'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.trainImages).toBe(900);
+    expect(j.testAccuracy).toBeGreaterThan(0.8); // the IDX sample's digits, trained on 900 of them
+    const { model, metadata } = loadModel(out, { backend: await initBackend() });
+    expect(metadata.classNames).toEqual([...NAMES].sort());
+    expect(metadata.fit).toBe('resize');
+    model.dispose();
+    const ev = spawnSync(process.execPath, [bin, 'eval', out, '--dataset', root, '--json'], { encoding: 'utf8' });
+    expect(ev.status, ev.stderr).toBe(0);
+    expect(JSON.parse(ev.stdout).testAccuracy).toBe(j.testAccuracy);
+    const digit = join(root, 'test', 'seven', readdirSync(join(root, 'test', 'seven')).sort()[0]);
+    const p = spawnSync(process.execPath, [bin, 'predict', out, digit, '--json'], { encoding: 'utf8' });
+    expect(p.status, p.stderr).toBe(0);
+    expect(JSON.parse(p.stdout).predictions[0].name).toBe('seven');
+  }, 120_000);
+});

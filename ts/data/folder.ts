@@ -1,0 +1,197 @@
+/**
+ * Image folders as data sets (Node): one subfolder per class of PNG, JPEG
+ * and PGM files, or `train/` and `test/` folders each holding the class
+ * subfolders. Class names are the folder names, sorted; files are read in
+ * sorted order. Each image is decoded and fitted to [C, H, W] (resized, area-
+ * averaged when shrinking, bilinear when enlarging; or MNIST's digit
+ * centring when asked), and kept as u8 pixels in JS memory: only batches go
+ * to wasm. A bad file is named and skipped (or ends the load with `strict`).
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Dataset } from '../engine/types.js';
+import { decodeRgba, MAX_IMAGE_SIDE } from '../image/decode.js';
+import { prepareImage, type Fit } from '../image/prepare.js';
+import { Rng } from '../rng.js';
+
+/** Options of {@link loadImageFolder}. */
+export interface ImageFolderOptions {
+  /** Height and width the images are fitted to (default: the first image's). */
+  imageSize?: number | readonly [height: number, width: number];
+  /** 1 (gray) or 3 (RGB); default 3 if any training image has colour, else 1. */
+  channels?: 1 | 3;
+  /** 'resize' (default) or 'digit' (MNIST's centring, 28x28 gray). */
+  fit?: Fit;
+  /** Without a test/ folder: how much of the training images to hold out, stratified by class: a count, or a fraction below 1 (default 0). */
+  valSize?: number;
+  /** Seed of the hold-out (default 1). */
+  seed?: number;
+  /** A bad file ends the load (default: it is skipped and named in `skipped`). */
+  strict?: boolean;
+  /** Largest image side accepted (default 4,096; checked before decoding). */
+  maxSide?: number;
+  /** Called as files are read: done so far, total. */
+  onProgress?(done: number, total: number): void;
+}
+
+/** A labelled split of an image folder. */
+export interface FolderSplit extends Dataset {
+  images: Uint8Array;
+  labels: Uint8Array | Uint16Array;
+}
+
+/** An image folder, loaded. */
+export interface ImageFolder {
+  /** The class names (folder names, sorted); label i is classNames[i]. */
+  classNames: string[];
+  /** [C, H, W] of every image. */
+  shape: [number, number, number];
+  train: FolderSplit;
+  /** The test/ folder's images, or null. */
+  test: FolderSplit | null;
+  /** The stratified hold-out of the training images (valSize), or null. */
+  val: FolderSplit | null;
+  /** Files that could not be read, and why (empty with `strict`). */
+  skipped: { file: string; reason: string }[];
+}
+
+/** File name endings read as images. */
+const IMAGE_FILE = /\.(png|jpe?g|pgm)$/i;
+
+const isDir = (p: string) => { try { return statSync(p).isDirectory(); } catch { return false; } };
+const subdirs = (p: string) => readdirSync(p).filter((n) => !n.startsWith('.') && isDir(join(p, n))).sort();
+
+/** Whether `dir` looks like an image folder: class subfolders (or train/ and test/ holding them) with image files. */
+export function isImageFolder(dir: string): boolean {
+  if (!isDir(dir)) return false;
+  const root = isDir(join(dir, 'train')) ? join(dir, 'train') : dir;
+  return subdirs(root).some((c) => readdirSync(join(root, c)).some((f) => IMAGE_FILE.test(f)));
+}
+
+/** The class folders of `root` and their image files, checked: at least two classes, none empty. */
+function listClasses(root: string, classNames?: string[]): { name: string; files: string[] }[] {
+  const names = subdirs(root);
+  if (names.length === 0) throw new Error(`${root}: no class folders (an image folder holds one subfolder of images per class)`);
+  if (!classNames && names.length < 2) throw new Error(`${root}: only one class folder (${names[0]}); a classifier needs at least two`);
+  if (classNames) {
+    const extra = names.filter((n) => !classNames.includes(n));
+    if (extra.length) throw new Error(`${root}: class folder${extra.length > 1 ? 's' : ''} ${extra.join(', ')} ${extra.length > 1 ? 'are' : 'is'} not among the training classes (${classNames.join(', ')})`);
+  }
+  return names.map((name) => {
+    const files = readdirSync(join(root, name)).filter((f) => IMAGE_FILE.test(f)).sort();
+    if (files.length === 0) throw new Error(`${join(root, name)}: class folder with no PNG, JPEG or PGM files`);
+    return { name, files: files.map((f) => join(root, name, f)) };
+  });
+}
+
+/**
+ * Loads an image folder: `loadImageFolder('photos/', { imageSize: 32, valSize: 0.1 })`.
+ * Errors name the folder or file and what is wrong.
+ */
+export function loadImageFolder(dir: string, o: ImageFolderOptions = {}): ImageFolder {
+  if (!isDir(dir)) throw new Error(`${dir}: no such folder`);
+  const hasSplits = isDir(join(dir, 'train'));
+  const trainClasses = listClasses(hasSplits ? join(dir, 'train') : dir);
+  const classNames = trainClasses.map((c) => c.name);
+  if (classNames.length > 65_536) throw new Error(`${dir}: ${classNames.length} classes, more than 65,536`);
+  const testClasses = hasSplits && isDir(join(dir, 'test')) ? listClasses(join(dir, 'test'), classNames) : null;
+  const maxSide = o.maxSide ?? MAX_IMAGE_SIDE;
+  const skipped: ImageFolder['skipped'] = [];
+  const total = [...trainClasses, ...(testClasses ?? [])].reduce((t, c) => t + c.files.length, 0);
+  let done = 0;
+  const decode = (file: string) => {
+    try {
+      return decodeRgba(readFileSync(file), file, { maxSide });
+    } catch (e) {
+      const reason = (e as Error).message.replace(`${file}: `, '');
+      if (o.strict) throw new Error(`${file}: ${reason}`);
+      skipped.push({ file, reason });
+      return null;
+    } finally {
+      o.onProgress?.(++done, total);
+    }
+  };
+  // The size: given, or the first readable training image's.
+  let size = o.imageSize === undefined ? null : typeof o.imageSize === 'number' ? [o.imageSize, o.imageSize] : [...o.imageSize];
+  if (size && !size.every((v) => Number.isInteger(v) && v >= 1 && v <= 4096)) throw new Error(`loadImageFolder: imageSize must be integers from 1 to 4,096, got ${JSON.stringify(o.imageSize)}`);
+  if (o.channels !== undefined && o.channels !== 1 && o.channels !== 3) throw new Error(`loadImageFolder: channels must be 1 or 3, got ${JSON.stringify(o.channels)}`);
+  const digit = o.fit === 'digit';
+  if (o.fit !== undefined && o.fit !== 'digit' && o.fit !== 'resize') throw new Error(`loadImageFolder: fit must be 'resize' or 'digit', got ${JSON.stringify(o.fit)}`);
+  if (digit && ((o.channels ?? 1) !== 1 || (size && (size[0] !== 28 || size[1] !== 28)))) throw new Error('loadImageFolder: fit \'digit\' makes 28x28 gray images (MNIST\'s centring): leave imageSize and channels out');
+  // Images are kept as RGB at the target size while loading (whether any has colour is known only at the end).
+  const load = (classes: { name: string; files: string[] }[]) => {
+    const rgb: Uint8Array[] = [], labels: number[] = [];
+    let colour = false;
+    classes.forEach((c) => {
+      const label = classNames.indexOf(c.name);
+      for (const file of c.files) {
+        const img = decode(file);
+        if (!img) continue;
+        size ??= digit ? [28, 28] : [img.height, img.width];
+        let px: Uint8Array;
+        try {
+          px = digit ? prepareImage(img, [1, 28, 28], file, 'digit') : prepareImage(img, [3, size[0], size[1]], file, 'resize');
+        } catch (e) {
+          if (o.strict) throw e;
+          skipped.push({ file, reason: (e as Error).message.replace(`${file}: `, '') });
+          continue;
+        }
+        if (!colour && !digit) {
+          const plane = size[0] * size[1];
+          for (let i = 0; i < plane && !colour; i++) colour = px[i] !== px[plane + i] || px[i] !== px[2 * plane + i];
+        }
+        rgb.push(px);
+        labels.push(label);
+      }
+    });
+    return { rgb, labels, colour };
+  };
+  const tr = load(trainClasses), te = testClasses ? load(testClasses) : null;
+  if (tr.rgb.length === 0) throw new Error(`${dir}: no readable training image (${skipped.length} skipped; first: ${skipped[0]?.file}: ${skipped[0]?.reason})`);
+  for (const c of classNames) {
+    if (!tr.labels.includes(classNames.indexOf(c))) throw new Error(`${dir}: class ${c} has no readable image`);
+  }
+  const channels = digit ? 1 : o.channels ?? (tr.colour ? 3 : 1);
+  const [H, W] = size!, plane = H * W, per = channels * plane;
+  const pack = (imgs: Uint8Array[], labels: number[], pick: number[] = imgs.map((_, i) => i)): FolderSplit => {
+    const images = new Uint8Array(pick.length * per), lab = classNames.length > 256 ? new Uint16Array(pick.length) : new Uint8Array(pick.length);
+    pick.forEach((k, j) => {
+      const px = imgs[k];
+      if (channels === 3 || digit) images.set(px, j * per);
+      else {
+        // Gray: an image without colour has R = G = B; one with colour is converted by luma.
+        for (let i = 0; i < plane; i++) images[j * per + i] = Math.round(0.299 * px[i] + 0.587 * px[plane + i] + 0.114 * px[2 * plane + i]);
+      }
+      lab[j] = labels[k];
+    });
+    return { images, labels: lab, count: pick.length };
+  };
+  // Stratified hold-out: the same share of each class, chosen by a seeded shuffle within the class.
+  const valCount = o.valSize === undefined ? 0 : o.valSize < 1 ? Math.round(o.valSize * tr.rgb.length) : o.valSize;
+  if (!Number.isInteger(valCount) || valCount < 0 || valCount >= tr.rgb.length) throw new Error(`loadImageFolder: valSize must be a count from 0 to ${tr.rgb.length - 1} or a fraction below 1, got ${JSON.stringify(o.valSize)}`);
+  const rng = new Rng((o.seed ?? 1) + 0x7a1);
+  const valIdx: number[] = [], trainIdx: number[] = [];
+  if (valCount > 0) {
+    const byClass = classNames.map((_, c) => tr.labels.flatMap((l, i) => (l === c ? [i] : [])));
+    // Each class gives its share, rounded; the rounding's remainder goes to the largest classes first.
+    const share = byClass.map((ix) => Math.floor((ix.length * valCount) / tr.rgb.length));
+    let left = valCount - share.reduce((a, b) => a + b, 0);
+    const order = byClass.map((ix, c) => c).sort((a, b) => byClass[b].length - byClass[a].length || a - b);
+    for (const c of order) { if (left === 0) break; if (share[c] < byClass[c].length) { share[c]++; left--; } }
+    byClass.forEach((ix, c) => {
+      const shuffled = Uint32Array.from(ix);
+      rng.shuffle(shuffled);
+      const held = new Set(Array.from(shuffled.subarray(0, share[c])));
+      for (const i of ix) (held.has(i) ? valIdx : trainIdx).push(i);
+    });
+    valIdx.sort((a, b) => a - b);
+    trainIdx.sort((a, b) => a - b);
+  }
+  return {
+    classNames, shape: [channels, H, W],
+    train: pack(tr.rgb, tr.labels, valCount > 0 ? trainIdx : undefined),
+    val: valCount > 0 ? pack(tr.rgb, tr.labels, valIdx) : null,
+    test: te ? pack(te.rgb, te.labels) : null,
+    skipped,
+  };
+}
