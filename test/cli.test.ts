@@ -339,3 +339,15 @@ describe('train --early-stop and --save-best', () => {
     expect(run('train', '--model', 'dense-head', '--dataset', 'mnist-sample', '--epochs', '1', '--save-best', '--out', out)).toMatchObject({ code: 2, err: expect.stringMatching(/--save-best watches the validation loss: hold out a validation split with --val-size N/) });
   }, 60_000);
 });
+
+describe('eval: per class', () => {
+  it('classReport counts each true class against each prediction, as a naive count does', async () => {
+    const { classReport, formatReport } = await import('../ts/cli/confusion.js');
+    const labels = [0, 0, 1, 2, 2, 2], predicted = [0, 1, 1, 2, 0, 2];
+    const r = classReport(labels, predicted, 4, ['a', 'b', 'c', 'd']);
+    expect(r.confusion).toEqual([[1, 1, 0, 0], [0, 1, 0, 0], [1, 0, 2, 0], [0, 0, 0, 0]]);
+    expect(r.perClass.map((p) => p.accuracy)).toEqual([0.5, 1, 2 / 3, null]);
+    expect(formatReport(r)).toMatch(/^  c\s+66\.7%  \(2\/3\)$/m);
+    expect(() => classReport([5], [0], 4, null)).toThrow(/example 0 has label 5 and prediction 0, outside 0..3/);
+  });
+});

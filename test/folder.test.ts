@@ -151,7 +151,13 @@ describe('cnn-wasm on an image folder', () => {
     model.dispose();
     const ev = spawnSync(process.execPath, [bin, 'eval', out, '--dataset', root, '--json'], { encoding: 'utf8' });
     expect(ev.status, ev.stderr).toBe(0);
-    expect(JSON.parse(ev.stdout).testAccuracy).toBe(j.testAccuracy);
+    const e = JSON.parse(ev.stdout);
+    expect(e.testAccuracy).toBe(j.testAccuracy);
+    // Per class and the confusion matrix, with the folder's class names; the diagonal is what was right.
+    expect(e.perClass.map((c: { name: string }) => c.name)).toEqual([...NAMES].sort());
+    expect(e.confusion.flat().reduce((a: number, b: number) => a + b, 0)).toBe(200);
+    expect(e.perClass.map((c: { count: number }) => c.count)).toEqual(e.confusion.map((row: number[]) => row.reduce((a, b) => a + b, 0)));
+    expect(e.confusion.reduce((a: number, row: number[], i: number) => a + row[i], 0) / 200).toBeCloseTo(e.testAccuracy, 2);
     const digit = join(root, 'test', 'seven', readdirSync(join(root, 'test', 'seven')).sort()[0]);
     const p = spawnSync(process.execPath, [bin, 'predict', out, digit, '--json'], { encoding: 'utf8' });
     expect(p.status, p.stderr).toBe(0);
