@@ -351,3 +351,31 @@ describe('eval: per class', () => {
     expect(() => classReport([5], [0], 4, null)).toThrow(/example 0 has label 5 and prediction 0, outside 0..3/);
   });
 });
+
+describe('train --report', () => {
+  it('writes one self-contained page: curves, the confusion matrix, per-class accuracy, the most confident mistakes', () => {
+    const page = join(dir, 'report.html');
+    const r = run('train', '--model', 'dense-head', '--dataset', 'mnist-sample', '--epochs', '2', '--limit', '600', '--val-size', '100', '--report', page, '--out', join(dir, 'rep.cnnw'));
+    expect(r.code, r.err).toBe(0);
+    const html = readFileSync(page, 'utf8');
+    expect(html).toMatch(/^<!doctype html>/);
+    expect(html.match(/<svg /g)).toHaveLength(2); // loss and accuracy
+    expect(html.match(/<polyline /g)).toHaveLength(4); // training and validation, each
+    expect(html).toMatch(/<table class="matrix">/);
+    const imgs = html.match(/<img src="data:image\/png;base64,/g) ?? [];
+    expect(imgs.length).toBeGreaterThan(0);
+    expect(imgs.length).toBeLessThanOrEqual(24);
+    expect(html).not.toMatch(/(src|href)="https?:/); // nothing from the network
+    expect(r.out).toMatch(/report written to .*report\.html/);
+    expect(run('train', '--report', join(dir, 'no-such-dir', 'r.html'))).toMatchObject({ code: 1, err: expect.stringMatching(/--report .*r\.html: directory .*no-such-dir does not exist/) });
+  }, 60_000);
+
+  it('escapes what it prints', async () => {
+    const { renderReport } = await import('../ts/cli/report.js');
+    const { classReport } = await import('../ts/cli/confusion.js');
+    const html = renderReport({ title: 'a <b>', facts: ['x & y'], epochs: [], testAccuracy: 0.5, testLoss: 1, report: classReport([0, 1], [1, 1], 2, ['<script>', 'ok']), mistakes: [] });
+    expect(html).not.toMatch(/<script>/);
+    expect(html).toMatch(/&lt;script&gt;/);
+    expect(html).toMatch(/a &lt;b&gt;/);
+  });
+});

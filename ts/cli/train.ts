@@ -15,7 +15,11 @@ import { asDataset, checkImageSize, cliDataset, FileProblem, makeOut } from './c
 import { ExitWith, parseBackend, parseChoice, parseIntFlag, parseNumberFlag, parseWorkersFlag, UsageError } from './options.js';
 import { existsSync } from 'node:fs';
 import { DATASET_NAMES } from '../data/datasets.js';
-import { checkWritable } from '../io/files.js';
+import { checkWritable, writeFileAtomic } from '../io/files.js';
+import { classReport } from './confusion.js';
+import { argmax } from '../engine/argmax.js';
+import { renderReport, type Mistake } from './report.js';
+import type { Dataset, Evaluation, Sequential as Model } from '../model.js';
 import { TrainingDivergedError } from '../model.js';
 import { usefulWorkers, type EpochLogs } from '../train/fit.js';
 import { earlyStopping } from '../train/callbacks.js';
@@ -24,7 +28,7 @@ import { availableCores } from '../parallel/pool.js';
 interface TrainFlags {
   model: string; dataset: string; resume?: string; epochs?: string; batchSize?: string; lr?: string; momentum?: string; weightDecay?: string;
   optimizer?: string; backend: string; workers: string; seed: string; limit?: string; valSize?: string; out?: string; json?: boolean; progress: boolean;
-  earlyStop?: string; saveBest?: boolean; imageSize?: string; channels?: string; fit?: string; strict?: boolean;
+  earlyStop?: string; saveBest?: boolean; imageSize?: string; channels?: string; fit?: string; strict?: boolean; report?: string;
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
@@ -55,6 +59,7 @@ export function register(program: Command): void {
     .option('--out <file>', 'where to save the model (default: ./<model>-<dataset>.cnnw)')
     .option('--early-stop <n>', 'stop when the validation loss has not improved for n epochs, and keep the best epoch\'s weights (needs a validation split)')
     .option('--save-best', 'write the model to --out after each epoch that improves the validation loss (atomically; never replaced by a worse one), and end with the best epoch\'s weights')
+    .option('--report <file.html>', 'write one self-contained page: loss and accuracy curves, confusion matrix, per-class accuracy, the most confident mistakes')
     .option('--json', 'print exactly one JSON line with the results')
     .option('--no-progress', 'no progress bar (one line per epoch)')
     .action(async (f: TrainFlags, cmd: Command) => {
@@ -105,6 +110,16 @@ export function register(program: Command): void {
         }
       };
       checkOut(outFor(datasetSpec));
+      const reportPath = f.report === undefined ? null : resolve(f.report);
+      if (reportPath) {
+        try {
+          checkWritable(reportPath, '--report');
+        } catch (e) {
+          resumed?.model.dispose();
+          resumed?.optimizer.dispose();
+          throw new FileProblem((e as Error).message);
+        }
+      }
       const data = await cliDataset(datasetSpec, out, { folder });
       if (data.shape) {
         if (data.skipped?.length) process.stderr.write(`warning: ${data.skipped.length} file${data.skipped.length > 1 ? 's' : ''} skipped (--strict makes them end the run), e.g. ${data.skipped[0].file}: ${data.skipped[0].reason}\n`);
@@ -231,6 +246,14 @@ export function register(program: Command): void {
       const metadata = { preset: modelName, dataset: data.name, epochs: completed, steps: optimizer.iterations, testAccuracy: result.accuracy, testLoss: result.loss, interrupted, ...best };
       saveModel(model, outPath, { optimizer, metadata: { ...metadata, ...(data.classNames ? { classNames: data.classNames } : {}), ...(data.shape ? { fit: folder.fit ?? 'resize' } : {}) } });
       if (interrupted) out.info(`checkpoint saved to ${outPath} after ${history.steps} steps; continue with: cnn-wasm train --resume ${outPath}`);
+      if (reportPath) {
+        writeFileAtomic(reportPath, new TextEncoder().encode(trainingReport(model, test, history.epochs, result, data.classNames ?? null, [
+          `model ${modelName} (${model.inputShape.join('x')} inputs, ${fmtInt(model.trainableCount)} trainable values), saved to ${outPath}`,
+          `data ${data.name}: ${fmtInt(train.count)} training, ${val ? `${fmtInt(val.count)} validation, ` : ''}${fmtInt(test.count)} test images`,
+          `${history.epochs.length} epoch(s), batch ${batchSize}, ${opt.kind}, seed ${seed}, backend ${be.name}, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+        ])));
+        out.info(`report written to ${reportPath}`);
+      }
       out.info(`test accuracy ${pct(result.accuracy)}, test loss ${result.loss.toFixed(4)} on ${fmtInt(test.count)} images; ${fmtInt(imagesPerSecond)} img/s training; ${seconds.toFixed(1)} s`);
       out.info(`model saved to ${outPath}`);
       if (out.json) {
@@ -276,4 +299,23 @@ function parseImageSize(v: string): [number, number] {
   const w = m ? Number(m[1]) : NaN, h = m ? Number(m[2] ?? m[1]) : NaN;
   if (!(w >= 1 && w <= 4096 && h >= 1 && h <= 4096)) throw new UsageError(`invalid value '${v}' for --image-size (N or WxH, sides 1 to 4096)`);
   return [h, w];
+}
+
+/** The report page of a trained model on its test split: the most confident mistakes are the wrong answers with the highest probability. */
+function trainingReport(model: Model, test: Dataset, epochs: EpochLogs[], result: Evaluation, classNames: string[] | null, facts: string[]): string {
+  const k = model.classes, probs = model.predict(test.images), size = model.inputSize;
+  const predicted = new Int32Array(test.count), best = new Float32Array(test.count);
+  for (let i = 0; i < test.count; i++) {
+    predicted[i] = argmax(probs, i * k, k);
+    best[i] = probs[i * k + predicted[i]];
+  }
+  const names = classNames?.length === k ? classNames : null;
+  const report = classReport(test.labels, predicted, k, names);
+  const name = (c: number) => names?.[c] ?? String(c);
+  const wrong = Array.from({ length: test.count }, (_, i) => i).filter((i) => predicted[i] !== test.labels[i]).sort((a, b) => best[b] - best[a] || a - b).slice(0, 24);
+  const mistakes: Mistake[] = wrong.map((i) => ({
+    pixels: (test.images as Uint8Array).subarray(i * size, (i + 1) * size), shape: model.inputShape,
+    trueClass: name(test.labels[i]), predicted: name(predicted[i]), probability: best[i],
+  }));
+  return renderReport({ title: 'cnn-wasm training report', facts, epochs, testAccuracy: result.accuracy, testLoss: result.loss, report, mistakes });
 }
