@@ -136,6 +136,8 @@ export function register(program: Command): void {
         throw new FileProblem(`${f.resume} takes ${resumed.model.inputShape.join('x')} inputs; ${data.name} holds ${data.shape.join('x')} images (--image-size, --channels)`);
       }
       const doneEpochs = resumed?.epochs ?? 0;
+      // An image folder's model normalises each channel by the training images' own mean and std.
+      if (!resumed && data.normalization) model.setNormalization(data.normalization);
 
       // Optimiser: the recipe, with flags overriding (or the checkpoint's, with its state).
       let opt: OptimizerConfig = resumed ? resumed.optimizer.config() : recipe.optimizer;

@@ -24,8 +24,9 @@ export interface DatasetSplits {
   fallbackReason?: string;
   /** Names of the classes by label, when the data set has them (Fashion-MNIST, image folders). */
   classNames?: string[];
-  /** Image folders: [C, H, W] of every image, the stratified validation hold-out, and the files skipped. */
+  /** Image folders: [C, H, W] of every image, the stratified validation hold-out, the files skipped, the training images' per-channel normalisation. */
   shape?: [number, number, number];
+  normalization?: { scale: number; mean: number[]; std: number[] };
   val?: LabelledImages | null;
   skipped?: { file: string; reason: string }[];
 }
@@ -135,7 +136,7 @@ function fromFolder(dir: string, o: ImageFolderOptions): DatasetSplits {
   return {
     name: dir, source: `image folder ${resolve(dir)} (${f.classNames.length} classes, ${f.shape.join('x')})`,
     train: split(f.train), test: split(test), val: f.test && f.val ? split(f.val) : null,
-    classNames: f.classNames, shape: f.shape, skipped: f.skipped,
+    classNames: f.classNames, shape: f.shape, skipped: f.skipped, normalization: f.normalization,
   };
 }
 

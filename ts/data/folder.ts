@@ -53,6 +53,26 @@ export interface ImageFolder {
   val: FolderSplit | null;
   /** Files that could not be read, and why (empty with `strict`). */
   skipped: { file: string; reason: string }[];
+  /** Per-channel normalisation from the training images: x = (pixel / 255 - mean[c]) / std[c]. */
+  normalization: { scale: number; mean: number[]; std: number[] };
+}
+
+/** Each channel's mean and standard deviation of pixel / 255 over a split (float64 sums). */
+export function channelMoments(images: Uint8Array, count: number, channels: number): { mean: number[]; std: number[] } {
+  const plane = images.length / count / channels, mean: number[] = [], std: number[] = [];
+  for (let c = 0; c < channels; c++) {
+    const hist = new Float64Array(256);
+    for (let i = 0; i < count; i++) {
+      const at = (i * channels + c) * plane;
+      for (let k = 0; k < plane; k++) hist[images[at + k]]++;
+    }
+    let n = 0, s = 0, s2 = 0;
+    hist.forEach((h, v) => { n += h; s += h * (v / 255); s2 += h * (v / 255) ** 2; });
+    const m = s / n;
+    mean.push(m);
+    std.push(Math.sqrt(Math.max(s2 / n - m * m, 0)) || 1); // a constant channel keeps std 1
+  }
+  return { mean, std };
 }
 
 /** File name endings read as images. */
@@ -187,9 +207,10 @@ export function loadImageFolder(dir: string, o: ImageFolderOptions = {}): ImageF
     valIdx.sort((a, b) => a - b);
     trainIdx.sort((a, b) => a - b);
   }
+  const train = pack(tr.rgb, tr.labels, valCount > 0 ? trainIdx : undefined);
   return {
-    classNames, shape: [channels, H, W],
-    train: pack(tr.rgb, tr.labels, valCount > 0 ? trainIdx : undefined),
+    classNames, shape: [channels, H, W], train,
+    normalization: { scale: 1 / 255, ...channelMoments(train.images, train.count, channels) },
     val: valCount > 0 ? pack(tr.rgb, tr.labels, valIdx) : null,
     test: te ? pack(te.rgb, te.labels) : null,
     skipped,

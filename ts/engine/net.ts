@@ -20,7 +20,7 @@ import { fmtShape, type Layer, type Param, type Shape } from '../layers/layer.js
 import { Dropout } from '../layers/simple.js';
 import { Rng } from '../rng.js';
 import { argmax } from './argmax.js';
-import { MNIST_NORMALIZATION, type Dataset, type Evaluation, type LayerStats, type Normalization, type PredictInput, type SequentialOptions, type WeightTensor, type WeightTensorInput } from './types.js';
+import { channelStats, MNIST_NORMALIZATION, type Dataset, type Evaluation, type LayerStats, type Normalization, type PredictInput, type SequentialOptions, type WeightTensor, type WeightTensorInput } from './types.js';
 
 export class Net {
   readonly layers: Layer[];
@@ -88,11 +88,27 @@ export class Net {
     this.firstParamLayer = layers.findIndex((l) => l.params().some((p) => p.grad));
   }
 
-  /** Changes how u8 pixels are normalised. */
+  /** Changes how u8 pixels are normalised (one mean and std, or one per channel). */
   setNormalization(n: Normalization): void {
-    if (![n.scale, n.mean, n.std].every(Number.isFinite) || n.std === 0) throw new Error(`normalization: scale, mean and std must be finite and std non-zero, got ${JSON.stringify(n)}`);
-    this.normalization = { ...n };
-    for (let v = 0; v < 256; v++) this.lut[v] = (v * n.scale - n.mean) / n.std;
+    const c = this.inputShape[0];
+    const perChannel = typeof n.mean !== 'number' || typeof n.std !== 'number';
+    const values = [n.scale, ...(typeof n.mean === 'number' ? [n.mean] : n.mean ?? []), ...(typeof n.std === 'number' ? [n.std] : n.std ?? [])];
+    const listOk = (v: unknown) => typeof v === 'number' || (Array.isArray(v) && v.length === c);
+    if (!listOk(n.mean) || !listOk(n.std) || !values.every((v) => typeof v === 'number' && Number.isFinite(v)) || (typeof n.std === 'number' ? [n.std] : n.std).some((v) => v === 0)) {
+      throw new Error(`normalization: scale, mean and std must be finite (mean and std numbers, or one per channel: ${c}) and std non-zero, got ${JSON.stringify(n)}`);
+    }
+    this.normalization = { scale: n.scale, mean: typeof n.mean === 'number' ? n.mean : [...n.mean], std: typeof n.std === 'number' ? n.std : [...n.std] };
+    // One table of 256 values, or one per channel (planes normalised in turn).
+    const lut = new Float32Array(256 * (perChannel ? c : 1));
+    for (let ch = 0; ch < (perChannel ? c : 1); ch++) {
+      const { mean, std } = channelStats(this.normalization, ch);
+      for (let v = 0; v < 256; v++) lut[ch * 256 + v] = (v * n.scale - mean) / std;
+    }
+    this.lut = lut;
+    if (this.lutBuf && this.lutBuf.length !== lut.length) {
+      this.lutBuf.free();
+      this.lutBuf = null;
+    }
     this.lutBuf?.set(this.lut);
   }
 
@@ -193,7 +209,14 @@ export class Net {
         const e = idx ? idx[from + b] : from + b;
         pv.set(imgs.subarray(e * size, (e + 1) * size), b * size);
       }
-      this.backend.k.lut_u8(pixels.ptr, this.lutBuf.ptr, x.ptr, bytes);
+      if (this.lut.length === 256) this.backend.k.lut_u8(pixels.ptr, this.lutBuf.ptr, x.ptr, bytes);
+      else {
+        const plane = size / this.inputShape[0];
+        for (let at = 0; at < bytes; at += plane) {
+          const ch = (at / plane) % this.inputShape[0];
+          this.backend.k.lut_u8(pixels.ptr + at, this.lutBuf.ptr + ch * 256 * 4, x.ptr + at * 4, plane);
+        }
+      }
     } else {
       const xv = x.view;
       for (let b = 0; b < n; b++) {

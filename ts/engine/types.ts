@@ -3,15 +3,30 @@ import type { Backend } from '../backend/load.js';
 import type { ImageLike } from '../image/prepare.js';
 import type { Shape } from '../layers/layer.js';
 
-/** How raw 0..255 pixels become network inputs: x = (pixel * scale - mean) / std. */
+/**
+ * How raw 0..255 pixels become network inputs: x = (pixel * scale - mean) / std,
+ * with one mean and std for every channel or, as arrays, one per channel
+ * (e.g. computed from a folder's training images).
+ */
 export interface Normalization {
   scale: number;
+  mean: number | readonly number[];
+  std: number | readonly number[];
+}
+
+/** A normalisation with one mean and std for every channel. */
+export interface ScalarNormalization extends Normalization {
   mean: number;
   std: number;
 }
 
+/** Channel c's mean and std of a normalisation. */
+export function channelStats(n: Normalization, c: number): { mean: number; std: number } {
+  return { mean: typeof n.mean === 'number' ? n.mean : n.mean[c], std: typeof n.std === 'number' ? n.std : n.std[c] };
+}
+
 /** MNIST statistics used by seed 001: (x/255 - 0.1307) / 0.3081. */
-export const MNIST_NORMALIZATION: Normalization = { scale: 1 / 255, mean: 0.1307, std: 0.3081 };
+export const MNIST_NORMALIZATION: ScalarNormalization = { scale: 1 / 255, mean: 0.1307, std: 0.3081 };
 
 /**
  * Pixels as the library takes them, one value a pixel and channel, examples

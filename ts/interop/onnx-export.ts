@@ -53,7 +53,10 @@ export function toOnnx(of: HasNet): Uint8Array {
   };
   // (x * scale - mean) / std, as the model normalises u8 pixels.
   const n = model.normalization;
-  inits.push(tensor('norm_scale', [], [n.scale]), tensor('norm_mean', [], [n.mean]), tensor('norm_std', [], [n.std]));
+  // One mean and std for every channel as scalars; one per channel as [1, C, 1, 1] (broadcast over N, H and W).
+  const perChannel = (v: number | readonly number[]) => (typeof v === 'number' ? { dims: [] as number[], values: [v] } : { dims: [1, v.length, 1, 1], values: [...v] });
+  const mean = perChannel(n.mean), std = perChannel(n.std);
+  inits.push(tensor('norm_scale', [], [n.scale]), tensor('norm_mean', mean.dims, mean.values), tensor('norm_std', std.dims, std.values));
   cur = add('Div', [add('Sub', [add('Mul', [cur, 'norm_scale'], 'scaled'), 'norm_mean'], 'centred'), 'norm_std'], 'normalised');
 
   for (const l of model.layers) cur = exportLayer(l, cur);

@@ -17,6 +17,7 @@ import type { Backend } from '../backend/load.js';
 import { batchNormalization, conv2d, dense, flatten, maxPooling2d, averagePooling2d, relu, zeroPadding2d } from '../layers/index.js';
 import type { Layer } from '../layers/layer.js';
 import { Sequential, type Normalization } from '../model.js';
+import type { ScalarNormalization } from '../engine/types.js';
 import { NORMALIZATION_KEY } from './onnx-export.js';
 import { MAGIC, MAX_ACTIVATION_VALUES } from '../io/modelfile.js';
 
@@ -432,10 +433,10 @@ export function importOnnx(bytes: Uint8Array, o: ImportOnnxOptions = {}): Sequen
   let normalization = o.normalization ?? IDENTITY;
   if (affine && !o.normalization) {
     const meta = (model.metadataProps ?? []).find((p) => p.key === NORMALIZATION_KEY)?.value;
-    let exact: Normalization | null = null;
+    let exact: ScalarNormalization | null = null;
     if (meta) {
       try {
-        exact = JSON.parse(meta) as Normalization;
+        exact = JSON.parse(meta) as ScalarNormalization;
       } catch (e) {
         throw new Error(`${source}: metadata '${NORMALIZATION_KEY}' is not valid JSON (${(e as Error).message})`);
       }
