@@ -134,6 +134,23 @@ describe('loadImageFolder', () => {
 });
 
 
+describe('JPEG files from strangers', () => {
+  it('a declared size over the limit is refused before decoding; truncated and empty ones are named', async () => {
+    const { decodeRgba, jpegSize } = await import('../ts/image/decode.js');
+    const ok = new Uint8Array(jpeg.encode({ data: new Uint8Array(16 * 16 * 4).fill(200), width: 16, height: 16 }, 90).data);
+    expect(jpegSize(ok)).toEqual({ width: 16, height: 16 });
+    expect(decodeRgba(ok, 'ok.jpg')).toMatchObject({ width: 16, height: 16 });
+    // The frame header's height and width are the 4 bytes after its length and precision.
+    const huge = ok.slice();
+    let at = 2;
+    while (!(huge[at + 1] >= 0xc0 && huge[at + 1] <= 0xc2)) at += 2 + ((huge[at + 2] << 8) | huge[at + 3]);
+    huge.set([10_000 >> 8, 10_000 & 255, 10_000 >> 8, 10_000 & 255], at + 5);
+    expect(() => decodeRgba(huge, 'huge.jpg')).toThrow(/^huge\.jpg: JPEG is 10000x10000, larger than the 4096x4096 limit/);
+    expect(() => decodeRgba(ok.subarray(0, 200), 'cut.jpg')).toThrow(/^cut\.jpg: not a readable JPEG/);
+    expect(() => decodeRgba(Uint8Array.of(0xff, 0xd8, 0xff, 0xd9), 'empty.jpg')).toThrow(/^empty\.jpg: not a readable JPEG \(no frame header/);
+  });
+});
+
 describe('cnn-wasm on an image folder', () => {
   it('train (train/ and test/), eval and predict with class names', async () => {
     const root = mkdtempSync(join(tmpdir(), 'cnn-wasm-folder-cli-'));
