@@ -100,9 +100,9 @@ export function register(program: Command): void {
       const datasetSpec = resumed && cmd.getOptionValueSource('dataset') === 'default' ? resumed.dataset : f.dataset;
       // Where the model goes is checked now, not after the training it would lose.
       const outFor = (dataName: string) => resolve(f.out ?? `${modelName}-${dataName.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+/, '')}.cnnw`);
-      const checkOut = (path: string) => {
+      const checkOut = (path: string, flag = '--out') => {
         try {
-          checkWritable(path, '--out');
+          checkWritable(path, flag);
         } catch (e) {
           resumed?.model.dispose();
           resumed?.optimizer.dispose();
@@ -111,15 +111,7 @@ export function register(program: Command): void {
       };
       checkOut(outFor(datasetSpec));
       const reportPath = f.report === undefined ? null : resolve(f.report);
-      if (reportPath) {
-        try {
-          checkWritable(reportPath, '--report');
-        } catch (e) {
-          resumed?.model.dispose();
-          resumed?.optimizer.dispose();
-          throw new FileProblem((e as Error).message);
-        }
-      }
+      if (reportPath) checkOut(reportPath, '--report');
       const data = await cliDataset(datasetSpec, out, { folder });
       if (data.shape) {
         if (data.skipped?.length) process.stderr.write(`warning: ${data.skipped.length} file${data.skipped.length > 1 ? 's' : ''} skipped (--strict makes them end the run), e.g. ${data.skipped[0].file}: ${data.skipped[0].reason}\n`);
