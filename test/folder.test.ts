@@ -5,7 +5,7 @@
  * bad files and folders are named; cnn-wasm train/eval/predict run on one.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
@@ -133,6 +133,39 @@ describe('loadImageFolder', () => {
   });
 });
 
+
+describe('the cache of prepared pixels', () => {
+  it('a second load of the same files reads them back without decoding; a changed file, other options or a damaged cache decode again', () => {
+    const root = mkdtempSync(join(tmpdir(), 'cnn-wasm-folder-cache-')), cache = join(root, 'cache');
+    writeFolder(join(root, 'png'), 'train', 120, 0);
+    let decoded = 0;
+    const load = (o: Parameters<typeof loadImageFolder>[1] = {}) => loadImageFolder(join(root, 'png'), { cache, valSize: 0.25, onProgress: () => { decoded++; }, ...o });
+    const first = load();
+    expect(first.fromCache).toBe(false);
+    expect(decoded).toBe(120);
+    decoded = 0;
+    const second = load();
+    expect(second.fromCache).toBe(true);
+    expect(decoded).toBe(0);
+    for (const k of ['train', 'val'] as const) {
+      expect(Buffer.from(second[k]!.images).equals(Buffer.from(first[k]!.images))).toBe(true);
+      expect(Array.from(second[k]!.labels)).toEqual(Array.from(first[k]!.labels));
+    }
+    expect(second.normalization).toEqual(first.normalization);
+    expect(second.classNames).toEqual(first.classNames);
+    expect(load({ imageSize: 14 }).fromCache).toBe(false); // other options
+    const file = join(root, 'png', 'three', readdirSync(join(root, 'png', 'three')).sort()[0]);
+    utimesSync(file, new Date(2001, 0, 1), new Date(2001, 0, 1)); // the same bytes, another modification time
+    expect(load().fromCache).toBe(false);
+    expect(load().fromCache).toBe(true);
+    for (const f of readdirSync(cache)) writeFileSync(join(cache, f), 'damaged');
+    decoded = 0;
+    const again = load();
+    expect(again.fromCache).toBe(false);
+    expect(decoded).toBe(120);
+    expect(Buffer.from(again.train.images).equals(Buffer.from(first.train.images))).toBe(true);
+  });
+});
 
 describe('JPEG files from strangers', () => {
   it('a declared size over the limit is refused before decoding; truncated and empty ones are named', async () => {

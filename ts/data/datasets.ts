@@ -164,7 +164,7 @@ export async function loadDataset(spec: string, o: LoadDatasetOptions = {}): Pro
   }
   if (spec.includes('/') || spec.startsWith('.') || existsSync(spec)) {
     if (!existsSync(spec)) throw new Error(`dataset directory ${spec} does not exist`);
-    if (isImageFolder(spec)) return fromFolder(spec, o.folder ?? {});
+    if (isImageFolder(spec)) return fromFolder(spec, { cache: join(cache, 'folders'), ...o.folder });
     return fromDir(spec, resolve(spec), undefined, o.splits);
   }
   throw new DatasetNameError(`unknown dataset '${spec}' (valid: ${DATASET_NAMES.join(', ')}, or a directory holding train-/t10k- images and labels IDX files)`);

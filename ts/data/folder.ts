@@ -7,8 +7,10 @@
  * centring when asked), and kept as u8 pixels in JS memory: only batches go
  * to wasm. A bad file is named and skipped (or ends the load with `strict`).
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../io/files.js';
 import type { Dataset } from '../engine/types.js';
 import { decodeRgba, MAX_IMAGE_SIDE } from '../image/decode.js';
 import { prepareImage, type Fit } from '../image/prepare.js';
@@ -32,6 +34,12 @@ export interface ImageFolderOptions {
   maxSide?: number;
   /** Called as files are read: done so far, total. */
   onProgress?(done: number, total: number): void;
+  /**
+   * A folder to keep the prepared pixels in: a second load with the same
+   * options of the same files (names, sizes, modification times) reads them
+   * back instead of decoding every image (the CLI uses its cache folder).
+   */
+  cache?: string;
 }
 
 /** A labelled split of an image folder. */
@@ -55,6 +63,8 @@ export interface ImageFolder {
   skipped: { file: string; reason: string }[];
   /** Per-channel normalisation from the training images: x = (pixel / 255 - mean[c]) / std[c]. */
   normalization: { scale: number; mean: number[]; std: number[] };
+  /** Whether the pixels came from the cache (no image was decoded). */
+  fromCache: boolean;
 }
 
 /** Each channel's mean and standard deviation of pixel / 255 over a split (float64 sums). */
@@ -115,6 +125,89 @@ export function loadImageFolder(dir: string, o: ImageFolderOptions = {}): ImageF
   const classNames = trainClasses.map((c) => c.name);
   if (classNames.length > 65_536) throw new Error(`${dir}: ${classNames.length} classes, more than 65,536`);
   const testClasses = hasSplits && isDir(join(dir, 'test')) ? listClasses(join(dir, 'test'), classNames) : null;
+  const cacheFile = o.cache ? join(o.cache, `${cacheKey(dir, o, [...trainClasses, ...(testClasses ?? [])].flatMap((c) => c.files))}.folder`) : null;
+  const cached = cacheFile ? readCache(cacheFile) : null;
+  if (cached) return cached;
+  const loaded = decodeFolder(dir, o, trainClasses, testClasses, classNames);
+  if (cacheFile) {
+    try {
+      mkdirSync(o.cache!, { recursive: true });
+      writeFileAtomic(cacheFile, encodeCache(loaded));
+    } catch { /* a cache that cannot be written only costs the next load its time */ }
+  }
+  return loaded;
+}
+
+/** The cache's name for a load: the options and every file's path, size and modification time. */
+function cacheKey(dir: string, o: ImageFolderOptions, files: string[]): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify({ v: 1, dir: resolve(dir), imageSize: o.imageSize, channels: o.channels, fit: o.fit, valSize: o.valSize, seed: o.seed, strict: o.strict, maxSide: o.maxSide }));
+  for (const f of files) {
+    const st = statSync(f);
+    h.update(`\n${f}\t${st.size}\t${st.mtimeMs}`);
+  }
+  return h.digest('hex').slice(0, 32);
+}
+
+const CACHE_MAGIC = 'CNNWFOLD';
+
+/** A loaded folder as bytes: magic, u32 header length, JSON header, then each split's pixels and u16 labels. */
+function encodeCache(f: ImageFolder): Uint8Array {
+  const splits = (['train', 'val', 'test'] as const).map((k) => f[k]);
+  const header = new TextEncoder().encode(JSON.stringify({
+    classNames: f.classNames, shape: f.shape, skipped: f.skipped, normalization: f.normalization, counts: splits.map((d) => (d ? d.count : -1)),
+  }));
+  const size = f.shape[0] * f.shape[1] * f.shape[2];
+  const total = 12 + header.length + splits.reduce((t, d) => t + (d ? d.count * (size + 2) : 0), 0);
+  const out = new Uint8Array(total), dv = new DataView(out.buffer);
+  out.set(new TextEncoder().encode(CACHE_MAGIC), 0);
+  dv.setUint32(8, header.length, true);
+  out.set(header, 12);
+  let at = 12 + header.length;
+  for (const d of splits) {
+    if (!d) continue;
+    out.set(d.images, at);
+    at += d.images.length;
+    for (let i = 0; i < d.count; i++, at += 2) dv.setUint16(at, d.labels[i], true);
+  }
+  return out;
+}
+
+/** A cached folder, or null when the file is missing, foreign or not whole (then the folder is decoded again). */
+function readCache(file: string): ImageFolder | null {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch {
+    return null;
+  }
+  try {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (bytes.length < 12 || new TextDecoder().decode(bytes.subarray(0, 8)) !== CACHE_MAGIC) return null;
+    const hl = dv.getUint32(8, true);
+    if (12 + hl > bytes.length) return null;
+    const h = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + hl))) as { classNames: string[]; shape: [number, number, number]; skipped: ImageFolder['skipped']; normalization: ImageFolder['normalization']; counts: number[] };
+    const size = h.shape[0] * h.shape[1] * h.shape[2];
+    const want = 12 + hl + h.counts.reduce((t, c) => t + (c > 0 ? c * (size + 2) : 0), 0);
+    if (want !== bytes.length) return null;
+    let at = 12 + hl;
+    const [train, val, test] = h.counts.map((count) => {
+      if (count < 0) return null;
+      const images = bytes.slice(at, at + count * size);
+      at += count * size;
+      const labels = h.classNames.length > 256 ? new Uint16Array(count) : new Uint8Array(count);
+      for (let i = 0; i < count; i++, at += 2) labels[i] = dv.getUint16(at, true);
+      return { images, labels, count } as FolderSplit;
+    });
+    if (!train) return null;
+    return { classNames: h.classNames, shape: h.shape, train, val, test, skipped: h.skipped, normalization: h.normalization, fromCache: true };
+  } catch {
+    return null;
+  }
+}
+
+/** Decodes and prepares every image of the folder. */
+function decodeFolder(dir: string, o: ImageFolderOptions, trainClasses: { name: string; files: string[] }[], testClasses: { name: string; files: string[] }[] | null, classNames: string[]): ImageFolder {
   const maxSide = o.maxSide ?? MAX_IMAGE_SIDE;
   const skipped: ImageFolder['skipped'] = [];
   const total = [...trainClasses, ...(testClasses ?? [])].reduce((t, c) => t + c.files.length, 0);
@@ -211,6 +304,7 @@ export function loadImageFolder(dir: string, o: ImageFolderOptions = {}): ImageF
   return {
     classNames, shape: [channels, H, W], train,
     normalization: { scale: 1 / 255, ...channelMoments(train.images, train.count, channels) },
+    fromCache: false,
     val: valCount > 0 ? pack(tr.rgb, tr.labels, valIdx) : null,
     test: te ? pack(te.rgb, te.labels) : null,
     skipped,
