@@ -23,12 +23,13 @@ import type { Dataset, Evaluation, Sequential as Model } from '../model.js';
 import { TrainingDivergedError } from '../model.js';
 import { usefulWorkers, type EpochLogs } from '../train/fit.js';
 import { earlyStopping } from '../train/callbacks.js';
+import { parseAugment } from '../data/augment.js';
 import { availableCores } from '../parallel/pool.js';
 
 interface TrainFlags {
   model: string; dataset: string; resume?: string; epochs?: string; batchSize?: string; lr?: string; momentum?: string; weightDecay?: string;
   optimizer?: string; backend: string; workers: string; seed: string; limit?: string; valSize?: string; out?: string; json?: boolean; progress: boolean;
-  earlyStop?: string; saveBest?: boolean; imageSize?: string; channels?: string; fit?: string; strict?: boolean; report?: string;
+  earlyStop?: string; saveBest?: boolean; imageSize?: string; channels?: string; fit?: string; strict?: boolean; report?: string; augment?: string;
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
@@ -59,6 +60,7 @@ export function register(program: Command): void {
     .option('--out <file>', 'where to save the model (default: ./<model>-<dataset>.cnnw)')
     .option('--early-stop <n>', 'stop when the validation loss has not improved for n epochs, and keep the best epoch\'s weights (needs a validation split)')
     .option('--save-best', 'write the model to --out after each epoch that improves the validation loss (atomically; never replaced by a worse one), and end with the best epoch\'s weights')
+    .option('--augment <list>', 'random changes to each training image, e.g. shift=2,flip,rotate=10,scale=0.1,brightness=0.2,contrast=0.2 (same bits for any --workers)')
     .option('--report <file.html>', 'write one self-contained page: loss and accuracy curves, confusion matrix, per-class accuracy, the most confident mistakes')
     .option('--json', 'print exactly one JSON line with the results')
     .option('--no-progress', 'no progress bar (one line per epoch)')
@@ -89,6 +91,12 @@ export function register(program: Command): void {
         strict: !!f.strict, seed, valSize: valFraction ?? valFlag,
       };
       const workers = await parseWorkersFlag(f.workers);
+      let augment;
+      try {
+        augment = f.augment === undefined ? undefined : parseAugment(f.augment);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
       const patienceFlag = f.earlyStop !== undefined ? parseIntFlag('--early-stop', f.earlyStop, 0, 10_000) : undefined;
       if (f.dataset !== undefined && !(DATASET_NAMES as readonly string[]).includes(f.dataset) && !looksLikeDirectory(f.dataset)) {
         throw new UsageError(`unknown dataset '${f.dataset}' (valid: ${DATASET_NAMES.join(', ')}, or a directory holding train-/t10k- images and labels IDX files)`);
@@ -197,7 +205,7 @@ export function register(program: Command): void {
         },
       } : null;
       const history = await model.fit(train, {
-        optimizer, epochs, batchSize, seed: seed + doneEpochs, validationData: val ?? test, workers,
+        optimizer, epochs, batchSize, seed: seed + doneEpochs, validationData: val ?? test, workers, augment,
         callbacks: [{
           onEpochBegin: (epoch) => {
             if (useBar) {

@@ -20,6 +20,14 @@ import { fmtShape, type Layer, type Param, type Shape } from '../layers/layer.js
 import { Dropout } from '../layers/simple.js';
 import { Rng } from '../rng.js';
 import { argmax } from './argmax.js';
+import { augmentInto, type Augment } from '../data/augment.js';
+
+/** Augmentation of a staged batch: what to do, the step's seed, and the first staged image's place in the step's batch. */
+export interface StagedAugment {
+  spec: Augment;
+  stepSeed: number;
+  first: number;
+}
 import { channelStats, MNIST_NORMALIZATION, type Dataset, type Evaluation, type LayerStats, type Normalization, type PredictInput, type SequentialOptions, type WeightTensor, type WeightTensorInput } from './types.js';
 
 export class Net {
@@ -195,7 +203,7 @@ export class Net {
   }
 
   /** Copies examples idx[from..from+n) (or from..from+n when idx is null) into wasm memory, normalised. */
-  private loadBatch(data: Dataset, idx: ArrayLike<number> | null, from: number, n: number, withLabels: boolean): F32Buffer {
+  private loadBatch(data: Dataset, idx: ArrayLike<number> | null, from: number, n: number, withLabels: boolean, aug?: StagedAugment): F32Buffer {
     const size = this.inputSize;
     const x = this.stage(n);
     const imgs = data.images as Uint8Array | Float32Array; // checkDataset / checkImages made it so
@@ -207,7 +215,8 @@ export class Net {
       const pv = new Uint8Array(this.backend.heap.memory.buffer, pixels.ptr, bytes); // after the last allocation
       for (let b = 0; b < n; b++) {
         const e = idx ? idx[from + b] : from + b;
-        pv.set(imgs.subarray(e * size, (e + 1) * size), b * size);
+        if (aug) augmentInto(pv.subarray(b * size, (b + 1) * size), imgs.subarray(e * size, (e + 1) * size), this.inputShape, aug.spec, aug.stepSeed, aug.first + b);
+        else pv.set(imgs.subarray(e * size, (e + 1) * size), b * size);
       }
       if (this.lut.length === 256) this.backend.k.lut_u8(pixels.ptr, this.lutBuf.ptr, x.ptr, bytes);
       else {
@@ -235,8 +244,9 @@ export class Net {
   }
 
   /** Stages examples idx[from..from+n) (or from..) and their labels in wasm memory; returns the input buffer. */
-  stageBatch(data: Dataset, idx: ArrayLike<number> | null, from: number, n: number): F32Buffer {
-    return this.loadBatch(data, idx, from, n, true);
+  stageBatch(data: Dataset, idx: ArrayLike<number> | null, from: number, n: number, aug?: StagedAugment): F32Buffer {
+    if (aug && !(data.images instanceof Uint8Array)) throw new Error('fit: augment transforms u8 pixels; these images are a Float32Array');
+    return this.loadBatch(data, idx, from, n, true, aug);
   }
 
   /** Validates a data set against the input shape and classes. */

@@ -19,6 +19,7 @@ import { meanOfRows } from '../kernels/loss.js';
 import type { Param } from '../layers/layer.js';
 import type { Net } from '../engine/net.js';
 import type { Dataset } from '../engine/types.js';
+import type { Augment } from '../data/augment.js';
 import { evenSplit, LeafBalancer } from './balance.js';
 import { pack, unpack } from './pack.js';
 import { canBlock, WorkerGroup, type CreateWorker } from './group.js';
@@ -73,7 +74,7 @@ export class TrainingPool {
    * step's leaves split evenly.
    */
   static async create(
-    model: Net, data: Dataset, count: number, maxBatch: number, createWorker?: CreateWorker, callerComputes = canBlock, balance = true,
+    model: Net, data: Dataset, count: number, maxBatch: number, createWorker?: CreateWorker, callerComputes = canBlock, balance = true, augment: Augment | null = null,
   ): Promise<TrainingPool> {
     if (callerComputes && !canBlock) throw new Error('fit: this thread cannot block, so it cannot be worker 0');
     const be: Backend = model.backend;
@@ -99,12 +100,12 @@ export class TrainingPool {
     const pool = new TrainingPool(model, sab, sizes);
     const first = callerComputes ? 1 : 0;
     const inits: WorkerInit[] = Array.from({ length: count - first }, (_, i) => ({
-      index: first + i, sab, sizes, backend: be.name, module: be.module!, model: modelSpec(model), data: { images, labels, count: data.count, float },
+      index: first + i, sab, sizes, backend: be.name, module: be.module!, model: modelSpec(model), data: { images, labels, count: data.count, float }, augment,
     }));
     pool.group = await WorkerGroup.start('worker', inits, pool.v.ctrl, 'fit', createWorker, first);
     pool.count = count;
     pool.balancer = new LeafBalancer(count, balance);
-    if (first) pool.own = new ShardTrainer(0, pool.v, be, model, data, true, STALL_MS);
+    if (first) pool.own = new ShardTrainer(0, pool.v, be, model, data, true, STALL_MS, augment);
     return pool;
   }
 

@@ -16,6 +16,7 @@ import { pairwiseRows, pairwiseRowsPartial } from '../kernels/norm.js';
 import type { Param } from '../layers/layer.js';
 import type { Net } from '../engine/net.js';
 import type { Dataset } from '../engine/types.js';
+import type { Augment } from '../data/augment.js';
 import { pack, unpack } from './pack.js';
 import { C, T, TIMES, type SharedViews } from './layout.js';
 import { faultFor, slowDown, type Fault } from './faults.js';
@@ -59,7 +60,7 @@ export class ShardTrainer {
    */
   constructor(
     private readonly w: number, private readonly v: SharedViews, private readonly be: Backend, private readonly model: Net,
-    private readonly data: Dataset, private readonly caller = false, public stallMs = Infinity,
+    private readonly data: Dataset, private readonly caller = false, public stallMs = Infinity, private readonly augment: Augment | null = null,
   ) {
     this.bufs = new BufferPool(() => be.heap);
     this.ctrl = v.ctrl;
@@ -171,7 +172,7 @@ export class ShardTrainer {
       },
       layerDone: (layer) => { for (const p of layer.leafParams()) handOn(p); },
     };
-    const x = this.model.stageBatch(this.data, v.idx, img0, nLocal);
+    const x = this.model.stageBatch(this.data, v.idx, img0, nLocal, this.augment ? { spec: this.augment, stepSeed: seed, first: img0 } : undefined);
     const t1 = performance.now();
     const r = this.model.shardStep(x, nLocal, shard, seed);
     for (const p of this.leafParams) if (!handed.has(p)) handOn(p);

@@ -5,6 +5,7 @@
  */
 import type { BackendName } from '../backend/load.js';
 import type { Dataset } from '../engine/types.js';
+import type { Augment } from '../data/augment.js';
 import { views, type LayoutSizes } from './layout.js';
 import { ShardTrainer } from './shard-trainer.js';
 import { buildWorkerModel, serve, workerInit, type ModelSpec } from './worker-common.js';
@@ -18,6 +19,8 @@ export interface WorkerInit {
   module: WebAssembly.Module;
   model: ModelSpec;
   data: { images: SharedArrayBuffer; labels: SharedArrayBuffer; count: number; float: boolean };
+  /** How the worker augments the images it stages (see data/augment.ts), or null. */
+  augment: Augment | null;
 }
 
 const init = await workerInit<WorkerInit>();
@@ -28,6 +31,6 @@ const data: Dataset = {
   labels: new Int32Array(init.data.labels),
   count: init.data.count,
 };
-const trainer = new ShardTrainer(init.index, v, be, model, data);
+const trainer = new ShardTrainer(init.index, v, be, model, data, false, Infinity, init.augment);
 serve(v.ctrl, () => trainer.step());
 model.dispose();

@@ -11,6 +11,7 @@ import { Optimizer } from '../optim/optimizer.js';
 import { availableCores, checkWorkers, type CreateWorker } from '../parallel/group.js';
 import { TrainingPool } from '../parallel/pool.js';
 import { Rng } from '../rng.js';
+import { checkAugment, type Augment } from '../data/augment.js';
 import type { WeightTensor } from '../engine/types.js';
 import { epochEnded, trainBegan } from '../optim/plateau.js';
 import { finishStep, TrainingDivergedError, trainStep } from './step.js';
@@ -92,6 +93,13 @@ export interface FitOptions {
   workers?: number;
   /** In a browser, where workers need it: makes each Web Worker (see CreateWorker in parallel/group.ts). */
   createWorker?: CreateWorker;
+  /**
+   * Random changes to each training image, seeded by the step and the
+   * image's place in its batch (the same bits for any worker count):
+   * `{ shift: 2, flip: true, rotate: 10, scale: 0.1, brightness: 0.2, contrast: 0.2 }`
+   * (see data/augment.ts). u8 pixels only; validation and test images are not changed.
+   */
+  augment?: Augment;
 }
 
 export interface History {
@@ -239,10 +247,12 @@ export async function fitNet(net: Net, data: Dataset, o: FitOptions, stop: StopF
         + `so training is likely slower than with ${cores} (any worker count gives the same bits)`);
     }
   }
-  const pool = workers > 1 ? await TrainingPool.create(net, data, workers, batch, o.createWorker) : null;
+  const augment = o.augment === undefined ? undefined : checkAugment(o.augment, 'fit');
+  if (augment && !(data.images instanceof Uint8Array)) throw new Error('fit: augment transforms u8 pixels (0..255); these images are a Float32Array');
+  const pool = workers > 1 ? await TrainingPool.create(net, data, workers, batch, o.createWorker, undefined, undefined, augment ?? null) : null;
   if (pool) pools.set(net, pool);
   try {
-    return await runEpochs(net, data, { ...o, validationData }, epochs, batchSize, pool, stop);
+    return await runEpochs(net, data, { ...o, validationData, augment }, epochs, batchSize, pool, stop);
   } finally {
     pools.delete(net);
     await pool?.dispose();
@@ -295,7 +305,7 @@ async function runEpochs(net: Net, data: Dataset, o: FitOptions, epochs: number,
       const from = b * batchSize, n = Math.min(batchSize, data.count - from);
       const lr = o.optimizer.learningRate;
       net.checkAlive();
-      const r = pool ? await poolStep(net, pool, idx, from, n, o.optimizer, rng.seed53()) : trainStep(net, data, idx, from, n, o.optimizer, rng.seed53());
+      const r = pool ? await poolStep(net, pool, idx, from, n, o.optimizer, rng.seed53()) : trainStep(net, data, idx, from, n, o.optimizer, rng.seed53(), o.augment);
       history.steps++;
       waits?.stepDone();
       lossSum += r.loss * n;

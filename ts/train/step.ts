@@ -8,6 +8,7 @@
 import type { Dataset } from '../engine/types.js';
 import type { Net } from '../engine/net.js';
 import type { Optimizer } from '../optim/optimizer.js';
+import type { Augment } from '../data/augment.js';
 
 /** Training produced a non-finite loss or weights; the message names the step. */
 export class TrainingDivergedError extends Error {}
@@ -35,8 +36,8 @@ export function finishStep(net: Net, optimizer: Optimizer, loss: number): number
  * null) on this thread: stage, forward, loss, backward, finishStep. Returns
  * the mean loss and the number classified correctly.
  */
-export function trainStep(net: Net, data: Dataset, idx: Uint32Array | null, from: number, n: number, optimizer: Optimizer, stepSeed: number): { loss: number; correct: number } {
-  const x = net.stageBatch(data, idx, from, n);
+export function trainStep(net: Net, data: Dataset, idx: Uint32Array | null, from: number, n: number, optimizer: Optimizer, stepSeed: number, augment?: Augment): { loss: number; correct: number } {
+  const x = net.stageBatch(data, idx, from, n, augment ? { spec: augment, stepSeed, first: 0 } : undefined);
   const r = net.localStep(x, n, stepSeed);
   finishStep(net, optimizer, r.loss);
   return r;
