@@ -5,6 +5,7 @@
  * gradients on 3-channel input agree with a float64 reference; the
  * per-channel normalisation survives the model file.
  */
+import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-web';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../ts/backend/load.js';
@@ -59,6 +60,25 @@ describe('3x32x32 colour models', () => {
     back.model.dispose();
     model.dispose();
   }, 60_000);
+
+  it('a convolution on 3-channel input (stride 2x1, padding 1) agrees with PyTorch float64 (test/fixtures/conv3-torch.json, scripts/make-conv3-fixture.py)', () => {
+    const fx = JSON.parse(readFileSync(new URL('./fixtures/conv3-torch.json', import.meta.url), 'utf8'));
+    const { n, c, h, w, filters, kernel } = fx.shape;
+    const l = conv2d({ filters, kernelSize: kernel, strides: fx.shape.strides, padding: fx.shape.padding });
+    l.build([c, h, w], { backend: be, rng: new Rng(1) });
+    l.params()[0].value.set(Float32Array.from(fx.weight));
+    l.params()[1].value.set(Float32Array.from(fx.bias));
+    const xb = be.heap.from(Float32Array.from(fx.x)), dyb = be.heap.from(Float32Array.from(fx.dy));
+    const y = Float32Array.from(l.forward(xb, n, { training: true, stepSeed: 1 }).view.subarray(0, fx.y.length));
+    const dx = Float32Array.from(l.backward(dyb, n, true)!.view.subarray(0, fx.dx.length));
+    expect(maxErrRatio(y, fx.y, 1e-5, 1e-5)).toBeLessThanOrEqual(1);
+    expect(maxErrRatio(dx, fx.dx, 1e-5, 1e-5)).toBeLessThanOrEqual(1);
+    expect(maxErrRatio(Float32Array.from(l.params()[0].grad!.view), fx.dweight, 1e-4, 1e-5)).toBeLessThanOrEqual(1);
+    expect(maxErrRatio(Float32Array.from(l.params()[1].grad!.view), fx.dbias, 1e-4, 1e-5)).toBeLessThanOrEqual(1);
+    xb.free();
+    dyb.free();
+    l.dispose();
+  });
 
   it('the first convolution on 3-channel input: forward and gradients agree with float64', () => {
     const l = conv2d({ filters: 4, kernelSize: 5 });
