@@ -173,20 +173,19 @@ export class BufferPool {
 
   /** The f32 buffer `key`, at least `length` values long (at least 1). */
   f32(key: string, length: number): F32Buffer {
-    const b = this.bufs.get(key);
-    if (b instanceof F32Buffer && b.length >= length) return b;
-    b?.free();
-    const nb = this.heap().alloc(Math.max(length, 1));
-    this.bufs.set(key, nb);
-    return nb;
+    return this.grown(key, length, F32Buffer, (n) => this.heap().alloc(n));
   }
 
   /** The i32 buffer `key`, at least `length` values long (at least 1). */
   i32(key: string, length: number): I32Buffer {
+    return this.grown(key, length, I32Buffer, (n) => this.heap().allocI32(n));
+  }
+
+  private grown<B extends F32Buffer | I32Buffer>(key: string, length: number, kind: abstract new (...a: never[]) => B, alloc: (n: number) => B): B {
     const b = this.bufs.get(key);
-    if (b instanceof I32Buffer && b.length >= length) return b;
+    if (b instanceof kind && b.length >= length) return b;
     b?.free();
-    const nb = this.heap().allocI32(Math.max(length, 1));
+    const nb = alloc(Math.max(length, 1));
     this.bufs.set(key, nb);
     return nb;
   }

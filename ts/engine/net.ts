@@ -21,6 +21,7 @@ import { Dropout } from '../layers/simple.js';
 import { Rng } from '../rng.js';
 import { argmax } from './argmax.js';
 import { augmentInto, type Augment } from '../data/augment.js';
+import { channelStats, MNIST_NORMALIZATION, type Dataset, type Evaluation, type LayerStats, type Normalization, type PredictInput, type SequentialOptions, type WeightTensor, type WeightTensorInput } from './types.js';
 
 /** Augmentation of a staged batch: what to do, the step's seed, and the first staged image's place in the step's batch. */
 export interface StagedAugment {
@@ -28,7 +29,6 @@ export interface StagedAugment {
   stepSeed: number;
   first: number;
 }
-import { channelStats, MNIST_NORMALIZATION, type Dataset, type Evaluation, type LayerStats, type Normalization, type PredictInput, type SequentialOptions, type WeightTensor, type WeightTensorInput } from './types.js';
 
 export class Net {
   readonly layers: Layer[];
@@ -100,9 +100,10 @@ export class Net {
   setNormalization(n: Normalization): void {
     const c = this.inputShape[0];
     const perChannel = typeof n.mean !== 'number' || typeof n.std !== 'number';
-    const values = [n.scale, ...(typeof n.mean === 'number' ? [n.mean] : n.mean ?? []), ...(typeof n.std === 'number' ? [n.std] : n.std ?? [])];
-    const listOk = (v: unknown) => typeof v === 'number' || (Array.isArray(v) && v.length === c);
-    if (!listOk(n.mean) || !listOk(n.std) || !values.every((v) => typeof v === 'number' && Number.isFinite(v)) || (typeof n.std === 'number' ? [n.std] : n.std).some((v) => v === 0)) {
+    // A number, or an array of one per channel: its values, else null.
+    const list = (v: unknown) => (typeof v === 'number' ? [v] : Array.isArray(v) && v.length === c ? (v as unknown[]) : null);
+    const mean = list(n?.mean), std = list(n?.std);
+    if (!mean || !std || ![n.scale, ...mean, ...std].every((v) => typeof v === 'number' && Number.isFinite(v)) || std.includes(0)) {
       throw new Error(`normalization: scale, mean and std must be finite (mean and std numbers, or one per channel: ${c}) and std non-zero, got ${JSON.stringify(n)}`);
     }
     this.normalization = { scale: n.scale, mean: typeof n.mean === 'number' ? n.mean : [...n.mean], std: typeof n.std === 'number' ? n.std : [...n.std] };

@@ -252,7 +252,12 @@ export async function startServer(predictor: Predictor, o: ServeOptions = {}): P
     metrics.count(route, status, (performance.now() - t0) / 1000);
   });
   // Slow clients: headers within headersTimeout, the whole request within requestTimeout, nothing at all for idleTimeout (then the socket is closed).
-  trackConnections(server);
+  // Every open socket (close() ends those with no request being answered).
+  const open = new Set<Socket>();
+  server.on('connection', (sock: Socket) => {
+    open.add(sock);
+    sock.once('close', () => open.delete(sock));
+  });
   server.headersTimeout = headersTimeout;
   server.requestTimeout = requestTimeout;
   server.keepAliveTimeout = Math.min(5000, idleTimeout);
@@ -290,7 +295,7 @@ export async function startServer(predictor: Predictor, o: ServeOptions = {}): P
       // Requests whose body is still arriving are told to retry (503); idle and header-sending connections end now.
       for (const { req, res } of active.values()) if (!req.complete && !res.headersSent) { res.setHeader('connection', 'close'); retryLater(res); }
       server.closeIdleConnections();
-      for (const socket of connectionsOf(server)) if (!active.has(socket)) socket.destroy();
+      for (const socket of open) if (!active.has(socket)) socket.destroy();
       // What is queued is answered, then every connection ends within shutdownTimeout.
       await predictor.close();
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -299,18 +304,4 @@ export async function startServer(predictor: Predictor, o: ServeOptions = {}): P
       server.closeAllConnections();
     })()),
   };
-}
-
-/** The server's open sockets (tracked from its 'connection' events). */
-const sockets = new WeakMap<Server, Set<Socket>>();
-function connectionsOf(server: Server): Set<Socket> {
-  return sockets.get(server) ?? new Set();
-}
-function trackConnections(server: Server): void {
-  const set = new Set<Socket>();
-  sockets.set(server, set);
-  server.on('connection', (s: Socket) => {
-    set.add(s);
-    s.once('close', () => set.delete(s));
-  });
 }
