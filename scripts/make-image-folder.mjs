@@ -23,7 +23,7 @@ const splits = { train: readSplit(dir, 'train'), test: readSplit(dir, 't10k') };
 const verify = flag('--verify');
 if (verify) {
   // Both as sorted lists of "class name:pixels": equal lists are equal sets (with multiplicity).
-  const f = loadImageFolder(verify, { strict: true });
+  const f = await loadImageFolder(verify, { strict: true });
   const asList = (images, labels, count, names) => Array.from({ length: count }, (_, i) => `${names[labels[i]]}:${Buffer.from(images.subarray(i * 784, (i + 1) * 784)).toString('base64')}`).sort();
   for (const [name, s] of Object.entries(splits)) {
     const got = f[name];

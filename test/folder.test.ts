@@ -42,8 +42,8 @@ describe('loadImageFolder', () => {
   const root = mkdtempSync(join(tmpdir(), 'cnn-wasm-folder-'));
   writeFolder(join(root, 'png'), 'train', 300, 0);
 
-  it('a PNG folder gives exactly the IDX pixels and labels, as a set; class names are the sorted folder names', () => {
-    const f = loadImageFolder(join(root, 'png'));
+  it('a PNG folder gives exactly the IDX pixels and labels, as a set; class names are the sorted folder names', async () => {
+    const f = await loadImageFolder(join(root, 'png'));
     expect(f.classNames).toEqual([...NAMES].sort());
     expect(f.shape).toEqual([1, 28, 28]);
     expect(f.skipped).toEqual([]);
@@ -51,21 +51,21 @@ describe('loadImageFolder', () => {
     expect(asSet(f.train.images, f.train.labels, f.train.count, f.classNames)).toEqual(asSet(src.images as Uint8Array, src.labels, 300, NAMES));
   });
 
-  it('a stratified, seeded hold-out: each class gives its share; the same seed the same split', () => {
-    const f = loadImageFolder(join(root, 'png'), { valSize: 0.2, seed: 3 });
+  it('a stratified, seeded hold-out: each class gives its share; the same seed the same split', async () => {
+    const f = await loadImageFolder(join(root, 'png'), { valSize: 0.2, seed: 3 });
     expect(f.val!.count).toBe(60);
     expect(f.train.count).toBe(240);
     const per = (l: ArrayLike<number>) => f.classNames.map((_, c) => Array.from(l).filter((x) => x === c).length);
     const all = per(Array.from(f.train.labels).concat(Array.from(f.val!.labels)));
     per(f.val!.labels).forEach((v, c) => expect(Math.abs(v - all[c] * 0.2)).toBeLessThanOrEqual(1));
-    const again = loadImageFolder(join(root, 'png'), { valSize: 0.2, seed: 3 }), other = loadImageFolder(join(root, 'png'), { valSize: 0.2, seed: 4 });
+    const again = await loadImageFolder(join(root, 'png'), { valSize: 0.2, seed: 3 }), other = await loadImageFolder(join(root, 'png'), { valSize: 0.2, seed: 4 });
     expect(Buffer.from(again.val!.images).equals(Buffer.from(f.val!.images))).toBe(true);
     expect(Buffer.from(other.val!.images).equals(Buffer.from(f.val!.images))).toBe(false);
   });
 
-  it('JPEG (quality 90) loads within its quantisation of the PNG pixels; resizing and colour', () => {
+  it('JPEG (quality 90) loads within its quantisation of the PNG pixels; resizing and colour', async () => {
     writeFolder(join(root, 'jpg'), 'train', 60, 0, 'jpg');
-    const j = loadImageFolder(join(root, 'jpg'));
+    const j = await loadImageFolder(join(root, 'jpg'));
     expect(j.shape).toEqual([1, 28, 28]);
     // Same files in the same sorted order for the first 60 digits: compare image by image through the PNG folder's set.
     const src = mnistSample('train', 60);
@@ -81,16 +81,16 @@ describe('loadImageFolder', () => {
       }
     }
     expect(err / (60 * 784)).toBeLessThan(3);
-    const small = loadImageFolder(join(root, 'png'), { imageSize: 14 });
+    const small = await loadImageFolder(join(root, 'png'), { imageSize: 14 });
     expect(small.shape).toEqual([1, 14, 14]);
-    const rgb = loadImageFolder(join(root, 'png'), { channels: 3, imageSize: [16, 20] });
+    const rgb = await loadImageFolder(join(root, 'png'), { channels: 3, imageSize: [16, 20] });
     expect(rgb.shape).toEqual([3, 16, 20]);
     // A gray picture as RGB: three equal planes.
     const plane = rgb.train.images.subarray(0, 320);
     expect(Array.from(rgb.train.images.subarray(320, 640))).toEqual(Array.from(plane));
   });
 
-  it('colour pictures give 3 channels by default', () => {
+  it('colour pictures give 3 channels by default', async () => {
     const dir = join(root, 'colour');
     for (const [name, rgb] of [['red', [200, 10, 10]], ['blue', [10, 10, 200]]] as const) {
       mkdirSync(join(dir, name), { recursive: true });
@@ -100,14 +100,14 @@ describe('loadImageFolder', () => {
         writeFileSync(join(dir, name, `${i}.png`), PNG.sync.write(png));
       }
     }
-    const f = loadImageFolder(dir);
+    const f = await loadImageFolder(dir);
     expect(f.shape).toEqual([3, 8, 8]);
     expect(f.classNames).toEqual(['blue', 'red']);
     const first = f.train.images.subarray(0, 192); // a blue image: planes R, G, B
     expect([first[0], first[64], first[128]]).toEqual([10, 10, 200]);
   });
 
-  it('bad files are named and skipped (or end the load with strict); bad folders are named', () => {
+  it('bad files are named and skipped (or end the load with strict); bad folders are named', async () => {
     const dir = join(root, 'bad');
     writeFolder(dir, 'train', 40, 0);
     writeFileSync(join(dir, 'one', 'notes.png'), 'this is text, not a PNG');
@@ -117,34 +117,56 @@ describe('loadImageFolder', () => {
     hb.writeUInt32BE(10_000, 16);
     hb.writeUInt32BE(10_000, 20);
     writeFileSync(join(dir, 'three', 'huge.png'), hb);
-    const f = loadImageFolder(dir);
+    const f = await loadImageFolder(dir);
     expect(f.train.count).toBe(40);
     expect(f.skipped.map((s) => s.file.split('/').slice(-2).join('/')).sort()).toEqual(['one/notes.png', 'three/huge.png', 'two/cut.png']);
     expect(f.skipped.find((s) => s.file.endsWith('huge.png'))!.reason).toMatch(/PNG is 10000x10000, larger than the 4096x4096 limit/);
-    expect(() => loadImageFolder(dir, { strict: true })).toThrow(/notes\.png: unsupported image format|cut\.png: not a readable PNG|huge\.png: PNG is 10000x10000/);
+    await expect(loadImageFolder(dir, { strict: true })).rejects.toThrow(/notes\.png: unsupported image format|cut\.png: not a readable PNG|huge\.png: PNG is 10000x10000/);
     const empty = join(root, 'empty');
     mkdirSync(join(empty, 'a'), { recursive: true });
     mkdirSync(join(empty, 'b'), { recursive: true });
-    expect(() => loadImageFolder(join(root, 'nowhere'))).toThrow(/nowhere: no such folder/);
-    expect(() => loadImageFolder(empty)).toThrow(/: class folder with no PNG, JPEG or PGM files/);
+    await expect(loadImageFolder(join(root, 'nowhere'))).rejects.toThrow(/nowhere: no such folder/);
+    await expect(loadImageFolder(empty)).rejects.toThrow(/: class folder with no PNG, JPEG or PGM files/);
     const single = join(root, 'single');
     writeFolder(join(single, 'x'), 'train', 1, 0);
-    expect(() => loadImageFolder(join(single, 'x'))).toThrow(/only one class folder \(\w+\); a classifier needs at least two/);
+    await expect(loadImageFolder(join(single, 'x'))).rejects.toThrow(/only one class folder \(\w+\); a classifier needs at least two/);
   });
 });
 
 
+describe('decoding on worker threads', () => {
+  it('2 and 3 threads give the bytes of 1: pixels, labels, hold-out, skipped files, and a strict load names the same first bad file', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'cnn-wasm-folder-threads-'));
+    writeFolder(root, 'train', 700, 0); // 700 files: three chunks of 256 shared out
+    writeFileSync(join(root, 'four', '00003x.png'), 'text, not a PNG');
+    writeFileSync(join(root, 'seven', '00002x.png'), 'more text');
+    const one = await loadImageFolder(root, { threads: 1, valSize: 0.1 });
+    expect(one.skipped.map((s) => s.file.split('/').slice(-2).join('/'))).toEqual(['four/00003x.png', 'seven/00002x.png']);
+    for (const threads of [2, 3]) {
+      const many = await loadImageFolder(root, { threads, valSize: 0.1 });
+      for (const k of ['train', 'val'] as const) {
+        expect(Buffer.from(many[k]!.images).equals(Buffer.from(one[k]!.images))).toBe(true);
+        expect(Array.from(many[k]!.labels)).toEqual(Array.from(one[k]!.labels));
+      }
+      expect(many.skipped).toEqual(one.skipped);
+      expect(many.normalization).toEqual(one.normalization);
+      await expect(loadImageFolder(root, { threads, strict: true })).rejects.toThrow(/four\/00003x\.png: unsupported image format/);
+    }
+    await expect(loadImageFolder(root, { threads: 0 })).rejects.toThrow(/threads must be an integer from 1 to 256, got 0/);
+  });
+});
+
 describe('the cache of prepared pixels', () => {
-  it('a second load of the same files reads them back without decoding; a changed file, other options or a damaged cache decode again', () => {
+  it('a second load of the same files reads them back without decoding; a changed file, other options or a damaged cache decode again', async () => {
     const root = mkdtempSync(join(tmpdir(), 'cnn-wasm-folder-cache-')), cache = join(root, 'cache');
     writeFolder(join(root, 'png'), 'train', 120, 0);
     let decoded = 0;
     const load = (o: Parameters<typeof loadImageFolder>[1] = {}) => loadImageFolder(join(root, 'png'), { cache, valSize: 0.25, onProgress: () => { decoded++; }, ...o });
-    const first = load();
+    const first = await load();
     expect(first.fromCache).toBe(false);
     expect(decoded).toBe(120);
     decoded = 0;
-    const second = load();
+    const second = await load();
     expect(second.fromCache).toBe(true);
     expect(decoded).toBe(0);
     for (const k of ['train', 'val'] as const) {
@@ -153,14 +175,14 @@ describe('the cache of prepared pixels', () => {
     }
     expect(second.normalization).toEqual(first.normalization);
     expect(second.classNames).toEqual(first.classNames);
-    expect(load({ imageSize: 14 }).fromCache).toBe(false); // other options
+    expect((await load({ imageSize: 14 })).fromCache).toBe(false); // other options
     const file = join(root, 'png', 'three', readdirSync(join(root, 'png', 'three')).sort()[0]);
     utimesSync(file, new Date(2001, 0, 1), new Date(2001, 0, 1)); // the same bytes, another modification time
-    expect(load().fromCache).toBe(false);
-    expect(load().fromCache).toBe(true);
+    expect((await load()).fromCache).toBe(false);
+    expect((await load()).fromCache).toBe(true);
     for (const f of readdirSync(cache)) writeFileSync(join(cache, f), 'damaged');
     decoded = 0;
-    const again = load();
+    const again = await load();
     expect(again.fromCache).toBe(false);
     expect(decoded).toBe(120);
     expect(Buffer.from(again.train.images).equals(Buffer.from(first.train.images))).toBe(true);

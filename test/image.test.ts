@@ -63,3 +63,24 @@ describe('PNG', () => {
     }
   });
 });
+
+describe('PNG, the common kinds unfiltered without pngjs', () => {
+  it('gray, gray + alpha, RGB and RGBA at 8 bits, every filter type, decode to the RGBA pngjs gives', async () => {
+    const { decodeRgba } = await import('../ts/image/decode.js');
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 255;
+    for (const colorType of [0, 4, 2, 6] as const) {
+      for (const filterType of [0, 1, 2, 3, 4, -1]) {
+        for (const [w, h] of [[1, 1], [5, 3], [17, 9]]) {
+          const png = new PNG({ width: w, height: h });
+          // smooth ramps with noise, so every filter's predictions matter
+          for (let i = 0; i < w * h; i++) for (let c = 0; c < 4; c++) png.data[4 * i + c] = ((i % w) * 13 + Math.floor(i / w) * 7 + c * 50 + (rand() & 15)) & 255;
+          const bytes = PNG.sync.write(png, { colorType, inputColorType: 6, filterType, inputHasAlpha: true } as never);
+          const ours = decodeRgba(bytes, 'x.png'), theirs = PNG.sync.read(bytes);
+          expect([ours.width, ours.height]).toEqual([w, h]);
+          expect(Buffer.from(ours.data).equals(theirs.data), `colour type ${colorType}, filter ${filterType}, ${w}x${h}`).toBe(true);
+        }
+      }
+    }
+  });
+});

@@ -126,9 +126,9 @@ function fromDir(name: string, dir: string, source = dir, splits: 'both' | 'test
 }
 
 /** An image folder as train/test splits (with its hold-out as validation, or as test when it has no test/ folder). */
-function fromFolder(dir: string, o: ImageFolderOptions): DatasetSplits {
+async function fromFolder(dir: string, o: ImageFolderOptions): Promise<DatasetSplits> {
   const hasTest = existsSync(join(dir, 'test'));
-  const f = loadImageFolder(dir, { ...o, valSize: o.valSize ?? (hasTest ? 0 : 0.1) });
+  const f = await loadImageFolder(dir, { ...o, valSize: o.valSize ?? (hasTest ? 0 : 0.1) });
   // The CLI's splits hold labels as bytes: a folder of more classes trains through loadImageFolder in code.
   if (f.classNames.length > 256) throw new Error(`${dir}: ${f.classNames.length} classes; the command line trains at most 256 (loadImageFolder in code takes more)`);
   const [, H, W] = f.shape;

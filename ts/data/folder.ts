@@ -11,25 +11,15 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../io/files.js';
-import type { Dataset } from '../engine/types.js';
-import { decodeRgba, MAX_IMAGE_SIDE } from '../image/decode.js';
-import { prepareImage, type Fit } from '../image/prepare.js';
-import { Rng } from '../rng.js';
+import { availableCores } from '../parallel/group.js';
+import { checkPictureOptions, finishPictures, type Fitted, type FolderSplit, type ImageFolder, type PictureOptions } from './collect.js';
+import { decodeFiles, decodeFile, type Decoded } from './decode-files.js';
+
+export type { FolderSplit, ImageFolder } from './collect.js';
+export { channelMoments } from './collect.js';
 
 /** Options of {@link loadImageFolder}. */
-export interface ImageFolderOptions {
-  /** Height and width the images are fitted to (default: the first image's). */
-  imageSize?: number | readonly [height: number, width: number];
-  /** 1 (gray) or 3 (RGB); default 3 if any training image has colour, else 1. */
-  channels?: 1 | 3;
-  /** 'resize' (default) or 'digit' (MNIST's centring, 28x28 gray). */
-  fit?: Fit;
-  /** Without a test/ folder: how much of the training images to hold out, stratified by class: a count, or a fraction below 1 (default 0). */
-  valSize?: number;
-  /** Seed of the hold-out (default 1). */
-  seed?: number;
-  /** A bad file ends the load (default: it is skipped and named in `skipped`). */
-  strict?: boolean;
+export interface ImageFolderOptions extends PictureOptions {
   /** Largest image side accepted (default 4,096; checked before decoding). */
   maxSide?: number;
   /** Called as files are read: done so far, total. */
@@ -40,49 +30,11 @@ export interface ImageFolderOptions {
    * back instead of decoding every image (the CLI uses its cache folder).
    */
   cache?: string;
-}
-
-/** A labelled split of an image folder. */
-export interface FolderSplit extends Dataset {
-  images: Uint8Array;
-  labels: Uint8Array | Uint16Array;
-}
-
-/** An image folder, loaded. */
-export interface ImageFolder {
-  /** The class names (folder names, sorted); label i is classNames[i]. */
-  classNames: string[];
-  /** [C, H, W] of every image. */
-  shape: [number, number, number];
-  train: FolderSplit;
-  /** The test/ folder's images, or null. */
-  test: FolderSplit | null;
-  /** The stratified hold-out of the training images (valSize), or null. */
-  val: FolderSplit | null;
-  /** Files that could not be read, and why (empty with `strict`). */
-  skipped: { file: string; reason: string }[];
-  /** Per-channel normalisation from the training images: x = (pixel / 255 - mean[c]) / std[c]. */
-  normalization: { scale: number; mean: number[]; std: number[] };
-  /** Whether the pixels came from the cache (no image was decoded). */
-  fromCache: boolean;
-}
-
-/** Each channel's mean and standard deviation of pixel / 255 over a split (float64 sums). */
-export function channelMoments(images: Uint8Array, count: number, channels: number): { mean: number[]; std: number[] } {
-  const plane = images.length / count / channels, mean: number[] = [], std: number[] = [];
-  for (let c = 0; c < channels; c++) {
-    const hist = new Float64Array(256);
-    for (let i = 0; i < count; i++) {
-      const at = (i * channels + c) * plane;
-      for (let k = 0; k < plane; k++) hist[images[at + k]]++;
-    }
-    let n = 0, s = 0, s2 = 0;
-    hist.forEach((h, v) => { n += h; s += h * (v / 255); s2 += h * (v / 255) ** 2; });
-    const m = s / n;
-    mean.push(m);
-    std.push(Math.sqrt(Math.max(s2 / n - m * m, 0)) || 1); // a constant channel keeps std 1
-  }
-  return { mean, std };
+  /**
+   * Threads that decode (default: every available core; 1 decodes on the
+   * calling thread). Small folders are decoded on the calling thread.
+   */
+  threads?: number;
 }
 
 /** File name endings read as images. */
@@ -118,7 +70,7 @@ function listClasses(root: string, classNames?: string[]): { name: string; files
  * Loads an image folder: `loadImageFolder('photos/', { imageSize: 32, valSize: 0.1 })`.
  * Errors name the folder or file and what is wrong.
  */
-export function loadImageFolder(dir: string, o: ImageFolderOptions = {}): ImageFolder {
+export async function loadImageFolder(dir: string, o: ImageFolderOptions = {}): Promise<ImageFolder> {
   if (!isDir(dir)) throw new Error(`${dir}: no such folder`);
   const hasSplits = isDir(join(dir, 'train'));
   const trainClasses = listClasses(hasSplits ? join(dir, 'train') : dir);
@@ -128,7 +80,7 @@ export function loadImageFolder(dir: string, o: ImageFolderOptions = {}): ImageF
   const cacheFile = o.cache ? join(o.cache, `${cacheKey(dir, o, [...trainClasses, ...(testClasses ?? [])].flatMap((c) => c.files))}.folder`) : null;
   const cached = cacheFile ? readCache(cacheFile) : null;
   if (cached) return cached;
-  const loaded = decodeFolder(dir, o, trainClasses, testClasses, classNames);
+  const loaded = await decodeFolder(dir, o, trainClasses, testClasses, classNames);
   if (cacheFile) {
     try {
       mkdirSync(o.cache!, { recursive: true });
@@ -206,107 +158,44 @@ function readCache(file: string): ImageFolder | null {
   }
 }
 
-/** Decodes and prepares every image of the folder. */
-function decodeFolder(dir: string, o: ImageFolderOptions, trainClasses: { name: string; files: string[] }[], testClasses: { name: string; files: string[] }[] | null, classNames: string[]): ImageFolder {
-  const maxSide = o.maxSide ?? MAX_IMAGE_SIDE;
+/** Decodes and prepares every image of the folder, on worker threads when it is large. */
+async function decodeFolder(dir: string, o: ImageFolderOptions, trainClasses: { name: string; files: string[] }[], testClasses: { name: string; files: string[] }[] | null, classNames: string[]): Promise<ImageFolder> {
+  const { size: given, digit } = checkPictureOptions(o, 'loadImageFolder');
+  if (o.threads !== undefined && !(Number.isInteger(o.threads) && o.threads >= 1 && o.threads <= 256)) throw new Error(`loadImageFolder: threads must be an integer from 1 to 256, got ${JSON.stringify(o.threads)}`);
   const skipped: ImageFolder['skipped'] = [];
-  const total = [...trainClasses, ...(testClasses ?? [])].reduce((t, c) => t + c.files.length, 0);
+  const items = [...trainClasses.map((c) => ({ c, test: false })), ...(testClasses ?? []).map((c) => ({ c, test: true }))]
+    .flatMap(({ c, test }) => c.files.map((file) => ({ file, label: classNames.indexOf(c.name), test })));
+  const settings = { digit, maxSide: o.maxSide };
   let done = 0;
-  const decode = (file: string) => {
-    try {
-      return decodeRgba(readFileSync(file), file, { maxSide });
-    } catch (e) {
-      const reason = (e as Error).message.replace(`${file}: `, '');
-      if (o.strict) throw new Error(`${file}: ${reason}`);
-      skipped.push({ file, reason });
-      return null;
-    } finally {
-      o.onProgress?.(++done, total);
+  const note = (file: string, r: Decoded): Decoded => {
+    if ('reason' in r) {
+      if (o.strict) throw new Error(`${file}: ${r.reason}`);
+      skipped.push({ file, reason: r.reason });
     }
+    o.onProgress?.(++done, items.length);
+    return r;
   };
-  // The size: given, or the first readable training image's.
-  let size = o.imageSize === undefined ? null : typeof o.imageSize === 'number' ? [o.imageSize, o.imageSize] : [...o.imageSize];
-  if (size && !size.every((v) => Number.isInteger(v) && v >= 1 && v <= 4096)) throw new Error(`loadImageFolder: imageSize must be integers from 1 to 4,096, got ${JSON.stringify(o.imageSize)}`);
-  if (o.channels !== undefined && o.channels !== 1 && o.channels !== 3) throw new Error(`loadImageFolder: channels must be 1 or 3, got ${JSON.stringify(o.channels)}`);
-  const digit = o.fit === 'digit';
-  if (o.fit !== undefined && o.fit !== 'digit' && o.fit !== 'resize') throw new Error(`loadImageFolder: fit must be 'resize' or 'digit', got ${JSON.stringify(o.fit)}`);
-  if (digit && ((o.channels ?? 1) !== 1 || (size && (size[0] !== 28 || size[1] !== 28)))) throw new Error('loadImageFolder: fit \'digit\' makes 28x28 gray images (MNIST\'s centring): leave imageSize and channels out');
-  // Images are kept as RGB at the target size while loading (whether any has colour is known only at the end).
-  const load = (classes: { name: string; files: string[] }[]) => {
-    const rgb: Uint8Array[] = [], labels: number[] = [];
-    let colour = false;
-    classes.forEach((c) => {
-      const label = classNames.indexOf(c.name);
-      for (const file of c.files) {
-        const img = decode(file);
-        if (!img) continue;
-        size ??= digit ? [28, 28] : [img.height, img.width];
-        let px: Uint8Array;
-        try {
-          px = digit ? prepareImage(img, [1, 28, 28], file, 'digit') : prepareImage(img, [3, size[0], size[1]], file, 'resize');
-        } catch (e) {
-          if (o.strict) throw e;
-          skipped.push({ file, reason: (e as Error).message.replace(`${file}: `, '') });
-          continue;
-        }
-        if (!colour && !digit) {
-          const plane = size[0] * size[1];
-          for (let i = 0; i < plane && !colour; i++) colour = px[i] !== px[plane + i] || px[i] !== px[2 * plane + i];
-        }
-        rgb.push(px);
-        labels.push(label);
-      }
-    });
-    return { rgb, labels, colour };
-  };
-  const tr = load(trainClasses), te = testClasses ? load(testClasses) : null;
-  if (tr.rgb.length === 0) throw new Error(`${dir}: no readable training image (${skipped.length} skipped; first: ${skipped[0]?.file}: ${skipped[0]?.reason})`);
-  for (const c of classNames) {
-    if (!tr.labels.includes(classNames.indexOf(c))) throw new Error(`${dir}: class ${c} has no readable image`);
+  // The size: given, or the first readable training image's (read here, before the rest is shared out).
+  let size = digit ? [28, 28] as [number, number] : given;
+  const results: Decoded[] = [];
+  if (!size) {
+    for (const it of items) {
+      const r = note(it.file, decodeFile(it.file, { ...settings, size: null }));
+      results.push(r);
+      if ('px' in r) { size = r.size; break; }
+    }
+    if (!size) throw new Error(`${dir}: no readable training image (${skipped.length} skipped; first: ${skipped[0]?.file}: ${skipped[0]?.reason})`);
   }
-  const channels = digit ? 1 : o.channels ?? (tr.colour ? 3 : 1);
-  const [H, W] = size!, plane = H * W, per = channels * plane;
-  const pack = (imgs: Uint8Array[], labels: number[], pick: number[] = imgs.map((_, i) => i)): FolderSplit => {
-    const images = new Uint8Array(pick.length * per), lab = classNames.length > 256 ? new Uint16Array(pick.length) : new Uint8Array(pick.length);
-    pick.forEach((k, j) => {
-      const px = imgs[k];
-      if (channels === 3 || digit) images.set(px, j * per);
-      else {
-        // Gray: an image without colour has R = G = B; one with colour is converted by luma.
-        for (let i = 0; i < plane; i++) images[j * per + i] = Math.round(0.299 * px[i] + 0.587 * px[plane + i] + 0.114 * px[2 * plane + i]);
-      }
-      lab[j] = labels[k];
-    });
-    return { images, labels: lab, count: pick.length };
-  };
-  // Stratified hold-out: the same share of each class, chosen by a seeded shuffle within the class.
-  const valCount = o.valSize === undefined ? 0 : o.valSize < 1 ? Math.round(o.valSize * tr.rgb.length) : o.valSize;
-  if (!Number.isInteger(valCount) || valCount < 0 || valCount >= tr.rgb.length) throw new Error(`loadImageFolder: valSize must be a count from 0 to ${tr.rgb.length - 1} or a fraction below 1, got ${JSON.stringify(o.valSize)}`);
-  const rng = new Rng((o.seed ?? 1) + 0x7a1);
-  const valIdx: number[] = [], trainIdx: number[] = [];
-  if (valCount > 0) {
-    const byClass = classNames.map((_, c) => tr.labels.flatMap((l, i) => (l === c ? [i] : [])));
-    // Each class gives its share, rounded; the rounding's remainder goes to the largest classes first.
-    const share = byClass.map((ix) => Math.floor((ix.length * valCount) / tr.rgb.length));
-    let left = valCount - share.reduce((a, b) => a + b, 0);
-    const order = byClass.map((ix, c) => c).sort((a, b) => byClass[b].length - byClass[a].length || a - b);
-    for (const c of order) { if (left === 0) break; if (share[c] < byClass[c].length) { share[c]++; left--; } }
-    byClass.forEach((ix, c) => {
-      const shuffled = Uint32Array.from(ix);
-      rng.shuffle(shuffled);
-      const held = new Set(Array.from(shuffled.subarray(0, share[c])));
-      for (const i of ix) (held.has(i) ? valIdx : trainIdx).push(i);
-    });
-    valIdx.sort((a, b) => a - b);
-    trainIdx.sort((a, b) => a - b);
-  }
-  const train = pack(tr.rgb, tr.labels, valCount > 0 ? trainIdx : undefined);
-  return {
-    classNames, shape: [channels, H, W], train,
-    normalization: { scale: 1 / 255, ...channelMoments(train.images, train.count, channels) },
-    fromCache: false,
-    val: valCount > 0 ? pack(tr.rgb, tr.labels, valIdx) : null,
-    test: te ? pack(te.rgb, te.labels) : null,
-    skipped,
-  };
+  const rest = items.slice(results.length).map((it) => it.file);
+  const threads = o.threads ?? Math.min(await availableCores(), Math.ceil(rest.length / 2_000));
+  results.push(...await decodeFiles(rest, { ...settings, size }, threads, (k, r) => note(rest[k], r)));
+  const tr: Fitted = { px: [], labels: [], colour: false }, te: Fitted = { px: [], labels: [], colour: false };
+  results.forEach((r, k) => {
+    if (!('px' in r)) return;
+    const into = items[k].test ? te : tr;
+    into.px.push(r.px);
+    into.labels.push(items[k].label);
+    into.colour ||= r.colour;
+  });
+  return finishPictures(dir, classNames, size, tr, testClasses ? te : null, o, skipped);
 }

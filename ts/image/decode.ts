@@ -53,7 +53,7 @@ export function pngInflatedSize(width: number, height: number, bitDepth: number,
  * what the header needs, so a decompression bomb (interlaced or not) costs at
  * most that much memory and time.
  */
-function checkPngData(bytes: Uint8Array, source: string): void {
+function checkPngData(bytes: Uint8Array, source: string): PngData {
   const fail = (why: string): never => { throw new Error(`${source}: not a readable PNG (${why})`); };
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const type = (at: number) => String.fromCharCode(bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]);
@@ -63,26 +63,76 @@ function checkPngData(bytes: Uint8Array, source: string): void {
   if (!(colorType in PNG_CHANNELS) || ![1, 2, 4, 8, 16].includes(bitDepth)) fail(`colour type ${colorType} with bit depth ${bitDepth}`);
   if (interlace > 1) fail(`interlace method ${interlace}`);
   const idat: Uint8Array[] = [];
-  let at = 8, ended = false;
+  let at = 8, ended = false, trns = false;
   while (at + 12 <= bytes.length) {
     const len = dv.getUint32(at), t = type(at + 4);
     if (len > bytes.length - at - 12) fail(`chunk ${JSON.stringify(t)} declares ${len} bytes, ${Math.max(0, bytes.length - at - 12)} are present`);
     if (t === 'IDAT') idat.push(bytes.subarray(at + 8, at + 8 + len));
+    if (t === 'tRNS') trns = true;
     at += 12 + len;
     if (t === 'IEND') { ended = true; break; }
   }
   if (!ended) fail('truncated: no IEND chunk');
   if (idat.length === 0) fail('no image data (IDAT)');
   const need = pngInflatedSize(width, height, bitDepth, colorType, interlace === 1);
-  let got: number;
+  let data: Uint8Array;
   try {
-    got = inflateSync(Buffer.concat(idat), { maxOutputLength: need }).length;
+    data = inflateSync(idat.length === 1 ? idat[0] : Buffer.concat(idat), { maxOutputLength: need });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) fail(`its image data inflates to more than the ${need.toLocaleString('en-US')} bytes its ${width}x${height} header needs`);
     fail(`its image data does not inflate: ${(e as Error).message}`);
   }
-  if (got! < need) fail(`truncated image data: ${got!.toLocaleString('en-US')} of the ${need.toLocaleString('en-US')} bytes its header needs`);
+  if (data!.length < need) fail(`truncated image data: ${data!.length.toLocaleString('en-US')} of the ${need.toLocaleString('en-US')} bytes its header needs`);
+  return { width, height, bitDepth, colorType, interlaced: interlace === 1, trns, data: data! };
+}
+
+/** A PNG's header fields and its image data, inflated and checked against the header. */
+interface PngData { width: number; height: number; bitDepth: number; colorType: number; interlaced: boolean; trns: boolean; data: Uint8Array }
+
+/**
+ * The common PNG (8 bits a sample, not interlaced, gray, gray + alpha, RGB or
+ * RGBA, no tRNS) as RGBA: the scanlines unfiltered here from the data
+ * checkPngData inflated, instead of inflating it a second time in pngjs.
+ * Every other PNG returns null and goes to pngjs.
+ */
+function rgbaOfCommonPng(p: PngData): Rgba | null {
+  const channels = { 0: 1, 4: 2, 2: 3, 6: 4 }[p.colorType];
+  if (p.bitDepth !== 8 || p.interlaced || p.trns || channels === undefined) return null;
+  const { width: w, height: h, data } = p, stride = w * channels;
+  const rows = new Uint8Array(h * stride);
+  for (let y = 0; y < h; y++) {
+    const filter = data[y * (stride + 1)], src = y * (stride + 1) + 1, at = y * stride, up = at - stride;
+    for (let i = 0; i < stride; i++) {
+      const a = i >= channels ? rows[at + i - channels] : 0, b = y > 0 ? rows[up + i] : 0, c = y > 0 && i >= channels ? rows[up + i - channels] : 0;
+      let pred: number;
+      switch (filter) {
+        case 0: pred = 0; break;
+        case 1: pred = a; break;
+        case 2: pred = b; break;
+        case 3: pred = (a + b) >> 1; break;
+        case 4: {
+          const pa = Math.abs(b - c), pb = Math.abs(a - c), pc = Math.abs(a + b - 2 * c);
+          pred = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+          break;
+        }
+        default: throw new Error(`filter type ${filter} in row ${y}`);
+      }
+      rows[at + i] = (data[src + i] + pred) & 255;
+    }
+  }
+  const out = new Uint8Array(4 * w * h);
+  for (let i = 0, n = w * h; i < n; i++) {
+    const s = i * channels, d = 4 * i;
+    if (channels <= 2) {
+      out[d] = out[d + 1] = out[d + 2] = rows[s];
+      out[d + 3] = channels === 2 ? rows[s + 1] : 255;
+    } else {
+      out[d] = rows[s]; out[d + 1] = rows[s + 1]; out[d + 2] = rows[s + 2];
+      out[d + 3] = channels === 4 ? rows[s + 3] : 255;
+    }
+  }
+  return { width: w, height: h, data: out };
 }
 
 /** Decodes binary (P5) or ASCII (P2) PGM with maxval up to 65535. */
@@ -204,8 +254,10 @@ export function decodeRgba(bytes: Uint8Array, source: string, o: { maxSide?: num
       const w = dv.getUint32(16, false), h = dv.getUint32(20, false);
       if (w > max || h > max) throw new Error(`${source}: PNG is ${w}x${h}, larger than the ${max}x${max} limit (scale it down)`);
     }
-    checkPngData(bytes, source);
+    const parsed = checkPngData(bytes, source);
     try {
+      const common = rgbaOfCommonPng(parsed);
+      if (common) return common;
       const png = PNG.sync.read(Buffer.from(bytes));
       return { width: png.width, height: png.height, data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.length) };
     } catch (e) {

@@ -53,7 +53,7 @@ export function rgbaToGray(data: ArrayLike<number>, width: number, height: numbe
 }
 
 /** One axis of a resampling: for each output index, its source indices and weights (they sum to 1). */
-function axisWeights(from: number, to: number): { idx: number[]; w: number[] }[] {
+function computeAxisWeights(from: number, to: number): { idx: number[]; w: number[] }[] {
   const scale = from / to;
   return Array.from({ length: to }, (_, o) => {
     const idx: number[] = [], w: number[] = [];
@@ -75,8 +75,22 @@ function axisWeights(from: number, to: number): { idx: number[]; w: number[] }[]
   });
 }
 
-/** Resamples one channel [h, w] to [H, W] (area when shrinking, bilinear when enlarging), separably. */
+/** The last few axes' weights: a folder of pictures of one size resamples with the same ones every time. */
+const axisCache = new Map<string, { idx: number[]; w: number[] }[]>();
+function axisWeights(from: number, to: number): { idx: number[]; w: number[] }[] {
+  const key = `${from}>${to}`;
+  let a = axisCache.get(key);
+  if (!a) {
+    if (axisCache.size >= 16) axisCache.clear();
+    a = computeAxisWeights(from, to);
+    axisCache.set(key, a);
+  }
+  return a;
+}
+
+/** Resamples one channel [h, w] to [H, W] (area when shrinking, bilinear when enlarging), separably; the same size is a copy. */
 export function resizeChannel(src: ArrayLike<number>, w: number, h: number, W: number, H: number): Float32Array {
+  if (w === W && h === H) return Float32Array.from(src); // every weight would be 1
   const xs = axisWeights(w, W), ys = axisWeights(h, H);
   const rows = new Float32Array(h * W);
   for (let y = 0; y < h; y++) {
@@ -99,7 +113,11 @@ export function resizeChannel(src: ArrayLike<number>, w: number, h: number, W: n
   return out;
 }
 
-const toU8 = (v: number) => Math.max(0, Math.min(255, Math.round(v)));
+/** Values rounded and clamped to 0..255 into `out` from `at`; returns `out`. */
+function toU8s(v: Float32Array, out: Uint8Array, at: number): Uint8Array {
+  for (let i = 0; i < v.length; i++) out[at + i] = Math.max(0, Math.min(255, Math.round(v[i])));
+  return out;
+}
 
 /** How a picture is fitted to a model's input: 'digit', MNIST's centring (a 1x28x28 model's default); 'resize', the whole picture resized (every other model's). */
 export type Fit = 'digit' | 'resize';
@@ -132,7 +150,7 @@ export function prepareImage(img: ImageLike, inputShape: readonly number[], what
         throw new Error(`${what}: ${(e as Error).message}`);
       }
     }
-    return Uint8Array.from(resizeChannel(gray.data, width, height, W, H), toU8);
+    return toU8s(resizeChannel(gray.data, width, height, W, H), new Uint8Array(H * W), 0);
   }
   const out = new Uint8Array(3 * H * W), plane = new Float32Array(width * height);
   for (let ch = 0; ch < 3; ch++) {
@@ -140,7 +158,7 @@ export function prepareImage(img: ImageLike, inputShape: readonly number[], what
       const a = data[4 * i + 3] / 255;
       plane[i] = data[4 * i + ch] * a + 255 * (1 - a);
     }
-    out.set(Array.from(resizeChannel(plane, width, height, W, H), toU8), ch * H * W);
+    toU8s(resizeChannel(plane, width, height, W, H), out, ch * H * W);
   }
   return out;
 }

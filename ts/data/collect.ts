@@ -1,0 +1,155 @@
+/**
+ * Labelled pictures into a data set (browser-safe): each picture fitted to
+ * [C, H, W] as the CLI fits an image file (resized, area-averaged when
+ * shrinking, bilinear when enlarging; or MNIST's digit centring when asked),
+ * kept as u8 pixels in JS memory, gray or RGB by whether any training picture
+ * has colour, a seeded stratified hold-out, and per-channel statistics for
+ * the normalisation. Image folders in Node (data/folder.ts) and pictures in a
+ * page (data/pictures.ts) both end here, so both prepare images alike.
+ */
+import type { Dataset } from '../engine/types.js';
+import { prepareImage, type Fit, type ImageLike } from '../image/prepare.js';
+import { Rng } from '../rng.js';
+
+/** How pictures are fitted and split (shared by loadImageFolder and loadPictures). */
+export interface PictureOptions {
+  /** Height and width the images are fitted to (default: the first image's). */
+  imageSize?: number | readonly [height: number, width: number];
+  /** 1 (gray) or 3 (RGB); default 3 if any training image has colour, else 1. */
+  channels?: 1 | 3;
+  /** 'resize' (default) or 'digit' (MNIST's centring, 28x28 gray). */
+  fit?: Fit;
+  /** Without a test split: how much of the training images to hold out, stratified by class: a count, or a fraction below 1 (default 0). */
+  valSize?: number;
+  /** Seed of the hold-out (default 1). */
+  seed?: number;
+  /** A bad image ends the load (default: it is skipped and named in `skipped`). */
+  strict?: boolean;
+}
+
+/** A labelled split of pictures. */
+export interface FolderSplit extends Dataset {
+  images: Uint8Array;
+  labels: Uint8Array | Uint16Array;
+}
+
+/** Labelled pictures, loaded: an image folder, or pictures given in a page. */
+export interface ImageFolder {
+  /** The class names (folder names, sorted); label i is classNames[i]. */
+  classNames: string[];
+  /** [C, H, W] of every image. */
+  shape: [number, number, number];
+  train: FolderSplit;
+  /** The test split's images (a test/ folder), or null. */
+  test: FolderSplit | null;
+  /** The stratified hold-out of the training images (valSize), or null. */
+  val: FolderSplit | null;
+  /** Images that could not be read, and why (empty with `strict`). */
+  skipped: { file: string; reason: string }[];
+  /** Per-channel normalisation from the training images: x = (pixel / 255 - mean[c]) / std[c]. */
+  normalization: { scale: number; mean: number[]; std: number[] };
+  /** Whether the pixels came from the cache (no image was decoded). */
+  fromCache: boolean;
+}
+
+/** Each channel's mean and standard deviation of pixel / 255 over a split (float64 sums). */
+export function channelMoments(images: Uint8Array, count: number, channels: number): { mean: number[]; std: number[] } {
+  const plane = images.length / count / channels, mean: number[] = [], std: number[] = [];
+  for (let c = 0; c < channels; c++) {
+    const hist = new Float64Array(256);
+    for (let i = 0; i < count; i++) {
+      const at = (i * channels + c) * plane;
+      for (let k = 0; k < plane; k++) hist[images[at + k]]++;
+    }
+    let n = 0, s = 0, s2 = 0;
+    hist.forEach((h, v) => { n += h; s += h * (v / 255); s2 += h * (v / 255) ** 2; });
+    const m = s / n;
+    mean.push(m);
+    std.push(Math.sqrt(Math.max(s2 / n - m * m, 0)) || 1); // a constant channel keeps std 1
+  }
+  return { mean, std };
+}
+
+/** The options checked; the target size, if given. Errors are prefixed with `who`. */
+export function checkPictureOptions(o: PictureOptions, who: string): { size: [number, number] | null; digit: boolean } {
+  const size = o.imageSize === undefined ? null : typeof o.imageSize === 'number' ? [o.imageSize, o.imageSize] : [...o.imageSize];
+  if (size && (size.length !== 2 || !size.every((v) => Number.isInteger(v) && v >= 1 && v <= 4096))) throw new Error(`${who}: imageSize must be integers from 1 to 4,096, got ${JSON.stringify(o.imageSize)}`);
+  if (o.channels !== undefined && o.channels !== 1 && o.channels !== 3) throw new Error(`${who}: channels must be 1 or 3, got ${JSON.stringify(o.channels)}`);
+  const digit = o.fit === 'digit';
+  if (o.fit !== undefined && o.fit !== 'digit' && o.fit !== 'resize') throw new Error(`${who}: fit must be 'resize' or 'digit', got ${JSON.stringify(o.fit)}`);
+  if (digit && ((o.channels ?? 1) !== 1 || (size && (size[0] !== 28 || size[1] !== 28)))) throw new Error(`${who}: fit 'digit' makes 28x28 gray images (MNIST's centring): leave imageSize and channels out`);
+  return { size: size as [number, number] | null, digit };
+}
+
+/** One picture fitted: RGB planes at `size` (or MNIST's 28x28 gray digit), and whether it has colour. */
+export function fitPicture(img: ImageLike, size: readonly [number, number], digit: boolean, source: string): { px: Uint8Array; colour: boolean } {
+  if (digit) return { px: prepareImage(img, [1, 28, 28], source, 'digit'), colour: false };
+  const px = prepareImage(img, [3, size[0], size[1]], source, 'resize'), plane = size[0] * size[1];
+  let colour = false;
+  for (let i = 0; i < plane && !colour; i++) colour = px[i] !== px[plane + i] || px[i] !== px[2 * plane + i];
+  return { px, colour };
+}
+
+/** Fitted pictures of one split, in the order read. */
+export interface Fitted { px: Uint8Array[]; labels: number[]; colour: boolean }
+
+/**
+ * Fitted pictures into an ImageFolder: gray or RGB, the seeded stratified
+ * hold-out, per-channel statistics of the training split. `where` names the
+ * folder or the pictures in errors.
+ */
+export function finishPictures(where: string, classNames: string[], size: readonly [number, number], tr: Fitted, te: Fitted | null, o: PictureOptions, skipped: ImageFolder['skipped']): ImageFolder {
+  if (tr.px.length === 0) throw new Error(`${where}: no readable training image (${skipped.length} skipped; first: ${skipped[0]?.file}: ${skipped[0]?.reason})`);
+  const seen = new Set(tr.labels);
+  for (const [c, name] of classNames.entries()) {
+    if (!seen.has(c)) throw new Error(`${where}: class ${name} has no readable image`);
+  }
+  const digit = o.fit === 'digit';
+  const channels = digit ? 1 : o.channels ?? (tr.colour ? 3 : 1);
+  const [H, W] = digit ? [28, 28] : size, plane = H * W, per = channels * plane;
+  const pack = (imgs: Uint8Array[], labels: number[], pick: number[] = imgs.map((_, i) => i)): FolderSplit => {
+    const images = new Uint8Array(pick.length * per), lab = classNames.length > 256 ? new Uint16Array(pick.length) : new Uint8Array(pick.length);
+    pick.forEach((k, j) => {
+      const px = imgs[k];
+      if (channels === 3 || digit) images.set(px, j * per);
+      else {
+        // Gray: an image without colour has R = G = B; one with colour is converted by luma.
+        for (let i = 0; i < plane; i++) images[j * per + i] = Math.round(0.299 * px[i] + 0.587 * px[plane + i] + 0.114 * px[2 * plane + i]);
+      }
+      lab[j] = labels[k];
+    });
+    return { images, labels: lab, count: pick.length };
+  };
+  // Stratified hold-out: the same share of each class, chosen by a seeded shuffle within the class.
+  const n = tr.px.length;
+  const valCount = o.valSize === undefined ? 0 : o.valSize < 1 ? Math.round(o.valSize * n) : o.valSize;
+  if (!Number.isInteger(valCount) || valCount < 0 || valCount >= n) throw new Error(`${where}: valSize must be a count from 0 to ${n - 1} or a fraction below 1, got ${JSON.stringify(o.valSize)}`);
+  const rng = new Rng((o.seed ?? 1) + 0x7a1);
+  const valIdx: number[] = [], trainIdx: number[] = [];
+  if (valCount > 0) {
+    const byClass = classNames.map(() => [] as number[]);
+    tr.labels.forEach((l, i) => byClass[l].push(i));
+    // Each class gives its share, rounded down; the remainder goes to the largest classes first.
+    const share = byClass.map((ix) => Math.floor((ix.length * valCount) / n));
+    let left = valCount - share.reduce((a, b) => a + b, 0);
+    const order = byClass.map((_, c) => c).sort((a, b) => byClass[b].length - byClass[a].length || a - b);
+    for (const c of order) { if (left === 0) break; if (share[c] < byClass[c].length) { share[c]++; left--; } }
+    byClass.forEach((ix, c) => {
+      const shuffled = Uint32Array.from(ix);
+      rng.shuffle(shuffled);
+      const held = new Set(Array.from(shuffled.subarray(0, share[c])));
+      for (const i of ix) (held.has(i) ? valIdx : trainIdx).push(i);
+    });
+    valIdx.sort((a, b) => a - b);
+    trainIdx.sort((a, b) => a - b);
+  }
+  const train = pack(tr.px, tr.labels, valCount > 0 ? trainIdx : undefined);
+  return {
+    classNames, shape: [channels, H, W], train,
+    normalization: { scale: 1 / 255, ...channelMoments(train.images, train.count, channels) },
+    fromCache: false,
+    val: valCount > 0 ? pack(tr.px, tr.labels, valIdx) : null,
+    test: te ? pack(te.px, te.labels) : null,
+    skipped,
+  };
+}

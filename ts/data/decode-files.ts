@@ -1,0 +1,77 @@
+/**
+ * Image files decoded and fitted (Node), on the calling thread or shared out
+ * in chunks to worker threads (data/decode-worker.ts). Results come back in
+ * file order whatever the threads' timing, so a strict load names the same
+ * first bad file on any thread count.
+ */
+import { readFileSync } from 'node:fs';
+import { decodeRgba } from '../image/decode.js';
+import { fitPicture } from './collect.js';
+
+/** A file decoded and fitted (RGB planes, or MNIST's gray digit), or why it could not be. */
+export type Decoded = { px: Uint8Array; colour: boolean; size: [number, number] } | { reason: string };
+
+/** Settings a decoding thread is started with. */
+export interface DecodeSettings { size: [number, number] | null; digit: boolean; maxSide?: number }
+
+/** Reads, decodes and fits one file; a problem is returned as its reason (without the file name). */
+export function decodeFile(file: string, s: DecodeSettings): Decoded {
+  try {
+    const img = decodeRgba(readFileSync(file), file, { maxSide: s.maxSide });
+    const size: [number, number] = s.size ?? [img.height, img.width];
+    return { ...fitPicture(img, size, s.digit, file), size };
+  } catch (e) {
+    return { reason: (e as Error).message.replace(`${file}: `, '') };
+  }
+}
+
+/** Files a thread decodes at a time. */
+const CHUNK = 256;
+
+/**
+ * Decodes `files` at one size on `threads` threads (1: this one). `each(k, r)`
+ * sees every result in file order; when it throws, decoding stops and the
+ * promise rejects with its error.
+ */
+export async function decodeFiles(files: string[], s: DecodeSettings, threads: number, each: (k: number, r: Decoded) => void): Promise<Decoded[]> {
+  if (threads <= 1 || files.length <= CHUNK) {
+    return files.map((f, k) => { const r = decodeFile(f, s); each(k, r); return r; });
+  }
+  const { Worker } = await import('node:worker_threads');
+  const { existsSync } = await import('node:fs');
+  let url = new URL('./decode-worker.js', import.meta.url);
+  if (!existsSync(url)) url = new URL('../../dist/data/decode-worker.js', import.meta.url); // the TypeScript sources (tests) use the built one
+  const chunks = Math.ceil(files.length / CHUNK);
+  const out: Decoded[][] = new Array(chunks);
+  let next = 0, emitted = 0;
+  const workers = Array.from({ length: Math.min(threads, chunks) }, () => new Worker(url, { workerData: s }));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const give = (w: (typeof workers)[number]) => {
+        if (next >= chunks) return;
+        const c = next++;
+        w.postMessage({ chunk: c, files: files.slice(c * CHUNK, (c + 1) * CHUNK) });
+      };
+      for (const w of workers) {
+        w.on('message', (m: { chunk: number; results: Decoded[] }) => {
+          out[m.chunk] = m.results;
+          try {
+            // Everything up to the first missing chunk, in order.
+            for (; emitted < chunks && out[emitted]; emitted++) out[emitted].forEach((r, i) => each(emitted * CHUNK + i, r));
+          } catch (e) {
+            reject(e);
+            return;
+          }
+          if (emitted === chunks) resolve();
+          else give(w);
+        });
+        w.on('error', (e) => reject(new Error(`decoding images: a worker thread failed: ${e.message}`)));
+        w.on('exit', (code) => { if (emitted < chunks) reject(new Error(`decoding images: a worker thread exited (code ${code})`)); });
+        give(w);
+      }
+    });
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+  return out.flat();
+}
