@@ -42,8 +42,11 @@ export { createPreset, presetRecipe, PRESET_NAMES, presetDescription } from './m
 export type { Recipe } from './models/presets.js';
 export { readModelHeader, ModelFileError } from './io/modelfile.js';
 export type { ModelHeader } from './io/modelfile.js';
-export { serializeModel, deserializeModel } from './model-file.js';
-export type { LoadedModel } from './model-file.js';
+export { serializeModel, deserializeModel, loadModel } from './model-file.js';
+export type { LoadedModel, LoadModelOptions } from './model-file.js';
+export { listModels, deleteModel, downloadBytes, type StoredModelInfo } from './io/browser-storage.js';
+export { loadPictures, pixelsOf, type PathedFile, type PictureSource, type PicturesByClass, type PicturesInput, type PicturesOptions } from './data/pictures.js';
+export type { ImageFolder, FolderSplit, PictureOptions } from './data/collect.js';
 export { Rng } from './rng.js';
 export { VERSION } from './version.js';
 export { toMnist } from './image/mnist.js';

@@ -1,7 +1,6 @@
 /** Model files at Node paths: saved atomically, loaded with errors that name the path and the problem. */
-import { readFileSync } from 'node:fs';
 import type { Backend } from './backend/load.js';
-import { readProblem, writeFileAtomic } from './io/files.js';
+import { readFileCapped, writeFileAtomic } from './io/files.js';
 import { ModelFileError } from './io/modelfile.js';
 import { deserializeModel, serializeModel, type LoadedModel } from './model-file.js';
 import type { Sequential } from './model.js';
@@ -12,13 +11,20 @@ export function saveModel(model: Sequential, path: string, o: { optimizer?: Opti
   writeFileAtomic(path, serializeModel(model, o));
 }
 
-/** Loads a model file; errors name the path and the problem. */
-export function loadModel(path: string, o: { backend?: Backend } = {}): LoadedModel {
+/**
+ * Loads a model file at a path (synchronously); errors name the path and the
+ * problem. URLs and `indexeddb://` go to the asynchronous loadModel of the
+ * main entry ('cnn-wasm').
+ */
+export function loadModel(path: string, o: { backend?: Backend; maxBytes?: number } = {}): LoadedModel {
+  if (/^(indexeddb|downloads|https?|blob|data):/i.test(path)) {
+    throw new ModelFileError(`${path}: loadModel of 'cnn-wasm/node' reads a file path; for a URL or indexeddb://, await loadModel from 'cnn-wasm'`);
+  }
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = readFileCapped(path, 'a model file', o.maxBytes);
   } catch (e) {
-    throw new ModelFileError(readProblem(path, e, 'a model file'));
+    throw new ModelFileError((e as Error).message);
   }
   return deserializeModel(bytes, { ...o, source: path });
 }

@@ -11,6 +11,7 @@ import { Net } from './engine/net.js';
 import { isNode } from './env.js';
 import type { Dataset, Evaluation, LayerStats, Normalization, PredictInput, SequentialOptions, WeightTensor, WeightTensorInput } from './engine/types.js';
 import { toOnnx } from './interop/onnx-export.js';
+import { downloadBytes, saveToIndexedDb, storageScheme } from './io/browser-storage.js';
 import { encodeModelFile } from './io/modelfile.js';
 import type { Layer, Param, Shape } from './layers/layer.js';
 import type { Optimizer } from './optim/optimizer.js';
@@ -169,21 +170,27 @@ export class Sequential {
   activationStats(): LayerStats[] { return this.net.activationStats(); }
 
   /**
-   * Saves the model file at `path` (Node only; atomic). Pass the optimizer to make
-   * a checkpoint that training can resume from. In a browser use serializeModel.
+   * Saves the model file: at a file path in Node (atomic), as
+   * `indexeddb://name` in a browser's IndexedDB (a transaction: the old model
+   * of that name stays until the new one is written whole), or as
+   * `downloads://file-name` offered to the user as a download (a page only).
+   * Pass the optimizer to make a checkpoint that training can resume from.
    */
-  async save(path: string, o: { optimizer?: Optimizer; metadata?: Record<string, unknown> } = {}): Promise<void> {
+  async save(dest: string, o: { optimizer?: Optimizer; metadata?: Record<string, unknown> } = {}): Promise<void> {
     this.net.checkAlive();
-    if (!isNode) {
-      throw new Error('model.save(path) needs Node; in a browser, serializeModel(model) gives the bytes of the same file');
-    }
+    const stored = storageScheme(dest);
     const bytes = encodeModelFile(this.net, o);
+    if (stored?.scheme === 'indexeddb') return saveToIndexedDb(dest, bytes);
+    if (stored?.scheme === 'downloads') return downloadBytes(bytes, stored.name);
+    if (!isNode) {
+      throw new Error(`model.save(${JSON.stringify(dest)}): a browser saves to 'indexeddb://name' or 'downloads://file-name' (serializeModel(model) gives the bytes)`);
+    }
     // A computed specifier: bundlers for the browser neither follow it nor copy
     // the file as an asset, so browser bundles never include node:fs. (io/files
     // writes bytes; it imports nothing of the model.)
     const files = './io/files.js';
     const io = (await import(/* @vite-ignore */ /* webpackIgnore: true */ new URL(/* webpackIgnore: true */ files, import.meta.url).href)) as typeof import('./io/files.js');
-    io.writeFileAtomic(path, bytes);
+    io.writeFileAtomic(dest, bytes);
   }
 
   /** Frees all wasm memory of the model; it cannot be used afterwards (a fit in progress stops at its next step). Idempotent. */

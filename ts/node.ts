@@ -1,6 +1,8 @@
 /**
  * Node-only additions (file system): `import { saveModel, loadModel } from 'cnn-wasm/node'`.
  * Kept apart from the main entry so browser bundles never see node:fs.
+ * This entry's loadModel reads a path synchronously; the main entry's
+ * (asynchronous) also takes URLs, indexeddb:// names, Blobs and bytes.
  */
 export { saveModel, loadModel } from './model-file-node.js';
 export { writeFileAtomic } from './io/files.js';
@@ -10,4 +12,4 @@ export { parseIdx } from './data/idx-node.js';
 
 export { startServer, type ServeOptions } from './serve/http.js';
 export * from './index.js';
-export { loadImageFolder, isImageFolder, type ImageFolder, type ImageFolderOptions, type FolderSplit } from './data/folder.js';
+export { loadImageFolder, isImageFolder, type ImageFolderOptions } from './data/folder.js';

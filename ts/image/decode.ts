@@ -4,10 +4,9 @@ import jpeg from 'jpeg-js';
 import { inflateSync } from 'node:zlib';
 import type { Gray } from './mnist.js';
 import { rgbaToGray } from './prepare.js';
+import { decodePgm, imageFormat, jpegSize, MAX_IMAGE_SIDE, type Rgba } from './formats.js';
 export { toMnist, type Gray } from './mnist.js';
-
-/** Largest PNG/PGM side accepted (checked from the header, before decoding). */
-export const MAX_IMAGE_SIDE = 4096;
+export { decodePgm, imageFormat, jpegSize, pngSize, MAX_IMAGE_SIDE, type Rgba } from './formats.js';
 
 /**
  * Decodes PNG (any bit depth / colour type). Transparency is composited on
@@ -135,61 +134,6 @@ function rgbaOfCommonPng(p: PngData): Rgba | null {
   return { width: w, height: h, data: out };
 }
 
-/** Decodes binary (P5) or ASCII (P2) PGM with maxval up to 65535. */
-export function decodePgm(bytes: Uint8Array, source: string, o: { maxSide?: number } = {}): Gray {
-  const maxSide = o.maxSide ?? MAX_IMAGE_SIDE;
-  let pos = 0;
-  const token = (): string => {
-    for (;;) {
-      while (pos < bytes.length && /\s/.test(String.fromCharCode(bytes[pos]))) pos++;
-      if (bytes[pos] === 0x23) { while (pos < bytes.length && bytes[pos] !== 0x0a) pos++; continue; }
-      break;
-    }
-    const start = pos;
-    while (pos < bytes.length && !/\s/.test(String.fromCharCode(bytes[pos]))) pos++;
-    return new TextDecoder().decode(bytes.subarray(start, pos));
-  };
-  const magic = token();
-  if (magic !== 'P5' && magic !== 'P2') throw new Error(`${source}: not a PGM file (magic ${JSON.stringify(magic.slice(0, 8))}, expected P5 or P2)`);
-  const header = [token(), token(), token()];
-  if (!header.every((t) => /^\d+$/.test(t))) throw new Error(`${source}: invalid PGM header: ${JSON.stringify(header.join(' ').slice(0, 40))} is not width, height and maxval`);
-  const [width, height, maxval] = header.map(Number);
-  if (![width, height].every((v) => v >= 1 && v <= maxSide) || !(maxval >= 1 && maxval <= 65535)) {
-    throw new Error(`${source}: invalid PGM header (${width}x${height}, maxval ${maxval}; sides 1..${maxSide}, maxval 1..65535)`);
-  }
-  const tooBig = (v: number, i: number) => new Error(`${source}: pixel ${i} is ${v}, above the maxval ${maxval} the header declares`);
-  const n = width * height;
-  const out = new Float32Array(n);
-  if (magic === 'P5') {
-    pos++; // the single whitespace after maxval
-    const bpp = maxval > 255 ? 2 : 1;
-    if (bytes.length - pos < n * bpp) throw new Error(`${source}: truncated PGM: ${bytes.length - pos} bytes of pixels, expected ${n * bpp}`);
-    for (let i = 0; i < n; i++) {
-      const v = bpp === 1 ? bytes[pos + i] : (bytes[pos + 2 * i] << 8) | bytes[pos + 2 * i + 1];
-      if (v > maxval) throw tooBig(v, i);
-      out[i] = (v / maxval) * 255;
-    }
-  } else {
-    for (let i = 0; i < n; i++) {
-      const t = token();
-      if (t === '') throw new Error(`${source}: truncated PGM: ${i} of ${n} pixel values`);
-      if (!/^\d+$/.test(t)) throw new Error(`${source}: pixel ${i} is ${JSON.stringify(t.slice(0, 20))}, not a number`);
-      const v = Number(t);
-      if (v > maxval) throw tooBig(v, i);
-      out[i] = (v / maxval) * 255;
-    }
-  }
-  return { width, height, data: out };
-}
-
-/** Which image format bytes start like (PNG signature, JPEG start of image, PGM magic), or null: what decodeImage reads. */
-export function imageFormat(bytes: Uint8Array): 'png' | 'jpeg' | 'pgm' | null {
-  if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) return 'png';
-  if (bytes.length >= 4 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
-  if (bytes.length >= 2 && bytes[0] === 0x50 && (bytes[1] === 0x35 || bytes[1] === 0x32)) return 'pgm';
-  return null;
-}
-
 /** Decodes by content (PNG, JPEG or PGM) into gray levels, as decodePng composites transparency. */
 export function decodeImage(bytes: Uint8Array, source: string, o: { maxSide?: number } = {}): Gray {
   const format = imageFormat(bytes);
@@ -200,31 +144,6 @@ export function decodeImage(bytes: Uint8Array, source: string, o: { maxSide?: nu
     return rgbaToGray(img.data, img.width, img.height);
   }
   throw new Error(`${source}: unsupported image format (PNG, JPEG and PGM are supported)`);
-}
-
-/** A decoded picture: RGBA rows, 4 values a pixel, 0..255. */
-export interface Rgba {
-  width: number;
-  height: number;
-  data: Uint8Array;
-}
-
-/** The size a JPEG declares in its frame header (SOF0-SOF15 but DHT/JPG/DAC), read before anything is decoded; null if none is found. */
-export function jpegSize(bytes: Uint8Array): { width: number; height: number } | null {
-  let at = 2;
-  while (at + 9 < bytes.length) {
-    if (bytes[at] !== 0xff) return null;
-    const marker = bytes[at + 1];
-    if (marker === 0xff) { at++; continue; } // fill byte
-    if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) { at += 2; continue; }
-    const len = (bytes[at + 2] << 8) | bytes[at + 3];
-    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-      return { height: (bytes[at + 5] << 8) | bytes[at + 6], width: (bytes[at + 7] << 8) | bytes[at + 8] };
-    }
-    if (marker === 0xda || len < 2) return null; // the scan starts before any frame header
-    at += 2 + len;
-  }
-  return null;
 }
 
 /** Decodes a baseline or progressive JPEG into RGBA, its declared size checked before decoding. */

@@ -67,3 +67,15 @@ export function readProblem(path: string, e: unknown, what: string): string {
   if (code === 'EACCES' || code === 'EPERM') return `${path}: permission denied: this user cannot read it`;
   return `${path}: cannot read (${code ?? (e as Error).message})`;
 }
+
+/** A file's bytes, refused by size before it is read when it is larger than `maxBytes`; errors say why in readProblem's words. */
+export function readFileCapped(path: string, what: string, maxBytes?: number): Uint8Array {
+  try {
+    const size = statSync(path).size;
+    if (maxBytes !== undefined && size > maxBytes) throw new Error(`${path}: ${size.toLocaleString('en-US')} bytes, more than the ${maxBytes.toLocaleString('en-US')} ${what} may have (maxBytes)`);
+    return readFileSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === undefined) throw e;
+    throw new Error(readProblem(path, e, what));
+  }
+}

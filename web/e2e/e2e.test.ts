@@ -4,14 +4,18 @@
  * predicts a drawn digit, saves a screenshot, and computes the same weights hash
  * as Node for the same seed, backend and steps.
  */
-import { createReadStream, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { initBackend } from '../../ts/backend/load.js';
+import { loadImageFolder } from '../../ts/data/folder.js';
 import { readSplit, sampleDir } from '../../ts/data/sample.js';
+import { writeColourFolder } from '../../test/support/pictures.js';
 import { weightsHash } from '../src/shared.js';
 
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));
@@ -206,3 +210,48 @@ it('the layout fits 1280x800 and a phone-width screen', async () => {
   }
   await page.setViewportSize({ width: 1400, height: 1000 });
 });
+
+it('"Train on your own images": a chosen folder is prepared as loadImageFolder prepares it, trains, is saved in IndexedDB and, after a reload, loads back with the same predictions', async () => {
+  const root = join(mkdtempSync(join(tmpdir(), 'cnn-wasm-e2e-own-')), 'colours');
+  writeColourFolder(root, 30);
+  const disk = await loadImageFolder(root, { imageSize: 32, valSize: 0.2 });
+  const hash = createHash('sha256').update(disk.train.images).update(Uint8Array.from(disk.train.labels)).digest('hex');
+  await page.fill('#own-size', '32');
+  await page.fill('#own-val', '0.2');
+  await page.setInputFiles('#own-folder', root);
+  await page.waitForSelector('body[data-own-pictures="true"]', { timeout: 30_000 });
+  expect(await page.textContent('#own-status')).toBe('90 pictures in 3 classes (blue, green, red), as 3x32x32: 72 to train on, 18 held out (hold-out)');
+  expect(await page.getAttribute('#own-status', 'data-pixels-hash')).toBe(hash); // the page's pixels are the CLI's, byte for byte
+  await page.fill('#own-epochs', '6');
+  await page.click('#own-train');
+  await page.waitForSelector('body[data-own-trained="true"]', { timeout: 120_000 });
+  expect(Number(await page.getAttribute('#own-status', 'data-accuracy'))).toBeGreaterThan(0.9);
+  expect(await page.locator('#own-confusion tr').first().locator('th').allTextContents()).toEqual(['', 'blue', 'green', 'red', 'accuracy']);
+  const cells = await page.locator('#own-confusion td').allTextContents();
+  expect(cells.filter((_, i) => i % 4 !== 3).reduce((t, c) => t + (c ? Number(c) : 0), 0)).toBe(18);
+  await page.fill('#own-name', 'colours');
+  await page.click('#own-save');
+  await page.waitForSelector('body[data-own-saved="true"]', { timeout: 30_000 });
+  expect(await page.textContent('#own-status')).toMatch(/^saved as indexeddb:\/\/colours \([\d,]+ bytes\)/);
+  const classify = async () => {
+    await page.setInputFiles('#own-classify', join(root, 'red', '007.png'));
+    await page.waitForFunction(() => document.querySelector('#own-prediction')?.getAttribute('data-probs'), null, { timeout: 30_000 });
+    return { label: await page.getAttribute('#own-prediction', 'data-label'), probs: await page.getAttribute('#own-prediction', 'data-probs') };
+  };
+  const before = await classify();
+  expect(before.label).toBe('red');
+  await page.screenshot({ path: join(shots, 'own-images.png'), fullPage: true });
+  // a new page load: the model comes back from IndexedDB with its class names and gives the same probabilities, bit for bit
+  await page.reload();
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+  await page.fill('#own-name', 'colours');
+  await page.click('#own-load');
+  await page.waitForSelector('body[data-own-loaded="true"]', { timeout: 30_000 });
+  expect(await page.textContent('#own-status')).toBe('loaded indexeddb://colours: 3 classes (blue, green, red), input 3x32x32; classify a picture');
+  expect(await classify()).toEqual(before);
+  await page.fill('#own-name', 'nope');
+  await page.click('#own-load');
+  await page.waitForFunction(() => document.body.dataset.ownError);
+  expect(await page.textContent('#own-status')).toBe('error: indexeddb://nope: no model is saved under this name (saved: colours)');
+  expect(consoleErrors).toEqual([]);
+}, 180_000);

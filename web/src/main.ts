@@ -1,4 +1,5 @@
 /** The demo page: controls, live curves, drawing pad, probability bars and the network's insides. */
+import { downloadBytes } from '../../ts/io/browser-storage.js';
 import { toMnist } from '../../ts/image/mnist.js';
 import type { FromWorker, LayerMaps, ToWorker } from './protocol.js';
 
@@ -306,12 +307,158 @@ $('bench').addEventListener('click', () => {
 $('backend').addEventListener('change', init);
 $('model').addEventListener('change', init);
 
+
+// ------------------------------------------------------ your own images
+/** At most this many files are taken from a chosen or dropped folder. */
+const MAX_OWN_FILES = 100_000;
+const ownStatus = (text: string) => { $('own-status').textContent = text; };
+const ownButtons = (trained: boolean) => {
+  $<HTMLButtonElement>('own-save').disabled = !trained;
+  $<HTMLButtonElement>('own-download').disabled = !trained;
+};
+
+function chooseOwn(files: { path: string; file: Blob }[]): void {
+  if (files.length === 0) { ownStatus('the folder holds no files'); return; }
+  if (files.length > MAX_OWN_FILES) { ownStatus(`the folder holds ${files.length.toLocaleString()} files; this page takes at most ${MAX_OWN_FILES.toLocaleString()}`); return; }
+  document.body.dataset.ownPictures = 'false';
+  $<HTMLButtonElement>('own-train').disabled = true;
+  ownStatus(`reading ${files.length.toLocaleString()} files…`);
+  send({ type: 'own-pictures', files, imageSize: Number($<HTMLInputElement>('own-size').value), valSize: Number($<HTMLInputElement>('own-val').value) });
+}
+
+$<HTMLInputElement>('own-folder').addEventListener('change', (e) => {
+  const files = Array.from((e.target as HTMLInputElement).files ?? []);
+  chooseOwn(files.map((f) => ({ path: f.webkitRelativePath || f.name, file: f })));
+});
+
+/** Every file below a dropped entry, with its path from the dropped folder's parent. */
+async function filesBelow(entry: FileSystemEntry, into: { path: string; file: Blob }[]): Promise<void> {
+  if (into.length > MAX_OWN_FILES) return;
+  if (entry.isFile) {
+    const file = await new Promise<File>((res, rej) => (entry as FileSystemFileEntry).file(res, rej));
+    into.push({ path: entry.fullPath.replace(/^\//, ''), file });
+  } else if (entry.isDirectory) {
+    const reader = (entry as FileSystemDirectoryEntry).createReader();
+    for (;;) {
+      const batch = await new Promise<FileSystemEntry[]>((res, rej) => reader.readEntries(res, rej)); // a directory is read in batches
+      if (batch.length === 0) break;
+      for (const e of batch) await filesBelow(e, into);
+    }
+  }
+}
+const drop = $('own-drop');
+drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', async (e) => {
+  e.preventDefault();
+  drop.classList.remove('over');
+  const entries = Array.from(e.dataTransfer?.items ?? []).map((i) => i.webkitGetAsEntry()).filter((x): x is FileSystemEntry => x !== null);
+  const files: { path: string; file: Blob }[] = [];
+  try {
+    for (const entry of entries) await filesBelow(entry, files);
+  } catch (err) {
+    ownStatus(`error: the dropped folder could not be read (${(err as Error).message})`);
+    return;
+  }
+  chooseOwn(files);
+});
+$('own-train').addEventListener('click', () => {
+  $<HTMLButtonElement>('own-train').disabled = true;
+  ownButtons(false);
+  document.body.dataset.ownTrained = 'false';
+  ownStatus('training…');
+  send({ type: 'own-train', model: $<HTMLSelectElement>('own-model').value, epochs: Number($<HTMLInputElement>('own-epochs').value), lr: Number($<HTMLInputElement>('own-lr').value), workers: workerCount() });
+});
+const ownName = () => $<HTMLInputElement>('own-name').value.trim();
+$('own-save').addEventListener('click', () => { document.body.dataset.ownSaved = 'false'; send({ type: 'own-save', name: ownName() }); });
+$('own-load').addEventListener('click', () => { document.body.dataset.ownLoaded = 'false'; ownStatus(`loading indexeddb://${ownName()}…`); send({ type: 'own-load', name: ownName() }); });
+$('own-download').addEventListener('click', () => send({ type: 'own-bytes' }));
+$<HTMLInputElement>('own-classify').addEventListener('change', (e) => {
+  const f = (e.target as HTMLInputElement).files?.[0];
+  if (!f) return;
+  delete $('own-prediction').dataset.probs;
+  send({ type: 'own-classify', file: f, name: f.name });
+  (e.target as HTMLInputElement).value = ''; // the same file may be chosen again
+});
+
+function showOwnConfusion(names: string[], confusion: number[]): void {
+  const k = names.length, table = $('own-confusion');
+  const cell = (tag: 'th' | 'td', text: string, title = text) => Object.assign(document.createElement(tag), { textContent: text, title });
+  const head = document.createElement('tr');
+  head.append(cell('th', ''), ...names.map((n) => cell('th', n)), cell('th', 'accuracy'));
+  const max = Math.max(...confusion, 1);
+  table.replaceChildren(head, ...names.map((n, i) => {
+    const tr = document.createElement('tr');
+    const row = confusion.slice(i * k, (i + 1) * k), total = row.reduce((a, b) => a + b, 0);
+    tr.append(cell('th', n), ...row.map((v, j) => {
+      const td = cell('td', v ? String(v) : '');
+      td.style.background = i === j ? `rgba(22, 163, 74, ${0.15 + (0.6 * v) / max})` : v ? `rgba(220, 38, 38, ${0.15 + (0.85 * v) / max})` : '';
+      return td;
+    }), cell('td', total ? `${((100 * row[i]) / total).toFixed(1)}%` : '–'));
+    return tr;
+  }));
+}
+
+function onOwn(m: FromWorker): void {
+  switch (m.type) {
+    case 'own-pictures': {
+      const skipped = m.skipped.length ? `; skipped ${m.skipped.length}${m.skipped.length === 20 ? '+' : ''} (first: ${m.skipped[0].file}: ${m.skipped[0].reason})` : '';
+      ownStatus(`${(m.train + m.heldOut).toLocaleString()} pictures in ${m.classNames.length} classes (${m.classNames.join(', ')}), as ${m.shape.join('x')}: ${m.train.toLocaleString()} to train on, ${m.heldOut.toLocaleString()} held out (${m.heldOutKind})${skipped}`);
+      $('own-status').dataset.pixelsHash = m.pixelsHash;
+      $<HTMLButtonElement>('own-train').disabled = false;
+      document.body.dataset.ownPictures = 'true';
+      break;
+    }
+    case 'own-progress':
+      $<HTMLProgressElement>('own-progress').value = (m.epoch + (m.batch + 1) / m.batches) / m.epochs;
+      ownStatus(`training: epoch ${m.epoch + 1}/${m.epochs}, batch ${m.batch + 1}/${m.batches}, loss ${m.loss.toFixed(4)}`);
+      break;
+    case 'own-done':
+      showOwnConfusion(m.classNames, m.confusion);
+      ownStatus(`trained ${m.epochs} epoch${m.epochs === 1 ? '' : 's'}${m.stopped ? ' (stopped early)' : ''}: ${(m.accuracy * 100).toFixed(1)}% of the held-out pictures right`);
+      $('own-status').dataset.accuracy = String(m.accuracy);
+      $<HTMLButtonElement>('own-train').disabled = false;
+      ownButtons(true);
+      document.body.dataset.ownTrained = 'true';
+      break;
+    case 'own-saved':
+      ownStatus(`saved as ${m.url} (${m.bytes.toLocaleString()} bytes): reload the page and press "Load from this browser"`);
+      document.body.dataset.ownSaved = 'true';
+      break;
+    case 'own-loaded':
+      ownStatus(`loaded ${m.url}: ${m.classNames.length} classes (${m.classNames.join(', ')}), input ${m.shape.join('x')}; classify a picture`);
+      ownButtons(true);
+      document.body.dataset.ownLoaded = 'true';
+      break;
+    case 'own-prediction': {
+      let top = 0;
+      m.probs.forEach((p, i) => { if (p > m.probs[top]) top = i; });
+      const el = $('own-prediction');
+      el.textContent = `${m.name}: ${m.classNames[top]} (${(m.probs[top] * 100).toFixed(1)}%)`;
+      el.dataset.probs = Array.from(m.probs).join(',');
+      el.dataset.label = m.classNames[top];
+      break;
+    }
+    case 'own-bytes':
+      downloadBytes(m.bytes, `${ownName() || 'model'}.cnnw`);
+      break;
+    case 'own-error':
+      ownStatus(`error: ${m.message}`);
+      $<HTMLButtonElement>('own-train').disabled = document.body.dataset.ownPictures !== 'true';
+      document.body.dataset.ownError = m.message;
+      break;
+  }
+}
+
 worker.onmessage = (e: MessageEvent<FromWorker>) => {
   const m = e.data;
+  if (m.type.startsWith('own-')) { onOwn(m); return; }
   switch (m.type) {
     case 'ready': {
       const sel = $<HTMLSelectElement>('model');
       if (sel.options.length === 0) for (const p of m.presets) sel.add(new Option(p, p, p === m.model, p === m.model));
+      const own = $<HTMLSelectElement>('own-model');
+      if (own.options.length === 0) for (const p of m.presets) own.add(new Option(p, p, p === 'lenet5-bn', p === 'lenet5-bn'));
       sel.value = m.model;
       $<HTMLInputElement>('lr').value = String(m.lr);
       $<HTMLInputElement>('batch').value = String(m.batchSize);
@@ -356,10 +503,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       showMaps($('filters'), m.layers, true);
       break;
     case 'saved': {
-      const a = document.createElement('a');
-      a.href = URL.createObjectURL(new Blob([new Uint8Array(m.bytes)], { type: 'application/octet-stream' }));
-      a.download = 'cnn-wasm-model.cnnw';
-      a.click();
+      downloadBytes(m.bytes, 'cnn-wasm-model.cnnw');
       setStatus(`model saved (${m.bytes.length.toLocaleString()} bytes)`);
       break;
     }

@@ -8,7 +8,14 @@ export type ToWorker =
   | { type: 'save' }
   | { type: 'load'; bytes: Uint8Array }
   | { type: 'bench'; workers: number }
-  | { type: 'hash'; backend: 'simd' | 'scalar'; model: string; seed: number; steps: number; workers: number };
+  | { type: 'hash'; backend: 'simd' | 'scalar'; model: string; seed: number; steps: number; workers: number }
+  /** Your own images: the chosen folder's files with their paths. */
+  | { type: 'own-pictures'; files: { path: string; file: Blob }[]; imageSize: number; valSize: number }
+  | { type: 'own-train'; model: string; epochs: number; lr: number; workers: number }
+  | { type: 'own-save'; name: string }
+  | { type: 'own-load'; name: string }
+  | { type: 'own-classify'; file: Blob; name: string }
+  | { type: 'own-bytes' };
 
 /** Activations of one layer for one image. */
 export interface LayerMaps { name: string; kind: string; shape: number[]; data: Float32Array }
@@ -29,4 +36,14 @@ export type FromWorker =
       gradients: { name: string; norm: number }[];
       /** ms per image of the forward pass alone (the held-out pass, inference form, one thread). */
       forwardMs: number }
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string }
+  | { type: 'own-pictures'; classNames: string[]; shape: number[]; train: number; heldOut: number; heldOutKind: 'test folder' | 'hold-out'; skipped: { file: string; reason: string }[];
+      /** SHA-256 of the training pixels and labels, for comparing with Node's loadImageFolder. */
+      pixelsHash: string }
+  | { type: 'own-progress'; epoch: number; epochs: number; batch: number; batches: number; loss: number }
+  | { type: 'own-done'; classNames: string[]; confusion: number[]; accuracy: number; epochs: number; stopped: boolean }
+  | { type: 'own-saved'; url: string; bytes: number }
+  | { type: 'own-loaded'; url: string; classNames: string[]; shape: number[]; summary: string }
+  | { type: 'own-prediction'; name: string; classNames: string[]; probs: Float32Array }
+  | { type: 'own-bytes'; bytes: Uint8Array }
+  | { type: 'own-error'; message: string };

@@ -9,6 +9,7 @@ import {
 import type { FromWorker, LayerMaps, ToWorker } from './protocol.js';
 import { loadSample } from './data.js';
 import { weightsHash } from './shared.js';
+import { handleOwn } from './own.js';
 
 // The builds as URLs (Vite emits them as assets): only the chosen one is
 // fetched and compiled, and the compiled module is what the training workers
@@ -188,6 +189,12 @@ async function bench(workers: number): Promise<void> {
 
 self.onmessage = async (e: MessageEvent<ToWorker>) => {
   const msg = e.data;
+  if (msg.type.startsWith('own-')) {
+    // Your own images: the kernels the page's init loaded (or the best this browser has).
+    backend ??= await initBackend({ backend: 'auto', wasm });
+    await handleOwn(msg as Parameters<typeof handleOwn>[0], backend, createWorker, post);
+    return;
+  }
   try {
     switch (msg.type) {
       case 'init': await init(msg); break;
