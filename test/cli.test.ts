@@ -379,3 +379,53 @@ describe('train --report', () => {
     expect(html).toMatch(/a &lt;b&gt;/);
   });
 });
+
+describe('train --model arch.json', () => {
+  it('trains a user\'s architecture with its recipe, records it, resumes it; misspelt options and shapes that do not fit are named', async () => {
+    const arch = join(dir, 'tiny.json');
+    writeFileSync(arch, JSON.stringify({
+      layers: [
+        { kind: 'conv2d', filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' },
+        { kind: 'maxPooling2d' },
+        { kind: 'flatten' },
+        { kind: 'dense', units: 10 },
+      ],
+      optimizer: { kind: 'adam', learningRate: 0.003 },
+      batchSize: 32, epochs: 1,
+    }));
+    expect(run('summary', '--model', arch)).toMatchObject({ code: 0, out: expect.stringMatching(/conv2d_1 \(conv2d\)\s+\(None, 4, 28, 28\)\s+40\n[\s\S]*Total params: 7,890\n[\s\S]*recipe: \{"kind":"adam","learningRate":0.003\}, batch 32, 1 epochs/) });
+    const out = join(dir, 'tiny.cnnw');
+    const r = run('train', '--model', arch, '--dataset', 'mnist-sample', '--limit', '2000', '--out', out, '--json', '--no-progress');
+    expect(r.code, r.err).toBe(0);
+    const { model, optimizer, metadata } = loadModel(out, { backend: await initBackend({ backend: 'simd' }) });
+    expect(model.layers.map((l) => l.kind)).toEqual(['conv2d', 'maxPooling2d', 'flatten', 'dense']);
+    expect(model.layers[0].config()).toMatchObject({ filters: 4, kernelSize: [3, 3], padding: 'same' });
+    expect(optimizer!.config()).toMatchObject({ kind: 'adam', learningRate: 0.003 });
+    expect(metadata).toMatchObject({ preset: 'tiny', recipe: { batchSize: 32, epochs: 1 } });
+    expect(optimizer!.iterations).toBe(Math.ceil(2000 / 32)); // the file's batch size
+    const before = optimizer!.iterations;
+    model.dispose();
+    const again = run('train', '--resume', out, '--dataset', 'mnist-sample', '--limit', '2000', '--epochs', '1', '--out', out, '--no-progress');
+    expect(again.code).toBe(0);
+    expect(loadModel(out).optimizer!.iterations).toBe(before * 2);
+
+    const bad = (o: unknown) => { writeFileSync(arch, typeof o === 'string' ? o : JSON.stringify(o)); return run('train', '--model', arch, '--dataset', 'mnist-sample', '--limit', '500', '--out', join(dir, 'x.cnnw')); };
+    const dense = { kind: 'dense', units: 10 };
+    for (const [file, msg] of [
+      ['{ "layers": [', /tiny\.json: not valid JSON/],
+      [{ layers: [{ kind: 'conv2d', filtres: 4, kernelSize: 3 }, { kind: 'flatten' }, dense] }, /tiny\.json: layer 1 \(conv2d\): unknown option "filtres" \(valid: name, filters, kernelSize/],
+      [{ layers: [{ kind: 'lstm' }, dense] }, /tiny\.json: layer 1 \(lstm\): unknown layer kind "lstm"/],
+      [{ layers: [{ kind: 'flatten' }, { kind: 'relu' }] }, /the last layer must be the classifier, a dense layer/],
+      [{ layers: [{ kind: 'flatten' }, { kind: 'dense', units: 3 }] }, /tiny\.json: the last layer has 3 units; the data set has 10 classes/],
+      [{ layers: [{ kind: 'conv2d', filters: 2, kernelSize: 40 }, { kind: 'flatten' }, dense] }, /tiny\.json: does not fit inputs of shape 1x28x28/],
+      [{ layers: [dense], optimiser: {} }, /tiny\.json: unknown key "optimiser" \(valid: layers, optimizer, batchSize, epochs\)/],
+      [{ layers: [dense], optimizer: { kind: 'rmsprop' } }, /"optimizer": unknown optimizer kind "rmsprop"/],
+      [{ layers: [dense], batchSize: 0 }, /"batchSize" must be an integer from 1 to 65,536, got 0/],
+    ] as const) {
+      const res = bad(file);
+      expect(res.code, res.err).toBe(1);
+      expect(res.err).toMatch(msg);
+    }
+    expect(run('train', '--model', join(dir, 'none.json'))).toMatchObject({ code: 1, err: expect.stringMatching(/none\.json: no such file \(give the path of an architecture \(JSON\) file\)/) });
+  });
+});

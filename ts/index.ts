@@ -40,6 +40,7 @@ export { gradientCheck } from './gradcheck.js';
 export type { GradientCheckResult, GradientCheckOptions, TensorCheck } from './gradcheck.js';
 export { createPreset, presetRecipe, PRESET_NAMES, presetDescription } from './models/presets.js';
 export type { Recipe } from './models/presets.js';
+export { parseArchitecture, createFromArchitecture, type Architecture } from './models/architecture.js';
 export { readModelHeader, ModelFileError } from './io/modelfile.js';
 export type { ModelHeader } from './io/modelfile.js';
 export { serializeModel, deserializeModel, loadModel } from './model-file.js';

@@ -1,10 +1,10 @@
 /** `cnn-wasm train`: train a preset on a data set, with progress, validation, a final test and a saved model. */
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { initBackend } from '../backend/load.js';
 import { saveModel } from '../model-file-node.js';
-import { createPreset, PRESET_NAMES, presetRecipe } from '../models/presets.js';
+import { createPreset, PRESET_NAMES, presetRecipe, type Recipe } from '../models/presets.js';
 import type { Backend } from '../backend/load.js';
 import { ModelFileError } from '../io/modelfile.js';
 import { loadModel } from '../model-file-node.js';
@@ -13,9 +13,10 @@ import type { Optimizer } from '../optim/optimizer.js';
 import { optimizerFromConfig, type OptimizerConfig } from '../optim/optimizer.js';
 import { asDataset, checkImageSize, cliDataset, FileProblem, makeOut } from './common.js';
 import { ExitWith, parseBackend, parseChoice, parseIntFlag, parseNumberFlag, parseWorkersFlag, UsageError } from './options.js';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createFromArchitecture, parseArchitecture, type Architecture } from '../models/architecture.js';
 import { DATASET_NAMES } from '../data/datasets.js';
-import { checkWritable, writeFileAtomic } from '../io/files.js';
+import { checkWritable, readProblem, writeFileAtomic } from '../io/files.js';
 import { classReport } from './confusion.js';
 import { argmax } from '../engine/argmax.js';
 import { renderReport, type Mistake } from './report.js';
@@ -39,7 +40,7 @@ export function register(program: Command): void {
   program
     .command('train')
     .description('train a model (default: lenet5-bn with its seed recipe on MNIST) and save it')
-    .option('--model <name>', `preset: ${PRESET_NAMES.join(' | ')}`, 'lenet5-bn')
+    .option('--model <name|file.json>', `preset: ${PRESET_NAMES.join(' | ')}; or a JSON file of layers (layerFromConfig's configs) and, optionally, optimizer, batchSize, epochs`, 'lenet5-bn')
     .option('--dataset <name|dir>', 'mnist | mnist-sample | fashion-mnist | a directory with the four IDX files | an image folder (a subfolder of PNG/JPEG/PGM files per class, or train/ and test/ holding them)', 'mnist')
     .option('--image-size <n|WxH>', 'image folders: the size images are resized to (default: the first image\'s)')
     .option('--channels <1|3>', 'image folders: gray or RGB (default: 3 if any training image has colour)')
@@ -74,7 +75,23 @@ export function register(program: Command): void {
           if (v !== undefined) throw new UsageError(`${flag} cannot be combined with --resume: the optimizer and its state come from the checkpoint`);
         }
       }
-      const flagModel = f.resume ? null : parseChoice('--model', f.model, PRESET_NAMES);
+      // A preset's name, or an architecture file (a name ending in .json).
+      const archFile = !f.resume && /\.json$/i.test(f.model) ? f.model : null;
+      let arch: Architecture | null = null;
+      if (archFile) {
+        let text: string;
+        try {
+          text = readFileSync(archFile, 'utf8');
+        } catch (e) {
+          throw new FileProblem(readProblem(archFile, e, 'an architecture (JSON) file'));
+        }
+        try {
+          arch = parseArchitecture(text, archFile);
+        } catch (e) {
+          throw new FileProblem((e as Error).message);
+        }
+      }
+      const flagModel = f.resume ? null : archFile ? basename(archFile).replace(/\.json$/i, '') : parseChoice('--model', f.model, PRESET_NAMES);
       const optFlag = f.optimizer !== undefined ? parseChoice('--optimizer', f.optimizer, ['sgd', 'adam'] as const) : undefined;
       const lrFlag = f.lr !== undefined ? parseNumberFlag('--lr', f.lr, 0, 10) : undefined;
       const momentumFlag = f.momentum !== undefined ? parseNumberFlag('--momentum', f.momentum, 0, 0.999999) : undefined;
@@ -130,8 +147,17 @@ export function register(program: Command): void {
       }
       const outPath = outFor(data.name);
       if (outPath !== outFor(datasetSpec)) checkOut(outPath);
-      const recipe = presetRecipe(modelName);
-      const model = resumed ? resumed.model : createPreset(modelName, { backend: be, seed, ...(data.shape ? { inputShape: data.shape, classes: data.classNames!.length } : {}) }).model;
+      const recipe = arch?.recipe ?? resumed?.architecture?.recipe ?? presetRecipe(modelName);
+      // A model of the user's own architecture records its recipe, so that --resume can go on with it.
+      const ownRecipe = arch || resumed?.architecture ? { recipe } : {};
+      const shaped = { backend: be, seed, ...(data.shape ? { inputShape: data.shape, classes: data.classNames!.length } : {}) };
+      let model: Model;
+      try {
+        model = resumed ? resumed.model : arch ? createFromArchitecture(arch, archFile!, shaped) : createPreset(modelName, shaped).model;
+      } catch (e) {
+        if (arch) throw new FileProblem((e as Error).message);
+        throw e;
+      }
       if (resumed && data.shape && resumed.model.inputShape.join('x') !== data.shape.join('x')) {
         throw new FileProblem(`${f.resume} takes ${resumed.model.inputShape.join('x')} inputs; ${data.name} holds ${data.shape.join('x')} images (--image-size, --channels)`);
       }
@@ -199,7 +225,7 @@ export function register(program: Command): void {
       const saveBest = f.saveBest ? {
         onEpochEnd: (l: EpochLogs) => {
           if (watch!.bestEpoch !== l.epoch) return; // not better than an epoch already written
-          const metadata = { preset: modelName, dataset: data.name, epochs: doneEpochs + l.epoch + 1, steps: optimizer.iterations, valLoss: l.valLoss, valAccuracy: l.valAccuracy, best: true, ...(data.shape ? { fit: folder.fit ?? 'resize' } : {}) };
+          const metadata = { preset: modelName, ...ownRecipe, dataset: data.name, epochs: doneEpochs + l.epoch + 1, steps: optimizer.iterations, valLoss: l.valLoss, valAccuracy: l.valAccuracy, best: true, ...(data.shape ? { fit: folder.fit ?? 'resize' } : {}) };
           saveModel(model, outPath, { optimizer, metadata: { ...metadata, ...(data.classNames ? { classNames: data.classNames } : {}), ...(data.shape ? { fit: folder.fit ?? 'resize' } : {}) } });
           out.info(`  best so far (val loss ${l.valLoss!.toFixed(4)}): saved to ${outPath}`);
         },
@@ -245,7 +271,7 @@ export function register(program: Command): void {
       // An interrupted last epoch does not count as done.
       const completed = doneEpochs + history.epochs.length - (interrupted ? 1 : 0);
       const best = watch && watch.bestEpoch >= 0 ? { bestEpoch: doneEpochs + watch.bestEpoch + 1, bestValLoss: watch.best } : {};
-      const metadata = { preset: modelName, dataset: data.name, epochs: completed, steps: optimizer.iterations, testAccuracy: result.accuracy, testLoss: result.loss, interrupted, ...best };
+      const metadata = { preset: modelName, ...ownRecipe, dataset: data.name, epochs: completed, steps: optimizer.iterations, testAccuracy: result.accuracy, testLoss: result.loss, interrupted, ...best };
       saveModel(model, outPath, { optimizer, metadata: { ...metadata, ...(data.classNames ? { classNames: data.classNames } : {}), ...(data.shape ? { fit: folder.fit ?? 'resize' } : {}) } });
       if (interrupted) out.info(`checkpoint saved to ${outPath} after ${history.steps} steps; continue with: cnn-wasm train --resume ${outPath}`);
       if (reportPath) {
@@ -277,7 +303,7 @@ function looksLikeDirectory(spec: string): boolean {
 }
 
 /** Loads a checkpoint for --resume: model, optimizer with state, and what it was trained on. */
-function resumeFrom(path: string, be: Backend): { model: Sequential; optimizer: Optimizer; preset: string; dataset: string; epochs: number } {
+function resumeFrom(path: string, be: Backend): { model: Sequential; optimizer: Optimizer; preset: string; dataset: string; epochs: number; architecture: { recipe: Recipe } | null } {
   let loaded;
   try {
     loaded = loadModel(path, { backend: be });
@@ -287,12 +313,18 @@ function resumeFrom(path: string, be: Backend): { model: Sequential; optimizer: 
   }
   const { model, optimizer, metadata } = loaded;
   const preset = metadata.preset;
-  if (!optimizer || typeof preset !== 'string' || !PRESET_NAMES.includes(preset)) {
+  // A preset's checkpoint names its preset; one of a user's architecture (--model arch.json) carries its recipe.
+  const recipe = metadata.recipe as Recipe | undefined;
+  const ownArchitecture = typeof recipe === 'object' && recipe !== null && typeof recipe.batchSize === 'number' && typeof recipe.epochs === 'number' && typeof recipe.optimizer === 'object';
+  if (!optimizer || typeof preset !== 'string' || (!PRESET_NAMES.includes(preset) && !ownArchitecture)) {
     model.dispose();
     optimizer?.dispose();
-    throw new FileProblem(`${path}: cannot resume: ${optimizer ? 'it does not say which preset it was trained as' : 'it holds no optimizer state (save one with cnn-wasm train or saveModel(..., { optimizer }))'}`);
+    throw new FileProblem(`${path}: cannot resume: ${optimizer ? 'it does not say which preset or architecture it was trained as' : 'it holds no optimizer state (save one with cnn-wasm train or saveModel(..., { optimizer }))'}`);
   }
-  return { model, optimizer, preset, dataset: typeof metadata.dataset === 'string' ? metadata.dataset : 'mnist', epochs: typeof metadata.epochs === 'number' ? metadata.epochs : 0 };
+  return {
+    model, optimizer, preset, dataset: typeof metadata.dataset === 'string' ? metadata.dataset : 'mnist', epochs: typeof metadata.epochs === 'number' ? metadata.epochs : 0,
+    architecture: ownArchitecture ? { recipe: recipe! } : null,
+  };
 }
 
 /** Parses --image-size: N (square) or WxH; returns [height, width]. */
