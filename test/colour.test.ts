@@ -15,6 +15,8 @@ import { conv2d, dense, flatten, maxPooling2d, batchNormalization } from '../ts/
 import { sequential } from '../ts/model.js';
 import { deserializeModel, serializeModel } from '../ts/model-file.js';
 import { sgd } from '../ts/optim/optimizer.js';
+import { importOnnx } from '../ts/interop/onnx-import.js';
+import { decodeModel, encodeModel } from '../ts/interop/onnx-proto.js';
 import { Rng } from '../ts/rng.js';
 import { convBackwardRef, convForwardRef } from './reference/nn.js';
 import { maxErrRatio, randArray, rng } from './helpers.js';
@@ -57,6 +59,31 @@ describe('3x32x32 colour models', () => {
     expect(back.model.normalization).toEqual({ scale: norm.scale, mean: norm.mean, std: norm.std });
     expect(Array.from(back.model.predict(test.images))).toEqual(Array.from(ours));
     expect(() => model.setNormalization({ scale: 1 / 255, mean: [0.5, 0.5], std: [1, 1, 1] })).toThrow(/one per channel: 3/);
+    // Imported back: from our export's metadata the very normalisation; from the graph alone (metadata
+    // stripped, as another program's file) per-channel constants that give the same probabilities.
+    const onnx = model.toOnnx();
+    const imported = importOnnx(onnx, { backend: be });
+    expect(imported.normalization).toEqual({ scale: norm.scale, mean: norm.mean, std: norm.std });
+    expect(maxErrRatio(imported.predict(test.images), ours, 1e-6, 0)).toBeLessThanOrEqual(1);
+    const bare = decodeModel(onnx);
+    bare.metadataProps = [];
+    const graphOnly = importOnnx(encodeModel(bare), { backend: be });
+    const gn = graphOnly.normalization as { scale: number; mean: number[]; std: number[] };
+    for (let c = 0; c < 3; c++) {
+      // x * scale[c]' - mean[c]' over std[c]' computes the same affine map as the model's
+      expect(gn.scale / gn.std[c]).toBeCloseTo(norm.scale / norm.std[c], 6);
+      expect(-gn.mean[c] / gn.std[c]).toBeCloseTo(-norm.mean[c] / norm.std[c], 5);
+    }
+    expect(maxErrRatio(graphOnly.predict(test.images), ours, 1e-5, 0)).toBeLessThanOrEqual(1);
+    // a per-channel constant of another length is not the input's normalisation: refused by name
+    const wrong = decodeModel(onnx);
+    wrong.metadataProps = [];
+    const meanInit = wrong.graph!.initializer!.find((t) => t.name === 'norm_mean')!;
+    meanInit.dims = [1, 2, 1, 1];
+    meanInit.floatData = [0.1, 0.2];
+    meanInit.rawData = undefined;
+    expect(() => importOnnx(encodeModel(wrong), { backend: be })).toThrow(/centred_\d+|norm_mean|Sub/);
+    for (const m of [imported, graphOnly]) m.dispose();
     back.model.dispose();
     model.dispose();
   }, 60_000);

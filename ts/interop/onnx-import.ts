@@ -17,7 +17,6 @@ import type { Backend } from '../backend/load.js';
 import { batchNormalization, conv2d, dense, flatten, maxPooling2d, averagePooling2d, relu, zeroPadding2d } from '../layers/index.js';
 import type { Layer } from '../layers/layer.js';
 import { Sequential, type Normalization } from '../model.js';
-import type { ScalarNormalization } from '../engine/types.js';
 import { NORMALIZATION_KEY } from './onnx-export.js';
 import { MAGIC, MAX_ACTIVATION_VALUES } from '../io/modelfile.js';
 
@@ -256,8 +255,18 @@ export function importOnnx(bytes: Uint8Array, o: ImportOnnxOptions = {}): Sequen
   let chain = inputs[0].name ?? '';
   let pendingMatMul: { units: number; kernel: ArrayLike<number>; inSize: number } | null = null;
   let ended = false, count = 0;
-  // Scalar Mul / Div / Add / Sub before the first layer (our export's normalisation) become the model's normalisation.
-  let affine: { a: number; b: number } | null = null;
+  // Mul / Div / Add / Sub by a scalar or by one constant per channel ([C], [C, 1, 1] or [1, C, 1, 1]) before
+  // the first layer (our export's normalisation) become the model's normalisation: x * a[c] + b[c].
+  const C = inputShape[0];
+  let affine: { a: number[]; b: number[] } | null = null;
+  /** A constant's values per channel, when it is a scalar or one value per input channel broadcast over H and W. */
+  const perChannel = (k: Const | undefined): number[] | null => {
+    if (!k) return null;
+    if (k.data.length === 1 && k.dims.every((d) => d === 1)) return new Array<number>(C).fill(Number(k.data[0]));
+    const d = k.dims;
+    const channelShaped = k.data.length === C && ((d.length === 1 && d[0] === C) || (d.length === 3 && d[0] === C && d[1] === 1 && d[2] === 1) || (d.length === 4 && d[0] === 1 && d[1] === C && d[2] === 1 && d[3] === 1));
+    return channelShaped ? Array.from(k.data, Number) : null;
+  };
   const constOf = (name: string | undefined, where: string, what: string): Const => {
     if (!name) throw new Error(`${where}: its ${what} input is missing`);
     const c = consts.get(name);
@@ -288,19 +297,23 @@ export function importOnnx(bytes: Uint8Array, o: ImportOnnxOptions = {}): Sequen
         throw new Error(`${where}: the graph's declared output '${declaredOutput}' is computed before this node; importing the nodes after it would make a different model than the file describes`);
       }
       if (!LAYER_OPS.includes(op) && !['Mul', 'Div', 'Sub'].includes(op)) {
-        throw new Error(`${where}: operator ${op} is not supported (supported: ${LAYER_OPS.join(', ')}, scalar Mul/Div/Add/Sub on the input, and constant shape arithmetic)`);
+        throw new Error(`${where}: operator ${op} is not supported (supported: ${LAYER_OPS.join(', ')}, Mul/Div/Add/Sub on the input by a scalar or one constant per channel, and constant shape arithmetic)`);
       }
       if (ended) throw new Error(`${where}: ${op} after the final softmax is not supported`);
       if (dynamicIn.length !== 1 || dynamicIn[0] !== chain) {
         throw new Error(`${where}: only a chain of layers is supported (this node reads ${dynamicIn.map((x) => `'${x}'`).join(', ') || 'no computed input'}, the chain is at '${chain}')`);
       }
-      const scalar = ins.length === 2 ? consts.get(ins.find((x) => x !== chain) ?? '') : undefined;
-      if (layers.length === 0 && !pendingMatMul && ['Mul', 'Div', 'Add', 'Sub'].includes(op) && scalar?.data.length === 1 && ins[0] === chain) {
-        const k = Number(scalar.data[0]), t: { a: number; b: number } = affine ?? { a: 1, b: 0 };
-        if (!Number.isFinite(k) || ((op === 'Div' || op === 'Mul') && k === 0)) {
-          throw new Error(`${where}: ${op} of the input by ${k}: the input's normalisation must scale by a finite, non-zero number`);
+      const ks = ins.length === 2 ? perChannel(consts.get(ins.find((x) => x !== chain) ?? '')) : null;
+      if (layers.length === 0 && !pendingMatMul && ['Mul', 'Div', 'Add', 'Sub'].includes(op) && ks && ins[0] === chain) {
+        const t: { a: number[]; b: number[] } = affine ?? { a: new Array<number>(C).fill(1), b: new Array<number>(C).fill(0) };
+        const bad = ks.find((k) => !Number.isFinite(k) || ((op === 'Div' || op === 'Mul') && k === 0));
+        if (bad !== undefined) {
+          throw new Error(`${where}: ${op} of the input by ${bad}: the input's normalisation must scale by a finite, non-zero number`);
         }
-        affine = op === 'Mul' ? { a: t.a * k, b: t.b * k } : op === 'Div' ? { a: t.a / k, b: t.b / k } : op === 'Add' ? { a: t.a, b: t.b + k } : { a: t.a, b: t.b - k };
+        const f = (x: number[], g: (v: number, k: number) => number) => x.map((v, c) => g(v, ks[c]));
+        affine = op === 'Mul' ? { a: f(t.a, (v, k) => v * k), b: f(t.b, (v, k) => v * k) }
+          : op === 'Div' ? { a: f(t.a, (v, k) => v / k), b: f(t.b, (v, k) => v / k) }
+            : op === 'Add' ? { a: t.a, b: f(t.b, (v, k) => v + k) } : { a: t.a, b: f(t.b, (v, k) => v - k) };
         chain = n.output![0];
         continue;
       }
@@ -385,7 +398,7 @@ export function importOnnx(bytes: Uint8Array, o: ImportOnnxOptions = {}): Sequen
           break;
         }
         case 'Mul': case 'Div': case 'Sub':
-          refuse(`${op} inside the network (scalar ${op} is taken only before the first layer, as the input's normalisation)`);
+          refuse(`${op} inside the network (${op} by a scalar or one constant per channel is taken only before the first layer, as the input's normalisation)`);
           break;
         case 'Add': {
           const bias = constOf(ins.find((x) => x !== chain), where, 'bias');
@@ -426,26 +439,33 @@ export function importOnnx(bytes: Uint8Array, o: ImportOnnxOptions = {}): Sequen
   }
   const last = layers[layers.length - 1];
   if (!last || last.kind !== 'dense') throw new Error(`${source}: the graph must end in a dense layer (Gemm or MatMul) before any softmax`);
-  // The graph's own normalisation: exact from our export's metadata, else x * a + b as (x * a - (-b)) / 1.
-  if (affine && !(Number.isFinite(affine.a) && affine.a !== 0 && Number.isFinite(affine.b))) {
-    throw new Error(`${source}: the input's normalisation computes x * ${affine.a} + ${affine.b}, which is not a finite, invertible scaling`);
+  // The graph's own normalisation: exact from our export's metadata, else x * a[c] + b[c] as (x * 1 - mean[c]) / std[c].
+  if (affine && !affine.a.every((a, c) => Number.isFinite(a) && a !== 0 && Number.isFinite(affine!.b[c]))) {
+    throw new Error(`${source}: the input's normalisation computes x * ${affine.a.join('|')} + ${affine.b.join('|')}, which is not a finite, invertible scaling`);
   }
   let normalization = o.normalization ?? IDENTITY;
   if (affine && !o.normalization) {
     const meta = (model.metadataProps ?? []).find((p) => p.key === NORMALIZATION_KEY)?.value;
-    let exact: ScalarNormalization | null = null;
+    let exact: Normalization | null = null;
+    const values = (v: unknown) => (typeof v === 'number' ? new Array<number>(C).fill(v) : Array.isArray(v) && v.length === C && v.every((x) => typeof x === 'number') ? v as number[] : null);
     if (meta) {
       try {
-        exact = JSON.parse(meta) as ScalarNormalization;
+        exact = JSON.parse(meta) as Normalization;
       } catch (e) {
         throw new Error(`${source}: metadata '${NORMALIZATION_KEY}' is not valid JSON (${(e as Error).message})`);
       }
-      if (typeof exact !== 'object' || exact === null || ![exact.scale, exact.mean, exact.std].every((v) => typeof v === 'number' && Number.isFinite(v)) || exact.std === 0) {
-        throw new Error(`${source}: metadata '${NORMALIZATION_KEY}' is not { scale, mean, std } with finite numbers and std other than 0`);
+      const mean = values(exact?.mean), std = values(exact?.std);
+      if (typeof exact !== 'object' || exact === null || typeof exact.scale !== 'number' || !mean || !std || ![exact.scale, ...mean, ...std].every(Number.isFinite) || std.includes(0)) {
+        throw new Error(`${source}: metadata '${NORMALIZATION_KEY}' is not { scale, mean, std } with finite numbers (mean and std one number, or one per channel: ${C}) and std other than 0`);
       }
     }
     const close = (x: number, y: number) => Math.abs(x - y) <= 1e-6 * Math.max(1, Math.abs(y));
-    normalization = exact && close(exact.scale / exact.std, affine.a) && close(-exact.mean / exact.std, affine.b) ? exact : { scale: affine.a, mean: -affine.b, std: 1 };
+    const { a, b } = affine;
+    const matches = (e: Normalization) => a.every((ac, c) => close(e.scale / values(e.std)![c], ac) && close(-values(e.mean)![c] / values(e.std)![c], b[c]));
+    const uniform = a.every((v) => v === a[0]) && b.every((v) => v === b[0]);
+    normalization = exact && matches(exact) ? exact
+      : uniform ? { scale: a[0], mean: -b[0], std: 1 }
+        : { scale: 1, mean: a.map((ac, c) => -b[c] / ac), std: a.map((ac) => 1 / ac) };
   }
   // Which node a message about a layer means.
   const fromNode = (msg: string) => {
