@@ -429,3 +429,15 @@ describe('train --model arch.json', () => {
     expect(run('train', '--model', join(dir, 'none.json'))).toMatchObject({ code: 1, err: expect.stringMatching(/none\.json: no such file \(give the path of an architecture \(JSON\) file\)/) });
   });
 });
+
+describe('bench --augment', () => {
+  it('times the step with every augmentation, with whole-pixel moves and with none, side by side (the numbers are the benchmark\'s, not asserted)', () => {
+    const r = run('bench', '--augment', '--rounds', '1', '--json');
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.rows.map((x: { name: string }) => x.name)).toEqual(['none', 'shift, flip (whole-pixel moves)', 'all six (+ rotate, scale, brightness, contrast)']);
+    expect(j.rows[0].cost).toBeNull();
+    for (const x of j.rows) expect(x.msPerStep).toBeGreaterThan(0);
+    expect(j.rows[2].augment).toEqual({ shift: 2, flip: true, rotate: 10, scale: 0.1, brightness: 0.2, contrast: 0.2 });
+  });
+});

@@ -1,5 +1,6 @@
 /** `cnn-wasm bench`: side-by-side benchmarks (SIMD vs scalar) printed as a table or one JSON line. */
 import type { Command } from 'commander';
+import { benchAugment } from '../bench/augment.js';
 import { benchKernels, benchPeak, type KernelResult } from '../bench/kernels.js';
 import { benchModels, machineInfo, profileModel, SYSTEMS, type ModelResult, type System } from '../bench/models.js';
 import { PRESET_NAMES } from '../models/presets.js';
@@ -101,9 +102,26 @@ export function register(program: Command): void {
     .option('--rounds <n>', 'interleaved timing rounds; the median is reported', '5')
     .option('--workers <list>', 'worker counts to compare side by side, e.g. 1,2 (training and inference; PyTorch at the same thread counts when installed)')
     .option('--batch <list>', 'with --workers: training batch sizes, e.g. 64,128,256', '128')
+    .option('--augment', 'what augmentation costs a training step (batch 128): every augmentation, whole-pixel moves only, none, side by side')
     .option('--json', 'print one JSON line instead of a table')
-    .action(async (opts: { model: string; systems?: string; profile?: boolean; kernels?: boolean; filter?: string; rounds: string; json?: boolean; workers?: string; batch: string }) => {
+    .action(async (opts: { model: string; systems?: string; profile?: boolean; kernels?: boolean; filter?: string; rounds: string; json?: boolean; workers?: string; batch: string; augment?: boolean }) => {
       const rounds = parseIntFlag('--rounds', opts.rounds, 1, 100);
+      if (opts.augment) {
+        const model = parseChoice('--model', opts.model, PRESET_NAMES);
+        const machine = machineInfo();
+        const rows = await benchAugment({ model, rounds });
+        if (opts.json) {
+          console.log(JSON.stringify({ machine, model, batch: 128, rows: rows.map((r) => ({ ...r, msPerStep: +r.msPerStep.toFixed(3), cost: r.cost === null ? null : +r.cost.toFixed(4), costRange: r.costRange?.map((x) => +x.toFixed(4)) ?? null })) }));
+          return;
+        }
+        console.log(`augmentation's cost: ${model}, batch 128, one thread, SIMD; ${machine.cpu}, node ${machine.node}; median of ${rounds} interleaved rounds, cost = median of per-round ratios to the plain step`);
+        console.log(`${pad('augmentation', 48)} ${pad('ms/step', 8, true)} ${pad('cost', 7, true)}  range`);
+        for (const r of rows) {
+          const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
+          console.log(`${pad(r.name, 48)} ${pad(r.msPerStep.toFixed(2), 8, true)} ${pad(r.cost === null ? '' : pct(r.cost), 7, true)}  ${r.costRange ? `${pct(r.costRange[0])} .. ${pct(r.costRange[1])}` : ''}`);
+        }
+        return;
+      }
       if (opts.workers !== undefined) {
         const model = parseChoice('--model', opts.model, PRESET_NAMES);
         const workers = opts.workers.split(',').map((x) => parseIntFlag('--workers', x.trim(), 1, 64));

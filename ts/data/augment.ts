@@ -64,20 +64,16 @@ export function augmentInto(dst: Uint8Array, src: Uint8Array, shape: readonly nu
   const bright = a.brightness ? u() * a.brightness * 255 : 0;
   const contrast = a.contrast ? 1 + u() * a.contrast : 1;
   const photometric = bright !== 0 || contrast !== 1;
-  const finish = (v: number) => {
-    const x = photometric ? (v - 127.5) * contrast + 127.5 + bright : v;
-    return x <= 0 ? 0 : x >= 255 ? 255 : Math.round(x);
-  };
-  const clampX = (x: number) => (x < 0 ? 0 : x > w - 1 ? w - 1 : x), clampY = (y: number) => (y < 0 ? 0 : y > h - 1 ? h - 1 : y);
   if (angle === 0 && s === 1) {
-    // Whole-pixel moves: each output pixel copies one source pixel.
+    // Whole-pixel moves: each output pixel is one source pixel through the brightness/contrast table.
+    const lut = tableOf(photometric, contrast, bright);
     for (let ch = 0; ch < c; ch++) {
       const base = ch * plane;
       for (let y = 0; y < h; y++) {
-        const sy = clampY(y - dy);
+        const sy = y - dy < 0 ? 0 : y - dy > h - 1 ? h - 1 : y - dy, row = base + sy * w, out = base + y * w;
         for (let x = 0; x < w; x++) {
-          const fx = flip ? w - 1 - x : x;
-          dst[base + y * w + x] = finish(src[base + sy * w + clampX(fx - dx)]);
+          const sx = (flip ? w - 1 - x : x) - dx;
+          dst[out + x] = lut[src[row + (sx < 0 ? 0 : sx > w - 1 ? w - 1 : sx)]];
         }
       }
     }
@@ -99,10 +95,23 @@ export function augmentInto(dst: Uint8Array, src: Uint8Array, shape: readonly nu
       const i00 = y0 * w + x0, i01 = y0 * w + x1, i10 = y1 * w + x0, i11 = y1 * w + x1, o = y * w + x;
       for (let p = 0; p < c * plane; p += plane) {
         const v = (src[p + i00] * a00 + src[p + i01] * a01 + src[p + i10] * a10 + src[p + i11] * a11) * k + add;
-        dst[p + o] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
+        // v + 0.5 truncated is Math.round(v) for v in (0, 255)
+        dst[p + o] = v <= 0 ? 0 : v >= 255 ? 255 : (v + 0.5) | 0;
       }
     }
   }
+}
+
+/** A table of what brightness and contrast make of each pixel value (the identity without them). */
+const identityTable = Uint8Array.from({ length: 256 }, (_, v) => v);
+function tableOf(photometric: boolean, contrast: number, bright: number): Uint8Array {
+  if (!photometric) return identityTable;
+  const t = new Uint8Array(256);
+  for (let v = 0; v < 256; v++) {
+    const x = (v - 127.5) * contrast + 127.5 + bright;
+    t[v] = x <= 0 ? 0 : x >= 255 ? 255 : Math.round(x);
+  }
+  return t;
 }
 
 /** Parses `--augment shift=2,flip,rotate=10,scale=0.1,brightness=0.2,contrast=0.2`. */
