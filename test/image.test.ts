@@ -84,3 +84,18 @@ describe('PNG, the common kinds unfiltered without pngjs', () => {
     }
   });
 });
+
+describe('prepareImage at the picture\'s own size', () => {
+  it('an opaque picture gives its R, G and B values as planes; a transparent pixel is composited on white', async () => {
+    const { prepareImage } = await import('../ts/image/prepare.js');
+    let seed = 11;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 255;
+    const w = 7, h = 5, data = new Uint8ClampedArray(4 * w * h).map((_, i) => (i % 4 === 3 ? 255 : rand()));
+    const planes = prepareImage({ width: w, height: h, data }, [3, h, w], 'x', 'resize');
+    for (let ch = 0; ch < 3; ch++) for (let i = 0; i < w * h; i++) expect(planes[ch * w * h + i]).toBe(data[4 * i + ch]);
+    data[4 * 6 + 3] = 0; // pixel 6 fully transparent: white
+    const composited = prepareImage({ width: w, height: h, data }, [3, h, w], 'x', 'resize');
+    expect([composited[6], composited[w * h + 6], composited[2 * w * h + 6]]).toEqual([255, 255, 255]);
+    expect(composited[7]).toBe(data[4 * 7]);
+  });
+});

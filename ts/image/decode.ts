@@ -102,22 +102,28 @@ function rgbaOfCommonPng(p: PngData): Rgba | null {
   const rows = new Uint8Array(h * stride);
   for (let y = 0; y < h; y++) {
     const filter = data[y * (stride + 1)], src = y * (stride + 1) + 1, at = y * stride, up = at - stride;
-    for (let i = 0; i < stride; i++) {
-      const a = i >= channels ? rows[at + i - channels] : 0, b = y > 0 ? rows[up + i] : 0, c = y > 0 && i >= channels ? rows[up + i - channels] : 0;
-      let pred: number;
-      switch (filter) {
-        case 0: pred = 0; break;
-        case 1: pred = a; break;
-        case 2: pred = b; break;
-        case 3: pred = (a + b) >> 1; break;
-        case 4: {
+    // One loop per filter type (the first pixel of a row has no left neighbour, the first row no row above).
+    switch (filter) {
+      case 0:
+        for (let i = 0; i < stride; i++) rows[at + i] = data[src + i];
+        break;
+      case 1:
+        for (let i = 0; i < stride; i++) rows[at + i] = (data[src + i] + (i >= channels ? rows[at + i - channels] : 0)) & 255;
+        break;
+      case 2:
+        for (let i = 0; i < stride; i++) rows[at + i] = (data[src + i] + (y > 0 ? rows[up + i] : 0)) & 255;
+        break;
+      case 3:
+        for (let i = 0; i < stride; i++) rows[at + i] = (data[src + i] + (((i >= channels ? rows[at + i - channels] : 0) + (y > 0 ? rows[up + i] : 0)) >> 1)) & 255;
+        break;
+      case 4:
+        for (let i = 0; i < stride; i++) {
+          const a = i >= channels ? rows[at + i - channels] : 0, b = y > 0 ? rows[up + i] : 0, c = y > 0 && i >= channels ? rows[up + i - channels] : 0;
           const pa = Math.abs(b - c), pb = Math.abs(a - c), pc = Math.abs(a + b - 2 * c);
-          pred = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-          break;
+          rows[at + i] = (data[src + i] + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 255;
         }
-        default: throw new Error(`filter type ${filter} in row ${y}`);
-      }
-      rows[at + i] = (data[src + i] + pred) & 255;
+        break;
+      default: throw new Error(`filter type ${filter} in row ${y}`);
     }
   }
   const out = new Uint8Array(4 * w * h);

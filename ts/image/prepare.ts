@@ -113,6 +113,12 @@ export function resizeChannel(src: ArrayLike<number>, w: number, h: number, W: n
   return out;
 }
 
+/** Whether every pixel of RGBA data has alpha 255. */
+function isOpaque(data: ArrayLike<number>): boolean {
+  for (let i = 3; i < data.length; i += 4) if (data[i] !== 255) return false;
+  return true;
+}
+
 /** Values rounded and clamped to 0..255 into `out` from `at`; returns `out`. */
 function toU8s(v: Float32Array, out: Uint8Array, at: number): Uint8Array {
   for (let i = 0; i < v.length; i++) out[at + i] = Math.max(0, Math.min(255, Math.round(v[i])));
@@ -153,6 +159,11 @@ export function prepareImage(img: ImageLike, inputShape: readonly number[], what
     return toU8s(resizeChannel(gray.data, width, height, W, H), new Uint8Array(H * W), 0);
   }
   const out = new Uint8Array(3 * H * W), plane = new Float32Array(width * height);
+  if (W === width && H === height && isOpaque(data)) {
+    // Opaque at its own size: the planes are the picture's values as they are (what compositing and resizing would give).
+    for (let ch = 0; ch < 3; ch++) for (let i = 0, at = ch * H * W; i < width * height; i++) out[at + i] = data[4 * i + ch];
+    return out;
+  }
   for (let ch = 0; ch < 3; ch++) {
     for (let i = 0; i < plane.length; i++) {
       const a = data[4 * i + 3] / 255;
