@@ -5,7 +5,7 @@
  * as Node for the same seed, backend and steps.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import { extname, join, normalize } from 'node:path';
@@ -255,3 +255,18 @@ it('"Train on your own images": a chosen folder is prepared as loadImageFolder p
   expect(await page.textContent('#own-status')).toBe('error: indexeddb://nope: no model is saved under this name (saved: colours)');
   expect(consoleErrors).toEqual([]);
 }, 180_000);
+
+it('pictures as files, ImageBitmaps, <img>, <canvas> and ImageData become the same data set in the page as the folder in Node', async () => {
+  const root = join(mkdtempSync(join(tmpdir(), 'cnn-wasm-e2e-kinds-')), 'colours');
+  writeColourFolder(root, 4);
+  const disk = await loadImageFolder(root, { imageSize: 32 });
+  const hash = createHash('sha256').update(disk.train.images).update(Uint8Array.from(disk.train.labels)).digest('hex');
+  const byClass: Record<string, { name: string; bytes: number[] }[]> = {};
+  for (const name of disk.classNames) byClass[name] = readdirSync(join(root, name)).sort().map((f) => ({ name: f, bytes: [...readFileSync(join(root, name, f))] }));
+  const hashes = await page.evaluate(async (given) => {
+    const files = Object.fromEntries(Object.entries(given).map(([k, list]) => [k, list.map((f) => new File([new Uint8Array(f.bytes)], f.name, { type: 'image/png' }))]));
+    return (window as unknown as { cnnWasmPictureKinds: (b: Record<string, File[]>) => Promise<Record<string, string>> }).cnnWasmPictureKinds(files);
+  }, byClass);
+  expect(hashes).toEqual({ file: hash, bitmap: hash, img: hash, canvas: hash, imageData: hash });
+  expect(consoleErrors).toEqual([]);
+});

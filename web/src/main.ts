@@ -1,5 +1,6 @@
 /** The demo page: controls, live curves, drawing pad, probability bars and the network's insides. */
 import { downloadBytes } from '../../ts/io/browser-storage.js';
+import { loadPictures, type PictureSource } from '../../ts/data/pictures.js';
 import { toMnist } from '../../ts/image/mnist.js';
 import type { FromWorker, LayerMaps, ToWorker } from './protocol.js';
 
@@ -543,3 +544,38 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
 clearPad();
 drawChart();
 init();
+
+/**
+ * Test hook: the same pictures as files, ImageBitmaps, <img> elements, <canvas> elements and ImageData, each
+ * turned into a data set by loadPictures on this page's thread; the SHA-256 of each one's training pixels and labels.
+ */
+(window as unknown as { cnnWasmPictureKinds: (byClass: Record<string, File[]>) => Promise<Record<string, string>> }).cnnWasmPictureKinds = async (byClass) => {
+  const kinds: Record<string, (f: File) => Promise<PictureSource>> = {
+    file: async (f) => f,
+    bitmap: (f) => createImageBitmap(f, { premultiplyAlpha: 'none', colorSpaceConversion: 'none' }),
+    img: (f) => new Promise((res, rej) => { const img = new Image(); img.onload = () => res(img); img.onerror = () => rej(new Error(`${f.name}: <img> did not load`)); img.src = URL.createObjectURL(f); }),
+    canvas: async (f) => {
+      const b = await createImageBitmap(f, { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
+      const c = Object.assign(document.createElement('canvas'), { width: b.width, height: b.height });
+      c.getContext('2d')!.drawImage(b, 0, 0);
+      return c;
+    },
+    imageData: async (f) => {
+      const b = await createImageBitmap(f, { premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
+      const c = new OffscreenCanvas(b.width, b.height), g = c.getContext('2d')!;
+      g.drawImage(b, 0, 0);
+      return g.getImageData(0, 0, b.width, b.height);
+    },
+  };
+  const out: Record<string, string> = {};
+  for (const [kind, make] of Object.entries(kinds)) {
+    const input: Record<string, PictureSource[]> = {};
+    for (const [name, files] of Object.entries(byClass)) input[name] = await Promise.all(files.map(make));
+    const set = await loadPictures(input, { imageSize: 32 });
+    const all = new Uint8Array(set.train.images.length + set.train.count);
+    all.set(set.train.images);
+    all.set(Uint8Array.from(set.train.labels), set.train.images.length);
+    out[kind] = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', all)), (b) => b.toString(16).padStart(2, '0')).join('');
+  }
+  return out;
+};
