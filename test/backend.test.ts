@@ -1,13 +1,14 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { KERNEL_FUNCTIONS } from '../ts/backend/exports.js';
-import { defaultWasmUrl, initBackend, instantiateBackend, simdSupported, getBackend } from '../ts/backend/load.js';
+import { autoBackend, defaultWasmUrl, initBackend, instantiateBackend, relaxedSupported, simdSupported, getBackend, type BackendName } from '../ts/backend/load.js';
 import { fill, reluForward } from '../ts/kernels/elementwise.js';
 import { BACKENDS } from './helpers.js';
 import { opCensus } from './wasm-ops.js';
 
-const path = (name: 'simd' | 'scalar') => fileURLToPath(defaultWasmUrl(name));
+const path = (name: BackendName) => fileURLToPath(defaultWasmUrl(name));
 
 
 /** Reads the features listed in the `target_features` custom section. */
@@ -35,6 +36,13 @@ describe('wasm builds', () => {
     expect(ops.byName.get('f32x4.add')).toBeGreaterThan(100);
     expect(ops.simd).toBeGreaterThan(1000);
     expect(targetFeatures(readFileSync(path('simd')))).toContain('+simd128');
+    expect(ops.byName.get('f32x4.relaxed_madd') ?? 0).toBe(0);
+  });
+
+  it('the relaxed build multiplies and adds with f32x4.relaxed_madd in its GEMM and convolutions', () => {
+    const ops = opCensus(readFileSync(path('relaxed')));
+    expect(ops.byName.get('f32x4.relaxed_madd')).toBeGreaterThan(50);
+    expect(targetFeatures(readFileSync(path('relaxed')))).toEqual(expect.arrayContaining(['+simd128', '+relaxed-simd']));
   });
 
   it('the scalar build contains no SIMD instructions at all', () => {
@@ -56,26 +64,43 @@ describe('wasm builds', () => {
 });
 
 describe('initBackend', () => {
-  it('instantiates both builds in Node and each reports what it is', async () => {
+  it('instantiates every build in Node and each reports what it is', async () => {
+    const relaxed = await initBackend({ backend: 'relaxed' });
+    expect([relaxed.name, relaxed.simd, relaxed.relaxed]).toEqual(['relaxed', true, true]);
     const simd = await initBackend({ backend: 'simd' });
-    expect(simd.name).toBe('simd');
-    expect(simd.simd).toBe(true);
+    expect([simd.name, simd.simd, simd.relaxed]).toEqual(['simd', true, false]);
     const scalar = await initBackend({ backend: 'scalar' });
-    expect(scalar.name).toBe('scalar');
-    expect(scalar.simd).toBe(false);
+    expect([scalar.name, scalar.simd, scalar.relaxed]).toEqual(['scalar', false, false]);
     expect(getBackend()).toBe(scalar);
   });
 
-  it("'auto' picks SIMD on an engine that supports it", async () => {
-    expect(simdSupported()).toBe(true); // Node 20 has SIMD128
-    expect((await initBackend({ backend: 'auto' })).name).toBe('simd');
+  it("'auto' picks relaxed where the engine runs relaxed SIMD (the test processes do, vitest.config.ts)", async () => {
+    expect(simdSupported()).toBe(true);
+    expect(relaxedSupported()).toBe(true);
+    expect(autoBackend()).toEqual({ name: 'relaxed', reason: 'the engine validates relaxed SIMD (fused multiply-add)' });
+    expect((await initBackend({ backend: 'auto' })).name).toBe('relaxed');
+  });
+
+  it("on Node 20 without its flag 'auto' picks SIMD and says why; asking for relaxed there is refused by name", () => {
+    const code = `import('${new URL('../dist/backend/load.js', import.meta.url).href}').then(async (m) => {
+      console.log(JSON.stringify(m.autoBackend()));
+      try { await m.initBackend({ backend: 'relaxed' }); } catch (e) { console.log(e.message); }
+    })`;
+    const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8' });
+    const [auto, refusal] = r.stdout.trim().split('\n');
+    if (Number(process.versions.node.split('.')[0]) >= 22) {
+      expect(JSON.parse(auto).name).toBe('relaxed'); // on by default from Node 22
+      return;
+    }
+    expect(JSON.parse(auto)).toEqual({ name: 'simd', reason: 'the engine validates SIMD128 but not relaxed SIMD (Node 20 enables it with --experimental-wasm-relaxed-simd)' });
+    expect(refusal).toMatch(/backend 'relaxed' requested but this JavaScript engine does not run relaxed SIMD \(Node 22 and later do; Node 20 with --experimental-wasm-relaxed-simd\)/);
   });
 
   it('loads from the package, not the working directory', async () => {
     const cwd = process.cwd();
     process.chdir('/');
     try {
-      expect((await initBackend()).name).toBe('simd');
+      expect((await initBackend()).name).toBe('relaxed');
     } finally {
       process.chdir(cwd);
     }
@@ -83,7 +108,7 @@ describe('initBackend', () => {
 
   it('rejects an unknown backend name and a missing file clearly', async () => {
     // @ts-expect-error deliberately wrong
-    await expect(initBackend({ backend: 'gpu' })).rejects.toThrow(/unknown backend 'gpu'.*auto, simd, scalar/);
+    await expect(initBackend({ backend: 'gpu' })).rejects.toThrow(/unknown backend 'gpu'.*auto, relaxed, simd, scalar/);
     await expect(initBackend({ backend: 'simd', wasm: { simd: new URL('file:///nonexistent/k.wasm') } }))
       .rejects.toThrow(/cannot read the kernels at \/nonexistent\/k.wasm/);
   });

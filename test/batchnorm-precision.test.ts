@@ -8,9 +8,9 @@
 import { describe, expect, it } from 'vitest';
 import { batchNormBackward, batchNormForwardTrain } from '../ts/kernels/norm.js';
 import { wholeBatch } from '../ts/layers/step.js';
-import { scratchFor, bothBackends, rng } from './helpers.js';
+import { scratchFor, allBackends, rng } from './helpers.js';
 
-const backends = await bothBackends();
+const backends = await allBackends();
 
 /** MNIST-like activations: most values one background level per channel, the rest "ink" above it. */
 function mnistLike(n: number, c: number, s: number, seed: number): Float32Array {

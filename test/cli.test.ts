@@ -10,6 +10,8 @@ import { initBackend } from '../ts/backend/load.js';
 import { mnistSample } from './data.js';
 
 const bin = new URL('../bin/cnn-wasm.js', import.meta.url).pathname;
+/** The build 'auto' picks in the CLI's processes: relaxed from Node 22; Node 20 runs relaxed SIMD only with a flag, which they do not get. */
+const AUTO = Number(process.versions.node.split('.')[0]) >= 22 ? 'relaxed' : 'simd';
 const dir = mkdtempSync(join(tmpdir(), 'cnn-wasm-cli-'));
 const env = { ...process.env, CNN_WASM_CACHE: join(dir, 'cache') };
 const run = (...args: string[]) => {
@@ -26,7 +28,7 @@ describe('usage', () => {
 
   it.each([
     [['train', '--model', 'resnet'], /invalid value 'resnet' for --model \(valid: lenet5-bn, lenet5, deep4, simple, dense-head\)/],
-    [['train', '--backend', 'gpu'], /invalid value 'gpu' for --backend \(valid: auto, simd, scalar\)/],
+    [['train', '--backend', 'gpu'], /invalid value 'gpu' for --backend \(valid: auto, relaxed, simd, scalar\)/],
     [['train', '--epochs', '0'], /invalid value '0' for --epochs \(an integer from 1 to 10000\)/],
     [['train', '--lr', 'fast'], /invalid value 'fast' for --lr/],
     [['train', '--optimizer', 'rmsprop'], /invalid value 'rmsprop' for --optimizer \(valid: sgd, adam\)/],
@@ -52,7 +54,9 @@ describe('usage', () => {
 
   it('info and summary', () => {
     const info = JSON.parse(run('info', '--json').out);
-    expect(info).toMatchObject({ backend: 'simd', simdSupported: true });
+    expect(info).toMatchObject({ backend: AUTO, simdSupported: true, relaxedSimdSupported: AUTO === 'relaxed' });
+    expect(info.reason).toMatch(AUTO === 'relaxed' ? /^auto: the engine validates relaxed SIMD/ : /^auto: the engine validates SIMD128 but not relaxed SIMD \(Node 20 enables it with --experimental-wasm-relaxed-simd\)/);
+    if (AUTO === 'simd') expect(run('info', '--backend', 'relaxed')).toMatchObject({ code: 1, err: expect.stringMatching(/backend 'relaxed' requested but this JavaScript engine does not run relaxed SIMD/) });
     expect(run('info', '--backend', 'scalar').out).toMatch(/backend:\s+scalar/);
     const s = run('summary', '--model', 'lenet5-bn');
     expect(s.code).toBe(0);
@@ -69,7 +73,7 @@ describe('train, eval, predict', () => {
     expect(lines).toHaveLength(1);
     const j = JSON.parse(lines[0]);
     expect(Object.keys(j)).toEqual(['model', 'dataset', 'backend', 'workers', 'epochs', 'trainImages', 'testAccuracy', 'testLoss', 'imagesPerSecond', 'seconds', 'modelPath']);
-    expect(j).toMatchObject({ model: 'lenet5-bn', dataset: 'mnist-sample', backend: 'simd', epochs: 1, trainImages: 9000, modelPath: model });
+    expect(j).toMatchObject({ model: 'lenet5-bn', dataset: 'mnist-sample', backend: AUTO, epochs: 1, trainImages: 9000, modelPath: model });
     expect(j.testAccuracy).toBeGreaterThan(0.9);
     expect(j.imagesPerSecond).toBeGreaterThan(0);
     expect(r.err).toMatch(/epoch 1\/1: loss .* test acc/);

@@ -4,9 +4,9 @@ import { col2im, conv2dBackward, conv2dForward, conv2dForwardPool2, convGeometry
 import { maxPoolForward, poolGeometry } from '../ts/kernels/pool.js';
 import { reluForward } from '../ts/kernels/elementwise.js';
 import { convBackwardRef, convForwardRef, dot, numericGrad } from './reference/nn.js';
-import { bothBackends, maxErrRatio, randArray, randInt, rng } from './helpers.js';
+import { allBackends, maxErrRatio, randArray, randInt, rng } from './helpers.js';
 
-const backends = await bothBackends();
+const backends = await allBackends();
 
 type Case = { n: number; c: number; h: number; w: number; f: number; k: [number, number]; s: [number, number]; pad: Padding };
 const cases: Case[] = [

@@ -4,10 +4,10 @@ import { batchNormalization, conv2d, dense, flatten, maxPooling2d, relu } from '
 import { sequential } from '../ts/model.js';
 import { createPreset } from '../ts/models/presets.js';
 import { optimizerFromConfig, sgd } from '../ts/optim/optimizer.js';
-import { bothBackends } from './helpers.js';
+import { allBackends } from './helpers.js';
 import { mnistSample } from './data.js';
 
-const backends = await bothBackends();
+const backends = await allBackends();
 const test = mnistSample('t10k', 1000);
 
 function compare(a: Float32Array, b: Float32Array): { maxAbs: number; sameClass: boolean } {

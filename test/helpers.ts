@@ -1,12 +1,12 @@
 /** Test helpers: seeded random data, both backends, comparisons. */
 import { initBackend, type Backend, type BackendName } from '../ts/backend/load.js';
 
-/** Both builds, instantiated once per test file. */
-export async function bothBackends(): Promise<Backend[]> {
-  return [await initBackend({ backend: 'simd' }), await initBackend({ backend: 'scalar' })];
+/** Every build (relaxed, SIMD, scalar), instantiated once per test file; relaxed SIMD runs in the test processes on every Node (vitest.config.ts). */
+export async function allBackends(): Promise<Backend[]> {
+  return Promise.all(BACKENDS.map((backend) => initBackend({ backend })));
 }
 
-export const BACKENDS: BackendName[] = ['simd', 'scalar'];
+export const BACKENDS: BackendName[] = ['relaxed', 'simd', 'scalar'];
 
 /** mulberry32: a tiny seeded PRNG so test data is reproducible. */
 export function rng(seed: number): () => number {

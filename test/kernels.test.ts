@@ -8,9 +8,9 @@ import { argmaxRows, softmax, softmaxCrossEntropy } from '../ts/kernels/loss.js'
 import { adamUpdate, sgdUpdate } from '../ts/kernels/optim.js';
 import { batchNormRef, dot, numericGrad, poolForwardRef, xentRef } from './reference/nn.js';
 import { wholeBatch } from '../ts/layers/step.js';
-import { scratchFor, bothBackends, maxErrRatio, randArray, randInt, rng } from './helpers.js';
+import { scratchFor, allBackends, maxErrRatio, randArray, randInt, rng } from './helpers.js';
 
-const backends = await bothBackends();
+const backends = await allBackends();
 
 describe.each(backends.map((b) => [b.name, b] as const))('%s build', (_name, be) => {
   describe('pooling', () => {

@@ -13,9 +13,9 @@ import type { Layer } from '../ts/layers/layer.js';
 import { convGeometry } from '../ts/kernels/conv.js';
 import { Rng } from '../ts/rng.js';
 import { convBackwardRef } from './reference/nn.js';
-import { bothBackends, maxErrRatio, randArray, rng } from './helpers.js';
+import { allBackends, maxErrRatio, randArray, rng } from './helpers.js';
 
-const backends = await bothBackends();
+const backends = await allBackends();
 
 /** Runs layer's training forward on x, then its own backward with dy; returns dx and the parameters' grads. */
 function runAlone(be: Backend, layer: Layer, shape: number[], n: number, x: Float32Array, dy: Float32Array, setUp?: (l: Layer) => void) {

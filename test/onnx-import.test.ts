@@ -12,12 +12,12 @@ import { deserializeModel, serializeModel } from '../ts/model-file.js';
 import { importOnnx } from '../ts/interop/onnx-import.js';
 import { createPreset, PRESET_NAMES } from '../ts/models/presets.js';
 import { optimizerFromConfig, sgd } from '../ts/optim/optimizer.js';
-import { bothBackends } from './helpers.js';
+import { allBackends } from './helpers.js';
 import { mnistSample } from './data.js';
 
 const fixtures = new URL('./fixtures/onnx/', import.meta.url);
 const outputs = JSON.parse(readFileSync(new URL('outputs.json', fixtures), 'utf8')).probabilities as Record<string, number[]>;
-const backends = await bothBackends();
+const backends = await allBackends();
 const digits = mnistSample('t10k', 8).images as Uint8Array;
 // PyTorch's input: (x / 255 - 0.1307) / 0.3081, each step in float32.
 const normalised = Float32Array.from(digits, (v) => Math.fround(Math.fround(Math.fround(v / 255) - Math.fround(0.1307)) / Math.fround(0.3081)));

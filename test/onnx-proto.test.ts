@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeModel, encodeModel, type ModelProto } from '../ts/interop/onnx-proto.js';
 import { toOnnx } from '../ts/interop/onnx-export.js';
 import { createPreset } from '../ts/models/presets.js';
-import { bothBackends } from './helpers.js';
+import { allBackends } from './helpers.js';
 
 const { onnx } = onnxProto;
 const fixtures = new URL('./fixtures/onnx/', import.meta.url);
@@ -49,7 +49,7 @@ describe('ONNX protobuf codec', () => {
   });
 
   it('encodes an exported model that protobufjs reads back field for field', async () => {
-    const [backend] = await bothBackends();
+    const [backend] = await allBackends();
     const { model } = createPreset('lenet5-bn', { seed: 3, backend });
     const bytes = toOnnx(model);
     const theirs = viaProtobufjs(bytes) as ModelProto;

@@ -12,11 +12,11 @@ import { describe, expect, it } from 'vitest';
 import { saveModel } from '../ts/model-file-node.js';
 import { createPreset, PRESET_NAMES } from '../ts/models/presets.js';
 import { optimizerFromConfig } from '../ts/optim/optimizer.js';
-import { bothBackends } from './helpers.js';
+import { allBackends } from './helpers.js';
 import { mnistSample } from './data.js';
 
 ort.env.wasm.numThreads = 1;
-const backends = await bothBackends();
+const backends = await allBackends();
 const test = mnistSample('t10k', 1000) as { images: Uint8Array; labels: Uint8Array; count: number };
 
 async function runOnnx(bytes: Uint8Array, images: Uint8Array, n: number): Promise<Float32Array> {

@@ -22,7 +22,7 @@ const digit = (i: number) => Array.from(test.images.subarray(i * 784, (i + 1) * 
 let reference: Float32Array;
 
 beforeAll(async () => {
-  const be = await initBackend({ backend: 'simd' });
+  const be = await initBackend(); // as the predictor and the server choose ('auto')
   const { model, recipe } = createPreset('lenet5-bn', { backend: be, seed: 1 });
   await model.fit(mnistSample('train', 512), { optimizer: optimizerFromConfig(recipe.optimizer), batchSize: 128 });
   saveModel(model, modelPath, { metadata: { classNames: ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'] } });

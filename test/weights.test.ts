@@ -7,13 +7,13 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { batchNormalization, conv2d, dense, flatten, maxPooling2d, relu } from '../ts/layers/index.js';
 import { sequential } from '../ts/model.js';
-import { bothBackends } from './helpers.js';
+import { allBackends } from './helpers.js';
 import { mnistSample } from './data.js';
 
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/torch-weights.json', import.meta.url), 'utf8')) as {
   probabilities: number[]; state: Record<string, { shape: number[]; values: number[] }>;
 };
-const backends = await bothBackends();
+const backends = await allBackends();
 const make = (be: (typeof backends)[number]) => sequential([
   conv2d({ filters: 6, kernelSize: 5 }), batchNormalization(), relu(), maxPooling2d({ poolSize: 2 }), flatten(), dense({ units: 10 }),
 ], { inputShape: [1, 28, 28], backend: be, seed: 1 });

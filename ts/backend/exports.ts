@@ -10,6 +10,7 @@ export interface KernelExports {
   alloc(bytes: number): number;
   free(ptr: number, bytes: number): void;
   simd_enabled(): number;
+  relaxed_enabled(): number;
   abi_version(): number;
   sgemm(
     transA: number, transB: number, m: number, n: number, k: number, alpha: number,
@@ -79,6 +80,7 @@ export interface KernelExports {
   softmax_xent_rows(logits: number, labels: number, dlogits: number, losses: number, n: number, k: number, invN: number): void;
   argmax_rows(x: number, out: number, n: number, k: number): void;
   peak_madd(iters: number, m: number, c: number): number;
+  peak_fma(iters: number, m: number, c: number): number;
   sgd_update(w: number, g: number, v: number, len: number, lr: number, momentum: number, weightDecay: number, nesterov: number): void;
   adam_update(w: number, g: number, m: number, v: number, len: number, lr: number, beta1: number, beta2: number,
     eps: number, weightDecay: number, decoupled: number, biasCorrection1: number, biasCorrection2: number): void;
@@ -89,6 +91,7 @@ export const KERNEL_FUNCTIONS = [
   'alloc',
   'free',
   'simd_enabled',
+  'relaxed_enabled',
   'abi_version',
   'sgemm',
   'dense_forward',
@@ -129,9 +132,10 @@ export const KERNEL_FUNCTIONS = [
   'softmax_xent_rows',
   'argmax_rows',
   'peak_madd',
+  'peak_fma',
   'sgd_update',
   'adam_update',
 ] as const satisfies readonly (Exclude<keyof KernelExports, 'memory'>)[];
 
 /** The ABI version this TypeScript expects from `abi_version()`. */
-export const ABI_VERSION = 5;
+export const ABI_VERSION = 6;

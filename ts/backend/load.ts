@@ -1,5 +1,6 @@
 /**
- * Loading and instantiating the kernels (pkg/kernels.simd.wasm, pkg/kernels.scalar.wasm).
+ * Loading and instantiating the kernels (pkg/kernels.relaxed.wasm,
+ * pkg/kernels.simd.wasm, pkg/kernels.scalar.wasm).
  *
  * Node reads the files next to the installed package (resolved from this module's
  * URL, never the working directory); a browser fetches the same URLs, which
@@ -10,10 +11,16 @@ import { ABI_VERSION, KERNEL_FUNCTIONS, type KernelExports } from './exports.js'
 import { Heap } from './memory.js';
 import { isNode } from '../env.js';
 
-/** A compiled kernels build. */
-export type BackendName = 'simd' | 'scalar';
-/** What {@link initBackend} may be asked for; 'auto' picks SIMD where supported. */
+/**
+ * A compiled kernels build: 'relaxed' (SIMD128 with relaxed SIMD's fused
+ * multiply-add in the GEMM and convolutions), 'simd' (SIMD128, the same bits
+ * on every engine and machine) or 'scalar' (no SIMD).
+ */
+export type BackendName = 'relaxed' | 'simd' | 'scalar';
+/** What {@link initBackend} may be asked for; 'auto' picks relaxed, else SIMD, else scalar, by what the engine validates. */
 export type BackendChoice = 'auto' | BackendName;
+/** The builds, fastest first. */
+export const BACKEND_NAMES: readonly BackendName[] = ['relaxed', 'simd', 'scalar'];
 /**
  * Where a wasm build comes from: its URL or path, its bytes, a compiled module,
  * or a function resolving to the exports of an instance a bundler made (e.g.
@@ -36,13 +43,43 @@ const SIMD_PROBE = new Uint8Array([
   0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
 ]);
 
-/** Whether this JavaScript engine supports WebAssembly SIMD128. */
-export function simdSupported(): boolean {
+// A function computing f32x4.relaxed_madd of three splatted zeros (opcode 0xfd 0x85 0x02, the final
+// encoding): only an engine with relaxed SIMD enabled validates it.
+const RELAXED_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 28, 1, 26, 0,
+  67, 0, 0, 0, 0, 253, 19, 67, 0, 0, 0, 0, 253, 19, 67, 0, 0, 0, 0, 253, 19, 253, 133, 2, 11,
+]);
+
+const validates = (probe: Uint8Array<ArrayBuffer>) => {
   try {
-    return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+    return typeof WebAssembly === 'object' && WebAssembly.validate(probe);
   } catch {
     return false;
   }
+};
+
+/** Whether this JavaScript engine supports WebAssembly SIMD128. */
+export function simdSupported(): boolean {
+  return validates(SIMD_PROBE);
+}
+
+/**
+ * Whether this engine runs relaxed SIMD (Node 22+, Chrome and Edge 114+,
+ * Firefox 146+ by default; Node 20 with --experimental-wasm-relaxed-simd;
+ * not Safari).
+ */
+export function relaxedSupported(): boolean {
+  return simdSupported() && validates(RELAXED_PROBE);
+}
+
+/** Which build 'auto' picks here, and why (what `cnn-wasm info` prints). */
+export function autoBackend(): { name: BackendName; reason: string } {
+  if (relaxedSupported()) return { name: 'relaxed', reason: 'the engine validates relaxed SIMD (fused multiply-add)' };
+  if (simdSupported()) {
+    const node = isNode && Number(process.versions.node.split('.')[0]) < 22 ? ' (Node 20 enables it with --experimental-wasm-relaxed-simd)' : '';
+    return { name: 'simd', reason: `the engine validates SIMD128 but not relaxed SIMD${node}` };
+  }
+  return { name: 'scalar', reason: 'the engine does not validate SIMD128' };
 }
 
 /** Default location of a build, relative to this module (ts/backend or dist/backend). */
@@ -98,6 +135,11 @@ export class Backend {
   get simd(): boolean {
     return this.k.simd_enabled() === 1;
   }
+
+  /** Whether the instantiated build fuses multiply-adds with relaxed SIMD (asked from the wasm itself). */
+  get relaxed(): boolean {
+    return this.k.relaxed_enabled() === 1;
+  }
 }
 
 /** Instantiates a build from a module, checking its exports and ABI version. */
@@ -127,20 +169,26 @@ let current: Backend | null = null;
 /**
  * Loads and instantiates a kernels build and makes it the default backend.
  *
- * 'auto' chooses SIMD when the engine validates a SIMD128 probe, else scalar.
- * Asking for 'simd' on an engine without SIMD128 throws.
+ * 'auto' chooses relaxed when the engine validates a relaxed-SIMD probe, else
+ * SIMD when it validates a SIMD128 probe, else scalar. Asking for a build the
+ * engine cannot run throws. 'simd' pins the portable bits (the same on every
+ * engine and machine); 'relaxed' gives the same bits on every engine of a
+ * machine with FMA, other bits than 'simd'.
  */
 export async function initBackend(options: BackendOptions = {}): Promise<Backend> {
   const choice = options.backend ?? 'auto';
-  if (choice !== 'auto' && choice !== 'simd' && choice !== 'scalar') {
-    throw new Error(`cnn-wasm: unknown backend '${String(choice)}' (valid: auto, simd, scalar)`);
+  if (choice !== 'auto' && !BACKEND_NAMES.includes(choice)) {
+    throw new Error(`cnn-wasm: unknown backend '${String(choice)}' (valid: auto, ${BACKEND_NAMES.join(', ')})`);
   }
-  const simd = simdSupported();
-  if (choice === 'simd' && !simd) {
+  if (choice === 'simd' && !simdSupported()) {
     throw new Error("cnn-wasm: backend 'simd' requested but this JavaScript engine does not support " +
       "WebAssembly SIMD128; use backend 'scalar' or 'auto'");
   }
-  const name: BackendName = choice === 'auto' ? (simd ? 'simd' : 'scalar') : choice;
+  if (choice === 'relaxed' && !relaxedSupported()) {
+    throw new Error("cnn-wasm: backend 'relaxed' requested but this JavaScript engine does not run relaxed SIMD " +
+      `(${isNode ? 'Node 22 and later do; Node 20 with --experimental-wasm-relaxed-simd' : 'Chrome and Edge 114+ and Firefox 146+ do; Safari does not'}); use backend 'simd', 'scalar' or 'auto'`);
+  }
+  const name: BackendName = choice === 'auto' ? autoBackend().name : choice;
   const src = options.wasm?.[name] ?? defaultWasmUrl(name);
   const backend = typeof src === 'function'
     ? backendFromExports(name, await src())

@@ -1,8 +1,9 @@
 /**
  * Kernel benchmark: GFLOP/s of GEMM and conv kernels at LeNet-5 batch-128 shapes,
- * SIMD and scalar builds measured side by side in one run.
+ * the relaxed (where the engine runs it), SIMD and scalar builds measured side
+ * by side in one run, each SIMD build's kernels as a share of its own peak.
  */
-import { initBackend, type Backend } from '../backend/load.js';
+import { initBackend, relaxedSupported, type Backend } from '../backend/load.js';
 import type { F32Buffer } from '../backend/memory.js';
 import { gemm } from '../kernels/gemm.js';
 import { conv2dBackward, conv2dForward, convGeometry, convWorkspaceSize, type ConvGeometry } from '../kernels/conv.js';
@@ -19,6 +20,9 @@ export interface KernelResult {
   ratio: number;
   /** The SIMD kernel's GFLOP/s as a share of the SIMD multiply-add peak measured in the same rounds (median of per-round shares). */
   peakShare: number;
+  /** The relaxed build's GFLOP/s, and as a share of its fused multiply-add peak in the same rounds (null where the engine has no relaxed SIMD). */
+  relaxedGflops: number | null;
+  relaxedPeakShare: number | null;
 }
 
 /** Rounds of the peak loop per call: about 1.5 ms at 50 GFLOP/s. */
@@ -30,11 +34,25 @@ function peakRun(be: Backend): () => void {
   return () => { be.k.peak_madd(PEAK_ITERS, 0.999999, 1e-6); };
 }
 
-/** This machine's f32x4 multiply-add peak in GFLOP/s, SIMD and scalar builds, timed side by side. */
-export async function benchPeak(o: { rounds?: number } = {}): Promise<{ simdGflops: number; scalarGflops: number }> {
-  const simd = await initBackend({ backend: 'simd' }), scalar = await initBackend({ backend: 'scalar' });
-  const [ts, tc] = interleavedRounds([peakRun(simd), peakRun(scalar)], { rounds: o.rounds ?? 5, minMs: 80 });
-  return { simdGflops: PEAK_FLOPS / median(ts) / 1e9, scalarGflops: PEAK_FLOPS / median(tc) / 1e9 };
+/** A call of the same loop through F4::madd: fused multiply-adds in the relaxed build (see peak_fma in lib.rs). */
+function fmaPeakRun(be: Backend): () => void {
+  return () => { be.k.peak_fma(PEAK_ITERS, 0.999999, 1e-6); };
+}
+
+/** The relaxed build, where the engine runs relaxed SIMD. */
+async function relaxedBuild(): Promise<Backend | null> {
+  return relaxedSupported() ? initBackend({ backend: 'relaxed' }) : null;
+}
+
+/**
+ * This machine's f32x4 peaks in GFLOP/s, timed side by side: multiply-add
+ * chains (SIMD and scalar builds) and fused multiply-add chains (the relaxed
+ * build's relaxed_madd; null where the engine has no relaxed SIMD).
+ */
+export async function benchPeak(o: { rounds?: number } = {}): Promise<{ simdGflops: number; scalarGflops: number; relaxedGflops: number | null }> {
+  const simd = await initBackend({ backend: 'simd' }), scalar = await initBackend({ backend: 'scalar' }), relaxed = await relaxedBuild();
+  const [ts, tc, tr] = interleavedRounds([peakRun(simd), peakRun(scalar), ...(relaxed ? [fmaPeakRun(relaxed)] : [])], { rounds: o.rounds ?? 5, minMs: 80 });
+  return { simdGflops: PEAK_FLOPS / median(ts) / 1e9, scalarGflops: PEAK_FLOPS / median(tc) / 1e9, relaxedGflops: tr ? PEAK_FLOPS / median(tr) / 1e9 : null };
 }
 
 interface Case {
@@ -115,18 +133,23 @@ export function kernelCases(batch = 128): Case[] {
 export async function benchKernels(opts: { filter?: string; rounds?: number; minMs?: number; onResult?: (r: KernelResult) => void } = {}): Promise<KernelResult[]> {
   const simd = await initBackend({ backend: 'simd' });
   const scalar = await initBackend({ backend: 'scalar' });
+  const relaxed = await relaxedBuild();
   const out: KernelResult[] = [];
   for (const c of kernelCases()) {
     if (opts.filter && !c.name.includes(opts.filter)) continue;
-    const a = c.setup(simd), b = c.setup(scalar);
-    // The peak loop runs in the same rounds, so each kernel's share of it is measured at the same clock.
-    const [ts, tc, tp] = interleavedRounds([a.run, b.run, peakRun(simd)], { rounds: opts.rounds ?? 5, minMs: opts.minMs ?? 80 });
+    const a = c.setup(simd), b = c.setup(scalar), f = relaxed ? c.setup(relaxed) : null;
+    // The peak loops run in the same rounds, so each kernel's share of its build's peak is measured at the same clock.
+    const runs = [a.run, b.run, peakRun(simd), ...(f && relaxed ? [f.run, fmaPeakRun(relaxed)] : [])];
+    const [ts, tc, tp, tf, tfp] = interleavedRounds(runs, { rounds: opts.rounds ?? 5, minMs: opts.minMs ?? 80 });
     a.free();
     b.free();
+    f?.free();
+    const share = (t: number[], peak: number[]) => median(t.map((x, i) => (c.flops / x) / (PEAK_FLOPS / peak[i])));
     const r = {
       name: c.name, description: c.description, flops: c.flops,
       simdGflops: c.flops / median(ts) / 1e9, scalarGflops: c.flops / median(tc) / 1e9, ratio: medianRatio(ts, tc),
-      peakShare: median(ts.map((t, i) => (c.flops / t) / (PEAK_FLOPS / tp[i]))),
+      peakShare: share(ts, tp),
+      relaxedGflops: tf ? c.flops / median(tf) / 1e9 : null, relaxedPeakShare: tf ? share(tf, tfp) : null,
     };
     out.push(r);
     opts.onResult?.(r);

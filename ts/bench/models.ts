@@ -4,7 +4,7 @@
  * in one process with interleaved rounds, warm-up and medians.
  */
 import { cpus } from 'node:os';
-import { initBackend, type Backend } from '../backend/load.js';
+import { initBackend, relaxedSupported, type Backend, type BackendName } from '../backend/load.js';
 import { createPreset } from '../models/presets.js';
 import { readSplit, sampleDir } from '../data/sample.js';
 import { MNIST_NORMALIZATION } from '../model.js';
@@ -15,7 +15,7 @@ import { interleavedRoundsAsync, median, medianRatio, pause, ratioRange, ROUND_S
 import { findTorch, torchRunner } from './torch.js';
 import { onnxRunner } from './onnxruntime.js';
 
-export const SYSTEMS = ['cnn-wasm-simd', 'cnn-wasm-scalar', 'pytorch', 'onnxruntime-node', 'onnxruntime-web', 'tfjs-cpu', 'tfjs-wasm', 'convnetjs'] as const;
+export const SYSTEMS = ['cnn-wasm-relaxed', 'cnn-wasm-simd', 'cnn-wasm-scalar', 'pytorch', 'onnxruntime-node', 'onnxruntime-web', 'tfjs-cpu', 'tfjs-wasm', 'convnetjs'] as const;
 export type System = (typeof SYSTEMS)[number];
 
 /** One result row; `imagesPerSecond` is null when the system cannot run this. */
@@ -32,6 +32,9 @@ export interface ModelResult {
   simdSpeedup?: number;
   /** The lowest and highest of those per-round ratios. */
   simdSpeedupRange?: [number, number];
+  /** The relaxed build's speed over this system's (median of per-round ratios), when the relaxed build was timed. */
+  relaxedSpeedup?: number;
+  relaxedSpeedupRange?: [number, number];
   unsupported?: string;
 }
 
@@ -111,7 +114,11 @@ export async function benchModels(o: ModelBenchOptions): Promise<ModelResult[]> 
   };
   for (const system of systems) {
     try {
-      const r = system === 'cnn-wasm-simd' ? cnnRunner(await initBackend({ backend: 'simd' }), o.model, batch)
+      if (system === 'cnn-wasm-relaxed' && !relaxedSupported()) {
+        throw new Error(`this engine has no relaxed SIMD (Node ${process.versions.node}${Number(process.versions.node.split('.')[0]) < 22 ? '; node --experimental-wasm-relaxed-simd, or Node 22+, runs it' : ''})`);
+      }
+      const r = system === 'cnn-wasm-relaxed' ? cnnRunner(await initBackend({ backend: 'relaxed' }), o.model, batch)
+        : system === 'cnn-wasm-simd' ? cnnRunner(await initBackend({ backend: 'simd' }), o.model, batch)
         : system === 'cnn-wasm-scalar' ? cnnRunner(await initBackend({ backend: 'scalar' }), o.model, batch)
           : system === 'pytorch' ? await pytorchRunner(spec, batch)
           : system === 'onnxruntime-web' || system === 'onnxruntime-node' ? await onnxPeer(system, o.model, batch)
@@ -141,12 +148,16 @@ export async function benchModels(o: ModelBenchOptions): Promise<ModelResult[]> 
     }
     o.onNote?.(`${mode}: timing ${ok.map((x) => x.system).join(', ')} (${o.rounds ?? 5} interleaved rounds)`);
     const samples = await interleavedRoundsAsync(ok.map((x) => x.fn), { rounds: o.rounds ?? 5, minMs: o.minMs ?? 400, sliceMs: ROUND_SLICE_MS, settle: (i) => pause(ok[i].settleMs) });
-    const simd = ok.findIndex((x) => x.system === 'cnn-wasm-simd');
+    const simd = ok.findIndex((x) => x.system === 'cnn-wasm-simd'), relaxed = ok.findIndex((x) => x.system === 'cnn-wasm-relaxed');
     ok.forEach((x, i) => {
       const r: ModelResult = { system: x.system, model: o.model, mode, imagesPerSecond: batch / median(samples[i]) };
       if (simd >= 0 && i !== simd) {
         r.simdSpeedup = medianRatio(samples[simd], samples[i]);
         r.simdSpeedupRange = ratioRange(samples[simd], samples[i]);
+      }
+      if (relaxed >= 0 && i !== relaxed) {
+        r.relaxedSpeedup = medianRatio(samples[relaxed], samples[i]);
+        r.relaxedSpeedupRange = ratioRange(samples[relaxed], samples[i]);
       }
       results.push(r);
       o.onResult?.(r);
@@ -157,7 +168,7 @@ export async function benchModels(o: ModelBenchOptions): Promise<ModelResult[]> 
 }
 
 /** Per-layer forward/backward milliseconds per training step of cnn-wasm on `backend`. */
-export async function profileModel(model: string, backend: 'simd' | 'scalar', o: { batch?: number; steps?: number } = {}): Promise<{ layer: string; forwardMs: number; backwardMs: number }[]> {
+export async function profileModel(model: string, backend: BackendName, o: { batch?: number; steps?: number } = {}): Promise<{ layer: string; forwardMs: number; backwardMs: number }[]> {
   const batch = o.batch ?? 128, steps = o.steps ?? 30;
   const r = cnnRunner(await initBackend({ backend }), model, batch);
   // Warm up long enough for V8 to tier every kernel up from its baseline compiler.

@@ -1,5 +1,6 @@
 /** `cnn-wasm bench`: side-by-side benchmarks (SIMD vs scalar) printed as a table or one JSON line. */
 import type { Command } from 'commander';
+import { relaxedSupported } from '../backend/load.js';
 import { benchAugment } from '../bench/augment.js';
 import { benchKernels, benchPeak, type KernelResult } from '../bench/kernels.js';
 import { benchModels, machineInfo, profileModel, SYSTEMS, type ModelResult, type System } from '../bench/models.js';
@@ -13,8 +14,14 @@ function pad(s: string, n: number, right = false): string {
   return right ? s.padStart(n) : s.padEnd(n);
 }
 
+/** Why the relaxed build is not measured here. */
+function relaxedNote(): string {
+  return `this engine has no relaxed SIMD (Node ${process.versions.node}${Number(process.versions.node.split('.')[0]) < 22 ? '; run node --experimental-wasm-relaxed-simd, or Node 22+' : ''})`;
+}
+
 function printKernelRow(r: KernelResult): void {
-  console.log(`${pad(r.name, 16)} ${pad(r.simdGflops.toFixed(1), 8, true)} ${pad(r.scalarGflops.toFixed(1), 8, true)} ${pad(r.ratio.toFixed(2) + 'x', 7, true)} ${pad((r.peakShare * 100).toFixed(0) + '%', 6, true)}  ${r.description}`);
+  const relaxed = r.relaxedGflops === null ? `${pad('-', 8, true)} ${pad('-', 6, true)}` : `${pad(r.relaxedGflops.toFixed(1), 8, true)} ${pad((r.relaxedPeakShare! * 100).toFixed(0) + '%', 6, true)}`;
+  console.log(`${pad(r.name, 16)} ${relaxed} ${pad(r.simdGflops.toFixed(1), 8, true)} ${pad((r.peakShare * 100).toFixed(0) + '%', 6, true)} ${pad(r.scalarGflops.toFixed(1), 8, true)} ${pad(r.ratio.toFixed(2) + 'x', 7, true)}  ${r.description}`);
 }
 
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
@@ -27,7 +34,11 @@ function printModelTable(results: ModelResult[]): void {
     for (const r of rows) {
       const v = r.imagesPerSecond;
       const speedup = r.simdSpeedup ?? (v !== null && simd !== null ? simd / v : null);
-      const ratio = speedup !== null && r.system !== 'cnn-wasm-simd' ? `  cnn-wasm SIMD is ${speedup.toFixed(2)}x${roundsRange(r.simdSpeedupRange)}` : '';
+      const ratios = [
+        r.relaxedSpeedup !== undefined ? `cnn-wasm relaxed is ${r.relaxedSpeedup.toFixed(2)}x${roundsRange(r.relaxedSpeedupRange)}` : '',
+        speedup !== null && r.system !== 'cnn-wasm-simd' ? `cnn-wasm SIMD is ${speedup.toFixed(2)}x${roundsRange(r.simdSpeedupRange)}` : '',
+      ].filter(Boolean);
+      const ratio = ratios.length ? `  ${ratios.join(', ')}` : '';
       console.log(`  ${pad(r.system, 16)} ${v === null ? `unsupported: ${r.unsupported}` : pad(fmt(v), 9, true)}${ratio}`);
     }
   }
@@ -144,23 +155,27 @@ export function register(program: Command): void {
       if (opts.kernels) {
         const peak = await benchPeak({ rounds });
         if (!opts.json) {
-          console.log(`kernel benchmarks: GFLOP/s (higher is better), medians of ${rounds} rounds; SIMD and scalar alternate every ~2 ms, ratio = median of per-round ratios`);
-          console.log(`this machine's f32x4 multiply-add peak (12 independent chains): ${peak.simdGflops.toFixed(1)} GFLOP/s; "peak" = each SIMD kernel's share of it, timed in the same rounds`);
-          console.log(`${pad('name', 16)} ${pad('SIMD', 8, true)} ${pad('scalar', 8, true)} ${pad('ratio', 7, true)} ${pad('peak', 6, true)}  shape`);
+          console.log(`kernel benchmarks: GFLOP/s (higher is better), medians of ${rounds} rounds; the builds alternate every ~2 ms, ratio = SIMD over scalar, the median of per-round ratios`);
+          console.log(`this machine's f32x4 peaks (12 independent chains): multiply, then add ${peak.simdGflops.toFixed(1)} GFLOP/s; fused (relaxed_madd) ${peak.relaxedGflops === null ? `not measured: ${relaxedNote()}` : `${peak.relaxedGflops.toFixed(1)} GFLOP/s`}`);
+          console.log('"peak" = each kernel\'s share of its own build\'s peak, timed in the same rounds');
+          console.log(`${pad('name', 16)} ${pad('relaxed', 8, true)} ${pad('peak', 6, true)} ${pad('SIMD', 8, true)} ${pad('peak', 6, true)} ${pad('scalar', 8, true)} ${pad('ratio', 7, true)}  shape`);
         }
         const results = await benchKernels({ filter: opts.filter, rounds, onResult: opts.json ? undefined : printKernelRow });
         if (results.length === 0) throw new UsageError(`bench: no kernel benchmark matches '${opts.filter}'`);
         if (opts.json) {
           console.log(JSON.stringify({
-            peak: { simdGflops: +peak.simdGflops.toFixed(2), scalarGflops: +peak.scalarGflops.toFixed(2) },
-            kernels: results.map((r) => ({ name: r.name, simdGflops: +r.simdGflops.toFixed(2), scalarGflops: +r.scalarGflops.toFixed(2), ratio: +r.ratio.toFixed(3), peakShare: +r.peakShare.toFixed(3) })),
+            peak: { simdGflops: +peak.simdGflops.toFixed(2), scalarGflops: +peak.scalarGflops.toFixed(2), relaxedGflops: peak.relaxedGflops === null ? null : +peak.relaxedGflops.toFixed(2) },
+            kernels: results.map((r) => ({
+              name: r.name, simdGflops: +r.simdGflops.toFixed(2), scalarGflops: +r.scalarGflops.toFixed(2), ratio: +r.ratio.toFixed(3), peakShare: +r.peakShare.toFixed(3),
+              relaxedGflops: r.relaxedGflops === null ? null : +r.relaxedGflops.toFixed(2), relaxedPeakShare: r.relaxedPeakShare === null ? null : +r.relaxedPeakShare.toFixed(3),
+            })),
           }));
         }
         return;
       }
       const model = parseChoice('--model', opts.model, PRESET_NAMES);
       if (opts.profile) {
-        for (const backend of ['simd', 'scalar'] as const) {
+        for (const backend of [...(relaxedSupported() ? ['relaxed'] as const : []), 'simd', 'scalar'] as const) {
           const rows = await profileModel(model, backend);
           const total = rows.reduce((s, r) => s + r.forwardMs + r.backwardMs, 0);
           console.log(`\n${model}, cnn-wasm ${backend}, batch 128: ms per training step (total ${total.toFixed(2)} ms = ${fmt((128 / total) * 1000)} img/s)`);
@@ -175,7 +190,7 @@ export function register(program: Command): void {
       const machine = machineInfo();
       if (!opts.json) console.log(`${model}, batch 128, single thread; ${machine.cpu}, ${machine.cores} cores, node ${machine.node}; median of ${rounds} interleaved rounds`);
       const results = await benchModels({ model, rounds, systems, onNote: opts.json ? undefined : (m) => process.stderr.write(`${m}\n`) });
-      if (opts.json) console.log(JSON.stringify({ machine, results: results.map((r) => ({ ...r, imagesPerSecond: r.imagesPerSecond === null ? null : Math.round(r.imagesPerSecond), ...(r.simdSpeedup === undefined ? {} : { simdSpeedup: +r.simdSpeedup.toFixed(3) }), ...(r.simdSpeedupRange ? { simdSpeedupRange: r.simdSpeedupRange.map((x) => +x.toFixed(3)) } : {}) })) }));
+      if (opts.json) console.log(JSON.stringify({ machine, results: results.map((r) => ({ ...r, imagesPerSecond: r.imagesPerSecond === null ? null : Math.round(r.imagesPerSecond), ...(r.simdSpeedup === undefined ? {} : { simdSpeedup: +r.simdSpeedup.toFixed(3) }), ...(r.simdSpeedupRange ? { simdSpeedupRange: r.simdSpeedupRange.map((x) => +x.toFixed(3)) } : {}), ...(r.relaxedSpeedup === undefined ? {} : { relaxedSpeedup: +r.relaxedSpeedup.toFixed(3), relaxedSpeedupRange: r.relaxedSpeedupRange!.map((x) => +x.toFixed(3)) }) })) }));
       else printModelTable(results);
     });
 }

@@ -9,7 +9,7 @@ export function register(program: Command): void {
     .command('eval <model>')
     .description('loss, accuracy, per-class accuracy and the confusion matrix of a saved model on a data set\'s test split')
     .option('--dataset <name|dir>', 'mnist | mnist-sample | fashion-mnist | a directory (default: the one it was trained on)')
-    .option('--backend <name>', 'auto | simd | scalar', 'auto')
+    .option('--backend <name>', 'auto (relaxed, else simd, else scalar: what the engine runs) | relaxed | simd | scalar', 'auto')
     .option('--json', 'print one JSON line')
     .action(async (path: string, f: { dataset?: string; backend: string; json?: boolean }) => {
       const out = makeOut(!!f.json);

@@ -11,7 +11,7 @@ export function register(program: Command): void {
     .command('gradcheck')
     .description('compare backprop with central differences for every parameter tensor of a preset')
     .option('--model <name>', `preset: ${PRESET_NAMES.join(' | ')}`, 'lenet5-bn')
-    .option('--backend <name>', 'auto | simd | scalar', 'auto')
+    .option('--backend <name>', 'auto (relaxed, else simd, else scalar: what the engine runs) | relaxed | simd | scalar', 'auto')
     .option('--batch <n>', 'examples in the checked batch (bundled MNIST sample)', '16')
     .option('--seed <n>', 'initialisation seed', '1')
     .action(async (f: { model: string; backend: string; batch: string; seed: string }) => {

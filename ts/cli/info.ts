@@ -1,21 +1,24 @@
-/** `cnn-wasm info`: version, the backend 'auto' picks, SIMD support. */
+/** `cnn-wasm info`: version, the backend chosen and why, what the engine supports. */
 import type { Command } from 'commander';
-import { initBackend, simdSupported } from '../backend/load.js';
+import { autoBackend, initBackend, relaxedSupported, simdSupported } from '../backend/load.js';
 import { VERSION } from '../version.js';
 import { parseBackend } from './options.js';
 
 export function register(program: Command): void {
   program
     .command('info')
-    .description('print version, chosen backend and WebAssembly SIMD support')
-    .option('--backend <name>', 'backend to load: auto | simd | scalar', 'auto')
+    .description('print version, the backend chosen and why, and the WebAssembly SIMD and relaxed SIMD support')
+    .option('--backend <name>', 'backend to load: auto | relaxed | simd | scalar', 'auto')
     .option('--json', 'print one JSON line')
     .action(async (opts: { backend: string; json?: boolean }) => {
-      const be = await initBackend({ backend: parseBackend(opts.backend) });
+      const choice = parseBackend(opts.backend);
+      const be = await initBackend({ backend: choice });
       const info = {
         version: VERSION,
         backend: be.name,
+        reason: choice === 'auto' ? `auto: ${autoBackend().reason}` : `asked for with --backend ${choice}`,
         simdSupported: simdSupported(),
+        relaxedSimdSupported: relaxedSupported(),
         node: process.versions.node,
         wasmMemoryBytes: be.heap.memoryBytes,
       };
@@ -24,8 +27,10 @@ export function register(program: Command): void {
         return;
       }
       console.log(`cnn-wasm ${info.version}`);
-      console.log(`backend:        ${info.backend}${be.simd ? ' (WebAssembly SIMD128)' : ' (scalar WebAssembly)'}`);
-      console.log(`SIMD supported: ${info.simdSupported ? 'yes' : 'no'}`);
+      const what = be.relaxed ? 'WebAssembly SIMD128 with relaxed SIMD\'s fused multiply-add' : be.simd ? 'WebAssembly SIMD128' : 'scalar WebAssembly';
+      console.log(`backend:        ${info.backend} (${what}): ${info.reason}`);
+      console.log(`SIMD supported: ${info.simdSupported ? 'yes' : 'no'}; relaxed SIMD: ${info.relaxedSimdSupported ? 'yes' : 'no'}`);
+      if (be.name === 'relaxed') console.log('bits:           the same on every engine of a machine with FMA, not those of --backend simd (which are the same everywhere)');
       console.log(`node:           ${info.node}`);
     });
 }

@@ -19,7 +19,7 @@ export function parseChoice<T extends string>(flag: string, value: string, choic
 }
 
 export function parseBackend(value: string): BackendChoice {
-  return parseChoice('--backend', value, ['auto', 'simd', 'scalar'] as const);
+  return parseChoice('--backend', value, ['auto', 'relaxed', 'simd', 'scalar'] as const);
 }
 
 /** Parses an integer flag within [min, max]. */

@@ -13,7 +13,7 @@ export function register(program: Command): void {
     .command('predict <model> <image>')
     .description('classify a PNG, JPEG or PGM image, prepared as the model\'s training prepared its images (MNIST-style centring for 28x28 digit models, else resized)')
     .option('--top <k>', 'how many classes to list', '3')
-    .option('--backend <name>', 'auto | simd | scalar', 'auto')
+    .option('--backend <name>', 'auto (relaxed, else simd, else scalar: what the engine runs) | relaxed | simd | scalar', 'auto')
     .option('--json', 'print one JSON line')
     .action(async (path: string, image: string, f: { top: string; backend: string; json?: boolean }) => {
       const top = parseIntFlag('--top', f.top, 1, 10);

@@ -20,7 +20,7 @@ export function register(program: Command): void {
     .option('--max-queue <n>', 'most requests waiting; more get 503', '4096')
     .option('--max-body-bytes <n>', 'largest request body', String(1024 * 1024))
     .option('--max-connections <n>', 'most connections open at once; more are closed as they arrive', '1024')
-    .option('--backend <name>', 'auto | simd | scalar', 'auto')
+    .option('--backend <name>', 'auto (relaxed, else simd, else scalar: what the engine runs) | relaxed | simd | scalar', 'auto')
     .action(async (path: string, f: ServeFlags) => {
       const port = parseIntFlag('--port', f.port, 0, 65535);
       const workers = await parseWorkersFlag(f.workers);

@@ -52,7 +52,7 @@ export function register(program: Command): void {
     .option('--momentum <x>', 'SGD momentum')
     .option('--weight-decay <x>', 'weight decay')
     .option('--optimizer <name>', 'sgd | adam (default: the preset recipe)')
-    .option('--backend <name>', 'auto | simd | scalar', 'auto')
+    .option('--backend <name>', 'auto (relaxed, else simd, else scalar: what the engine runs) | relaxed | simd | scalar', 'auto')
     .option('--workers <n>', 'worker threads per step: a number or auto (the cores this machine reports); any count trains to the same bits', '1')
     .option('--seed <n>', 'seed of initialisation, shuffling and dropout', '1')
     .option('--limit <n>', 'train on the first n training images only')

@@ -34,6 +34,12 @@ export interface ModelHeader {
   format: 'cnn-wasm-model';
   version: number;
   createdBy: string;
+  /**
+   * The kernels build the model ran on when it was saved ('relaxed', 'simd' or
+   * 'scalar'): a model trained on the relaxed build has other bits than one
+   * trained on the SIMD build from the same seed. Missing in older files.
+   */
+  backend?: string;
   model: { inputShape: number[]; classes: number; seed: number; normalization: Normalization; layers: Record<string, unknown>[] };
   tensors: TensorEntry[];
   optimizer: null | { config: OptimizerConfig; iterations: number; slots: SlotEntry[] };
@@ -62,7 +68,7 @@ export function encodeModelFile(model: Net, o: { optimizer?: Optimizer; metadata
     optimizer = { config: o.optimizer.config(), iterations: o.optimizer.iterations, slots };
   }
   const header: ModelHeader = {
-    format: 'cnn-wasm-model', version: FORMAT_VERSION, createdBy: `cnn-wasm ${VERSION}`,
+    format: 'cnn-wasm-model', version: FORMAT_VERSION, createdBy: `cnn-wasm ${VERSION}`, backend: model.backend.name,
     model: { inputShape: model.inputShape, classes: model.classes, seed: model.seed, normalization: model.normalization, layers: model.layers.map((l) => l.config()) },
     tensors, optimizer, metadata: o.metadata ?? {},
   };

@@ -530,7 +530,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
 };
 
 /** Test hook: weights hash after `steps` steps, for comparing with Node. */
-(window as unknown as { cnnWasmHash: (b: 'simd' | 'scalar', model: string, seed: number, steps: number, workers?: number) => Promise<string> }).cnnWasmHash = (backend, model, seed, steps, workers = 1) =>
+(window as unknown as { cnnWasmHash: (b: 'relaxed' | 'simd' | 'scalar', model: string, seed: number, steps: number, workers?: number) => Promise<string> }).cnnWasmHash = (backend, model, seed, steps, workers = 1) =>
   new Promise((resolve, reject) => {
     const prev = worker.onmessage;
     worker.onmessage = (e: MessageEvent<FromWorker>) => {

@@ -1,6 +1,6 @@
 /** Messages between the page and the training worker. */
 export type ToWorker =
-  | { type: 'init'; backend: 'auto' | 'simd' | 'scalar'; model: string; seed: number }
+  | { type: 'init'; backend: 'auto' | 'relaxed' | 'simd' | 'scalar'; model: string; seed: number }
   | { type: 'train'; epochs: number; batchSize: number; lr: number; workers: number }
   | { type: 'pause' }
   | { type: 'resume' }
@@ -8,7 +8,7 @@ export type ToWorker =
   | { type: 'save' }
   | { type: 'load'; bytes: Uint8Array }
   | { type: 'bench'; workers: number }
-  | { type: 'hash'; backend: 'simd' | 'scalar'; model: string; seed: number; steps: number; workers: number }
+  | { type: 'hash'; backend: 'relaxed' | 'simd' | 'scalar'; model: string; seed: number; steps: number; workers: number }
   /** Your own images: the chosen folder's files with their paths. */
   | { type: 'own-pictures'; files: { path: string; file: Blob }[]; imageSize: number; valSize: number }
   | { type: 'own-train'; model: string; epochs: number; lr: number; workers: number }

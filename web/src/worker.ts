@@ -15,6 +15,7 @@ import { handleOwn } from './own.js';
 // fetched and compiled, and the compiled module is what the training workers
 // instantiate too.
 const wasm = {
+  relaxed: new URL('../../pkg/kernels.relaxed.wasm', import.meta.url),
   simd: new URL('../../pkg/kernels.simd.wasm', import.meta.url),
   scalar: new URL('../../pkg/kernels.scalar.wasm', import.meta.url),
 };

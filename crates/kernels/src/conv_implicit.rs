@@ -154,7 +154,7 @@ unsafe fn gather<const RR: usize, const VV: usize, const SEQ: bool>(
         for (i, row) in acc.iter_mut().enumerate() {
             let av = F4::load_splat(if SEQ { first.add(i) } else { rows[i].add(o) });
             for j in 0..VV {
-                row[j] = row[j].add(av.mul(bv[j]));
+                row[j] = row[j].madd(av, bv[j]);
             }
         }
         b = b.add(4 * VV);
@@ -318,7 +318,7 @@ unsafe fn row_tile<const FF: usize, const VV: usize, const RR: usize, const RELU
                 let wv = F4::load_splat(wk.add(i));
                 for r in 0..RR {
                     for v in 0..VV {
-                        fa[r][v] = fa[r][v].add(wv.mul(xv[r][v]));
+                        fa[r][v] = fa[r][v].madd(wv, xv[r][v]);
                     }
                 }
             }

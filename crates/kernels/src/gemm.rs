@@ -254,7 +254,7 @@ unsafe fn micro<const R: usize, const V: usize, const P: usize, const EP: bool>(
         for (i, row) in acc.iter_mut().enumerate() {
             let av = F4::load_splat(a.add(i));
             for j in 0..V {
-                row[j] = row[j].add(av.mul(bv[j]));
+                row[j] = row[j].madd(av, bv[j]);
             }
         }
         a = a.add(P);

@@ -65,6 +65,32 @@ pub extern "C" fn peak_madd(iters: u32, m: f32, c: f32) -> f32 {
     t.hsum()
 }
 
+/// The same peak through `F4::madd`, as the GEMM's inner loop multiplies and
+/// adds: acc = c + acc * m on 12 chains, fused in the relaxed build (its peak),
+/// a multiply then an add in the others (the same work as `peak_madd`).
+#[no_mangle]
+pub extern "C" fn peak_fma(iters: u32, m: f32, c: f32) -> f32 {
+    use simd::F4;
+    let (vm, vc) = (F4::splat(m), F4::splat(c));
+    let mut acc = [F4::splat(1.0); 12];
+    for _ in 0..iters {
+        for a in acc.iter_mut() {
+            *a = vc.madd(*a, vm);
+        }
+    }
+    let mut t = F4::zero();
+    for a in acc.iter() {
+        t = t.add(*a);
+    }
+    t.hsum()
+}
+
+/// 1 when this build fuses multiply-adds with relaxed SIMD, else 0.
+#[no_mangle]
+pub extern "C" fn relaxed_enabled() -> i32 {
+    simd::RELAXED as i32
+}
+
 /// 1 when this build was compiled with SIMD128, else 0.
 #[no_mangle]
 pub extern "C" fn simd_enabled() -> i32 {
@@ -74,7 +100,7 @@ pub extern "C" fn simd_enabled() -> i32 {
 /// Version of the wasm surface; TypeScript refuses a build whose ABI differs.
 #[no_mangle]
 pub extern "C" fn abi_version() -> i32 {
-    5
+    6
 }
 
 /// C = alpha * op(A) * op(B) + beta * C (row-major; see gemm::sgemm).

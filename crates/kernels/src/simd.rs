@@ -3,7 +3,11 @@
 //! `F4` is four f32 lanes. Built with `-C target-feature=+simd128` it is one
 //! `v128` and every method is a single SIMD128 instruction; built without, it
 //! is `[f32; 4]` and the same methods are plain scalar code, so each kernel is
-//! written once and compiles to either.
+//! written once and compiles to either. Built with `+relaxed-simd` as well,
+//! `madd` is `f32x4.relaxed_madd` (a fused multiply-add where the engine and
+//! the machine have one: one rounding instead of two, so that build's bits
+//! differ from the SIMD build's); in the other builds it is a multiply, then
+//! an add.
 
 #[cfg(target_feature = "simd128")]
 mod imp {
@@ -63,6 +67,18 @@ mod imp {
         #[inline(always)]
         pub fn div(self, o: F4) -> F4 {
             F4(f32x4_div(self.0, o.0))
+        }
+        /// `self + a * b`: fused (`f32x4.relaxed_madd`) in the relaxed build.
+        #[cfg(target_feature = "relaxed-simd")]
+        #[inline(always)]
+        pub fn madd(self, a: F4, b: F4) -> F4 {
+            F4(f32x4_relaxed_madd(a.0, b.0, self.0))
+        }
+        /// `self + a * b`: a multiply, then an add (two roundings).
+        #[cfg(not(target_feature = "relaxed-simd"))]
+        #[inline(always)]
+        pub fn madd(self, a: F4, b: F4) -> F4 {
+            self.add(a.mul(b))
         }
         #[inline(always)]
         pub fn sqrt(self) -> F4 {
@@ -222,6 +238,11 @@ mod imp {
         pub fn div(self, o: F4) -> F4 {
             self.map2(o, |a, b| a / b)
         }
+        /// `self + a * b`: a multiply, then an add.
+        #[inline(always)]
+        pub fn madd(self, a: F4, b: F4) -> F4 {
+            self.add(a.mul(b))
+        }
         #[inline(always)]
         pub fn sqrt(self) -> F4 {
             F4([self.0[0].sqrt(), self.0[1].sqrt(), self.0[2].sqrt(), self.0[3].sqrt()])
@@ -307,3 +328,5 @@ pub use imp::{I4, Mask4, F4};
 
 /// Whether this build uses SIMD128 (reported to TypeScript by `simd_enabled`).
 pub const SIMD: bool = cfg!(target_feature = "simd128");
+/// Whether this build fuses multiply-adds with relaxed SIMD (reported by `relaxed_enabled`).
+pub const RELAXED: bool = cfg!(target_feature = "relaxed-simd");
