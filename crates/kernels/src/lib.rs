@@ -44,18 +44,16 @@ pub extern "C" fn free(ptr: usize, bytes: usize) {
     }
 }
 
-/// The machine's f32x4 multiply-add peak, for benchmarks: `iters` rounds of
-/// acc = acc * m + c on 12 independent vector accumulators (12 chains hide
-/// the mul->add latency; 96 FLOP per round). Returns a sum so nothing is
-/// optimised away.
-#[no_mangle]
-pub extern "C" fn peak_madd(iters: u32, m: f32, c: f32) -> f32 {
+/// `iters` rounds of acc = step(acc) on 12 independent vector accumulators
+/// (12 chains hide the latency; 96 FLOP per round). Returns a sum so nothing
+/// is optimised away.
+#[inline(always)]
+fn peak_chains(iters: u32, step: impl Fn(simd::F4) -> simd::F4) -> f32 {
     use simd::F4;
-    let (vm, vc) = (F4::splat(m), F4::splat(c));
     let mut acc = [F4::splat(1.0); 12];
     for _ in 0..iters {
         for a in acc.iter_mut() {
-            *a = a.mul(vm).add(vc);
+            *a = step(*a);
         }
     }
     let mut t = F4::zero();
@@ -65,24 +63,21 @@ pub extern "C" fn peak_madd(iters: u32, m: f32, c: f32) -> f32 {
     t.hsum()
 }
 
+/// The machine's f32x4 multiply-add peak, for benchmarks: acc = acc * m + c,
+/// a multiply, then an add, in every build.
+#[no_mangle]
+pub extern "C" fn peak_madd(iters: u32, m: f32, c: f32) -> f32 {
+    let (vm, vc) = (simd::F4::splat(m), simd::F4::splat(c));
+    peak_chains(iters, |a| a.mul(vm).add(vc))
+}
+
 /// The same peak through `F4::madd`, as the GEMM's inner loop multiplies and
-/// adds: acc = c + acc * m on 12 chains, fused in the relaxed build (its peak),
-/// a multiply then an add in the others (the same work as `peak_madd`).
+/// adds: acc = c + acc * m, fused in the relaxed build (its peak), a multiply
+/// then an add in the others (the same work as `peak_madd`).
 #[no_mangle]
 pub extern "C" fn peak_fma(iters: u32, m: f32, c: f32) -> f32 {
-    use simd::F4;
-    let (vm, vc) = (F4::splat(m), F4::splat(c));
-    let mut acc = [F4::splat(1.0); 12];
-    for _ in 0..iters {
-        for a in acc.iter_mut() {
-            *a = vc.madd(*a, vm);
-        }
-    }
-    let mut t = F4::zero();
-    for a in acc.iter() {
-        t = t.add(*a);
-    }
-    t.hsum()
+    let (vm, vc) = (simd::F4::splat(m), simd::F4::splat(c));
+    peak_chains(iters, |a| vc.madd(a, vm))
 }
 
 /// 1 when this build fuses multiply-adds with relaxed SIMD, else 0.
