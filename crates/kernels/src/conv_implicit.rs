@@ -99,7 +99,9 @@ fn layout(g: &Geom) -> Layout {
     let col = pos + ohw;
     let wt = col + ncols;
     let dyt = wt + np * ckk * NR;
-    let end = dyt + np * ncols * NR;
+    // dy^T panels, or (weights_rows) the running sums: 4 lanes of each dw element.
+    let dyt_len = if np * ncols * NR > 4 * g.f * ckk { np * ncols * NR } else { 4 * g.f * ckk };
+    let end = dyt + dyt_len;
     Layout { tap, pos, col, wt, dyt, end }
 }
 
@@ -609,6 +611,112 @@ unsafe fn forward_wide<const RELU: bool>(g: &Geom, x: *const f32, w: *const f32,
     }
 }
 
+/// Backward-weights row tiles: WF filters x WT taps, with 4 output positions
+/// across the lanes (8 accumulators + 2 dy vectors + 1 x vector).
+const WF: usize = 2;
+const WT: usize = 4;
+
+/// Whether backward-weights runs the row kernel (`weights_rows`): with SIMD, as
+/// for forward (`rows_forward`), a filter count that does not fill the 8-wide
+/// panels (LeNet's conv1: 6 of 8 lanes), stride 1 along x and rows of whole
+/// vectors. LeNet's conv1 weight gradient: 1.26x (SIMD build, interleaved A/B).
+/// Not in the scalar build, whose 2x4 tiles on packed panels load fewer values
+/// per multiply-add than four scalar lanes would (the row kernel ran 0.62x
+/// there): its conv1 weight gradient keeps the im2col + GEMM order, so its bits
+/// differ from the SIMD build's for such layers.
+#[inline]
+fn rows_weights(g: &Geom) -> bool {
+    cfg!(target_feature = "simd128") && g.sw == 1 && g.ow % 4 == 0 && g.f % NR != 0
+}
+
+/// dw [F, CKK] with 4 output positions across the lanes instead of filters:
+/// acc[f][t] += x_n[pos + tap[t] ..+4] * dy_n[f][p ..+4] over the vectors of
+/// every image in order; each lane sums the positions p = lane (mod 4), and
+/// the four lanes are added at the end ((0+1)+(2+3)). The order depends on the
+/// shapes alone (any worker count gives the same bits), not the im2col + GEMM
+/// route's. Nothing is packed: dy and x are read in place, an image at a time
+/// through every tile (they stay in L1), the running sums kept in `acc`
+/// (4 * F * CKK floats) between images.
+#[inline(never)]
+unsafe fn weights_rows(g: &Geom, x: *const f32, dy: *const f32, dw: *mut f32, tap: *const u32, acc: *mut f32) {
+    let (ckk, ohw, chw) = (g.ckk(), g.ohw(), g.c * g.h * g.w);
+    for i in 0..4 * g.f * ckk {
+        *acc.add(i) = 0.0;
+    }
+    for n in 0..g.n {
+        let (xn, dn) = (x.add(n * chw), dy.add(n * g.f * ohw));
+        let mut f0 = 0;
+        while f0 < g.f {
+            let ff = if g.f - f0 < WF { g.f - f0 } else { WF };
+            let mut t0 = 0;
+            while t0 < ckk {
+                let tt = if ckk - t0 < WT { ckk - t0 } else { WT };
+                let (d, a) = (dn.add(f0 * ohw), acc.add(4 * (f0 * ckk + t0)));
+                let t = tap.add(t0);
+                match (ff, tt) {
+                    (2, 4) if WF >= 2 && WT >= 4 => weights_row_tile::<2, 4>(g, xn, d, t, a),
+                    (2, 3) if WF >= 2 && WT >= 3 => weights_row_tile::<2, 3>(g, xn, d, t, a),
+                    (2, 2) if WF >= 2 => weights_row_tile::<2, 2>(g, xn, d, t, a),
+                    (2, _) if WF >= 2 => weights_row_tile::<2, 1>(g, xn, d, t, a),
+                    (_, 4) if WT >= 4 => weights_row_tile::<1, 4>(g, xn, d, t, a),
+                    (_, 3) if WT >= 3 => weights_row_tile::<1, 3>(g, xn, d, t, a),
+                    (_, 2) if WT >= 2 => weights_row_tile::<1, 2>(g, xn, d, t, a),
+                    _ => weights_row_tile::<1, 1>(g, xn, d, t, a),
+                }
+                t0 += tt;
+            }
+            f0 += ff;
+        }
+    }
+    for i in 0..g.f * ckk {
+        *dw.add(i) = F4::load(acc.add(4 * i)).hsum();
+    }
+}
+
+/// One image's share of one tile of `weights_rows`: FF filters (dy rows `dy`,
+/// `dy + OHW`..) x TT taps (`tap[0..TT]`); the running sum of filter i, tap t
+/// at acc + 4*(i*CKK + t).
+#[inline(always)]
+unsafe fn weights_row_tile<const FF: usize, const TT: usize>(g: &Geom, x: *const f32, dy: *const f32, tap: *const u32, acc: *mut f32) {
+    let (ckk, ohw, xs) = (g.ckk(), g.ohw(), g.sh * g.w);
+    let mut a = [[F4::zero(); TT]; FF];
+    for (i, ai) in a.iter_mut().enumerate() {
+        for (t, v) in ai.iter_mut().enumerate() {
+            *v = F4::load(acc.add(4 * (i * ckk + t)));
+        }
+    }
+    let mut xt = [x; TT];
+    for (t, p) in xt.iter_mut().enumerate() {
+        *p = x.add(*tap.add(t) as usize);
+    }
+    let mut d = dy;
+    for _ in 0..g.oh {
+        let mut v = 0;
+        while v < g.ow {
+            let mut dv = [F4::zero(); FF];
+            for (i, e) in dv.iter_mut().enumerate() {
+                *e = F4::load(d.add(i * ohw + v));
+            }
+            for t in 0..TT {
+                let xv = F4::load(xt[t].add(v));
+                for i in 0..FF {
+                    a[i][t] = a[i][t].madd(xv, dv[i]);
+                }
+            }
+            v += 4;
+        }
+        d = d.add(g.ow);
+        for p in xt.iter_mut() {
+            *p = p.add(xs);
+        }
+    }
+    for (i, ai) in a.iter().enumerate() {
+        for (t, v) in ai.iter().enumerate() {
+            v.store(acc.add(4 * (i * ckk + t)));
+        }
+    }
+}
+
 /// dw [F, CKK] = sum over the batch of dy x im2col(x)^T, overwritten, and the
 /// bias gradient (`conv_geom::bias_grad`) unless `dbias` is null, each group's while
 /// its dy is in cache for packing. `work` holds workspace_len(g) floats.
@@ -620,6 +728,13 @@ pub unsafe fn backward_weights(g: &Geom, x: *const f32, dy: *const f32, dw: *mut
     let (tap, pos) = (work.add(l.tap) as *const u32, work.add(l.pos) as *const u32);
     let col = work.add(l.col) as *mut u32;
     let dyt = work.add(l.dyt);
+    if rows_weights(g) {
+        if !dbias.is_null() {
+            bias_grad(g, dy, 0, g.n, dbias);
+        }
+        weights_rows(g, x, dy, dw, tap, dyt);
+        return;
+    }
     let gs = group_size(g);
     let np = panels(g);
     // Columns of a group: image i's position p is column i*OHW + p (the same
