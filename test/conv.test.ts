@@ -159,7 +159,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('conv2d (%s)', (_name, 
   // sum rounded as the kernel rounds it), the relaxed build's (fused) are checked
   // against float64 with the other tests.
   const rowKernelWeights = (g: ReturnType<typeof convGeometry>) => be.simd && g.sw === 1 && g.ow % 4 === 0 && g.f % 8 !== 0;
-  /** dw as the row kernel sums it: per (filter, tap), four lane sums over positions ox = lane (mod 4) in order, then (l0 + l1) + (l2 + l3). */
+  /** dw as the row kernel sums it: per (filter, tap), four lane sums over positions ox = lane (mod 4), an image at a time, then (l0 + l1) + (l2 + l3). */
   const laneOrderWeights = (g: ReturnType<typeof convGeometry>, X: Float32Array, DY: Float32Array) => {
     const ckk = g.c * g.kh * g.kw, ohw = g.oh * g.ow, chw = g.c * g.h * g.w, out = new Float32Array(g.f * ckk), f32 = Math.fround;
     for (let f = 0; f < g.f; f++) {
@@ -167,12 +167,14 @@ describe.each(backends.map((b) => [b.name, b] as const))('conv2d (%s)', (_name, 
         const ci = Math.floor(t / (g.kh * g.kw)), ky = Math.floor(t / g.kw) % g.kh, kx = t % g.kw;
         const lanes = [0, 0, 0, 0];
         for (let n = 0; n < g.n; n++) {
+          const image = [0, 0, 0, 0]; // each image's lane sums, then added to the running ones
           for (let oy = 0; oy < g.oh; oy++) {
             for (let ox = 0; ox < g.ow; ox++) {
               const xv = X[n * chw + ci * g.h * g.w + (oy * g.sh + ky) * g.w + ox * g.sw + kx], d = DY[(n * g.f + f) * ohw + oy * g.ow + ox];
-              lanes[ox % 4] = f32(lanes[ox % 4] + f32(xv * d));
+              image[ox % 4] = f32(image[ox % 4] + f32(xv * d));
             }
           }
+          for (let l = 0; l < 4; l++) lanes[l] = f32(lanes[l] + image[l]);
         }
         out[f * ckk + t] = f32(f32(lanes[0] + lanes[1]) + f32(lanes[2] + lanes[3]));
       }

