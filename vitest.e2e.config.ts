@@ -1,8 +1,9 @@
 import { defineConfig } from 'vitest/config';
+import { relaxedSupported } from './ts/backend/load.js';
 
 // Node 20 runs relaxed SIMD only with a flag: the test process gets it, so that Node's weights hash of the
 // relaxed build can be compared with Chromium's (Node 22 and 24 have it on by default).
-const relaxedFlag = Number(process.versions.node.split('.')[0]) < 22 ? ['--experimental-wasm-relaxed-simd'] : [];
+const relaxedFlag = relaxedSupported() ? [] : ['--experimental-wasm-relaxed-simd']; // asked of the engine (a relaxed_madd probe)
 
 export default defineConfig({
   test: {
