@@ -431,6 +431,9 @@ describe('train --model arch.json', () => {
       expect(res.err).toMatch(msg);
     }
     expect(run('train', '--model', join(dir, 'none.json'))).toMatchObject({ code: 1, err: expect.stringMatching(/none\.json: no such file \(give the path of an architecture \(JSON\) file\)/) });
+    // a file far larger than any architecture is refused by its size, before it is read
+    writeFileSync(arch, ' '.repeat(2 ** 21));
+    expect(run('summary', '--model', arch)).toMatchObject({ code: 1, err: expect.stringMatching(/tiny\.json: 2,097,152 bytes, more than the 1,048,576 an architecture \(JSON\) file may have/) });
   });
 });
 

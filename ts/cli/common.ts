@@ -12,6 +12,8 @@ import { MAGIC } from '../io/modelfile.js';
 import { imageFormat } from '../image/decode.js';
 import { decodeModel } from '../interop/onnx-proto.js';
 import { readFileSync } from 'node:fs';
+import { readFileCapped } from '../io/files.js';
+import { parseArchitecture, type Architecture } from '../models/architecture.js';
 import type { Sequential } from '../model.js';
 
 /** Where human-readable messages go: stderr when stdout carries JSON. */
@@ -126,4 +128,22 @@ export function otherDataset(trainedOn: unknown, evaluatedOn: string): boolean {
   if (typeof trainedOn !== 'string') return false;
   const family = (n: string) => (n === 'mnist-sample' ? 'mnist' : n.replace(/\/+$/, ''));
   return family(trainedOn) !== family(evaluatedOn);
+}
+
+/** Largest architecture file read (a few layers' JSON is far smaller). */
+const MAX_ARCHITECTURE_BYTES = 2 ** 20;
+
+/** Reads and checks `--model file.json`; problems are FileProblems naming the file. */
+export function readArchitectureFile(path: string): Architecture {
+  let text: string;
+  try {
+    text = new TextDecoder().decode(readFileCapped(path, 'an architecture (JSON) file', MAX_ARCHITECTURE_BYTES));
+  } catch (e) {
+    throw new FileProblem((e as Error).message);
+  }
+  try {
+    return parseArchitecture(text, path);
+  } catch (e) {
+    throw new FileProblem((e as Error).message);
+  }
 }

@@ -2,9 +2,8 @@
 import type { Command } from 'commander';
 import { initBackend } from '../backend/load.js';
 import { createPreset, PRESET_NAMES, presetDescription } from '../models/presets.js';
-import { readFileCapped } from '../io/files.js';
-import { createFromArchitecture, parseArchitecture } from '../models/architecture.js';
-import { FileProblem, openModel } from './common.js';
+import { createFromArchitecture } from '../models/architecture.js';
+import { FileProblem, openModel, readArchitectureFile } from './common.js';
 import { parseChoice } from './options.js';
 
 export function register(program: Command): void {
@@ -22,9 +21,9 @@ export function register(program: Command): void {
         model.dispose();
       } else if (/\.json$/i.test(f.model)) {
         await initBackend();
+        const arch = readArchitectureFile(f.model);
         let model;
         try {
-          const arch = parseArchitecture(readFileCapped(f.model, 'an architecture (JSON) file', 2 ** 20).toString(), f.model);
           model = createFromArchitecture(arch, f.model, { classes: Number(arch.layers[arch.layers.length - 1].units) });
           console.log(model.summary());
           console.log(`recipe: ${JSON.stringify(arch.recipe.optimizer)}, batch ${arch.recipe.batchSize}, ${arch.recipe.epochs} epochs`);

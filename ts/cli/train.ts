@@ -11,12 +11,12 @@ import { loadModel } from '../model-file-node.js';
 import type { Sequential } from '../model.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { optimizerFromConfig, type OptimizerConfig } from '../optim/optimizer.js';
-import { asDataset, checkImageSize, cliDataset, FileProblem, makeOut } from './common.js';
+import { asDataset, checkImageSize, cliDataset, FileProblem, makeOut, readArchitectureFile } from './common.js';
 import { ExitWith, parseBackend, parseChoice, parseIntFlag, parseNumberFlag, parseWorkersFlag, UsageError } from './options.js';
-import { existsSync, readFileSync } from 'node:fs';
-import { createFromArchitecture, parseArchitecture, type Architecture } from '../models/architecture.js';
+import { existsSync } from 'node:fs';
+import { createFromArchitecture } from '../models/architecture.js';
 import { DATASET_NAMES } from '../data/datasets.js';
-import { checkWritable, readProblem, writeFileAtomic } from '../io/files.js';
+import { checkWritable, writeFileAtomic } from '../io/files.js';
 import { classReport } from './confusion.js';
 import { argmax } from '../engine/argmax.js';
 import { renderReport, type Mistake } from './report.js';
@@ -77,20 +77,7 @@ export function register(program: Command): void {
       }
       // A preset's name, or an architecture file (a name ending in .json).
       const archFile = !f.resume && /\.json$/i.test(f.model) ? f.model : null;
-      let arch: Architecture | null = null;
-      if (archFile) {
-        let text: string;
-        try {
-          text = readFileSync(archFile, 'utf8');
-        } catch (e) {
-          throw new FileProblem(readProblem(archFile, e, 'an architecture (JSON) file'));
-        }
-        try {
-          arch = parseArchitecture(text, archFile);
-        } catch (e) {
-          throw new FileProblem((e as Error).message);
-        }
-      }
+      const arch = archFile ? readArchitectureFile(archFile) : null;
       const flagModel = f.resume ? null : archFile ? basename(archFile).replace(/\.json$/i, '') : parseChoice('--model', f.model, PRESET_NAMES);
       const optFlag = f.optimizer !== undefined ? parseChoice('--optimizer', f.optimizer, ['sgd', 'adam'] as const) : undefined;
       const lrFlag = f.lr !== undefined ? parseNumberFlag('--lr', f.lr, 0, 10) : undefined;

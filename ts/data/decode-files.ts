@@ -4,7 +4,8 @@
  * file order whatever the threads' timing, so a strict load names the same
  * first bad file on any thread count.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { decodeRgba } from '../image/decode.js';
 import { fitPicture } from './collect.js';
 
@@ -37,8 +38,6 @@ export async function decodeFiles(files: string[], s: DecodeSettings, threads: n
   if (threads <= 1 || files.length <= CHUNK) {
     return files.map((f, k) => { const r = decodeFile(f, s); each(k, r); return r; });
   }
-  const { Worker } = await import('node:worker_threads');
-  const { existsSync } = await import('node:fs');
   let url = new URL('./decode-worker.js', import.meta.url);
   if (!existsSync(url)) url = new URL('../../dist/data/decode-worker.js', import.meta.url); // the TypeScript sources (tests) use the built one
   const chunks = Math.ceil(files.length / CHUNK);

@@ -9,7 +9,7 @@
  * no colour-space conversion); PGM by the library; in Node, by the
  * library's own decoders (as loadImageFolder).
  */
-import { imageFormat, jpegSize, MAX_IMAGE_SIDE, pngSize, decodePgm } from '../image/formats.js';
+import { imageFormat, jpegSize, MAX_IMAGE_SIDE, pgmToRgba, pngSize } from '../image/formats.js';
 import { isImageLike, type ImageLike } from '../image/prepare.js';
 import { isNode } from '../env.js';
 import { checkPictureOptions, finishPictures, fitPicture, type Fitted, type ImageFolder, type PictureOptions } from './collect.js';
@@ -150,11 +150,7 @@ export async function pixelsOf(picture: PictureSource, source: string, maxSide =
     const bytes = new Uint8Array(await picture.arrayBuffer());
     const format = imageFormat(bytes);
     if (format === null) throw new Error(`${source}: unsupported image format (PNG, JPEG and PGM are supported)`);
-    if (format === 'pgm') {
-      const g = decodePgm(bytes, source, { maxSide }), n = g.width * g.height, data = new Uint8Array(4 * n);
-      for (let i = 0; i < n; i++) { data[4 * i] = data[4 * i + 1] = data[4 * i + 2] = Math.round(g.data[i]); data[4 * i + 3] = 255; }
-      return { width: g.width, height: g.height, data };
-    }
+    if (format === 'pgm') return pgmToRgba(bytes, source, { maxSide });
     const declared = format === 'png' ? pngSize(bytes) : jpegSize(bytes);
     if (!declared) throw new Error(`${source}: not a readable ${format.toUpperCase()} (no size in its header)`);
     if (declared.width > maxSide || declared.height > maxSide) throw new Error(`${source}: ${format.toUpperCase()} is ${declared.width}x${declared.height}, larger than the ${maxSide}x${maxSide} limit (scale it down)`);

@@ -4,9 +4,9 @@ import jpeg from 'jpeg-js';
 import { inflateSync } from 'node:zlib';
 import type { Gray } from './mnist.js';
 import { rgbaToGray } from './prepare.js';
-import { decodePgm, imageFormat, jpegSize, MAX_IMAGE_SIDE, type Rgba } from './formats.js';
+import { decodePgm, imageFormat, jpegSize, MAX_IMAGE_SIDE, pgmToRgba, type Rgba } from './formats.js';
 export { toMnist, type Gray } from './mnist.js';
-export { decodePgm, imageFormat, jpegSize, pngSize, MAX_IMAGE_SIDE, type Rgba } from './formats.js';
+export { decodePgm, imageFormat, jpegSize, pngSize, pgmToRgba, MAX_IMAGE_SIDE, type Rgba } from './formats.js';
 
 /**
  * Decodes PNG (any bit depth / colour type). Transparency is composited on
@@ -189,15 +189,7 @@ export function decodeRgba(bytes: Uint8Array, source: string, o: { maxSide?: num
       throw new Error(`${source}: not a readable PNG (${(e as Error).message})`);
     }
   }
-  if (format === 'pgm') {
-    const g = decodePgm(bytes, source, o), n = g.width * g.height, data = new Uint8Array(4 * n);
-    for (let i = 0; i < n; i++) {
-      const v = Math.round(g.data[i]);
-      data[4 * i] = data[4 * i + 1] = data[4 * i + 2] = v;
-      data[4 * i + 3] = 255;
-    }
-    return { width: g.width, height: g.height, data };
-  }
+  if (format === 'pgm') return pgmToRgba(bytes, source, o);
   throw new Error(`${source}: unsupported image format (PNG, JPEG and PGM are supported)`);
 }
 

@@ -94,3 +94,14 @@ export function decodePgm(bytes: Uint8Array, source: string, o: { maxSide?: numb
   }
   return { width, height, data: out };
 }
+
+/** A PGM file as RGBA (gray in R, G and B; opaque): what decodeRgba and loadPictures read it as. */
+export function pgmToRgba(bytes: Uint8Array, source: string, o: { maxSide?: number } = {}): Rgba {
+  const g = decodePgm(bytes, source, o), n = g.width * g.height, data = new Uint8Array(4 * n);
+  for (let i = 0; i < n; i++) {
+    const v = Math.round(g.data[i]);
+    data[4 * i] = data[4 * i + 1] = data[4 * i + 2] = v;
+    data[4 * i + 3] = 255;
+  }
+  return { width: g.width, height: g.height, data };
+}
