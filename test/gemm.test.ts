@@ -11,9 +11,10 @@ describe.each(backends.map((b) => [b.name, b] as const))('gemm (%s)', (_name, be
   const r = rng(42);
   // Edges of every blocking level: 1, non-multiples of MR/NR, past KC=256 and MC=120.
   for (const [m, n, k] of [[1, 1, 1], [1, 7, 3], [5, 9, 13], [6, 25, 784], [17, 33, 300], [121, 10, 257], [3, 4100, 2], [5, 2064, 300], [7, 2048, 20],
-    // B rows 4 KiB apart (packed a block of columns at a time, row by row; blocks
-    // of one kc and of several, with a short last block) and B past L2
-    [5, 9216, 20], [3, 5120, 300],
+    // B rows 4 KiB apart (SIMD: the first row pair's tile copies each panel for
+    // the others; one pair reads in place; scalar: packed a line of each row at a
+    // time), past NC = 4096 columns, odd rows, several k blocks, B past L2
+    [5, 9216, 20], [3, 5120, 300], [6, 8192, 25], [2, 4096, 25], [1, 2048, 7], [4, 1024, 260],
     // last column panel 4 wide (one-vector tile stored in place), 3 and 6 wide (edge tiles)
     [40, 84, 120], [19, 11, 5], [18, 14, 33]]) {
     for (const ta of [false, true]) for (const tb of [false, true]) cases.push([ta, tb, m, n, k]);
@@ -38,7 +39,9 @@ describe.each(backends.map((b) => [b.name, b] as const))('gemm (%s)', (_name, be
   // d past KC = 256 has several k blocks (a relu between them would be wrong);
   // u covers whole panels, 4-wide and narrower edge tiles.
   const denseCases: [number, number, number][] = [[1, 1, 1], [1, 400, 120], [2, 84, 10], [5, 300, 7], [16, 257, 33], [17, 120, 84],
-    [128, 400, 120], [128, 120, 84], [130, 600, 3], [64, 784, 100], [3, 20, 4100]];
+    [128, 400, 120], [128, 120, 84], [130, 600, 3], [64, 784, 100], [3, 20, 4100],
+    // u a multiple of 1024: W's rows 4 KiB apart (SIMD: copied by the first row pair's tile; in place for one pair)
+    [6, 25, 2048], [2, 25, 1024], [9, 300, 1024]];
   it.each(denseCases)('denseForward n=%i d=%i u=%i: max(x w + b, 0) of the reference, same bits as gemm, biasAddRows, reluForward', (n, d, u) => {
     const rr = rng(n * 31 + d * 7 + u);
     const X = randArray(n * d, rr), W = randArray(d * u, rr), B = randArray(u, rr);
@@ -76,7 +79,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('gemm (%s)', (_name, be
 // With few rows of A, B is read in place (SIMD, 2x16 tile) or packed a block of
 // columns at a time (at 4 KiB strides, and in the scalar build) instead of in
 // NC-column chunks; each C element must still get the same sum in the same order.
-it.each([[16, 300, 300], [16, 2048, 40], [16, 9216, 30], [12, 5120, 300]])('rows of a %i-row GEMM (small-A routes) equal those of the 17-row packed route', (m, n, k) => {
+it.each([[16, 300, 300], [16, 2048, 40], [16, 9216, 30], [12, 5120, 300], [6, 4096, 25], [2, 2048, 25], [1, 1024, 9]])('rows of a %i-row GEMM (small-A routes) equal those of the 17-row packed route', (m, n, k) => {
   for (const be of backends) {
     const r = rng(m + n + k);
     const A = randArray((m + 1) * k, r), B = randArray(k * n, r);

@@ -15,12 +15,12 @@
 //! than 4x8 on packed B as the general tile (512^3: 29.7 vs 48.8 GFLOP/s), but
 //! when op(A) has few rows packing B costs more than it saves: then whole
 //! 16-column blocks of B are read in place by a 2x16 tile on the same packed A
-//! (see DIRECT_B_MAX_M), unless B's row stride is a multiple of 4 KiB; then,
-//! and in the scalar build, B is copied a block of columns at a time, a row at
-//! a time, just before the tiles that use it (see LINE_COLS): with SIMD the
-//! same 2x16 tile then reads 16-column panels of the copy (blocks of 128 KiB),
-//! without it 2x4 tiles read 4-column panels (blocks of one line per row, B
-//! first read ahead row by row when larger than L2: `touch`).
+//! (see DIRECT_B_MAX_M), unless B's row stride is a multiple of 4 KiB (see
+//! ALIAS_FLOATS); then, with SIMD, the first row pair's 2x16 tile reads each
+//! 16-column panel in place and copies it to L1 for the other pairs
+//! (`tiles_2x16_copy`), and in the scalar build B is copied a line of each row
+//! at a time, just before 2x4 tiles read it (see LINE_COLS; B first read ahead
+//! row by row when larger than L2: `touch`).
 
 use crate::simd::F4;
 use core::mem::MaybeUninit;
@@ -50,34 +50,26 @@ const NC: usize = 4096;
 const DIRECT_B_MAX_M: usize = 16;
 #[cfg(not(target_feature = "simd128"))]
 const DIRECT_B_MAX_M: usize = 0;
-/// Line route with SIMD: the lines are copied side by side and read by the
-/// direct route's 2x16 tile (rows in pairs) rather than packed into two 8-wide
-/// panels for the 4x8 tile, whose 2-row remainder (m = 6) idles half its
-/// accumulators. [6x25]x[25x4096]: 1.10x.
+/// Line route with SIMD: B's 16-column panels are read by the direct route's
+/// 2x16 tile (rows in pairs) rather than packed into two 8-wide panels for the
+/// 4x8 tile, whose 2-row remainder (m = 6) idles half its accumulators
+/// ([6x25]x[25x4096]: 1.10x); see `tiles_2x16_copy`.
 const LINE_2X16: bool = cfg!(target_feature = "simd128");
 /// Columns of the direct-B tile.
 const DIRECT_NR: usize = 16;
-/// Small-A GEMMs that do not read B in place pack it a block of columns at a
-/// time, just before the tiles that use it, reading each row's part of the
-/// block in one run (see `pack_block`). In the scalar build a block is one
-/// 64-byte line of each row (16 columns), which stays in L1.
+/// In the scalar build, small-A GEMMs pack B a block of one 64-byte line of
+/// each row (16 columns) at a time, just before the tiles that use it (see
+/// `pack_block`); the block stays in L1.
 const LINE_COLS: usize = 16;
-/// With SIMD a block is LINE_FLOATS floats (128 KiB, in L2) of whole lines:
-/// long runs of each row, which the hardware prefetchers follow, so B needs no
-/// `touch`. [6x25]x[25x100352]: 1.17x; [3x300]x[300x5120]: 1.2x. In the
-/// scalar build the same blocks were 3-15% slower than 16 columns.
-const LINE_FLOATS: usize = 32768;
-/// Columns of B packed at a time for a k block of depth kc.
-fn line_block(kc: usize) -> usize {
-    let c = LINE_FLOATS / kc / LINE_COLS * LINE_COLS;
-    if !LINE_2X16 || c < LINE_COLS { LINE_COLS } else { c }
-}
-/// A/B: [6x25]x[25x100352] 19.6 -> 23.2 GFLOP/s SIMD, 6.9 -> 8.4 scalar.
+/// A/B: [6x25]x[25x100352] 6.9 -> 8.4 GFLOP/s scalar (SIMD, then packing
+/// blocks of 128 KiB: 19.6 -> 23.2; copying panels in the first row pair's
+/// tile instead: 1.32x more).
 const LINE_MAX_M: usize = 16;
 /// B rows ldb floats apart with ldb a multiple of this (4 KiB) all fall into one
 /// L1 set, and the kc lines a tile reads in place evict each other before the
-/// next row pair reads them again: packing wins there (LeNet's conv1 as one GEMM,
-/// ldb = 100352: 23 vs 24 GFLOP/s; ldb = 100000: 36 vs 26).
+/// next row pair reads them again: copying them wins there (LeNet's conv1 as one GEMM,
+/// ldb = 100352: 23 vs 24 GFLOP/s when copying meant a packing pass; with the copy
+/// made by the first pair's tile, 26-29 vs 20).
 const ALIAS_FLOATS: usize = 1024;
 /// Floats of the edge scratch tile.
 const MAX_TILE: usize = MR * NR;
@@ -123,9 +115,8 @@ struct Aligned<const N: usize>([f32; N]);
 // statics live in .bss, which costs no bytes in the .wasm file.
 static mut PACK_A: Aligned<{ MC * KC }> = Aligned([0.0; MC * KC]);
 static mut PACK_B: Aligned<{ KC * NC }> = Aligned([0.0; KC * NC]);
-static mut PACK_LINE: Aligned<LINE_BUF> = Aligned([0.0; LINE_BUF]);
-/// Floats of PACK_LINE: a block of each build.
-const LINE_BUF: usize = if LINE_2X16 { LINE_FLOATS } else { KC * LINE_COLS };
+/// A copied panel of B (SIMD: kc x 16) or a packed line block (scalar: kc x 16).
+static mut PACK_LINE: Aligned<{ KC * LINE_COLS }> = Aligned([0.0; KC * LINE_COLS]);
 
 /// Writes dst[p*P + r] = scale * src[r*ld + p] for r < rows, p < kc: `rows`
 /// rows of a row-major matrix, transposed into a k-major panel of width P.
@@ -260,6 +251,12 @@ unsafe fn micro<const R: usize, const V: usize, const P: usize, const EP: bool>(
         a = a.add(P);
         b = b.add(ldb);
     }
+    store_tile::<R, V, EP>(&acc, c, ldc, accumulate, ep);
+}
+
+/// Stores (or adds, when `accumulate`) a tile's accumulators to `c`, with the epilogue when EP.
+#[inline(always)]
+unsafe fn store_tile<const R: usize, const V: usize, const EP: bool>(acc: &[[F4; V]; R], c: *mut f32, ldc: usize, accumulate: bool, ep: Epi) {
     for (i, row) in acc.iter().enumerate() {
         for (j, v) in row.iter().enumerate() {
             let p = c.add(i * ldc + 4 * j);
@@ -267,6 +264,36 @@ unsafe fn micro<const R: usize, const V: usize, const P: usize, const EP: bool>(
             if EP { ep.vector(o, j) } else { o }.store(p);
         }
     }
+}
+
+/// `micro` for a 2 x 16 tile reading B in place (row stride ldb) that also
+/// copies the kc x 16 panel of B it reads to `copy` (16 floats per k): the same
+/// sums in the same order.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn micro_2x16_copy<const P: usize, const EP: bool>(
+    kc: usize, a: *const f32, b: *const f32, ldb: usize, copy: *mut f32, c: *mut f32, ldc: usize, accumulate: bool, ep: Epi,
+) {
+    const V: usize = DIRECT_NR / 4;
+    let mut acc = [[F4::zero(); V]; 2];
+    let (mut a, mut b, mut d) = (a, b, copy);
+    for _ in 0..kc {
+        let mut bv = [F4::zero(); V];
+        for (j, v) in bv.iter_mut().enumerate() {
+            *v = F4::load(b.add(4 * j));
+            v.store(d.add(4 * j));
+        }
+        for (i, row) in acc.iter_mut().enumerate() {
+            let av = F4::load_splat(a.add(i));
+            for j in 0..V {
+                row[j] = row[j].madd(av, bv[j]);
+            }
+        }
+        a = a.add(P);
+        b = b.add(ldb);
+        d = d.add(DIRECT_NR);
+    }
+    store_tile::<2, V, EP>(&acc, c, ldc, accumulate, ep);
 }
 
 /// Runs the microkernel for a panel with `rows` <= P valid rows.
@@ -447,6 +474,46 @@ unsafe fn tiles_2x16<const EP: bool>(
     }
 }
 
+/// `tiles_2x16` for B read in place at a row stride that aliases in L1 (see
+/// ALIAS_FLOATS), cols a multiple of 16. With one row pair B is read in place
+/// (each line once); with more, the first pair's tile copies each 16-column
+/// panel to `buf` (kc x 16, in L1) as it reads it, and the other pairs read the
+/// copy: B is read once, without a packing pass of its own before the
+/// arithmetic ([6x25]x[25x100352]: 1.32x over packing blocks of 128 KiB
+/// first). Tried and slower: reading a line of each row some panels ahead in
+/// the first pair's tile, as a prefetch (0.73-0.86x), and copying panel j+1 in
+/// the first pair's tile of panel j (0.93-1.01x): the first pair's pass is as
+/// fast as B streams from memory, the others' arithmetic does not overlap it.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tiles_2x16_copy<const EP: bool>(
+    mc: usize, kc: usize, pa: *const f32, b: *const f32, ldb: usize, cols: usize, buf: *mut f32, c: *mut f32, ldc: usize,
+    accumulate: bool, ep: Epi,
+) {
+    if mc <= 2 {
+        return tiles_2x16::<EP>(mc, kc, pa, b, ldb, DIRECT_NR, cols, c, ldc, accumulate, ep);
+    }
+    let mut jr = 0;
+    while jr < cols {
+        let ep = ep.at(jr);
+        let cj = c.add(jr);
+        micro_2x16_copy::<MR, EP>(kc, pa, b.add(jr), ldb, buf, cj, ldc, accumulate, ep);
+        let mut ir = 2;
+        while ir < mc {
+            // Rows ir, ir+1 sit in panel ir/MR at lane ir%MR.
+            let ap = pa.add(ir / MR * MR * kc + ir % MR);
+            let cij = cj.add(ir * ldc);
+            if mc - ir >= 2 {
+                micro::<2, { DIRECT_NR / 4 }, MR, EP>(kc, ap, buf, DIRECT_NR, cij, ldc, accumulate, ep);
+            } else {
+                micro::<1, { DIRECT_NR / 4 }, MR, EP>(kc, ap, buf, DIRECT_NR, cij, ldc, accumulate, ep);
+            }
+            ir += 2;
+        }
+        jr += DIRECT_NR;
+    }
+}
+
 /// `tiles_2x16` with the epilogue when `ep` is Some, else plain.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -486,7 +553,7 @@ unsafe fn gemm_packed_b(
             let skip = direct + lines;
             pack_b::<NR>(trans_b, b, ldb, pc, jc + skip, kc, nc - skip, pb);
             // Scalar build, B larger than L2: read each block ahead a row at a
-            // time (see `touch`); with SIMD the blocks are packed row by row.
+            // time (see `touch`).
             let touch_n = if !LINE_2X16 && kc * n > 4 * TOUCH_FLOATS { touch_cols(kc) } else { 0 };
             let mut ic = 0;
             while ic < m {
@@ -496,22 +563,22 @@ unsafe fn gemm_packed_b(
                 if direct > 0 {
                     tiles_2x16_any(mc, kc, pa, b.add(pc * ldb + jc), ldb, DIRECT_NR, direct, ci, ldc, accumulate, ep);
                 }
+                if LINE_2X16 && lines > 0 {
+                    let bl = b.add(pc * ldb + jc);
+                    match ep {
+                        Some(e) => tiles_2x16_copy::<true>(mc, kc, pa, bl, ldb, lines, pl, ci, ldc, accumulate, e),
+                        None => tiles_2x16_copy::<false>(mc, kc, pa, bl, ldb, lines, pl, ci, ldc, accumulate, Epi::NONE),
+                    }
+                }
                 let mut jr = 0;
-                while jr < lines {
+                while !LINE_2X16 && jr < lines {
                     if touch_n > 0 && jr % touch_n == 0 {
                         let cols = if lines - jr < touch_n { lines - jr } else { touch_n };
                         touch(b.add(pc * ldb + jc + jr), ldb, kc, cols);
                     }
-                    let lb = line_block(kc);
-                    let cols = if lines - jr < lb { lines - jr } else { lb };
-                    if LINE_2X16 {
-                        pack_block::<LINE_COLS>(b, ldb, pc, jc + jr, kc, cols, pl);
-                        tiles_2x16_any(mc, kc, pa, pl, LINE_COLS, kc * LINE_COLS, cols, ci.add(jr), ldc, accumulate, ep.map(|e| e.at(jr)));
-                    } else {
-                        pack_block::<NR>(b, ldb, pc, jc + jr, kc, cols, pl);
-                        tiles_packed_any(mc, kc, pa, pl, cols, ci.add(jr), ldc, accumulate, ep.map(|e| e.at(jr)));
-                    }
-                    jr += cols;
+                    pack_block::<NR>(b, ldb, pc, jc + jr, kc, LINE_COLS, pl);
+                    tiles_packed_any(mc, kc, pa, pl, LINE_COLS, ci.add(jr), ldc, accumulate, ep.map(|e| e.at(jr)));
+                    jr += LINE_COLS;
                 }
                 if nc > skip {
                     tiles_packed_any(mc, kc, pa, pb, nc - skip, ci.add(skip), ldc, accumulate, ep.map(|e| e.at(skip)));
