@@ -209,7 +209,14 @@ describe('nothing a user made is lost', () => {
   });
 
   it('bench --workers checks --systems instead of ignoring it', () => {
-    for (const [systems, msg] of [['cnn-wasm-simd,tfjs-cpu', /'tfjs-cpu' in --systems is not measured with --workers/], ['pytorch', /always measures cnn-wasm-simd/], ['torch', /invalid value 'torch' for --systems/]] as const) {
+    for (const [systems, msg] of [
+      ['cnn-wasm-simd,tfjs-cpu', /'tfjs-cpu' in --systems is not measured with --workers/],
+      ['pytorch', /measures one cnn-wasm build, and --systems names none: add cnn-wasm-relaxed or cnn-wasm-simd/],
+      ['cnn-wasm-relaxed,cnn-wasm-simd', /names cnn-wasm-relaxed and cnn-wasm-simd/],
+      ['torch', /invalid value 'torch' for --systems/],
+      // The CLI runs without --experimental-wasm-relaxed-simd here, as users run it: Node 20 has no relaxed SIMD then.
+      ...(Number(process.versions.node.split('.')[0]) < 22 ? [['cnn-wasm-relaxed', /cnn-wasm-relaxed cannot run here: this engine has no relaxed SIMD \(Node 20.*--experimental-wasm-relaxed-simd/] as const] : []),
+    ] as const) {
       const r = spawnSync(process.execPath, [bin, 'bench', '--workers', '1,2', '--systems', systems], { encoding: 'utf8', env, cwd: dir, timeout: 20_000 });
       expect(r.status, systems).toBe(2);
       expect(r.stderr).toMatch(msg);

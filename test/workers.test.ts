@@ -392,6 +392,9 @@ describe('bench --workers', () => {
     const { benchWorkers } = await import('../ts/bench/workers.js');
     const r = await benchWorkers({ model: 'lenet5-bn', workers: [2], batches: [32], rounds: 1, warmupMs: 0, inferImages: 128, pytorch: false });
     expect(r.pytorch).toMatch(/not measured/);
+    // The build 'auto' would pick among the SIMD ones.
+    const { relaxedSupported } = await import('../ts/backend/load.js');
+    expect(r.build).toBe(relaxedSupported() ? 'relaxed' : 'simd');
     expect(r.rows.every((x) => x.system === 'cnn-wasm')).toBe(true);
     expect(r.rows.map((x) => `${x.mode} ${x.threads}`)).toEqual(['train 1', 'train 2', 'infer 1', 'infer 2']);
     expect(r.rows.every((x) => x.imagesPerSecond > 0 && x.vsPytorch === undefined)).toBe(true);

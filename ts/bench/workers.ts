@@ -4,7 +4,7 @@
  * the same thread counts when the machine has it. Speed-ups are medians of
  * per-round ratios; the pool's timing says where a multi-worker step goes.
  */
-import { initBackend } from '../backend/load.js';
+import { initBackend, relaxedSupported } from '../backend/load.js';
 import { createPreset } from '../models/presets.js';
 import { optimizerFromConfig } from '../optim/optimizer.js';
 import { InferencePool } from '../parallel/infer.js';
@@ -57,6 +57,8 @@ export interface WorkerBenchOptions {
   inferImages?: number;
   /** false: PyTorch is not measured even where it is installed (default true). */
   pytorch?: boolean;
+  /** The build the workers run: 'relaxed' where the engine has relaxed SIMD (as 'auto' picks), else 'simd' (the default). */
+  build?: WorkerBuild;
   onNote?(m: string): void;
 }
 
@@ -74,13 +76,22 @@ export function workerBatchProblem(workers: readonly number[], batches: readonly
     + `${most} workers need --batch ${(most - 1) * LEAF_SIZE + 1} or more`;
 }
 
+/** The builds `bench --workers` measures (the scalar build is not a multi-core contender). */
+export type WorkerBuild = 'relaxed' | 'simd';
+
+/** The build `bench --workers` measures unless told: the relaxed build where this engine validates it, as 'auto' would pick. */
+export function defaultWorkerBuild(): WorkerBuild {
+  return relaxedSupported() ? 'relaxed' : 'simd';
+}
+
 /** How long each cnn-wasm contender (training and inference) warms up: a new worker's JIT settles in a few seconds. */
 const WARMUP_MS = 3000;
 
-export async function benchWorkers(o: WorkerBenchOptions): Promise<{ rows: WorkerBenchRow[]; timing: StepTiming[]; pytorch: string }> {
+export async function benchWorkers(o: WorkerBenchOptions): Promise<{ rows: WorkerBenchRow[]; timing: StepTiming[]; pytorch: string; build: WorkerBuild }> {
   const problem = workerBatchProblem(o.workers, o.batches);
   if (problem) throw new RangeError(`bench: ${problem}`);
-  const be = await initBackend({ backend: 'simd' });
+  const build = o.build ?? defaultWorkerBuild();
+  const be = await initBackend({ backend: build });
   const rounds = o.rounds ?? 5, workers = [...new Set([1, ...o.workers])].sort((a, b) => a - b);
   const torch = o.pytorch === false ? { missing: 'not measured (left out of --systems)' } : findTorch();
   const pytorch = 'missing' in torch ? torch.missing : `PyTorch ${torch.version}`;
@@ -173,7 +184,7 @@ export async function benchWorkers(o: WorkerBenchOptions): Promise<{ rows: Worke
   addRows(rows, inf, samples, 'infer', n);
   for (const c of inf) await c.close();
   model.dispose();
-  return { rows, timing, pytorch };
+  return { rows, timing, pytorch, build };
 }
 
 /** Runs a contender 10 times, and a cnn-wasm one for `ms` at least; returns each call's milliseconds. */

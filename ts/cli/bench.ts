@@ -5,7 +5,7 @@ import { benchAugment } from '../bench/augment.js';
 import { benchKernels, benchPeak, type KernelResult } from '../bench/kernels.js';
 import { benchModels, machineInfo, profileModel, SYSTEMS, type ModelResult, type System } from '../bench/models.js';
 import { PRESET_NAMES } from '../models/presets.js';
-import { benchWorkers, workerBatchProblem, type StepTiming, type WorkerBenchRow } from '../bench/workers.js';
+import { benchWorkers, defaultWorkerBuild, workerBatchProblem, type StepTiming, type WorkerBenchRow, type WorkerBuild } from '../bench/workers.js';
 import { availableCores } from '../parallel/group.js';
 import { ownedImages } from '../layers/step.js';
 import { UsageError, parseChoice, parseIntFlag } from './options.js';
@@ -49,13 +49,13 @@ function roundsRange(range: [number, number] | undefined): string {
   return range ? ` (rounds ${range.map((x) => x.toFixed(2)).join('-')})` : '';
 }
 
-function printWorkerTable(rows: WorkerBenchRow[], timing: StepTiming[], pytorch: string): void {
+function printWorkerTable(rows: WorkerBenchRow[], timing: StepTiming[], pytorch: string, build: WorkerBuild): void {
   for (const mode of ['train', 'infer'] as const) {
     const ms = rows.filter((r) => r.mode === mode);
     for (const batch of [...new Set(ms.map((r) => r.batch))]) {
       console.log(`\n${mode === 'train' ? `training, batch ${batch}` : `inference of ${batch} digits`}, images/s (higher is better)`);
       for (const r of ms.filter((x) => x.batch === batch)) {
-        const name = r.system === 'cnn-wasm' ? `cnn-wasm SIMD, ${r.threads} worker${r.threads > 1 ? 's' : ''}` : `PyTorch, ${r.threads} thread${r.threads > 1 ? 's' : ''}`;
+        const name = r.system === 'cnn-wasm' ? `cnn-wasm ${build === 'relaxed' ? 'relaxed' : 'SIMD'}, ${r.threads} worker${r.threads > 1 ? 's' : ''}` : `PyTorch, ${r.threads} thread${r.threads > 1 ? 's' : ''}`;
         const extra = [r.speedup ? `${r.speedup.toFixed(2)}x of 1 worker${roundsRange(r.speedupRange)}` : '', r.vsPytorch ? `${r.vsPytorch.toFixed(2)}x PyTorch with ${r.threads} thread${r.threads > 1 ? 's' : ''}` : ''].filter(Boolean).join(', ');
         console.log(`  ${pad(name, 30)} ${pad(fmt(r.imagesPerSecond), 9, true)}${extra ? `  ${extra}` : ''}`);
       }
@@ -90,15 +90,24 @@ function shareSizes(batch: number, workers: number): string {
   return sizes.every((x) => x === sizes[0]) ? String(sizes[0]) : sizes.join(' + ');
 }
 
-/** The systems `--workers` measures: cnn-wasm's SIMD build always, PyTorch unless `--systems` leaves it out. Returns whether PyTorch is measured. */
-const WORKER_SYSTEMS = ['cnn-wasm-simd', 'pytorch'];
-function workerSystems(flag: string | undefined): boolean {
-  if (flag === undefined) return true;
+/**
+ * The systems `--workers` measures: one SIMD build of cnn-wasm (the relaxed
+ * one where this engine has relaxed SIMD, as 'auto' picks, unless --systems
+ * names cnn-wasm-simd), and PyTorch unless `--systems` leaves it out.
+ */
+const WORKER_SYSTEMS = ['cnn-wasm-relaxed', 'cnn-wasm-simd', 'pytorch'];
+function workerSystems(flag: string | undefined): { pytorch: boolean; build: WorkerBuild } {
+  if (flag === undefined) return { pytorch: true, build: defaultWorkerBuild() };
   const systems = parseSystems(flag);
   const other = systems.find((x) => !WORKER_SYSTEMS.includes(x));
-  if (other) throw new UsageError(`bench: --workers measures ${WORKER_SYSTEMS.join(' and ')} only; '${other}' in --systems is not measured with --workers`);
-  if (!systems.includes('cnn-wasm-simd')) throw new UsageError("bench: --workers always measures cnn-wasm-simd; add it to --systems");
-  return systems.includes('pytorch');
+  if (other) throw new UsageError(`bench: --workers measures ${WORKER_SYSTEMS.join(', ')} only; '${other}' in --systems is not measured with --workers`);
+  const builds = systems.filter((x) => x.startsWith('cnn-wasm-'));
+  if (builds.length !== 1) {
+    throw new UsageError(`bench: --workers measures one cnn-wasm build, and --systems names ${builds.length === 0 ? 'none' : builds.join(' and ')}: add cnn-wasm-relaxed or cnn-wasm-simd (not both)`);
+  }
+  const build = builds[0] === 'cnn-wasm-relaxed' ? 'relaxed' : 'simd';
+  if (build === 'relaxed' && !relaxedSupported()) throw new UsageError(`bench: cnn-wasm-relaxed cannot run here: ${relaxedNote()}`);
+  return { pytorch: systems.includes('pytorch'), build };
 }
 
 export function register(program: Command): void {
@@ -111,7 +120,7 @@ export function register(program: Command): void {
     .option('--kernels', 'GEMM and conv kernels at LeNet-5 batch-128 shapes, GFLOP/s')
     .option('--filter <text>', 'with --kernels: only benchmarks whose name contains <text>')
     .option('--rounds <n>', 'interleaved timing rounds; the median is reported', '5')
-    .option('--workers <list>', 'worker counts to compare side by side, e.g. 1,2 (training and inference; PyTorch at the same thread counts when installed)')
+    .option('--workers <list>', 'worker counts to compare side by side, e.g. 1,2 (training and inference; the relaxed build where the engine has relaxed SIMD, else SIMD: --systems picks; PyTorch at the same thread counts when installed)')
     .option('--batch <list>', 'with --workers: training batch sizes, e.g. 64,128,256', '128')
     .option('--augment', 'what augmentation costs a training step (batch 128): every augmentation, whole-pixel moves only, none, side by side')
     .option('--json', 'print one JSON line instead of a table')
@@ -141,15 +150,15 @@ export function register(program: Command): void {
         const batches = opts.batch.split(',').map((x) => parseIntFlag('--batch', x.trim(), 1, 4096));
         const problem = workerBatchProblem(workers, batches);
         if (problem) throw new UsageError(`bench: ${problem}`);
-        const pytorch = workerSystems(opts.systems);
+        const { pytorch, build } = workerSystems(opts.systems);
         const machine = machineInfo();
-        if (!opts.json) console.log(`${model}: workers ${workers.join(', ')} side by side; ${machine.cpu}, ${machine.cores} cores, node ${machine.node}; median of ${rounds} interleaved rounds, ratios = medians of per-round ratios`);
-        const r = await benchWorkers({ model, workers, batches, rounds, pytorch, onNote: opts.json ? undefined : (m) => process.stderr.write(`${m}\n`) });
+        if (!opts.json) console.log(`${model}: workers ${workers.join(', ')} side by side, cnn-wasm's ${build} build; ${machine.cpu}, ${machine.cores} cores, node ${machine.node}; median of ${rounds} interleaved rounds, ratios = medians of per-round ratios`);
+        const r = await benchWorkers({ model, workers, batches, rounds, pytorch, build, onNote: opts.json ? undefined : (m) => process.stderr.write(`${m}\n`) });
         if (opts.json) {
-          console.log(JSON.stringify({ machine, pytorch: r.pytorch, rows: r.rows.map((x) => ({ ...x, imagesPerSecond: Math.round(x.imagesPerSecond), ...(x.speedup ? { speedup: +x.speedup.toFixed(3) } : {}), ...(x.speedupRange ? { speedupRange: x.speedupRange.map((y) => +y.toFixed(3)) } : {}), ...(x.vsPytorch ? { vsPytorch: +x.vsPytorch.toFixed(3) } : {}) })), timing: r.timing.map((t) => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, +v.toFixed(3)]))) }));
+          console.log(JSON.stringify({ machine, build: r.build, pytorch: r.pytorch, rows: r.rows.map((x) => ({ ...x, imagesPerSecond: Math.round(x.imagesPerSecond), ...(x.speedup ? { speedup: +x.speedup.toFixed(3) } : {}), ...(x.speedupRange ? { speedupRange: x.speedupRange.map((y) => +y.toFixed(3)) } : {}), ...(x.vsPytorch ? { vsPytorch: +x.vsPytorch.toFixed(3) } : {}) })), timing: r.timing.map((t) => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, +v.toFixed(3)]))) }));
           return;
         }
-        printWorkerTable(r.rows, r.timing, r.pytorch);
+        printWorkerTable(r.rows, r.timing, r.pytorch, r.build);
         return;
       }
       if (opts.kernels) {
