@@ -157,6 +157,23 @@ it('the page is cross-origin isolated and offers the workers', async () => {
   expect(await page.locator('#workers option').count()).toBeGreaterThan(1);
 });
 
+it('the in-page benchmark times the relaxed, SIMD and scalar builds, and the workers on the relaxed build', async () => {
+  expect(await page.inputValue('#workers')).toBe('2');
+  await page.click('#bench');
+  await page.waitForFunction(() => document.querySelector('#bench-result')?.textContent?.startsWith('training lenet5-bn:'), null, { timeout: 120_000 });
+  const text = (await page.textContent('#bench-result'))!;
+  const n = '([\\d,]+)', x = '(\\d+\\.\\d\\d)';
+  const m = text.match(new RegExp(`^training lenet5-bn: relaxed SIMD \\(fused multiply-add\\) ${n} img/s, SIMD ${n} img/s, scalar ${n} img/s — relaxed is ${x}x SIMD, SIMD is ${x}x scalar; 2 workers are ${x}x one \\(relaxed build\\)$`));
+  expect(m, text).not.toBeNull();
+  const [relaxed, simd, scalar] = m!.slice(1, 4).map((v) => Number(v.replace(/,/g, '')));
+  expect(Math.min(relaxed, simd, scalar)).toBeGreaterThan(0);
+  // The printed ratios are those of the printed rates (rounding aside).
+  expect(Number(m![4])).toBeCloseTo(relaxed / simd, 1);
+  expect(Number(m![5])).toBeCloseTo(simd / scalar, 1);
+  expect(Number(m![6])).toBeGreaterThan(0);
+  expect(consoleErrors).toEqual([]);
+}, 150_000);
+
 it('without cross-origin isolation the page says so in one line and offers 1 worker', async () => {
   const plain = await browser.newPage();
   await plain.goto(`${base}plain/`);

@@ -28,7 +28,8 @@ export type FromWorker =
   | { type: 'prediction'; probs: Float32Array; maps: LayerMaps[] }
   | { type: 'filters'; layers: LayerMaps[] }
   | { type: 'saved'; bytes: Uint8Array }
-  | { type: 'bench'; simd: number | null; scalar: number; workers: number; parallel: number | null }
+  /** Training images/s of each build (null: this browser cannot run it); `parallel`: `workers` workers against one, on the fastest build. */
+  | { type: 'bench'; relaxed: number | null; simd: number | null; scalar: number; workers: number; parallel: number | null }
   | { type: 'hash'; hex: string }
   /** The held-out view during training: guesses on a fixed grid of test digits, the confusion matrix on all of them, the worst mistakes, per-layer gradient norms. */
   | { type: 'insight'; step: number; grid: { images: Uint8Array; labels: number[]; guesses: number[]; confidence: number[] };
