@@ -235,12 +235,25 @@ unsafe fn pack_b<const W: usize>(trans: bool, b: *const f32, ldb: usize, p0: usi
 unsafe fn micro<const R: usize, const V: usize, const P: usize, const EP: bool>(
     kc: usize, a: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, accumulate: bool, ep: Epi,
 ) {
+    micro_copying::<R, V, P, EP, false>(kc, a, b, ldb, core::ptr::null_mut(), c, ldc, accumulate, ep)
+}
+
+/// `micro` that, with COPY, also copies the kc x 4V panel of B it reads to
+/// `copy` (4V floats per k): the same sums in the same order.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn micro_copying<const R: usize, const V: usize, const P: usize, const EP: bool, const COPY: bool>(
+    kc: usize, a: *const f32, b: *const f32, ldb: usize, copy: *mut f32, c: *mut f32, ldc: usize, accumulate: bool, ep: Epi,
+) {
     let mut acc = [[F4::zero(); V]; R];
-    let (mut a, mut b) = (a, b);
+    let (mut a, mut b, mut d) = (a, b, copy);
     for _ in 0..kc {
         let mut bv = [F4::zero(); V];
         for (j, v) in bv.iter_mut().enumerate() {
             *v = F4::load(b.add(4 * j));
+            if COPY {
+                v.store(d.add(4 * j));
+            }
         }
         for (i, row) in acc.iter_mut().enumerate() {
             let av = F4::load_splat(a.add(i));
@@ -250,13 +263,10 @@ unsafe fn micro<const R: usize, const V: usize, const P: usize, const EP: bool>(
         }
         a = a.add(P);
         b = b.add(ldb);
+        if COPY {
+            d = d.add(4 * V);
+        }
     }
-    store_tile::<R, V, EP>(&acc, c, ldc, accumulate, ep);
-}
-
-/// Stores (or adds, when `accumulate`) a tile's accumulators to `c`, with the epilogue when EP.
-#[inline(always)]
-unsafe fn store_tile<const R: usize, const V: usize, const EP: bool>(acc: &[[F4; V]; R], c: *mut f32, ldc: usize, accumulate: bool, ep: Epi) {
     for (i, row) in acc.iter().enumerate() {
         for (j, v) in row.iter().enumerate() {
             let p = c.add(i * ldc + 4 * j);
@@ -264,36 +274,6 @@ unsafe fn store_tile<const R: usize, const V: usize, const EP: bool>(acc: &[[F4;
             if EP { ep.vector(o, j) } else { o }.store(p);
         }
     }
-}
-
-/// `micro` for a 2 x 16 tile reading B in place (row stride ldb) that also
-/// copies the kc x 16 panel of B it reads to `copy` (16 floats per k): the same
-/// sums in the same order.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn micro_2x16_copy<const P: usize, const EP: bool>(
-    kc: usize, a: *const f32, b: *const f32, ldb: usize, copy: *mut f32, c: *mut f32, ldc: usize, accumulate: bool, ep: Epi,
-) {
-    const V: usize = DIRECT_NR / 4;
-    let mut acc = [[F4::zero(); V]; 2];
-    let (mut a, mut b, mut d) = (a, b, copy);
-    for _ in 0..kc {
-        let mut bv = [F4::zero(); V];
-        for (j, v) in bv.iter_mut().enumerate() {
-            *v = F4::load(b.add(4 * j));
-            v.store(d.add(4 * j));
-        }
-        for (i, row) in acc.iter_mut().enumerate() {
-            let av = F4::load_splat(a.add(i));
-            for j in 0..V {
-                row[j] = row[j].madd(av, bv[j]);
-            }
-        }
-        a = a.add(P);
-        b = b.add(ldb);
-        d = d.add(DIRECT_NR);
-    }
-    store_tile::<2, V, EP>(&acc, c, ldc, accumulate, ep);
 }
 
 /// Runs the microkernel for a panel with `rows` <= P valid rows.
@@ -497,7 +477,7 @@ unsafe fn tiles_2x16_copy<const EP: bool>(
     while jr < cols {
         let ep = ep.at(jr);
         let cj = c.add(jr);
-        micro_2x16_copy::<MR, EP>(kc, pa, b.add(jr), ldb, buf, cj, ldc, accumulate, ep);
+        micro_copying::<2, { DIRECT_NR / 4 }, MR, EP, true>(kc, pa, b.add(jr), ldb, buf, cj, ldc, accumulate, ep);
         let mut ir = 2;
         while ir < mc {
             // Rows ir, ir+1 sit in panel ir/MR at lane ir%MR.
