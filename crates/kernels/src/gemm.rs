@@ -424,6 +424,28 @@ unsafe fn tiles_packed_any(mc: usize, kc: usize, pa: *const f32, pb: *const f32,
     }
 }
 
+/// 2 x 16 tiles of rows ir0.., in pairs (a last single row alone), over one
+/// 16-column panel of B (advancing ldb floats per k) into C at `c` (the
+/// panel's first column, row 0).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn row_pairs<const EP: bool>(
+    ir0: usize, mc: usize, kc: usize, pa: *const f32, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, accumulate: bool, ep: Epi,
+) {
+    let mut ir = ir0;
+    while ir < mc {
+        // Rows ir, ir+1 sit in panel ir/MR at lane ir%MR.
+        let ap = pa.add(ir / MR * MR * kc + ir % MR);
+        let cij = c.add(ir * ldc);
+        if mc - ir >= 2 {
+            micro::<2, { DIRECT_NR / 4 }, MR, EP>(kc, ap, b, ldb, cij, ldc, accumulate, ep);
+        } else {
+            micro::<1, { DIRECT_NR / 4 }, MR, EP>(kc, ap, b, ldb, cij, ldc, accumulate, ep);
+        }
+        ir += 2;
+    }
+}
+
 /// C[0..mc, 0..cols] (cols a multiple of 16) from packed A and B in 16-column
 /// panels `pstride` floats apart, each advancing `ldb` floats per k: B in place
 /// (pstride 16, ldb its row stride) or a packed block (pstride kc * 16, ldb 16).
@@ -437,19 +459,7 @@ unsafe fn tiles_2x16<const EP: bool>(
     let mut jr = 0;
     while jr < cols {
         let bj = b.add(jr / DIRECT_NR * pstride);
-        let ep = ep.at(jr);
-        let mut ir = 0;
-        while ir < mc {
-            // Rows ir, ir+1 sit in panel ir/MR at lane ir%MR.
-            let ap = pa.add(ir / MR * MR * kc + ir % MR);
-            let cij = c.add(ir * ldc + jr);
-            if mc - ir >= 2 {
-                micro::<2, { DIRECT_NR / 4 }, MR, EP>(kc, ap, bj, ldb, cij, ldc, accumulate, ep);
-            } else {
-                micro::<1, { DIRECT_NR / 4 }, MR, EP>(kc, ap, bj, ldb, cij, ldc, accumulate, ep);
-            }
-            ir += 2;
-        }
+        row_pairs::<EP>(0, mc, kc, pa, bj, ldb, c.add(jr), ldc, accumulate, ep.at(jr));
         jr += DIRECT_NR;
     }
 }
@@ -481,18 +491,7 @@ unsafe fn tiles_2x16_copy<const EP: bool>(
         let ep = ep.at(jr);
         let cj = c.add(jr);
         micro_copying::<2, { DIRECT_NR / 4 }, MR, EP, true>(kc, pa, b.add(jr), ldb, buf, cj, ldc, accumulate, ep);
-        let mut ir = 2;
-        while ir < mc {
-            // Rows ir, ir+1 sit in panel ir/MR at lane ir%MR.
-            let ap = pa.add(ir / MR * MR * kc + ir % MR);
-            let cij = cj.add(ir * ldc);
-            if mc - ir >= 2 {
-                micro::<2, { DIRECT_NR / 4 }, MR, EP>(kc, ap, buf, DIRECT_NR, cij, ldc, accumulate, ep);
-            } else {
-                micro::<1, { DIRECT_NR / 4 }, MR, EP>(kc, ap, buf, DIRECT_NR, cij, ldc, accumulate, ep);
-            }
-            ir += 2;
-        }
+        row_pairs::<EP>(2, mc, kc, pa, buf, DIRECT_NR, cj, ldc, accumulate, ep);
         jr += DIRECT_NR;
     }
 }
