@@ -22,6 +22,7 @@ import { createPreset } from '../ts/models/presets.js';
 import type { Sequential } from '../ts/model.js';
 import { mnistSample } from './data.js';
 import { writeColourFolder } from './support/pictures.js';
+import { listenLocal } from './support/http.js';
 
 let backend: Backend;
 let model: Sequential;
@@ -51,9 +52,7 @@ beforeAll(async () => {
     res.writeHead(404, 'Not Found');
     res.end();
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const addr = server.address();
-  base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  base = await listenLocal(server);
 });
 
 afterAll(() => {

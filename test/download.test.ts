@@ -9,6 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { downloadVerified, DownloadError, type RemoteFile } from '../ts/data/download.js';
 import { FASHION_MNIST, loadDataset } from '../ts/data/datasets.js';
+import { listenLocal } from './support/http.js';
 
 const payload = new Uint8Array(gzipSync(Uint8Array.from({ length: 300_000 }, (_, i) => (i * 7) % 251)));
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -63,9 +64,7 @@ beforeAll(async () => {
       res.end('not found');
     }
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const addr = server.address();
-  base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  base = await listenLocal(server);
 });
 afterAll(() => {
   server.closeAllConnections();

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchIdx, loadMnistSample } from '../ts/data/fetch.js';
 import { sampleDir } from '../ts/data/sample.js';
 import { mnistSample } from './data.js';
+import { listenLocal } from './support/http.js';
 
 const gz = readFileSync(`${sampleDir()}/t10k-labels-idx1-ubyte.gz`);
 let server: Server, base = '';
@@ -16,8 +17,7 @@ beforeAll(async () => {
     else if (req.url === '/broken.gz') res.end(Buffer.concat([gz.subarray(0, 20), Buffer.alloc(50, 7)]));
     else { res.writeHead(404); res.end(); }
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  base = await listenLocal(server);
 });
 afterAll(() => server.close());
 

@@ -17,6 +17,7 @@ import { loadImageFolder } from '../../ts/data/folder.js';
 import { readSplit, sampleDir } from '../../ts/data/sample.js';
 import { writeColourFolder } from '../../test/support/pictures.js';
 import { weightsHash } from '../src/shared.js';
+import { listenLocal } from '../../test/support/http.js';
 
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));
 const shots = fileURLToPath(new URL('./screenshots/', import.meta.url));
@@ -46,9 +47,7 @@ beforeAll(async () => {
     });
     createReadStream(file).pipe(res);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const addr = server.address();
-  base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/`;
+  base = `${await listenLocal(server)}/`;
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
