@@ -476,7 +476,10 @@ unsafe fn tiles_2x16<const EP: bool>(
 /// fast as B streams from memory, the others' arithmetic does not overlap it.
 /// Nor did a 6 x 8 tile (all rows, half a panel, B a vector at a time so 12
 /// accumulators fit V8's 15 registers) put more arithmetic under that stream:
-/// 0.76x SIMD, 0.69x relaxed.
+/// 0.76x SIMD, 0.69x relaxed. Nor did packing B a 128 KiB block ahead, a row at
+/// a time, between the panels' tiles (0.73x), splitting k so a pass streams
+/// fewer rows (0.92x), or 4x8 tiles over the copy for rows 0-3 (0.99x: the
+/// arithmetic is not the bound; B and C streaming from memory are).
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn tiles_2x16_copy<const EP: bool>(
