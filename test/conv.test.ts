@@ -29,6 +29,15 @@ const cases: Case[] = [
   { n: 1, c: 4, h: 7, w: 7, f: 16, k: [3, 3], s: [1, 1], pad: 'valid' },       // 2 x 16: pairs across rows, a single last position
   { n: 2, c: 2, h: 9, w: 9, f: 32, k: [3, 2], s: [1, 2], pad: 'valid' },       // 2 x 16: two panels, stride 2 (pairs not adjacent)
   { n: 2, c: 32, h: 6, w: 7, f: 16, k: [3, 3], s: [1, 1], pad: 'valid' },      // 2 x 16: CKK = 288 > one k block
+  // Padded: x copied with its zeros, then the implicit route (deep4's layers and their kin).
+  { n: 2, c: 4, h: 28, w: 28, f: 4, k: [5, 5], s: [1, 1], pad: 'same' },       // padded, row kernel (4 filters, rows of 28)
+  { n: 2, c: 4, h: 14, w: 14, f: 8, k: [3, 3], s: [1, 1], pad: 'same' },       // padded, 4 x 8 tiles
+  { n: 2, c: 8, h: 14, w: 14, f: 16, k: [3, 3], s: [1, 1], pad: 'same' },      // padded, 2 x 16 tiles
+  { n: 2, c: 30, h: 6, w: 8, f: 5, k: [3, 3], s: [1, 1], pad: 1 },             // padded, row kernel, CKK = 270 > one k block
+  { n: 2, c: 2, h: 8, w: 9, f: 3, k: [4, 4], s: [1, 1], pad: 'same' },         // padded, asymmetric (1 top/left, 2 bottom/right)
+  { n: 1, c: 3, h: 10, w: 9, f: 6, k: [3, 2], s: [2, 3], pad: 'same' },        // padded, strides 2 and 3
+  { n: 2, c: 2, h: 5, w: 6, f: 3, k: [2, 2], s: [1, 1], pad: [3, 4] },         // padding wider than the kernel: all-zero windows
+  { n: 1, c: 1, h: 1, w: 1, f: 2, k: [3, 3], s: [1, 1], pad: 'same' },         // a 1x1 image, 'same': 8 of 9 taps in the padding
 ];
 const r = rng(2024);
 for (let i = 0; i < 8; i++) {

@@ -45,10 +45,11 @@ export class Conv2D extends Layer {
   /** Leaf sizes of the last training forward. */
   private leaves: number[] = [];
   /**
-   * Whether a training forward keeps the batch's im2col matrices for the
-   * backward pass (more memory: C*KH*KW*OH*OW floats per image) instead of
-   * recomputing them. Only padded convolutions have any: unpadded ones run as
-   * implicit GEMMs over the input and need no im2col matrix.
+   * Whether a training forward keeps what the backward pass would otherwise
+   * recompute: the im2col matrices of the convolutions that have them (more
+   * memory: C*KH*KW*OH*OW floats per image; only padded 1x1 windows and
+   * windows covering the whole padded input have them), the zero-padded input of
+   * the other padded ones (kept in their workspace either way).
    */
   keepIm2col = true;
 
