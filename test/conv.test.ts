@@ -38,6 +38,9 @@ const cases: Case[] = [
   { n: 1, c: 3, h: 10, w: 9, f: 6, k: [3, 2], s: [2, 3], pad: 'same' },        // padded, strides 2 and 3
   { n: 2, c: 2, h: 5, w: 6, f: 3, k: [2, 2], s: [1, 1], pad: [3, 4] },         // padding wider than the kernel: all-zero windows
   { n: 1, c: 1, h: 1, w: 1, f: 2, k: [3, 3], s: [1, 1], pad: 'same' },         // a 1x1 image, 'same': 8 of 9 taps in the padding
+  // Stride 1, padded at least 'same': dx as a convolution of dy padded by k-1-pad.
+  { n: 2, c: 3, h: 7, w: 9, f: 5, k: [3, 5], s: [1, 1], pad: [1, 2] },         // dx as a conv, 3x5 kernel
+  { n: 2, c: 2, h: 6, w: 6, f: 3, k: [3, 3], s: [1, 1], pad: [2, 1] },         // dx as a conv with no padding of dy on top/bottom
 ];
 const r = rng(2024);
 for (let i = 0; i < 8; i++) {

@@ -252,6 +252,53 @@ unsafe fn pad_input(g: &Geom, gp: &Geom, x: *const f32, xp: *mut f32) {
     }
 }
 
+/// The input gradient of a stride-1 convolution padded at least as much as
+/// 'same' (2*ph >= kh-1, ph < kh, likewise along x) as a convolution itself:
+///   dx[n][c][y][x] = sum over f, ky, kx of dy[n][f][y - ph' + ky][x - pw' + kx]
+///                    * w[f][c][kh-1-ky][kw-1-kx],  ph' = kh-1-ph, pw' = kw-1-pw,
+/// dy padded by ph' x pw' (no more zeros than x's own padding) and the kernel
+/// flipped with filters and channels swapped: the geometry of that
+/// convolution (dy as input, C filters, output H x W). None elsewhere: an
+/// unpadded convolution's dy would need the full kh-1 of zeros on every side
+/// (twice as many multiplications by zero as products for LeNet's conv2).
+fn data_as_conv(g: &Geom) -> Option<Geom> {
+    if g.sh != 1 || g.sw != 1 || g.ph >= g.kh || g.pw >= g.kw || 2 * g.ph + 1 < g.kh || 2 * g.pw + 1 < g.kw {
+        return None;
+    }
+    let g2 = Geom { c: g.f, h: g.oh, w: g.ow, f: g.c, ph: g.kh - 1 - g.ph, pw: g.kw - 1 - g.pw, oh: g.h, ow: g.w, ..*g };
+    padded(&g2).map(|_| g2)
+}
+
+/// Floats `backward_data_conv` needs for g2 = data_as_conv(g): dy padded, the
+/// flipped kernel, the implicit route's workspace.
+fn data_conv_len(g2: &Geom) -> usize {
+    let g2p = padded(g2).expect("data_as_conv checked it");
+    padded_len(&g2p) + g2.f * g2.ckk() + conv_implicit::workspace_len(&g2p)
+}
+
+/// dx = the convolution `data_as_conv` describes (overwritten), through the
+/// padded implicit route; `scratch` holds data_conv_len(g2) floats. Each dx
+/// element sums over (f, ky, kx) in that order: not col2im's order, so these
+/// bits differ from the GEMM + col2im route's.
+unsafe fn backward_data_conv(g2: &Geom, w: *const f32, dy: *const f32, dx: *mut f32, scratch: *mut f32) {
+    let g2p = padded(g2).expect("data_as_conv checked it");
+    let (kh, kw) = (g2.kh, g2.kw);
+    let dyp = scratch;
+    pad_input(g2, &g2p, dy, dyp);
+    // w2[c][f][ky][kx] = w[f][c][kh-1-ky][kw-1-kx]  (w is [F][C][KH][KW], g2.c = F, g2.f = C)
+    let w2 = scratch.add(padded_len(&g2p));
+    for ci in 0..g2.f {
+        for fi in 0..g2.c {
+            let src = w.add((fi * g2.f + ci) * kh * kw);
+            let dst = w2.add((ci * g2.c + fi) * kh * kw);
+            for t in 0..kh * kw {
+                *dst.add(t) = *src.add(kh * kw - 1 - t);
+            }
+        }
+    }
+    conv_implicit::forward(&g2p, dyp, w2, core::ptr::null(), dx, w2.add(g2.f * g2.ckk()), false);
+}
+
 /// Floats of workspace forward/backward need. Without `keep`: the im2col
 /// matrix of one group of images, plus (when grouping) an [F, group*OHW] matrix
 /// for outputs in GEMM order. With `keep`, the im2col matrices of the whole
@@ -266,7 +313,11 @@ pub fn workspace_len(g: &Geom, keep: bool) -> usize {
     if let Some(gp) = padded(g) {
         // The padded x (kept between a training forward and its backward
         // whether or not `keep` asks), then the implicit route's workspace.
-        return padded_len(&gp) + conv_implicit::workspace_len(&gp) + data_scratch_len(g);
+        // The input gradient's scratch follows the padded x (whose weights
+        // are done by then) and needs the larger of its two routes' space.
+        let weights = conv_implicit::workspace_len(&gp) + data_scratch_len(g);
+        let data = data_as_conv(g).map_or(0, |g2| data_conv_len(&g2));
+        return padded_len(&gp) + if data > weights { data } else { weights };
     }
     let gs = group_size(g);
     let cols = g.ckk() * if keep { g.n } else { gs } * g.ohw();
@@ -394,7 +445,10 @@ pub unsafe fn backward(
         let rest = work.add(padded_len(&gp));
         conv_implicit::backward_weights(&gp, work, dy, dw, dbias, rest);
         if !dx.is_null() {
-            backward_data(g, w, dy, dx, rest.add(conv_implicit::scratch_start(&gp)));
+            match data_as_conv(g) {
+                Some(g2) => backward_data_conv(&g2, w, dy, dx, rest),
+                _ => backward_data(g, w, dy, dx, rest.add(conv_implicit::scratch_start(&gp))),
+            }
         }
         return;
     }
