@@ -1,5 +1,7 @@
 //! Convolution without an im2col matrix ("implicit GEMM"), for windows that
-//! never leave the input (no padding; any stride). LeNet's conv1 and conv2.
+//! never leave the input (no padding; any stride). LeNet's conv1 and conv2;
+//! padded convolutions come here too, their input first copied with its
+//! zeros (conv.rs, `padded`).
 //!
 //! With tap[k] = ci*H*W + ky*W + kx (where tap k of a window reads, relative to
 //! the window's top-left corner) and pos[p] = oy*sh*W + ox*sw (the corner of
@@ -16,8 +18,9 @@
 //! Sums run in the order the im2col + GEMM route uses (k in blocks of
 //! gemm::KC, each block's partial sum added to the running value; images in
 //! the same groups), so both routes give the same bits.
-//! Backward-data stays GEMM + col2im in conv.rs: as a convolution of the padded
-//! dy it would multiply twice as many zeros as it adds.
+//! Backward-data of unpadded convolutions stays GEMM + col2im in conv.rs: as a
+//! convolution of the padded dy it would multiply twice as many zeros as it
+//! adds. Padded stride-1 ones run it as that convolution (conv.rs, `data_as_conv`).
 
 use crate::conv_geom::{bias_grad, group_size, Geom};
 use crate::gemm::KC;
