@@ -88,8 +88,9 @@ export function conv2dForward(
 /**
  * Floats of workspace conv2dForwardPool2 needs for the convolution `g`, or 0
  * where it does not apply (the kernels fuse the pooling into the row kernel
- * only: unpadded, stride 1 along x, output rows of whole vectors, filters
- * that do not fill the panels — LeNet's conv1).
+ * only: stride 1 along x, output rows of whole vectors, filters that do not
+ * fill the panels — LeNet's conv1; a padded convolution's input is first
+ * copied with its zeros into the workspace).
  */
 export function convPool2WorkspaceSize(be: Backend, g: ConvGeometry): number {
   return be.k.conv2d_pool2_workspace_len(...ARGS(g));

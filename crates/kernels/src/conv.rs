@@ -299,6 +299,35 @@ unsafe fn backward_data_conv(g2: &Geom, w: *const f32, dy: *const f32, dx: *mut 
     conv_implicit::forward(&g2p, dyp, w2, core::ptr::null(), dx, w2.add(g2.f * g2.ckk()), false);
 }
 
+/// Floats of workspace `forward_pool2` needs, 0 where it does not apply: the
+/// row kernel's fused pooling (conv_implicit::pool2_applies), for unpadded
+/// convolutions or, after their input is padded, padded ones.
+pub fn pool2_workspace_len(g: &Geom) -> usize {
+    if conv_implicit::pool2_applies(g) {
+        return conv_implicit::pool2_workspace_len(g);
+    }
+    match padded(g) {
+        Some(gp) if conv_implicit::pool2_applies(&gp) => padded_len(&gp) + conv_implicit::pool2_workspace_len(&gp),
+        _ => 0,
+    }
+}
+
+/// Inference: conv (relu if `relu`), then 2x2 max pooling (stride 2), the
+/// conv output never written out (conv_implicit::forward_pool2); only where
+/// pool2_workspace_len(g) > 0, `work` holding that many floats.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn forward_pool2(g: &Geom, x: *const f32, w: *const f32, bias: *const f32, y: *mut f32, work: *mut f32, relu: bool) {
+    if conv_implicit::pool2_applies(g) {
+        return conv_implicit::forward_pool2(g, x, w, bias, y, work, relu);
+    }
+    if let Some(gp) = padded(g) {
+        if conv_implicit::pool2_applies(&gp) {
+            pad_input(g, &gp, x, work);
+            conv_implicit::forward_pool2(&gp, work, w, bias, y, work.add(padded_len(&gp)), relu);
+        }
+    }
+}
+
 /// Floats of workspace forward/backward need. Without `keep`: the im2col
 /// matrix of one group of images, plus (when grouping) an [F, group*OHW] matrix
 /// for outputs in GEMM order. With `keep`, the im2col matrices of the whole

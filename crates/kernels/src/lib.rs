@@ -168,8 +168,7 @@ pub extern "C" fn conv2d_pool2_workspace_len(
     n: usize, c: usize, h: usize, wd: usize, f: usize, kh: usize, kw: usize,
     sh: usize, sw: usize, ph: usize, pw: usize, oh: usize, ow: usize,
 ) -> usize {
-    let g = geom(n, c, h, wd, f, kh, kw, sh, sw, ph, pw, oh, ow);
-    if conv_implicit::pool2_applies(&g) { conv_implicit::pool2_workspace_len(&g) } else { 0 }
+    conv::pool2_workspace_len(&geom(n, c, h, wd, f, kh, kw, sh, sw, ph, pw, oh, ow))
 }
 
 /// Inference: y [N,F,OH/2,OW/2] = 2x2 max pooling (stride 2) of conv2d_forward's
@@ -182,10 +181,7 @@ pub unsafe extern "C" fn conv2d_forward_pool2(
     n: usize, c: usize, h: usize, wd: usize, f: usize, kh: usize, kw: usize,
     sh: usize, sw: usize, ph: usize, pw: usize, oh: usize, ow: usize, relu: i32,
 ) {
-    let g = geom(n, c, h, wd, f, kh, kw, sh, sw, ph, pw, oh, ow);
-    if conv_implicit::pool2_applies(&g) {
-        conv_implicit::forward_pool2(&g, x, w, bias, y, work, relu != 0)
-    }
+    conv::forward_pool2(&geom(n, c, h, wd, f, kh, kw, sh, sw, ph, pw, oh, ow), x, w, bias, y, work, relu != 0)
 }
 
 /// Gradients of conv2d_forward: dw and dbias (may be 0) are overwritten; dx is
