@@ -38,6 +38,9 @@ const cases: Case[] = [
   { n: 1, c: 3, h: 10, w: 9, f: 6, k: [3, 2], s: [2, 3], pad: 'same' },        // padded, strides 2 and 3
   { n: 2, c: 2, h: 5, w: 6, f: 3, k: [2, 2], s: [1, 1], pad: [3, 4] },         // padding wider than the kernel: all-zero windows
   { n: 1, c: 1, h: 1, w: 1, f: 2, k: [3, 3], s: [1, 1], pad: 'same' },         // a 1x1 image, 'same': 8 of 9 taps in the padding
+  // Short windows (<= 80 taps) take the row kernel forward with SIMD even when the filters fill the panels.
+  { n: 2, c: 3, h: 16, w: 16, f: 32, k: [3, 3], s: [1, 1], pad: 'same' },      // an RGB first layer: 27 taps, 32 filters
+  { n: 2, c: 8, h: 10, w: 14, f: 16, k: [3, 3], s: [1, 1], pad: 'valid' },     // 72 taps, 16 filters, rows of 12
   // Stride 1, padded at least 'same': dx as a convolution of dy padded by k-1-pad.
   { n: 2, c: 3, h: 7, w: 9, f: 5, k: [3, 5], s: [1, 1], pad: [1, 2] },         // dx as a conv, 3x5 kernel
   { n: 2, c: 2, h: 6, w: 6, f: 3, k: [3, 3], s: [1, 1], pad: [2, 1] },         // dx as a conv with no padding of dy on top/bottom
@@ -132,12 +135,18 @@ describe.each(backends.map((b) => [b.name, b] as const))('conv2d (%s)', (_name, 
     ['CKK = 270 > one k block', convGeometry([1, 30, 9, 14], 5, [3, 3], [1, 1], 'valid')],
     ['padded (the input copied with its zeros first): 5x5 same, 28x28', convGeometry([2, 4, 28, 28], 6, [5, 5], [1, 1], 'same')],
     ['padded, odd output height: 3x3, padding 1, 9x12', convGeometry([2, 3, 9, 12], 5, [3, 3], [1, 1], 1)],
-  ] as const)('%s: conv2dForwardPool2 = conv2dForward then maxPoolForward, to the bit', (_s, g) => {
+    // The scalar build keeps its 2x4 filter tiles for filter counts that fill them: no fused pooling there.
+    ['16 filters on 27 taps (SIMD: the row kernel for short windows)', convGeometry([2, 3, 16, 16], 16, [3, 3], [1, 1], 'same'), 'simd'],
+  ] as const)('%s: conv2dForwardPool2 = conv2dForward then maxPoolForward, to the bit', (_s, g, only?: 'simd') => {
     const rr = rng(g.c * 31 + g.f);
     const X = randArray(g.n * g.c * g.h * g.w, rr), W = randArray(g.f * g.c * g.kh * g.kw, rr), B = randArray(g.f, rr);
     const x = be.heap.from(X), w = be.heap.from(W), b = be.heap.from(B);
     const pg = poolGeometry(g.n * g.f, g.oh, g.ow, [2, 2], [2, 2]);
     const pooled = g.n * g.f * pg.oh * pg.ow;
+    if (only === 'simd' && !be.simd) {
+      expect(convPool2WorkspaceSize(be, g)).toBe(0);
+      return;
+    }
     expect(convPool2WorkspaceSize(be, g)).toBeGreaterThan(0);
     for (const [bias, relu] of [[b, true], [null, false], [b, false]] as const) {
       const fused = be.heap.alloc(pooled, NaN), conv = be.heap.alloc(g.n * g.f * g.oh * g.ow), plain = be.heap.alloc(pooled);

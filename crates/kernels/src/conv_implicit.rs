@@ -291,11 +291,22 @@ unsafe fn tile_rows<const RELU: bool>(
 /// Whether forward runs the row kernel: with a filter count that does not fill
 /// whole panels (LeNet's conv1 has 6: a panel of 8 would idle a quarter of the
 /// lanes), put 4 output positions of a row across the lanes instead, which needs
-/// stride 1 along x and rows of whole vectors.
+/// stride 1 along x and rows of whole vectors. With SIMD also when windows are
+/// short (see ROWS_MAX_CKK), whatever the filters.
 #[inline]
 fn rows_forward(g: &Geom) -> bool {
-    g.sw == 1 && g.ow % 4 == 0 && g.f % NR != 0
+    g.sw == 1 && g.ow % 4 == 0 && (g.f % NR != 0 || (cfg!(target_feature = "simd128") && g.ckk() <= ROWS_MAX_CKK))
 }
+
+/// Up to this many taps a window (an RGB image's 3x3 first layer has 27) the
+/// filter tiles' k loop is too short to pay for their stores (a 2x16 tile
+/// stores 16 filter rows 2 floats at a time, ohw floats apart), so forward
+/// runs the row kernel (whole vectors along each filter's output row) even
+/// when the filters fill the panels. Interleaved, SIMD, batch 32, 3x3 'same':
+/// 27 taps, 32 filters on 64x64: 14.0 -> 33.8 GFLOP/s; 64 filters on 32x32:
+/// 10.9 -> 32.3; 16 filters: 29.2 -> 34.2; 36 taps: 30.4 -> 34.1; 72-75 taps:
+/// equal; 144 taps: 42.3 -> 39.8, so not there. The same sums in the same order.
+const ROWS_MAX_CKK: usize = 80;
 
 /// One row tile: y[f0+f][p + r*OW + 4v ..+4] (+)= sum_k w[f0+f][k] * x[base + r*xs + tap[k] + 4v ..+4]
 /// for f < FF, r < RR (output rows), v < VV, k in blocks of KC. `wt` is w^T
