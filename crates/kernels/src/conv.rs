@@ -258,35 +258,34 @@ unsafe fn pad_input(g: &Geom, gp: &Geom, x: *const f32, xp: *mut f32) {
 ///                    * w[f][c][kh-1-ky][kw-1-kx],  ph' = kh-1-ph, pw' = kw-1-pw,
 /// dy padded by ph' x pw' (no more zeros than x's own padding) and the kernel
 /// flipped with filters and channels swapped: the geometry of that
-/// convolution (dy as input, C filters, output H x W). None elsewhere: an
+/// convolution (dy as input, C filters, output H x W) and of dy padded for
+/// it (see `padded`). None elsewhere: an
 /// unpadded convolution's dy would need the full kh-1 of zeros on every side
 /// (twice as many multiplications by zero as products for LeNet's conv2).
-fn data_as_conv(g: &Geom) -> Option<Geom> {
+fn data_as_conv(g: &Geom) -> Option<(Geom, Geom)> {
     if g.sh != 1 || g.sw != 1 || g.ph >= g.kh || g.pw >= g.kw || 2 * g.ph + 1 < g.kh || 2 * g.pw + 1 < g.kw {
         return None;
     }
     let g2 = Geom { c: g.f, h: g.oh, w: g.ow, f: g.c, ph: g.kh - 1 - g.ph, pw: g.kw - 1 - g.pw, oh: g.h, ow: g.w, ..*g };
-    padded(&g2).map(|_| g2)
+    padded(&g2).map(|g2p| (g2, g2p))
 }
 
-/// Floats `backward_data_conv` needs for g2 = data_as_conv(g): dy padded, the
-/// flipped kernel, the implicit route's workspace.
-fn data_conv_len(g2: &Geom) -> usize {
-    let g2p = padded(g2).expect("data_as_conv checked it");
-    padded_len(&g2p) + g2.f * g2.ckk() + conv_implicit::workspace_len(&g2p)
+/// Floats `backward_data_conv` needs for (g2, g2p) = data_as_conv(g): dy
+/// padded, the flipped kernel, the implicit route's workspace.
+fn data_conv_len(g2: &Geom, g2p: &Geom) -> usize {
+    padded_len(g2p) + g2.f * g2.ckk() + conv_implicit::workspace_len(g2p)
 }
 
 /// dx = the convolution `data_as_conv` describes (overwritten), through the
-/// padded implicit route; `scratch` holds data_conv_len(g2) floats. Each dx
+/// padded implicit route; `scratch` holds data_conv_len floats. Each dx
 /// element sums over (f, ky, kx) in that order: not col2im's order, so these
 /// bits differ from the GEMM + col2im route's.
-unsafe fn backward_data_conv(g2: &Geom, w: *const f32, dy: *const f32, dx: *mut f32, scratch: *mut f32) {
-    let g2p = padded(g2).expect("data_as_conv checked it");
+unsafe fn backward_data_conv(g2: &Geom, g2p: &Geom, w: *const f32, dy: *const f32, dx: *mut f32, scratch: *mut f32) {
     let (kh, kw) = (g2.kh, g2.kw);
     let dyp = scratch;
-    pad_input(g2, &g2p, dy, dyp);
+    pad_input(g2, g2p, dy, dyp);
     // w2[c][f][ky][kx] = w[f][c][kh-1-ky][kw-1-kx]  (w is [F][C][KH][KW], g2.c = F, g2.f = C)
-    let w2 = scratch.add(padded_len(&g2p));
+    let w2 = scratch.add(padded_len(g2p));
     for ci in 0..g2.f {
         for fi in 0..g2.c {
             let src = w.add((fi * g2.f + ci) * kh * kw);
@@ -296,7 +295,7 @@ unsafe fn backward_data_conv(g2: &Geom, w: *const f32, dy: *const f32, dx: *mut 
             }
         }
     }
-    conv_implicit::forward(&g2p, dyp, w2, core::ptr::null(), dx, w2.add(g2.f * g2.ckk()), false);
+    conv_implicit::forward(g2p, dyp, w2, core::ptr::null(), dx, w2.add(g2.f * g2.ckk()), false);
 }
 
 /// Floats of workspace `forward_pool2` needs, 0 where it does not apply: the
@@ -345,7 +344,7 @@ pub fn workspace_len(g: &Geom, keep: bool) -> usize {
         // The input gradient's scratch follows the padded x (whose weights
         // are done by then) and needs the larger of its two routes' space.
         let weights = conv_implicit::workspace_len(&gp) + data_scratch_len(g);
-        let data = data_as_conv(g).map_or(0, |g2| data_conv_len(&g2));
+        let data = data_as_conv(g).map_or(0, |(g2, g2p)| data_conv_len(&g2, &g2p));
         return padded_len(&gp) + if data > weights { data } else { weights };
     }
     let gs = group_size(g);
@@ -475,8 +474,8 @@ pub unsafe fn backward(
         conv_implicit::backward_weights(&gp, work, dy, dw, dbias, rest);
         if !dx.is_null() {
             match data_as_conv(g) {
-                Some(g2) => backward_data_conv(&g2, w, dy, dx, rest),
-                _ => backward_data(g, w, dy, dx, rest.add(conv_implicit::scratch_start(&gp))),
+                Some((g2, g2p)) => backward_data_conv(&g2, &g2p, w, dy, dx, rest),
+                None => backward_data(g, w, dy, dx, rest.add(conv_implicit::scratch_start(&gp))),
             }
         }
         return;
