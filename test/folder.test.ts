@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { describe, expect, it } from 'vitest';
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it, vi } from 'vitest';
 import { loadImageFolder } from '../ts/data/folder.js';
 import { loadModel } from '../ts/model-file-node.js';
 import { initBackend } from '../ts/backend/load.js';
@@ -154,6 +155,54 @@ describe('decoding on worker threads', () => {
     }
     await expect(loadImageFolder(root, { threads: 0 })).rejects.toThrow(/threads must be an integer from 1 to 256, got 0/);
   });
+});
+
+describe('a load that stops early (a strict load meets a bad file, onProgress throws)', () => {
+  // Node aborts the whole process (an assertion in node_zlib.cc, "close before init", Node 20 to 24)
+  // when a thread is terminated while zlib is inflating: decoding threads must end by themselves.
+  const root = mkdtempSync(join(tmpdir(), 'cnn-wasm-folder-stop-'));
+  writeFolder(root, 'train', 700, 0);
+  writeFileSync(join(root, 'four', '00003x.png'), 'text, not a PNG');
+
+  it('lets its threads end by themselves: terminate() is never called, and every load settles', async () => {
+    const terminate = vi.spyOn(Worker.prototype, 'terminate');
+    try {
+      for (const threads of [2, 3]) {
+        await expect(loadImageFolder(root, { threads, strict: true })).rejects.toThrow(/four\/00003x\.png: unsupported image format/);
+        await expect(loadImageFolder(root, { threads, onProgress: (done) => { if (done === 300) throw new Error('stopped by the caller'); } })).rejects.toThrow('stopped by the caller');
+        expect((await loadImageFolder(root, { threads })).skipped.length).toBe(1);
+      }
+      expect(terminate).not.toHaveBeenCalled();
+    } finally {
+      terminate.mockRestore();
+    }
+  });
+
+  it('a process that stops 50 strict loads early, each with 4 threads busy inflating, does not abort', () => {
+    // 3,000 PNGs of 1x1 pixel, the second one bad: the main thread reads the first (the size), the
+    // bad one is the first of chunk 0, and the other threads are inflating when the load stops.
+    // Terminated there, about 1 load in 25 aborted the process (seen after 2-37 loads; about 1 run
+    // of this test in 7 would pass without the fix, none fails with it).
+    const dir = mkdtempSync(join(tmpdir(), 'cnn-wasm-folder-abort-'));
+    const png = new PNG({ width: 1, height: 1 });
+    png.data.set([9, 9, 9, 255]);
+    const bytes = PNG.sync.write(png);
+    for (const c of ['a', 'b']) mkdirSync(join(dir, c));
+    for (let i = 0; i < 3000; i++) writeFileSync(join(dir, i < 1500 ? 'a' : 'b', `${String(i).padStart(5, '0')}.png`), i === 1 ? 'not a PNG' : bytes);
+    const url = new URL('../dist/data/folder.js', import.meta.url).href;
+    const script = `const { loadImageFolder } = await import(${JSON.stringify(url)});
+      for (let i = 0; i < 50; i++) {
+        try { await loadImageFolder(${JSON.stringify(dir)}, { threads: 4, strict: true }); throw new Error('a strict load took a bad file'); }
+        catch (e) { if (!/00001\\.png: unsupported image format/.test(e.message)) throw e; }
+      }
+      console.log('50 loads stopped');`;
+    const file = join(mkdtempSync(join(tmpdir(), 'cnn-wasm-folder-abort-script-')), 'loads.mjs');
+    writeFileSync(file, script);
+    const r = spawnSync(process.execPath, [file], { encoding: 'utf8' });
+    expect(r.signal, r.stderr.slice(0, 2000)).toBe(null);
+    expect(r.status, r.stderr.slice(0, 2000)).toBe(0);
+    expect(r.stdout).toContain('50 loads stopped');
+  }, 120_000);
 });
 
 describe('the cache of prepared pixels', () => {

@@ -43,15 +43,21 @@ export async function decodeFiles(files: string[], s: DecodeSettings, threads: n
   const chunks = Math.ceil(files.length / CHUNK);
   const out: Decoded[][] = new Array(chunks);
   let next = 0, emitted = 0;
-  const workers = Array.from({ length: Math.min(threads, chunks) }, () => new Worker(url, { workerData: s }));
+  // Raised when decoding ends early: the threads stop between files and end by themselves (decode-worker.ts).
+  const stop = new Int32Array(new SharedArrayBuffer(4));
+  const workers = Array.from({ length: Math.min(threads, chunks) }, () => {
+    const w = new Worker(url, { workerData: { settings: s, stop } });
+    const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+    return { w, exited };
+  });
   try {
     await new Promise<void>((resolve, reject) => {
-      const give = (w: (typeof workers)[number]) => {
+      const give = (w: Worker) => {
         if (next >= chunks) return;
         const c = next++;
         w.postMessage({ chunk: c, files: files.slice(c * CHUNK, (c + 1) * CHUNK) });
       };
-      for (const w of workers) {
+      for (const { w } of workers) {
         w.on('message', (m: { chunk: number; results: Decoded[] }) => {
           out[m.chunk] = m.results;
           try {
@@ -70,7 +76,11 @@ export async function decodeFiles(files: string[], s: DecodeSettings, threads: n
       }
     });
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    // Never terminate(): a thread terminated while zlib inflates a PNG aborts the process (Node's
+    // "close before init" assertion, on Node 20 to 24). A thread ends within one file of the flag.
+    Atomics.store(stop, 0, 1);
+    for (const { w } of workers) w.postMessage('stop');
+    await Promise.all(workers.map((x) => x.exited));
   }
   return out.flat();
 }
