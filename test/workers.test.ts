@@ -3,6 +3,11 @@
  * leaves, batch-norm sums and dropout masks are fixed by the batch alone), and
  * a worker that dies fails the step with its name and leaves no worker behind.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../ts/backend/load.js';
 import { serializeModel } from '../ts/model-file.js';
@@ -497,4 +502,44 @@ describe('fit on workers', () => {
       + `so training is likely slower than with ${cores} (any worker count gives the same bits)`]);
     expect((await fit(1, 32)).warnings).toEqual([]);
   }, 60_000);
+});
+
+describe('a script run as `node --input-type=module -e`', () => {
+  it('trains on 2 workers, predicts on a pool of 2 and decodes a folder on 2 threads, as the same script run from a file does', () => {
+    // Threads inherit the parent's Node options, and Node refuses --input-type in a thread: each worker
+    // failed with ERR_INPUT_TYPE_NOT_ALLOWED until the library dropped it from the threads' options.
+    const dir = mkdtempSync(join(tmpdir(), 'cnn-wasm-eval-'));
+    const png = new PNG({ width: 2, height: 2 });
+    for (const c of ['a', 'b']) mkdirSync(join(dir, 'pics', c), { recursive: true });
+    for (let i = 0; i < 300; i++) {
+      png.data.fill(i % 2 ? 200 : 30);
+      writeFileSync(join(dir, 'pics', i % 2 ? 'b' : 'a', `${i}.png`), PNG.sync.write(png));
+    }
+    const lib = (f: string) => JSON.stringify(new URL(`../dist/${f}`, import.meta.url).href);
+    const script = `
+      const { initBackend, createPreset, optimizerFromConfig, createInferencePool } = await import(${lib('index.js')});
+      const { readSplit, sampleDir, loadImageFolder } = await import(${lib('node.js')});
+      const be = await initBackend({ backend: 'simd' });
+      const { model, recipe } = createPreset('lenet5-bn', { backend: be, seed: 3 });
+      const s = readSplit(sampleDir(), 'train');
+      const data = { images: s.images.subarray(0, 128 * 784), labels: s.labels.subarray(0, 128), count: 128 };
+      const h = await model.fit(data, { optimizer: optimizerFromConfig(recipe.optimizer), epochs: 1, batchSize: 64, seed: 1, workers: 2 });
+      const pool = await createInferencePool(model, { workers: 2 });
+      const probs = Array.from(await pool.predict(data.images.subarray(0, 64 * 784)));
+      await pool.dispose();
+      const own = Array.from(model.predict(data.images.subarray(0, 64 * 784)));
+      const f = await loadImageFolder(${JSON.stringify(join(dir, 'pics'))}, { threads: 2, strict: true });
+      console.log(JSON.stringify({ loss: h.epochs[0].loss, samePredictions: probs.every((p, i) => p === own[i]), folder: [f.train.count, f.skipped.length, Array.from(f.train.labels).slice(0, 8)] }));`;
+    const file = join(dir, 'script.mjs');
+    writeFileSync(file, script);
+    const fromFile = spawnSync(process.execPath, [file], { encoding: 'utf8' });
+    expect(fromFile.status, fromFile.stderr).toBe(0);
+    const inline = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(inline.status, inline.stderr).toBe(0);
+    expect(inline.stdout).toBe(fromFile.stdout);
+    const r = JSON.parse(inline.stdout);
+    expect(r.samePredictions).toBe(true);
+    expect(r.folder[0] + r.folder[1]).toBe(300);
+    expect(Number.isFinite(r.loss)).toBe(true);
+  }, 120_000);
 });

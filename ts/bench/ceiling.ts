@@ -22,6 +22,7 @@ import { createPreset } from '../models/presets.js';
 import { optimizerFromConfig } from '../optim/optimizer.js';
 import { C, CMD, CTRL_LEN } from '../parallel/layout.js';
 import { waiter } from '../parallel/sync.js';
+import { threadEntry } from '../parallel/group.js';
 import { ownedImages } from '../layers/step.js';
 
 /** What each probe thread does per step. */
@@ -114,7 +115,8 @@ export class CeilingProbe {
     // The compiled script (from the TypeScript sources, as in tests, the built one).
     let url = new URL('./ceiling-worker.js', import.meta.url);
     if (!existsSync(url)) url = new URL('../../dist/bench/ceiling-worker.js', import.meta.url);
-    const threads = Array.from({ length: workers - 1 }, (_, i) => new Worker(url, { workerData: init(i + 1) }));
+    const t = threadEntry(url);
+    const threads = Array.from({ length: workers - 1 }, (_, i) => new Worker(t.entry, { workerData: init(i + 1), eval: t.eval }));
     await Promise.all(threads.map((t) => new Promise<void>((resolve, reject) => {
       t.once('message', () => resolve());
       t.once('error', reject);

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { decodeRgba } from '../image/decode.js';
+import { threadEntry } from '../parallel/group.js';
 import { fitPicture } from './collect.js';
 
 /** A file decoded and fitted (RGB planes, or MNIST's gray digit), or why it could not be. */
@@ -45,8 +46,9 @@ export async function decodeFiles(files: string[], s: DecodeSettings, threads: n
   let next = 0, emitted = 0;
   // Raised when decoding ends early: the threads stop between files and end by themselves (decode-worker.ts).
   const stop = new Int32Array(new SharedArrayBuffer(4));
+  const t = threadEntry(url);
   const workers = Array.from({ length: Math.min(threads, chunks) }, () => {
-    const w = new Worker(url, { workerData: { settings: s, stop } });
+    const w = new Worker(t.entry, { workerData: { settings: s, stop }, eval: t.eval });
     const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
     return { w, exited };
   });

@@ -42,6 +42,20 @@ export function checkWorkers(v: unknown, what: string): number {
   return v as number;
 }
 
+/**
+ * What a Node worker thread running the module at `url` is started from: the
+ * file itself, or, when this process runs a script given as
+ * `node --input-type=module -e '...'`, a one-line script importing it. Threads
+ * inherit the parent's Node options, and Node refuses --input-type for a
+ * thread's entry file (ERR_INPUT_TYPE_NOT_ALLOWED) but not for a script string.
+ */
+export function threadEntry(url: URL): { entry: URL | string; eval: boolean } {
+  const argv = (globalThis as { process?: { execArgv?: string[] } }).process?.execArgv ?? [];
+  return argv.some((a) => a === '--input-type' || a.startsWith('--input-type='))
+    ? { entry: `import(${JSON.stringify(url.href)})`, eval: true }
+    : { entry: url, eval: false };
+}
+
 /** How long an aborted step waits for the failed worker's message. */
 const FAILURE_WAIT_MS = 5000;
 /** How long the calling thread blocks waiting for a step before it listens for worker failures too. */
@@ -70,7 +84,8 @@ async function scriptUrl(name: string): Promise<URL> {
 async function nodeHandle(url: URL, init: object): Promise<Handle> {
   const wtName = 'node:worker_threads';
   const { Worker } = (await import(/* @vite-ignore */ /* webpackIgnore: true */ wtName)) as typeof import('node:worker_threads');
-  const wk = new Worker(url, { workerData: init });
+  const t = threadEntry(url);
+  const wk = new Worker(t.entry, { workerData: init, eval: t.eval });
   let alive = true;
   return {
     onMessage: (f) => wk.on('message', f),
