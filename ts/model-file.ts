@@ -38,7 +38,7 @@ export interface LoadModelOptions {
   signal?: AbortSignal;
 }
 
-const DEFAULT_MAX_MODEL_BYTES = 256 * 2 ** 20;
+export const DEFAULT_MAX_MODEL_BYTES = 256 * 2 ** 20;
 
 /** A response body read whole, refused as soon as it grows past `max` bytes. */
 async function readCapped(res: Response, url: string, max: number): Promise<Uint8Array> {

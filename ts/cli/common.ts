@@ -8,10 +8,10 @@ import { UsageError, parseBackend } from './options.js';
 import { initBackend } from '../backend/load.js';
 import { ModelFileError } from '../io/modelfile.js';
 import { loadModel } from '../model-file-node.js';
+import { DEFAULT_MAX_MODEL_BYTES } from '../model-file.js';
 import { MAGIC } from '../io/modelfile.js';
 import { imageFormat } from '../image/decode.js';
 import { decodeModel } from '../interop/onnx-proto.js';
-import { readFileSync } from 'node:fs';
 import { readFileCapped } from '../io/files.js';
 import { parseArchitecture, type Architecture } from '../models/architecture.js';
 import type { Sequential } from '../model.js';
@@ -111,7 +111,7 @@ export async function openModel(path: string, backend: string): Promise<{ model:
 export function notAModelHint(path: string): string {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = readFileCapped(path, 'a model file', DEFAULT_MAX_MODEL_BYTES);
   } catch {
     return '';
   }

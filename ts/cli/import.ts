@@ -1,10 +1,9 @@
 /** `cnn-wasm import <model.onnx> --out FILE`: an ONNX graph of our layer kinds as a cnn-wasm model file. */
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { initBackend } from '../backend/load.js';
 import { importOnnx } from '../interop/onnx-import.js';
-import { checkWritable, readProblem } from '../io/files.js';
+import { checkWritable, readFileCapped } from '../io/files.js';
 import { saveModel } from '../model-file-node.js';
 import { MNIST_NORMALIZATION, type Normalization } from '../model.js';
 import { FileProblem } from './common.js';
@@ -32,9 +31,9 @@ export function register(program: Command): void {
       }
       let bytes: Uint8Array;
       try {
-        bytes = readFileSync(path);
+        bytes = readFileCapped(path, 'an ONNX file');
       } catch (e) {
-        throw new FileProblem(readProblem(path, e, 'an ONNX file'));
+        throw new FileProblem((e as Error).message);
       }
       const backend = await initBackend();
       let model;

@@ -1,11 +1,10 @@
 /** `cnn-wasm predict <model> <image>`: classify a PNG/PGM digit, MNIST-style centring and resizing. */
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
-import { decodeRgba, type Rgba } from '../image/decode.js';
+import { decodeRgba, maxImageFileBytes, type Rgba } from '../image/decode.js';
 import { prepareImage } from '../image/prepare.js';
 import { FileProblem, openModel } from './common.js';
 import { classNamesOf, MAGIC } from '../io/modelfile.js';
-import { readProblem } from '../io/files.js';
+import { readFileCapped } from '../io/files.js';
 import { parseIntFlag } from './options.js';
 
 export function register(program: Command): void {
@@ -19,9 +18,9 @@ export function register(program: Command): void {
       const top = parseIntFlag('--top', f.top, 1, 10);
       let bytes: Uint8Array;
       try {
-        bytes = readFileSync(image);
+        bytes = readFileCapped(image, 'a PNG, JPEG or PGM image', maxImageFileBytes());
       } catch (e) {
-        throw new FileProblem(readProblem(image, e, 'a PNG or PGM image'));
+        throw new FileProblem((e as Error).message);
       }
       if (bytes.length >= 8 && new TextDecoder().decode(bytes.subarray(0, 8)) === MAGIC) {
         throw new FileProblem(`${image} is a cnn-wasm model file, not an image: the arguments look swapped (cnn-wasm predict <model> <image>)`);

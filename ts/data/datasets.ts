@@ -4,7 +4,8 @@
  * else download), or any directory holding the four IDX files.
  */
 import { removeStaleTempsIn } from '../io/tempfiles.js';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readFileCapped } from '../io/files.js';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DownloadError, downloadVerified, verifyFile, type RemoteFile } from './download.js';
@@ -108,12 +109,21 @@ export interface LoadDatasetOptions {
   folder?: ImageFolderOptions;
 }
 
+/** A cached file's bytes, or none when it cannot be read as a regular file of at most `maxBytes` (then it is downloaded again). */
+function readIfRegular(path: string, maxBytes: number | undefined): Uint8Array {
+  try {
+    return readFileCapped(path, 'a data set file', maxBytes);
+  } catch {
+    return new Uint8Array(0);
+  }
+}
+
 /** Makes sure every file is in `dir`, verified; downloads what is missing or corrupt. */
 async function ensureFiles(dir: string, spec: { mirrors: string[]; files: RemoteFile[] }, o: LoadDatasetOptions): Promise<void> {
   removeStaleTempsIn(dir); // leftovers of killed runs go even when every file is already here
   for (const f of spec.files) {
     const dest = join(dir, f.name);
-    if (existsSync(dest) && verifyFile(readFileSync(dest), f)) continue;
+    if (existsSync(dest) && verifyFile(readIfRegular(dest, f.maxBytes), f)) continue;
     o.onDownloadStart?.(f.name);
     await downloadVerified(spec.mirrors, f, dest, { onProgress: (r, t) => o.onDownload?.(f.name, r, t), idleTimeoutMs: o.idleTimeoutMs, deadlineMs: o.deadlineMs });
   }

@@ -4,9 +4,10 @@
  * file order whatever the threads' timing, so a strict load names the same
  * first bad file on any thread count.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { decodeRgba } from '../image/decode.js';
+import { decodeRgba, maxImageFileBytes } from '../image/decode.js';
+import { readFileCapped } from '../io/files.js';
 import { threadEntry } from '../parallel/group.js';
 import { fitPicture } from './collect.js';
 
@@ -19,7 +20,7 @@ export interface DecodeSettings { size: [number, number] | null; digit: boolean;
 /** Reads, decodes and fits one file; a problem is returned as its reason (without the file name). */
 export function decodeFile(file: string, s: DecodeSettings): Decoded {
   try {
-    const img = decodeRgba(readFileSync(file), file, { maxSide: s.maxSide });
+    const img = decodeRgba(readFileCapped(file, 'an image', maxImageFileBytes(s.maxSide)), file, { maxSide: s.maxSide });
     const size: [number, number] = s.size ?? [img.height, img.width];
     return { ...fitPicture(img, size, s.digit, file), size };
   } catch (e) {

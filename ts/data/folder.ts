@@ -8,9 +8,9 @@
  * to wasm. A bad file is named and skipped (or ends the load with `strict`).
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '../io/files.js';
+import { readFileCapped, writeFileAtomic } from '../io/files.js';
 import { availableCores } from '../parallel/group.js';
 import { checkPictureOptions, finishPictures, type Fitted, type FolderSplit, type ImageFolder, type PictureOptions } from './collect.js';
 import { decodeFiles, decodeFile, type Decoded } from './decode-files.js';
@@ -129,7 +129,7 @@ function encodeCache(f: ImageFolder): Uint8Array {
 function readCache(file: string): ImageFolder | null {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(file);
+    bytes = readFileCapped(file, 'a folder cache');
   } catch {
     return null;
   }

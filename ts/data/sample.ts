@@ -1,8 +1,9 @@
 /** Node-side loading of IDX data sets from a directory (the bundled sample, Fashion-MNIST, user directories). */
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { IdxError, pairImagesLabels, type LabelledImages } from './idx.js';
+import { readFileCapped } from '../io/files.js';
+import { IdxError, MAX_IDX_VALUES, pairImagesLabels, type LabelledImages } from './idx.js';
 import { parseIdx } from './idx-node.js';
 
 /** Directory of the bundled real-MNIST sample (9,000 train / 1,000 test digits). */
@@ -21,9 +22,9 @@ function findFile(dir: string, base: string): string {
 
 function readFileNamed(path: string): Uint8Array {
   try {
-    return readFileSync(path);
+    return readFileCapped(path, 'an IDX file', MAX_IDX_VALUES + 64); // a gzip file is smaller than what it holds
   } catch (e) {
-    throw new IdxError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new IdxError((e as Error).message);
   }
 }
 

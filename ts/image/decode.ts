@@ -6,7 +6,7 @@ import type { Gray } from './mnist.js';
 import { rgbaToGray } from './prepare.js';
 import { decodePgm, imageFormat, jpegSize, MAX_IMAGE_SIDE, pgmToRgba, type Rgba } from './formats.js';
 export { toMnist, type Gray } from './mnist.js';
-export { decodePgm, imageFormat, jpegSize, pngSize, pgmToRgba, MAX_IMAGE_SIDE, type Rgba } from './formats.js';
+export { decodePgm, imageFormat, jpegSize, pngSize, pgmToRgba, MAX_IMAGE_SIDE, maxImageFileBytes, type Rgba } from './formats.js';
 
 /**
  * Decodes PNG (any bit depth / colour type). Transparency is composited on

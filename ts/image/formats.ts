@@ -8,6 +8,16 @@ import type { Gray } from './mnist.js';
 /** Largest PNG/PGM side accepted (checked from the header, before decoding). */
 export const MAX_IMAGE_SIDE = 4096;
 
+/**
+ * Largest image file read, in bytes, for images of at most maxSide x maxSide:
+ * 8 bytes a pixel (a 16-bit RGBA PNG stored without compression; an ASCII
+ * PGM needs at most 6) and 1 MiB for headers and metadata. Checked against
+ * the file's size before it is read.
+ */
+export function maxImageFileBytes(maxSide = MAX_IMAGE_SIDE): number {
+  return 8 * maxSide * maxSide + 2 ** 20;
+}
+
 /** A decoded picture: RGBA rows, 4 values a pixel, 0..255. */
 export interface Rgba {
   width: number;

@@ -1,5 +1,5 @@
 /** Files in Node: atomic writes, checks before long work, and read errors in words. Knows nothing of models. */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, renameSync, statSync, type Stats, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { removeStaleTemps, tempPathFor, trackTemp } from './tempfiles.js';
 
@@ -68,14 +68,48 @@ export function readProblem(path: string, e: unknown, what: string): string {
   return `${path}: cannot read (${code ?? (e as Error).message})`;
 }
 
-/** A file's bytes, refused by size before it is read when it is larger than `maxBytes`; errors say why in readProblem's words. */
+/** What a file that is not a regular file is, in words ('a named pipe (FIFO)'), or null for a regular file. */
+function specialKind(st: Stats): string | null {
+  if (st.isFile()) return null;
+  if (st.isFIFO()) return 'a named pipe (FIFO)';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/**
+ * A regular file's bytes, in bounded time and memory: opened without waiting
+ * (a named pipe would block until some writer came), refused unless it is a
+ * regular file (a device such as /dev/zero never ends), refused by size before
+ * anything is allocated when it is larger than `maxBytes`, and read up to the
+ * size it had when opened. Errors say why in readProblem's words; `what` is
+ * the kind of file with its article ('a model file').
+ */
 export function readFileCapped(path: string, what: string, maxBytes?: number): Uint8Array {
+  let fd: number;
   try {
-    const size = statSync(path).size;
-    if (maxBytes !== undefined && size > maxBytes) throw new Error(`${path}: ${size.toLocaleString('en-US')} bytes, more than the ${maxBytes.toLocaleString('en-US')} ${what} may have (maxBytes)`);
-    return readFileSync(path);
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch (e) {
+    throw new Error(readProblem(path, e, what));
+  }
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new Error(`${path}: is a directory, not ${what}`);
+    const kind = specialKind(st);
+    if (kind) throw new Error(`${path}: is ${kind}, not ${what} (only regular files are read)`);
+    if (maxBytes !== undefined && st.size > maxBytes) throw new Error(`${path}: ${st.size.toLocaleString('en-US')} bytes, more than the ${maxBytes.toLocaleString('en-US')} ${what} may have (maxBytes)`);
+    const bytes = new Uint8Array(st.size);
+    let off = 0;
+    while (off < bytes.length) {
+      const n = readSync(fd, bytes, off, bytes.length - off, off);
+      if (n === 0) break; // shortened while read: what is there (the format's checks name what is missing)
+      off += n;
+    }
+    return off === bytes.length ? bytes : bytes.subarray(0, off);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === undefined) throw e;
     throw new Error(readProblem(path, e, what));
+  } finally {
+    closeSync(fd);
   }
 }

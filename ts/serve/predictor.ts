@@ -84,14 +84,10 @@ export class Predictor {
     const backend = await initBackend({ backend: o.backend ?? 'auto' });
     let bytes: Uint8Array, name: string;
     if (typeof source === 'string') {
-      const fsName = 'node:fs';
-      const fs = (await import(/* @vite-ignore */ /* webpackIgnore: true */ fsName)) as typeof import('node:fs');
-      try {
-        bytes = fs.readFileSync(source);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        throw new Error(code === 'ENOENT' ? `${source}: no such file (give the path of a model file)` : code === 'EISDIR' ? `${source}: is a directory, not a model file` : `${source}: cannot read (${code ?? (e as Error).message})`);
-      }
+      // A computed specifier keeps node:fs out of browser bundles.
+      const filesModule = './../io/files.js';
+      const files = (await import(/* @vite-ignore */ /* webpackIgnore: true */ new URL(/* webpackIgnore: true */ filesModule, import.meta.url).href)) as typeof import('../io/files.js');
+      bytes = files.readFileCapped(source, 'a model file');
       name = source;
     } else {
       bytes = source;
