@@ -61,4 +61,4 @@ export { createPredictor, Predictor, QueueFullError, PredictorClosedError, type 
 export { checkImages, TrainingDivergedError } from './model.js';
 export { importOnnx, type ImportOnnxOptions } from './interop/onnx-import.js';
 export { toOnnx, ONNX_OPSET } from './interop/onnx-export.js';
-export { fetchIdx, fetchSplits, loadMnistSample } from './data/fetch.js';
+export { fetchIdx, fetchSplits, loadMnistSample, type FetchIdxOptions } from './data/fetch.js';

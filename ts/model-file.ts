@@ -7,6 +7,7 @@ import type { Backend } from './backend/load.js';
 import { readFromIndexedDb, storageScheme } from './io/browser-storage.js';
 import { decodeModelFile, encodeModelFile, ModelFileError } from './io/modelfile.js';
 import { isNode } from './env.js';
+import { readBodyCapped } from './io/streams.js';
 import { Sequential } from './model.js';
 import type { Optimizer } from './optim/optimizer.js';
 
@@ -39,30 +40,6 @@ export interface LoadModelOptions {
 }
 
 export const DEFAULT_MAX_MODEL_BYTES = 256 * 2 ** 20;
-
-/** A response body read whole, refused as soon as it grows past `max` bytes. */
-async function readCapped(res: Response, url: string, max: number): Promise<Uint8Array> {
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (declared > max) throw new ModelFileError(`${url}: the server declares ${declared.toLocaleString('en-US')} bytes, more than the ${max.toLocaleString('en-US')} a model file may have (maxBytes)`);
-  if (!res.body) return new Uint8Array(await res.arrayBuffer());
-  const parts: Uint8Array[] = [];
-  let got = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    got += value.length;
-    if (got > max) {
-      await reader.cancel();
-      throw new ModelFileError(`${url}: more than the ${max.toLocaleString('en-US')} bytes a model file may have (maxBytes)`);
-    }
-    parts.push(value);
-  }
-  const out = new Uint8Array(got);
-  let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
-  return out;
-}
 
 /**
  * Loads a model file from wherever it is: `indexeddb://name` (saved by
@@ -104,5 +81,5 @@ export async function loadModel(source: string | URL | Blob | ArrayBuffer | Uint
     throw new ModelFileError(`${text}: could not fetch the model (${(e as Error).message})`);
   }
   if (!res.ok) throw new ModelFileError(`${text}: HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
-  return deserializeModel(await readCapped(res, text, max), { backend: o.backend, source: text });
+  return deserializeModel(await readBodyCapped(res, text, max, 'a model file', (m) => new ModelFileError(m)), { backend: o.backend, source: text });
 }

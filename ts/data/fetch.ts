@@ -6,21 +6,35 @@
  */
 import type { Dataset } from '../engine/types.js';
 import { isNode } from '../env.js';
-import { IdxError, pairImagesLabels, parseIdxBytes, type IdxArray } from './idx.js';
+import { readBodyCapped, readStreamCapped } from '../io/streams.js';
+import { IdxError, MAX_IDX_VALUES, pairImagesLabels, parseIdxBytes, type IdxArray } from './idx.js';
 
 
-/** Fetches an IDX file (gzip or not) and parses it; errors name the URL. `expectDims` checks the dimension count. */
-export async function fetchIdx(url: string | URL, expectDims?: number): Promise<IdxArray> {
+/** Options of {@link fetchIdx}. */
+export interface FetchIdxOptions {
+  /** Largest file, and largest inflated content of a gzip file, accepted in bytes (default: the IDX limit, 256 Mi values + 64). */
+  maxBytes?: number;
+}
+
+/**
+ * Fetches an IDX file (gzip or not) and parses it; errors name the URL.
+ * `expectDims` checks the dimension count. The body and its inflation are
+ * read with a ceiling (`maxBytes`): a server that never ends, or a small
+ * gzip file that inflates to gigabytes, is refused once past it.
+ */
+export async function fetchIdx(url: string | URL, expectDims?: number, o: FetchIdxOptions = {}): Promise<IdxArray> {
   const name = String(url);
+  const max = o.maxBytes ?? MAX_IDX_VALUES + 64;
+  if (!(Number.isInteger(max) && max > 0)) throw new Error(`fetchIdx: maxBytes must be a positive integer, got ${JSON.stringify(o.maxBytes)}`);
   let bytes: Uint8Array;
   if (isNode && name.startsWith('file:')) {
-    // Node's fetch has no file: URLs (the package's own files, when this runs in Node).
-    const fsName = 'node:fs/promises';
-    const fs = (await import(/* @vite-ignore */ /* webpackIgnore: true */ fsName)) as typeof import('node:fs/promises');
+    // Node's fetch has no file: URLs (the package's own files, when this runs in Node); a computed specifier keeps node:fs out of bundles.
+    const filesModule = '../io/files.js';
+    const files = (await import(/* @vite-ignore */ /* webpackIgnore: true */ new URL(/* webpackIgnore: true */ filesModule, import.meta.url).href)) as typeof import('../io/files.js');
     try {
-      bytes = await fs.readFile(new URL(name));
+      bytes = files.readFileCapped(new URL(name).pathname, 'an IDX file', max);
     } catch (e) {
-      throw new IdxError(`${name}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      throw new IdxError((e as Error).message);
     }
   } else {
     let res: Response;
@@ -30,14 +44,16 @@ export async function fetchIdx(url: string | URL, expectDims?: number): Promise<
       throw new IdxError(`${name}: could not be fetched (${(e as Error).message})`);
     }
     if (!res.ok) throw new IdxError(`${name}: fetching failed: HTTP ${res.status}`);
-    bytes = new Uint8Array(await res.arrayBuffer());
+    bytes = await readBodyCapped(res, name, max, 'an IDX file', (m) => new IdxError(m));
   }
   // A server may already have removed the gzip layer (Content-Encoding); check the magic.
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    const tooLarge = () => new IdxError(`${name}: inflates to more than the ${max.toLocaleString('en-US')} bytes an IDX file may have (maxBytes)`);
     try {
-      const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream("gzip"));
-      bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+      const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'));
+      bytes = await readStreamCapped(stream, max, tooLarge);
     } catch (e) {
+      if (e instanceof IdxError) throw e;
       throw new IdxError(`${name}: not a valid gzip file (${(e as Error).message})`);
     }
   }
