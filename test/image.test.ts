@@ -1,4 +1,5 @@
 /** Decoding the pictures `cnn-wasm predict` reads: bad files are refused, transparency read as a person drew it. */
+import { spawnSync } from 'node:child_process';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { decodeImage, decodePgm, decodePng, MAX_IMAGE_SIDE, toMnist } from '../ts/image/decode.js';
@@ -80,6 +81,66 @@ describe('PNG, the common kinds unfiltered without pngjs', () => {
           expect([ours.width, ours.height]).toEqual([w, h]);
           expect(Buffer.from(ours.data).equals(theirs.data), `colour type ${colorType}, filter ${filterType}, ${w}x${h}`).toBe(true);
         }
+      }
+    }
+  });
+});
+
+describe('PNG image data split across many chunks', () => {
+  /** The PNG's chunks, with its IDAT data re-cut into pieces of `size` bytes, an empty IDAT between each two. */
+  function recut(bytes: Uint8Array, size: number): Uint8Array {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const chunk = (t: string, d: Uint8Array) => {
+      const b = new Uint8Array(12 + d.length);
+      new DataView(b.buffer).setUint32(0, d.length);
+      b.set(enc(t), 4);
+      b.set(d, 8);
+      return b; // CRCs are not checked by the decoders
+    };
+    const before: Uint8Array[] = [], data: Uint8Array[] = [], after: Uint8Array[] = [];
+    for (let at = 8; at < bytes.length;) {
+      const len = dv.getUint32(at), t = new TextDecoder().decode(bytes.subarray(at + 4, at + 8));
+      if (t === 'IDAT') data.push(bytes.subarray(at + 8, at + 8 + len));
+      else (data.length ? after : before).push(bytes.subarray(at, at + 12 + len));
+      at += 12 + len;
+    }
+    const all = Buffer.concat(data), pieces: Uint8Array[] = [];
+    for (let i = 0; i < all.length; i += size) pieces.push(chunk('IDAT', all.subarray(i, i + size)), chunk('IDAT', new Uint8Array(0)));
+    return Buffer.concat([bytes.subarray(0, 8), ...before, ...pieces, ...after]);
+  }
+
+  it('5 million empty IDAT chunks (a 60 MB file) decode within a JS heap of 128 MB (an object a chunk needed 700 MB)', () => {
+    const decoder = JSON.stringify(new URL('../dist/image/decode.js', import.meta.url).href);
+    const script = `
+      const { PNG } = await import('pngjs');
+      const { decodeRgba } = await import(${decoder});
+      const png = new PNG({ width: 8, height: 8 });
+      png.data.fill(77);
+      const one = PNG.sync.write(png);
+      const iend = one.length - 12, n = 5_000_000;
+      // The file: everything up to IEND, n empty IDAT chunks (12 bytes each: length 0, type, CRC), IEND.
+      const file = new Uint8Array(one.length + 12 * n);
+      file.set(one.subarray(0, iend));
+      const empty = [0, 0, 0, 0, 73, 68, 65, 84, 0, 0, 0, 0];
+      for (let i = 0; i < n; i++) file.set(empty, iend + 12 * i);
+      file.set(one.subarray(iend), iend + 12 * n);
+      const img = decodeRgba(file, 'many.png');
+      console.log(img.width, img.height, img.data[0], img.data[3]);`;
+    const r = spawnSync(process.execPath, ['--max-old-space-size=128', '--input-type=module', '-e', script], { encoding: 'utf8', cwd: new URL('..', import.meta.url).pathname });
+    expect(r.status, r.stderr.slice(0, 1000)).toBe(0);
+    expect(r.stdout.trim()).toBe('8 8 77 77');
+  }, 120_000);
+
+  it('gives the pixels of the same PNG in one chunk, whatever the pieces (one byte, seven, empty ones between)', async () => {
+    const { decodeRgba } = await import('../ts/image/decode.js');
+    const png = new PNG({ width: 23, height: 11 });
+    for (let i = 0; i < png.data.length; i++) png.data[i] = (i * 37 + (i >> 5)) & 255;
+    for (const colorType of [0, 2, 6] as const) {
+      const one = PNG.sync.write(png, { colorType, inputColorType: 6, inputHasAlpha: true } as never);
+      const want = PNG.sync.read(one).data;
+      for (const size of [1, 7, 1000]) {
+        const cut = recut(one, size);
+        expect(Buffer.from(decodeRgba(cut, 'cut.png').data).equals(want), `colour type ${colorType}, pieces of ${size}`).toBe(true);
       }
     }
   });

@@ -61,22 +61,36 @@ function checkPngData(bytes: Uint8Array, source: string): PngData {
   if (width === 0 || height === 0) fail(`it declares ${width}x${height} pixels`);
   if (!(colorType in PNG_CHANNELS) || ![1, 2, 4, 8, 16].includes(bitDepth)) fail(`colour type ${colorType} with bit depth ${bitDepth}`);
   if (interlace > 1) fail(`interlace method ${interlace}`);
-  const idat: Uint8Array[] = [];
-  let at = 8, ended = false, trns = false;
+  // The chunks are walked twice, the image data gathered into one buffer on the second walk: a file of
+  // millions of tiny IDAT chunks costs its own size again, not an object a chunk (14x its size before).
+  let at = 8, ended = false, trns = false, idatCount = 0, idatBytes = 0, firstIdat = 0;
   while (at + 12 <= bytes.length) {
     const len = dv.getUint32(at), t = type(at + 4);
     if (len > bytes.length - at - 12) fail(`chunk ${JSON.stringify(t)} declares ${len} bytes, ${Math.max(0, bytes.length - at - 12)} are present`);
-    if (t === 'IDAT') idat.push(bytes.subarray(at + 8, at + 8 + len));
+    if (t === 'IDAT') {
+      if (idatCount++ === 0) firstIdat = at;
+      idatBytes += len;
+    }
     if (t === 'tRNS') trns = true;
     at += 12 + len;
     if (t === 'IEND') { ended = true; break; }
   }
   if (!ended) fail('truncated: no IEND chunk');
-  if (idat.length === 0) fail('no image data (IDAT)');
+  if (idatCount === 0) fail('no image data (IDAT)');
+  let idat: Uint8Array;
+  if (idatCount === 1) idat = bytes.subarray(firstIdat + 8, firstIdat + 8 + dv.getUint32(firstIdat));
+  else {
+    idat = new Uint8Array(idatBytes);
+    for (let c = firstIdat, got = 0; got < idatBytes;) {
+      const len = dv.getUint32(c);
+      if (type(c + 4) === 'IDAT') { idat.set(bytes.subarray(c + 8, c + 8 + len), got); got += len; }
+      c += 12 + len;
+    }
+  }
   const need = pngInflatedSize(width, height, bitDepth, colorType, interlace === 1);
   let data: Uint8Array;
   try {
-    data = inflateSync(idat.length === 1 ? idat[0] : Buffer.concat(idat), { maxOutputLength: need });
+    data = inflateSync(idat, { maxOutputLength: need });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) fail(`its image data inflates to more than the ${need.toLocaleString('en-US')} bytes its ${width}x${height} header needs`);
