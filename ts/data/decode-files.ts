@@ -54,7 +54,10 @@ export async function decodeFiles(files: string[], s: DecodeSettings, threads: n
     return { w, exited };
   });
   try {
-    await new Promise<void>((resolve, reject) => {
+    await new Promise<void>((resolve, rejectOnce) => {
+      // Once decoding has failed, results still arriving are dropped: `each` is not called again.
+      let failed = false;
+      const reject = (e: unknown) => { failed = true; rejectOnce(e); };
       const give = (w: Worker) => {
         if (next >= chunks) return;
         const c = next++;
@@ -62,6 +65,7 @@ export async function decodeFiles(files: string[], s: DecodeSettings, threads: n
       };
       for (const { w } of workers) {
         w.on('message', (m: { chunk: number; results: Decoded[] }) => {
+          if (failed) return;
           out[m.chunk] = m.results;
           try {
             // Everything up to the first missing chunk, in order.
