@@ -1,8 +1,12 @@
 /** Decoding the pictures `cnn-wasm predict` reads: bad files are refused, transparency read as a person drew it. */
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { decodeImage, decodePgm, decodePng, MAX_IMAGE_SIDE, toMnist } from '../ts/image/decode.js';
+import { crc32 } from '../ts/io/crc32.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -95,7 +99,8 @@ describe('PNG image data split across many chunks', () => {
       new DataView(b.buffer).setUint32(0, d.length);
       b.set(enc(t), 4);
       b.set(d, 8);
-      return b; // CRCs are not checked by the decoders
+      new DataView(b.buffer).setUint32(8 + d.length, crc32(b.subarray(4, 8 + d.length)));
+      return b;
     };
     const before: Uint8Array[] = [], data: Uint8Array[] = [], after: Uint8Array[] = [];
     for (let at = 8; at < bytes.length;) {
@@ -111,6 +116,8 @@ describe('PNG image data split across many chunks', () => {
 
   it('5 million empty IDAT chunks (a 60 MB file) decode within a JS heap of 128 MB (an object a chunk needed 700 MB)', () => {
     const decoder = JSON.stringify(new URL('../dist/image/decode.js', import.meta.url).href);
+    const emptyCrc = new Uint8Array(4);
+    new DataView(emptyCrc.buffer).setUint32(0, crc32(enc('IDAT'))); // an empty IDAT's CRC covers its type alone
     const script = `
       const { PNG } = await import('pngjs');
       const { decodeRgba } = await import(${decoder});
@@ -121,7 +128,7 @@ describe('PNG image data split across many chunks', () => {
       // The file: everything up to IEND, n empty IDAT chunks (12 bytes each: length 0, type, CRC), IEND.
       const file = new Uint8Array(one.length + 12 * n);
       file.set(one.subarray(0, iend));
-      const empty = [0, 0, 0, 0, 73, 68, 65, 84, 0, 0, 0, 0];
+      const empty = [0, 0, 0, 0, 73, 68, 65, 84, ${Array.from(emptyCrc).join(', ')}];
       for (let i = 0; i < n; i++) file.set(empty, iend + 12 * i);
       file.set(one.subarray(iend), iend + 12 * n);
       const img = decodeRgba(file, 'many.png');
@@ -143,6 +150,49 @@ describe('PNG image data split across many chunks', () => {
         expect(Buffer.from(decodeRgba(cut, 'cut.png').data).equals(want), `colour type ${colorType}, pieces of ${size}`).toBe(true);
       }
     }
+  });
+});
+
+describe('PNG chunk CRCs', () => {
+  /** Where the first chunk of `type` starts. */
+  const find = (b: Uint8Array, type: string) => Buffer.from(b).indexOf(type) - 4;
+
+  it('a damaged critical chunk is refused naming it and its place (before: zlib\'s "incorrect data check", or a size mismatch); a damaged ancillary chunk is not', async () => {
+    const { decodeRgba } = await import('../ts/image/decode.js');
+    const png = new PNG({ width: 6, height: 4 });
+    png.data.fill(90);
+    const good = PNG.sync.write(png, { deflateLevel: 0 } as never);
+    const idat = find(good, 'IDAT');
+    const bad = Uint8Array.from(good);
+    bad[idat + 8 + 20] ^= 0x40;
+    expect(() => decodeRgba(bad, 'bad.png')).toThrow(`bad.png: not a readable PNG (chunk "IDAT" at byte ${idat} does not match its CRC: the file is damaged)`);
+    const badHeader = Uint8Array.from(good);
+    badHeader[8 + 8 + 12] ^= 1; // IHDR's interlace byte
+    expect(() => decodeRgba(badHeader, 'h.png')).toThrow(/h.png: not a readable PNG \(chunk "IHDR" at byte 8 does not match its CRC/);
+    // A tEXt chunk with a wrong CRC, before IDAT: read past, as libpng does with ancillary chunks.
+    const text = Buffer.alloc(12 + 5);
+    text.writeUInt32BE(5, 0);
+    text.write('tEXtnote\0x', 4, 'latin1');
+    const withText = Buffer.concat([good.subarray(0, idat), text, good.subarray(idat)]);
+    expect(Buffer.from(decodeRgba(withText, 't.png').data).equals(PNG.sync.read(good).data)).toBe(true);
+  });
+
+  it('a folder load skips a damaged PNG with that reason', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'cnn-wasm-crc-'));
+    const png = new PNG({ width: 8, height: 8 });
+    png.data.fill(200);
+    const good = PNG.sync.write(png);
+    for (const c of ['a', 'b']) {
+      mkdirSync(join(root, c));
+      for (let i = 0; i < 3; i++) writeFileSync(join(root, c, `${i}.png`), good);
+    }
+    const bad = Uint8Array.from(good);
+    bad[find(good, 'IDAT') + 9] ^= 1;
+    writeFileSync(join(root, 'b', 'damaged.png'), bad);
+    const { loadImageFolder } = await import('../ts/data/folder.js');
+    const f = await loadImageFolder(root, { valSize: 0 });
+    expect(f.train.count).toBe(6);
+    expect(f.skipped.map((x) => [x.file, x.reason])).toEqual([[join(root, 'b', 'damaged.png'), `not a readable PNG (chunk "IDAT" at byte ${find(good, 'IDAT')} does not match its CRC: the file is damaged)`]]);
   });
 });
 

@@ -2,6 +2,7 @@
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
 import { inflateSync } from 'node:zlib';
+import { crc32 } from '../io/crc32.js';
 import type { Gray } from './mnist.js';
 import { rgbaToGray } from './prepare.js';
 import { decodePgm, imageFormat, jpegSize, MAX_IMAGE_SIDE, pgmToRgba, type Rgba } from './formats.js';
@@ -67,6 +68,11 @@ function checkPngData(bytes: Uint8Array, source: string): PngData {
   while (at + 12 <= bytes.length) {
     const len = dv.getUint32(at), t = type(at + 4);
     if (len > bytes.length - at - 12) fail(`chunk ${JSON.stringify(t)} declares ${len} bytes, ${Math.max(0, bytes.length - at - 12)} are present`);
+    // A critical chunk (IHDR, PLTE, IDAT, IEND: upper-case first letter) must match its CRC, as libpng
+    // and pngjs require: a damaged file is refused rather than decoded into wrong pixels.
+    if ((bytes[at + 4] & 0x20) === 0 && crc32(bytes.subarray(at + 4, at + 8 + len)) !== dv.getUint32(at + 8 + len)) {
+      fail(`chunk ${JSON.stringify(t)} at byte ${at} does not match its CRC: the file is damaged`);
+    }
     if (t === 'IDAT') {
       if (idatCount++ === 0) firstIdat = at;
       idatBytes += len;
