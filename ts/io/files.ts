@@ -74,7 +74,7 @@ function specialKind(st: Stats): string | null {
   if (st.isFIFO()) return 'a named pipe (FIFO)';
   if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
   if (st.isSocket()) return 'a socket';
-  return 'not a regular file';
+  return 'something other than a regular file';
 }
 
 /**

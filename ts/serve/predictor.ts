@@ -8,7 +8,7 @@
  */
 import { initBackend, type BackendChoice } from '../backend/load.js';
 import { classNamesOf } from '../io/modelfile.js';
-import { deserializeModel } from '../model-file.js';
+import { deserializeModel, loadModel } from '../model-file.js';
 import { type PredictInput, type Sequential } from '../model.js';
 import { modelInput } from '../input.js';
 import { argmax } from '../engine/argmax.js';
@@ -82,18 +82,10 @@ export class Predictor {
     }
     if (o.maxDelayMs !== undefined && !(o.maxDelayMs >= 0 && Number.isFinite(o.maxDelayMs))) throw new Error(`createPredictor: maxDelayMs must be a number >= 0, got ${o.maxDelayMs}`);
     const backend = await initBackend({ backend: o.backend ?? 'auto' });
-    let bytes: Uint8Array, name: string;
-    if (typeof source === 'string') {
-      // A computed specifier keeps node:fs out of browser bundles.
-      const filesModule = './../io/files.js';
-      const files = (await import(/* @vite-ignore */ /* webpackIgnore: true */ new URL(/* webpackIgnore: true */ filesModule, import.meta.url).href)) as typeof import('../io/files.js');
-      bytes = files.readFileCapped(source, 'a model file');
-      name = source;
-    } else {
-      bytes = source;
-      name = 'the model bytes';
-    }
-    const { model, optimizer, metadata } = deserializeModel(bytes, { backend, source: name });
+    // A path goes through loadModel, as every other reader of model files does (its checks and limits).
+    const { model, optimizer, metadata } = typeof source === 'string'
+      ? await loadModel(source, { backend })
+      : deserializeModel(source, { backend, source: 'the model bytes' });
     optimizer?.dispose();
     const names = classNamesOf(metadata, model.classes);
     const workers = o.workers ?? 1, maxBatch = o.maxBatch ?? 64;
