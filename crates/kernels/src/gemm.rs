@@ -479,7 +479,11 @@ unsafe fn tiles_2x16<const EP: bool>(
 /// 0.76x SIMD, 0.69x relaxed. Nor did packing B a 128 KiB block ahead, a row at
 /// a time, between the panels' tiles (0.73x), splitting k so a pass streams
 /// fewer rows (0.92x), or 4x8 tiles over the copy for rows 0-3 (0.99x: the
-/// arithmetic is not the bound; B and C streaming from memory are).
+/// arithmetic is not the bound; B and C streaming from memory are). Nor did a
+/// copy pass skewed a panel per row into a ring, so that the lines read
+/// together fall into different L1 sets (0.75x), or packing 128-512 column
+/// blocks a row at a time into L1 (0.78-0.85x): a pass of its own costs more
+/// than the aliasing it avoids.
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn tiles_2x16_copy<const EP: bool>(
