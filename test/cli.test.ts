@@ -361,6 +361,28 @@ describe('eval: per class', () => {
     expect(formatReport(r)).toMatch(/^  c\s+66\.7%  \(2\/3\)$/m);
     expect(() => classReport([5], [0], 4, null)).toThrow(/example 0 has label 5 and prediction 0, outside 0..3/);
   });
+
+  it('many classes: the text and the page list the most confused pairs instead of a matrix too wide to read (1,000 classes)', async () => {
+    const { classReport, formatReport } = await import('../ts/cli/confusion.js');
+    const { renderReport } = await import('../ts/cli/report.js');
+    const k = 1000;
+    // Class c's three examples: right, right, and one taken for (c + 1) % k; class 7 also twice for 3.
+    const labels: number[] = [], predicted: number[] = [];
+    for (let c = 0; c < k; c++) { labels.push(c, c, c); predicted.push(c, c, (c + 1) % k); }
+    labels.push(7, 7); predicted.push(3, 3);
+    const r = classReport(labels, predicted, k, null);
+    const text = formatReport(r);
+    expect(text.split('\n').length).toBeLessThan(k + 40); // per class, then a bounded list
+    expect(text).not.toMatch(/confusion matrix \(rows/);
+    // Naive count: 7 -> 3 twice is the most confused pair, then the 1,000 single ones (the first by class).
+    expect(text).toMatch(/most confused[^\n]*\n\s+7 taken for 3: 2 times\n\s+0 taken for 1: 1 time\n/);
+    const page = renderReport({ title: 't', facts: [], epochs: [], testAccuracy: 0.5, testLoss: 1, report: r, mistakes: [] });
+    expect(page).not.toMatch(/<table class="matrix">/);
+    expect(page).toMatch(/<td>7<\/td><td>3<\/td><td>2<\/td>/);
+    expect(page.length).toBeLessThan(200_000);
+    // A matrix that fits is still drawn.
+    expect(formatReport(classReport([0, 1], [1, 1], 2, null))).toMatch(/confusion matrix \(rows/);
+  });
 });
 
 describe('train --report', () => {

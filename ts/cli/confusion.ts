@@ -23,15 +23,43 @@ export function classReport(labels: ArrayLike<number>, predicted: ArrayLike<numb
   return { confusion, perClass };
 }
 
-/** The report as text: per-class accuracy, then the matrix (rows: true class, columns: predicted). */
+/** Classes up to which the text and the report page draw the whole matrix; past it, a list of the most confused pairs. */
+export const MATRIX_MAX_CLASSES = 30;
+/** How many of the most confused pairs are listed when the matrix is not drawn. */
+export const MOST_CONFUSED = 20;
+
+/** The off-diagonal cells with examples, most examples first (then by true class, then by predicted class): what a model mixes up most. */
+export function mostConfused(r: ClassReport, limit = MOST_CONFUSED): { trueClass: number; predicted: number; count: number }[] {
+  const cells: { trueClass: number; predicted: number; count: number }[] = [];
+  r.confusion.forEach((row, t) => row.forEach((count, p) => { if (p !== t && count > 0) cells.push({ trueClass: t, predicted: p, count }); }));
+  return cells.sort((a, b) => b.count - a.count || a.trueClass - b.trueClass || a.predicted - b.predicted).slice(0, limit);
+}
+
+/** The largest count in the matrix (a loop: spreading k^2 cells into Math.max overflows the stack for a few hundred classes). */
+export function largestCell(r: ClassReport): number {
+  let max = 0;
+  for (const row of r.confusion) for (const v of row) if (v > max) max = v;
+  return max;
+}
+
+/** The report as text: per-class accuracy, then the matrix (rows: true class, columns: predicted), or past MATRIX_MAX_CLASSES the most confused pairs. */
 export function formatReport(r: ClassReport): string {
   const label = (c: number) => r.perClass[c].name ?? String(c);
-  const w = Math.max(5, ...r.perClass.map((p) => label(p.class).length));
+  let w = 5;
+  for (const p of r.perClass) w = Math.max(w, label(p.class).length);
   const lines = ['per-class accuracy:'];
   for (const p of r.perClass) {
     lines.push(`  ${label(p.class).padEnd(w)}  ${p.accuracy === null ? '    -  ' : `${(p.accuracy * 100).toFixed(1).padStart(5)}%`}  (${p.correct}/${p.count})`);
   }
-  const cell = Math.max(4, ...r.confusion.flat().map((v) => String(v).length)) + 1;
+  if (r.confusion.length > MATRIX_MAX_CLASSES) {
+    const pairs = mostConfused(r);
+    lines.push(pairs.length === 0
+      ? 'most confused: none (every example is in its own class)'
+      : `most confused (${r.confusion.length} classes, too many for a matrix; --json has it whole):`);
+    for (const c of pairs) lines.push(`  ${label(c.trueClass)} taken for ${label(c.predicted)}: ${c.count} ${c.count === 1 ? 'time' : 'times'}`);
+    return lines.join('\n');
+  }
+  const cell = Math.max(4, String(largestCell(r)).length) + 1;
   lines.push('confusion matrix (rows: true class, columns: predicted class by index):');
   lines.push(`  ${''.padEnd(w)} ${r.confusion.map((_, c) => String(c).padStart(cell)).join('')}`);
   r.confusion.forEach((row, t) => lines.push(`  ${label(t).padEnd(w)} ${row.map((v) => String(v).padStart(cell)).join('')}`));

@@ -5,7 +5,7 @@
  */
 import { PNG } from 'pngjs';
 import type { EpochLogs } from '../train/fit.js';
-import type { ClassReport } from './confusion.js';
+import { largestCell, MATRIX_MAX_CLASSES, mostConfused, type ClassReport } from './confusion.js';
 
 /** A test image the model got wrong, with how sure it was. */
 export interface Mistake {
@@ -68,8 +68,12 @@ function dataUrl(pixels: Uint8Array, shape: readonly number[]): string {
 /** The report page. */
 export function renderReport(r: ReportInput): string {
   const label = (c: number) => r.report.perClass[c].name ?? String(c);
-  const max = Math.max(1, ...r.report.confusion.flat());
-  const matrix = `<table class="matrix"><thead><tr><th>true \\ predicted</th>${r.report.confusion.map((_, c) => `<th title="${esc(label(c))}">${esc(label(c))}</th>`).join('')}</tr></thead><tbody>`
+  const max = Math.max(1, largestCell(r.report));
+  const pairs = mostConfused(r.report);
+  const matrix = r.report.confusion.length > MATRIX_MAX_CLASSES
+    ? `<p>${r.report.confusion.length} classes, too many for a matrix: the ${pairs.length} most confused pairs.</p>`
+      + `<table><thead><tr><th>true class</th><th>taken for</th><th>images</th></tr></thead><tbody>${pairs.map((c) => `<tr><td>${esc(label(c.trueClass))}</td><td>${esc(label(c.predicted))}</td><td>${c.count}</td></tr>`).join('')}</tbody></table>`
+    : `<table class="matrix"><thead><tr><th>true \\ predicted</th>${r.report.confusion.map((_, c) => `<th title="${esc(label(c))}">${esc(label(c))}</th>`).join('')}</tr></thead><tbody>`
     + r.report.confusion.map((row, t) => `<tr><th>${esc(label(t))}</th>${row.map((v, p) => {
       const a = v / max, bg = t === p ? `rgba(40,140,60,${(0.15 + 0.85 * a).toFixed(2)})` : `rgba(200,50,40,${v ? (0.1 + 0.9 * a).toFixed(2) : 0})`;
       return `<td style="background:${bg}${a > 0.55 ? ';color:#fff' : ''}">${v}</td>`;
@@ -98,7 +102,7 @@ table{border-collapse:collapse}th,td{border:1px solid #ddd;padding:3px 7px;text-
 <ul class="facts">${r.facts.map((f) => `<li>${esc(f)}</li>`).join('')}</ul>
 <p class="big">Test accuracy ${(r.testAccuracy * 100).toFixed(2)}% <span style="font-weight:400;font-size:14px">(loss ${r.testLoss.toFixed(4)})</span></p>
 <h2>Training</h2><div class="charts">${charts}</div>
-<h2>Confusion matrix</h2>${matrix}
+<h2>${r.report.confusion.length > MATRIX_MAX_CLASSES ? 'Most confused classes' : 'Confusion matrix'}</h2>${matrix}
 <h2>Per-class accuracy</h2>${perClass}
 <h2>Most confident mistakes</h2>${mistakes}
 </body></html>
