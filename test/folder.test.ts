@@ -296,4 +296,30 @@ describe('cnn-wasm on an image folder', () => {
     expect(p.status, p.stderr).toBe(0);
     expect(JSON.parse(p.stdout).predictions[0].name).toBe('seven');
   }, 120_000);
+
+  it('more than 256 classes: train and eval keep every label (class 299 is not class 43)', () => {
+    const root = mkdtempSync(join(tmpdir(), 'cnn-wasm-folder-many-'));
+    const K = 300, name = (c: number) => `c${String(c).padStart(3, '0')}`;
+    let s = 11;
+    const noise = () => { const png = new PNG({ width: 28, height: 28 }); for (let i = 0; i < 784; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; png.data.set([s >>> 24, s >>> 24, s >>> 24, 255], 4 * i); } return PNG.sync.write(png); };
+    const testCount = (c: number) => 1 + (c % 3);
+    for (let c = 0; c < K; c++) {
+      for (const [split, n] of [['train', 2], ['test', testCount(c)]] as const) {
+        mkdirSync(join(root, split, name(c)), { recursive: true });
+        for (let i = 0; i < n; i++) writeFileSync(join(root, split, name(c), `${i}.png`), noise());
+      }
+    }
+    const out = join(root, 'm.cnnw');
+    const r = spawnSync(process.execPath, [bin, 'train', '--model', 'dense-head', '--dataset', root, '--epochs', '1', '--out', out, '--json'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).trainImages).toBe(2 * K);
+    const ev = spawnSync(process.execPath, [bin, 'eval', out, '--dataset', root, '--json'], { encoding: 'utf8' });
+    expect(ev.status, ev.stderr).toBe(0);
+    const e = JSON.parse(ev.stdout);
+    // Each class's test images, counted by the folder: labels cut to a byte would give class 43 the images of 299.
+    expect(e.perClass.map((c: { name: string; count: number }) => [c.name, c.count])).toEqual(Array.from({ length: K }, (_, c) => [name(c), testCount(c)]));
+    const text = spawnSync(process.execPath, [bin, 'eval', out, '--dataset', root], { encoding: 'utf8' });
+    expect(text.status, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^  c299\s+(-|\s*\d+\.\d%)\s+\(\d+\/3\)$/m);
+  }, 120_000);
 });

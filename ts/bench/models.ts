@@ -52,7 +52,7 @@ export function benchBatch(n: number): { images: Uint8Array; labels: Uint8Array;
   const s = readSplit(sampleDir(), 'train');
   const images = s.images.slice(0, n * 784);
   const pixels = Float32Array.from(images, (v) => (v / 255 - MNIST_NORMALIZATION.mean) / MNIST_NORMALIZATION.std);
-  return { images, labels: s.labels.slice(0, n), pixels };
+  return { images, labels: Uint8Array.from(s.labels.subarray(0, n)), pixels };
 }
 
 function cnnRunner(be: Backend, model: string, batch: number): PeerRunner & { model: Sequential } {

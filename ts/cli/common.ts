@@ -78,7 +78,7 @@ export function shortReason(message: string): string {
 }
 
 /** A split as a model Dataset. */
-export function asDataset(s: { images: Uint8Array; labels: Uint8Array; count: number }, from = 0, count = s.count - from): Dataset {
+export function asDataset(s: { images: Uint8Array; labels: Uint8Array | Uint16Array; count: number }, from = 0, count = s.count - from): Dataset {
   const size = s.images.length / s.count;
   return { images: s.images.subarray(from * size, (from + count) * size), labels: s.labels.subarray(from, from + count), count };
 }

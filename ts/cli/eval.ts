@@ -31,7 +31,7 @@ export function register(program: Command): void {
         const at = new Map(modelNames.map((n, i) => [key(n), i]));
         const map = data.classNames.map((n) => at.get(key(n)));
         if (map.length === modelNames.length && map.every((i) => i !== undefined) && new Set(map).size === map.length) {
-          test = { ...test, labels: Uint8Array.from(test.labels as ArrayLike<number>, (l) => map[l]!) };
+          test = { ...test, labels: Uint16Array.from(test.labels as ArrayLike<number>, (l) => map[l]!) };
           process.stderr.write(`note: ${data.name}'s classes are the model's in another order; its labels are matched to the model's classes by name\n`);
         } else {
           process.stderr.write(`warning: ${path}'s classes (${modelNames.join(', ')}) are not ${data.name}'s (${data.classNames.join(', ')}): the accuracy compares unrelated labels\n`);

@@ -139,10 +139,8 @@ function fromDir(name: string, dir: string, source = dir, splits: 'both' | 'test
 async function fromFolder(dir: string, o: ImageFolderOptions): Promise<DatasetSplits> {
   const hasTest = existsSync(join(dir, 'test'));
   const f = await loadImageFolder(dir, { ...o, valSize: o.valSize ?? (hasTest ? 0 : 0.1) });
-  // The CLI's splits hold labels as bytes: a folder of more classes trains through loadImageFolder in code.
-  if (f.classNames.length > 256) throw new Error(`${dir}: ${f.classNames.length} classes; the command line trains at most 256 (loadImageFolder in code takes more)`);
   const [, H, W] = f.shape;
-  const split = (d: { images: Uint8Array; labels: ArrayLike<number>; count: number }): LabelledImages => ({ images: d.images, labels: Uint8Array.from(d.labels), count: d.count, rows: H, cols: W });
+  const split = (d: { images: Uint8Array; labels: Uint8Array | Uint16Array; count: number }): LabelledImages => ({ images: d.images, labels: d.labels, count: d.count, rows: H, cols: W });
   const test = f.test ?? f.val;
   if (!test) throw new Error(`${dir}: no test/ folder and no hold-out (valSize 0): nothing to test on`);
   return {

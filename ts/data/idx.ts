@@ -76,8 +76,8 @@ export interface LabelledImages {
   cols: number;
   /** n * rows * cols pixels, row-major, 0..255. */
   images: Uint8Array;
-  /** n labels. */
-  labels: Uint8Array;
+  /** n labels (16-bit for image folders of more than 256 classes). */
+  labels: Uint8Array | Uint16Array;
 }
 
 /** Checks an image file and a label file belong together and labels are in 0..classes-1. */
