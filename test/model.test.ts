@@ -154,6 +154,28 @@ describe('training and inference', () => {
     expect(warnings.join()).toMatch(/about chance level.*dead ReLU outputs: conv2d_1 100% zero/);
     m.dispose();
   });
+
+  it('does not cry wolf: a binary classifier learning well, or an epoch of two steps, is not at chance level', async () => {
+    // 4 against 9 (the sample's first 800 of them), 50 steps of 16: it learns, but not to 100% in its first epoch.
+    const all = mnistSample('train');
+    const pick = Array.from({ length: all.count }, (_, i) => i).filter((i) => all.labels[i] === 4 || all.labels[i] === 9).slice(0, 800);
+    const images = new Uint8Array(pick.length * 784), labels = new Uint8Array(pick.length);
+    pick.forEach((i, j) => { images.set((all.images as Uint8Array).subarray(i * 784, (i + 1) * 784), j * 784); labels[j] = all.labels[i] === 9 ? 1 : 0; });
+    const binary = sequential([conv2d({ filters: 4, kernelSize: 5, activation: 'relu' }), maxPooling2d(), flatten(), dense({ units: 2 })], { inputShape: [1, 28, 28], classes: 2, seed: 1 });
+    const warnings: string[] = [];
+    const h = await binary.fit({ images, labels, count: pick.length }, { optimizer: sgd({ learningRate: 0.01, momentum: 0.9 }), epochs: 1, batchSize: 16, callbacks: { onWarning: (w) => warnings.push(w) } });
+    expect(h.epochs[0].accuracy).toBeGreaterThan(0.7);
+    expect(h.epochs[0].accuracy).toBeLessThan(1);
+    expect(warnings).toEqual([]);
+    binary.dispose();
+    // Two steps of lenet5-bn: the epoch's accuracy is that of a network barely trained, which says nothing yet.
+    const { model } = createPreset('lenet5-bn', { backend: await initBackend(), seed: 1 });
+    const w2: string[] = [];
+    const h2 = await model.fit(mnistSample('train', 256), { optimizer: sgd({ learningRate: 0.05 }), epochs: 1, batchSize: 128, callbacks: { onWarning: (w) => w2.push(w) } });
+    expect(h2.epochs[0].accuracy).toBeLessThan(0.2);
+    expect(w2).toEqual([]);
+    model.dispose();
+  });
 });
 
 /** Multiplies by 2 in forward but forgets the factor in backward: a wrong gradient. */

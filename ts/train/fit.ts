@@ -277,6 +277,26 @@ async function poolStep(net: Net, pool: TrainingPool, idx: Uint32Array, from: nu
   return r;
 }
 
+/** Steps a first epoch needs before its accuracy alone can say the network is not learning. */
+const STUCK_MIN_STEPS = 20;
+
+/**
+ * After the first epoch: warns when the network looks stuck, i.e. its accuracy
+ * over the epoch's second half is within a tenth of the way from chance
+ * (1 / classes) to 100%, over at least STUCK_MIN_STEPS steps or with ReLU
+ * outputs that are almost all zero. A short epoch's accuracy is mostly that
+ * of the untrained network, and a binary classifier's chance is 50%, so
+ * neither alone is taken for a stuck one.
+ */
+function stuckWarning(net: Net, steps: number, lateAccuracy: number, warn: (m: string) => void): void {
+  const chance = 1 / net.classes;
+  if (!(lateAccuracy < chance + 0.1 * (1 - chance))) return;
+  const dead = net.activationStats().filter((s) => s.zeroFraction > 0.95).map((s) => `${s.layer} ${(s.zeroFraction * 100).toFixed(0)}% zero`);
+  if (steps < STUCK_MIN_STEPS && dead.length === 0) return;
+  warn(`training accuracy over the second half of the first epoch is ${(lateAccuracy * 100).toFixed(1)}%, about chance level (${(chance * 100).toFixed(1)}%): the network is not learning`
+    + (dead.length ? ` (dead ReLU outputs: ${dead.join(', ')})` : '') + '; try another seed, initialiser or a lower learning rate');
+}
+
 async function runEpochs(net: Net, data: Dataset, o: FitOptions, epochs: number, batchSize: number, pool: TrainingPool | null, stop: StopFlag): Promise<History> {
   const cb = callbacksOf(o);
   cb.setContext({
@@ -300,7 +320,7 @@ async function runEpochs(net: Net, data: Dataset, o: FitOptions, epochs: number,
     pool?.resetTiming();
     if (o.shuffle ?? true) rng.shuffle(idx);
     const t0 = performance.now();
-    let lossSum = 0, correct = 0, seen = 0;
+    let lossSum = 0, correct = 0, seen = 0, lateCorrect = 0, lateSeen = 0;
     for (let b = 0; b < batches; b++) {
       const from = b * batchSize, n = Math.min(batchSize, data.count - from);
       const lr = o.optimizer.learningRate;
@@ -311,6 +331,7 @@ async function runEpochs(net: Net, data: Dataset, o: FitOptions, epochs: number,
       lossSum += r.loss * n;
       correct += r.correct;
       seen += n;
+      if (2 * b >= batches) { lateCorrect += r.correct; lateSeen += n; }
       const elapsed = (performance.now() - t0) / 1000;
       await cb.onBatchEnd({ epoch, batch: b, batches, loss: r.loss, accuracy: r.correct / n, imagesPerSecond: seen / Math.max(elapsed, 1e-9), learningRate: lr });
       if (performance.now() - lastYield > 50) {
@@ -341,11 +362,7 @@ async function runEpochs(net: Net, data: Dataset, o: FitOptions, epochs: number,
       logs.valAccuracy = v.accuracy;
     }
     history.epochs.push(logs);
-    if (epoch === 0 && !history.stopped && logs.accuracy < 2 / net.classes) {
-      const dead = net.activationStats().filter((s) => s.zeroFraction > 0.95).map((s) => `${s.layer} ${(s.zeroFraction * 100).toFixed(0)}% zero`);
-      cb.onWarning(`training accuracy after the first epoch is ${(logs.accuracy * 100).toFixed(1)}%, about chance level: the network is not learning` +
-        (dead.length ? ` (dead ReLU outputs: ${dead.join(', ')})` : '') + '; try another seed, initialiser or a lower learning rate');
-    }
+    if (epoch === 0 && !history.stopped) stuckWarning(net, batches, lateSeen ? lateCorrect / lateSeen : logs.accuracy, cb.onWarning);
     epochEnded(o.optimizer, logs, cb.onWarning);
     await cb.onEpochEnd(logs);
     if (stop.stopTraining) history.stopped = true;
