@@ -42,6 +42,11 @@ describe('usage', () => {
     expect(r.err).toMatch(msg as RegExp);
   });
 
+  it('arguments past what a command takes are refused, not ignored', () => {
+    expect(run('info', 'extra')).toMatchObject({ code: 2, err: expect.stringMatching(/too many arguments for 'info'/) });
+    expect(run('eval', 'a.cnnw', 'b.cnnw')).toMatchObject({ code: 2, err: expect.stringMatching(/too many arguments for 'eval'/) });
+  });
+
   it('file problems exit 1 naming the path', () => {
     expect(run('eval', join(dir, 'none.cnnw'), '--dataset', 'mnist-sample')).toMatchObject({ code: 1, err: expect.stringMatching(/none.cnnw: no such file \(give the path of a model file\)/) });
     writeFileSync(join(dir, 'junk.cnnw'), 'definitely not a model');
@@ -110,6 +115,38 @@ describe('train, eval, predict', () => {
     const fromPgm = run('predict', model, join(dir, 'd.pgm'), '--json');
     expect(fromPgm.code).toBe(0);
     expect(JSON.parse(fromPgm.out).predictions).toEqual(JSON.parse(run('predict', model, join(dir, 'd1.png'), '--json').out).predictions);
+  });
+
+  it('predict takes several images and directories: one result per image, each as predicting it alone gives; a bad one is named and the rest still classified', () => {
+    // d0..d9.png and d.pgm were written by the test above; a folder of three with a subfolder.
+    const sub = join(dir, 'pics', 'more');
+    mkdirSync(sub, { recursive: true });
+    writeFileSync(join(dir, 'pics', 'b.png'), readFileSync(join(dir, 'd2.png')));
+    writeFileSync(join(dir, 'pics', 'a.pgm'), readFileSync(join(dir, 'd.pgm')));
+    writeFileSync(join(sub, 'c.png'), readFileSync(join(dir, 'd3.png')));
+    writeFileSync(join(dir, 'pics', 'notes.txt'), 'not an image, and not named like one');
+    const alone = (f: string) => JSON.parse(run('predict', model, f, '--json', '--top', '2').out).predictions;
+    const many = run('predict', model, join(dir, 'd0.png'), join(dir, 'pics'), join(dir, 'd5.png'), '--json', '--top', '2');
+    expect(many.code, many.err).toBe(0);
+    const lines = many.out.trim().split('\n').map((l) => JSON.parse(l));
+    // In the order given, a directory's images sorted by path (subfolders too, other files left out).
+    const order = [join(dir, 'd0.png'), join(dir, 'pics', 'a.pgm'), join(dir, 'pics', 'b.png'), join(sub, 'c.png'), join(dir, 'd5.png')];
+    expect(lines.map((l) => l.image)).toEqual(order);
+    for (const l of lines) expect(l.predictions).toEqual(alone(l.image));
+    // Text: a line per image, its best class and probability.
+    const text = run('predict', model, join(dir, 'd0.png'), join(dir, 'd5.png'));
+    expect(text.out.trim().split('\n')).toEqual([join(dir, 'd0.png'), join(dir, 'd5.png')].map((f) => {
+      const [best] = alone(f);
+      return `${f}  ${best.class}  ${(best.probability * 100).toFixed(2)}%`;
+    }));
+    // A bad image among good ones: named on stderr, the others classified, exit 1.
+    writeFileSync(join(dir, 'broken.png'), 'not a png');
+    const mixed = run('predict', model, join(dir, 'd0.png'), join(dir, 'broken.png'), join(dir, 'd5.png'), '--json');
+    expect(mixed.code).toBe(1);
+    expect(mixed.err).toMatch(/broken\.png: unsupported image format/);
+    expect(mixed.out.trim().split('\n').map((l) => JSON.parse(l).image)).toEqual([join(dir, 'd0.png'), join(dir, 'd5.png')]);
+    mkdirSync(join(dir, 'no-images'), { recursive: true });
+    expect(run('predict', model, join(dir, 'no-images'))).toMatchObject({ code: 1, err: expect.stringMatching(/no-images: no PNG, JPEG or PGM files in this directory/) });
   });
 
   it('gradcheck passes for a preset', () => {

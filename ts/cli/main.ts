@@ -33,6 +33,8 @@ export function buildProgram(): Command {
   serve.register(program);
   exportCommand.register(program);
   importCommand.register(program);
+  // An argument a command does not take is a mistake to name, not one to ignore.
+  for (const c of program.commands) c.allowExcessArguments(false);
   return program;
 }
 

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readFileCapped, writeFileAtomic } from '../io/files.js';
+import { IMAGE_FILE_NAME } from '../image/formats.js';
 import { availableCores } from '../parallel/group.js';
 import { checkPictureOptions, finishPictures, type Fitted, type FolderSplit, type ImageFolder, type PictureOptions } from './collect.js';
 import { decodeFiles, decodeFile, type Decoded } from './decode-files.js';
@@ -37,8 +38,6 @@ export interface ImageFolderOptions extends PictureOptions {
   threads?: number;
 }
 
-/** File name endings read as images. */
-const IMAGE_FILE = /\.(png|jpe?g|pgm)$/i;
 
 const isDir = (p: string) => { try { return statSync(p).isDirectory(); } catch { return false; } };
 const subdirs = (p: string) => readdirSync(p).filter((n) => !n.startsWith('.') && isDir(join(p, n))).sort();
@@ -47,7 +46,7 @@ const subdirs = (p: string) => readdirSync(p).filter((n) => !n.startsWith('.') &
 export function isImageFolder(dir: string): boolean {
   if (!isDir(dir)) return false;
   const root = isDir(join(dir, 'train')) ? join(dir, 'train') : dir;
-  return subdirs(root).some((c) => readdirSync(join(root, c)).some((f) => IMAGE_FILE.test(f)));
+  return subdirs(root).some((c) => readdirSync(join(root, c)).some((f) => IMAGE_FILE_NAME.test(f)));
 }
 
 /** The class folders of `root` and their image files, checked: at least two classes, none empty. */
@@ -60,7 +59,7 @@ function listClasses(root: string, classNames?: string[]): { name: string; files
     if (extra.length) throw new Error(`${root}: class folder${extra.length > 1 ? 's' : ''} ${extra.join(', ')} ${extra.length > 1 ? 'are' : 'is'} not among the training classes (${classNames.join(', ')})`);
   }
   return names.map((name) => {
-    const files = readdirSync(join(root, name)).filter((f) => IMAGE_FILE.test(f)).sort();
+    const files = readdirSync(join(root, name)).filter((f) => IMAGE_FILE_NAME.test(f)).sort();
     if (files.length === 0) throw new Error(`${join(root, name)}: class folder with no PNG, JPEG or PGM files`);
     return { name, files: files.map((f) => join(root, name, f)) };
   });

@@ -9,7 +9,7 @@
  * no colour-space conversion); PGM by the library; in Node, by the
  * library's own decoders (as loadImageFolder).
  */
-import { imageFormat, jpegSize, MAX_IMAGE_SIDE, pgmToRgba, pngSize } from '../image/formats.js';
+import { IMAGE_FILE_NAME, imageFormat, jpegSize, MAX_IMAGE_SIDE, pgmToRgba, pngSize } from '../image/formats.js';
 import { isImageLike, type ImageLike } from '../image/prepare.js';
 import { isNode } from '../env.js';
 import { checkPictureOptions, finishPictures, fitPicture, type Fitted, type ImageFolder, type PictureOptions } from './collect.js';
@@ -38,8 +38,6 @@ export interface PicturesOptions extends PictureOptions {
   onProgress?(done: number, total: number): void;
 }
 
-/** File name endings read as images (as in an image folder). */
-const IMAGE_FILE = /\.(png|jpe?g|pgm)$/i;
 
 /** One picture to read, with its class and split. */
 interface Item { source: string; className: string; test: boolean; picture: PictureSource }
@@ -58,7 +56,7 @@ function itemsOfFiles(given: readonly (File | PathedFile)[]): Item[] {
   const splitAt = parts.every((p) => p.length >= 4) && parts.some((p) => p[1] === 'train') ? 1 : parts.every((p) => p.length >= 3) && parts.some((p) => p[0] === 'train') ? 0 : -1;
   parts.forEach((p, i) => {
     const name = p[p.length - 1];
-    if (name.startsWith('.') || !IMAGE_FILE.test(name)) return; // .DS_Store, notes.txt: not images, as in a folder on disk
+    if (name.startsWith('.') || !IMAGE_FILE_NAME.test(name)) return; // .DS_Store, notes.txt: not images, as in a folder on disk
     if (splitAt >= 0 && p[splitAt] !== 'train' && p[splitAt] !== 'test') return;
     items.push({ source: paths[i], className: p[p.length - 2], test: splitAt >= 0 && p[splitAt] === 'test', picture: files[i] });
   });

@@ -5,6 +5,9 @@
  */
 import type { Gray } from './mnist.js';
 
+/** File name endings read as images (image folders, pictures chosen in a page, `predict` on a directory). */
+export const IMAGE_FILE_NAME = /\.(png|jpe?g|pgm)$/i;
+
 /** Largest PNG/PGM side accepted (checked from the header, before decoding). */
 export const MAX_IMAGE_SIDE = 4096;
 
