@@ -1,10 +1,11 @@
 /** The batching predictor and `cnn-wasm serve`: bit-identical batches, every bad request refused, graceful shutdown. */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
+import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../ts/backend/load.js';
@@ -14,6 +15,8 @@ import { optimizerFromConfig } from '../ts/optim/optimizer.js';
 import { createPredictor, type Predictor } from '../ts/serve/predictor.js';
 import { startServer } from '../ts/serve/http.js';
 import { mnistSample } from './data.js';
+import { conv2d, dense, flatten } from '../ts/layers/index.js';
+import { sequential } from '../ts/model.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cnn-wasm-serve-'));
 const modelPath = join(dir, 'digits.cnnw');
@@ -166,6 +169,48 @@ describe('serve: bad requests never hurt the service', () => {
     clearInterval(tick);
     await good();
   }, 15_000);
+});
+
+describe('serve: a model of your own pictures', () => {
+  it('prepares PNG and JPEG bodies as the model file says its training did (3x16x16, resized), as cnn-wasm predict does', async () => {
+    // One build everywhere (this process and the CLI's, which on Node 20 has no relaxed SIMD): the same bits.
+    const be = await initBackend({ backend: 'simd' });
+    const m = sequential([conv2d({ filters: 4, kernelSize: 3, activation: 'relu' }), flatten(), dense({ units: 3 })], { inputShape: [3, 16, 16], classes: 3, seed: 5, backend: be });
+    const path = join(dir, 'pictures.cnnw');
+    saveModel(m, path, { metadata: { classNames: ['red', 'green', 'blue'], fit: 'resize' } });
+    // An opaque 16x16 RGB picture is the model's input as it is: its planes, built here by hand.
+    const png = new PNG({ width: 16, height: 16 }), planes = new Uint8Array(3 * 256);
+    for (let i = 0; i < 256; i++) {
+      const rgb = [(i * 7) & 255, (i * 13 + 50) & 255, 255 - i];
+      png.data.set([...rgb, 255], 4 * i);
+      rgb.forEach((v, c) => { planes[c * 256 + i] = v; });
+    }
+    const reference = m.predict(planes);
+    m.dispose();
+    // A 40x30 JPEG: resized, as `cnn-wasm predict` prepares it.
+    const rgba = new Uint8Array(40 * 30 * 4);
+    for (let i = 0; i < 1200; i++) rgba.set([(i * 3) & 255, (i >> 2) & 255, 128, 255], 4 * i);
+    const jpg = jpeg.encode({ data: rgba, width: 40, height: 30 }, 90).data;
+    writeFileSync(join(dir, 'p.jpg'), jpg);
+    const cli = spawnSync(process.execPath, [new URL('../bin/cnn-wasm.js', import.meta.url).pathname, 'predict', path, join(dir, 'p.jpg'), '--json', '--top', '3', '--backend', 'simd'], { encoding: 'utf8' });
+    expect(cli.status, cli.stderr).toBe(0);
+    const byClass = (ps: { class: number; probability: number }[]) => [0, 1, 2].map((c) => ps.find((p) => p.class === c)!.probability);
+    const p = await createPredictor(path, { backend: 'simd' });
+    const srv = await startServer(p, { port: 0 });
+    try {
+      const post = (body: BodyInit, type: string) => fetch(`${srv.url}/predict`, { method: 'POST', headers: { 'content-type': type }, body });
+      const r = await post(new Uint8Array(PNG.sync.write(png)), 'image/png');
+      expect(r.status, await r.clone().text()).toBe(200);
+      const j = await r.json();
+      expect(new Float32Array(j.probabilities)).toEqual(reference);
+      expect(j.name).toBe(['red', 'green', 'blue'][j.class]);
+      const rj = await post(new Uint8Array(jpg), 'image/jpeg');
+      expect(rj.status, await rj.clone().text()).toBe(200);
+      expect((await rj.json()).probabilities).toEqual(byClass(JSON.parse(cli.stdout).predictions));
+    } finally {
+      await srv.close();
+    }
+  }, 60_000);
 });
 
 describe('serve: more workers than cores', () => {

@@ -11,7 +11,7 @@ interface ServeFlags { port: string; host: string; workers: string; maxBatch: st
 export function register(program: Command): void {
   program
     .command('serve <model>')
-    .description('serve a model over HTTP: POST /predict (PNG/PGM, raw u8 pixels or JSON), GET /health, GET /metrics')
+    .description('serve a model over HTTP: POST /predict (PNG/JPEG/PGM prepared as its training prepared pictures, raw u8 pixels or JSON), GET /health, GET /metrics')
     .option('--port <n>', 'port to listen on (0: any free one)', '8080')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--workers <n>', 'worker threads computing the batches: a number or auto', '1')

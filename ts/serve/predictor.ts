@@ -14,6 +14,7 @@ import { modelInput } from '../input.js';
 import { argmax } from '../engine/argmax.js';
 import { InferencePool } from '../parallel/infer.js';
 import type { CreateWorker } from '../parallel/group.js';
+import type { Fit } from '../image/prepare.js';
 
 /** Options of {@link createPredictor}. */
 export interface PredictorOptions {
@@ -69,7 +70,16 @@ export class Predictor {
   readonly maxDelayMs: number;
   readonly maxQueue: number;
 
-  private constructor(readonly model: Sequential, private readonly pool: InferencePool, readonly classNames: string[] | null, o: PredictorOptions) {
+  /**
+   * How the model file says its training fitted pictures to the input
+   * ('digit': MNIST's centring; 'resize'), as `cnn-wasm predict` and `serve`
+   * prepare images for it (see prepareImage); undefined when the file does
+   * not say (a 1x28x28 model is then taken for a digit model).
+   */
+  readonly fit: Fit | undefined;
+
+  private constructor(readonly model: Sequential, private readonly pool: InferencePool, readonly classNames: string[] | null, o: PredictorOptions, fit: Fit | undefined) {
+    this.fit = fit;
     this.maxBatch = o.maxBatch ?? 64;
     this.maxDelayMs = o.maxDelayMs ?? 2;
     this.maxQueue = o.maxQueue ?? 4096;
@@ -91,7 +101,8 @@ export class Predictor {
     const workers = o.workers ?? 1, maxBatch = o.maxBatch ?? 64;
     // Chunks of at most maxBatch / workers (and INFER_CHUNK): a full batch keeps every worker busy.
     const pool = await InferencePool.create(model, { workers, batchSize: Math.max(1, Math.ceil(maxBatch / workers)), capacity: maxBatch, createWorker: o.createWorker });
-    return new Predictor(model, pool, names, o);
+    const fit = metadata.fit === 'digit' || metadata.fit === 'resize' ? metadata.fit : undefined;
+    return new Predictor(model, pool, names, o, fit);
   }
 
   /** The prediction for one example (inputSize pixels: u8 0..255 or f32 as the model takes them). */
