@@ -213,6 +213,31 @@ describe('serve: a model of your own pictures', () => {
   }, 60_000);
 });
 
+describe('createPredictor: pictures as ImageData', () => {
+  it('a 1x28x28 model trained with fit resize gets its pictures resized, not centred like a digit', async () => {
+    const be = await initBackend();
+    const m = sequential([conv2d({ filters: 2, kernelSize: 3, activation: 'relu' }), flatten(), dense({ units: 10 })], { inputShape: [1, 28, 28], seed: 3, backend: be });
+    const path = join(dir, 'gray-photos.cnnw');
+    saveModel(m, path, { metadata: { fit: 'resize' } });
+    // An opaque gray 28x28 picture, a blob off the centre: resized it is its own gray levels; a digit's centring would move it.
+    const gray = new Uint8Array(784), data = new Uint8ClampedArray(784 * 4);
+    for (let i = 0; i < 784; i++) {
+      const x = i % 28, y = Math.floor(i / 28);
+      gray[i] = (x - 6) ** 2 + (y - 7) ** 2 < 20 ? 250 : 10;
+      data.set([gray[i], gray[i], gray[i], 255], 4 * i);
+    }
+    const reference = m.predict(gray);
+    m.dispose();
+    const p = await createPredictor(path, {});
+    try {
+      expect(p.fit).toBe('resize');
+      expect(new Float32Array((await p.predict({ data, width: 28, height: 28 })).probabilities)).toEqual(reference);
+    } finally {
+      await p.close();
+    }
+  });
+});
+
 describe('serve: more workers than cores', () => {
   it('warns, and serves all the same', async () => {
     const { availableCores } = await import('../ts/parallel/group.js');

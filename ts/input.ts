@@ -1,5 +1,5 @@
 /** Checks of what callers hand the model: images, batch sizes. */
-import { isImageLike, prepareImages, type ImageLike } from './image/prepare.js';
+import { isImageLike, prepareImages, type Fit, type ImageLike } from './image/prepare.js';
 
 /**
  * Checks an images argument and returns it as Uint8Array or Float32Array.
@@ -32,9 +32,10 @@ export function checkBatchSize(bs: unknown, what: string): number {
 
 /**
  * predict's input as the model takes it: an ImageData (or a list of them) is
- * prepared for `inputShape` (see image/prepare.ts); typed arrays are checked.
+ * prepared for `inputShape` (see image/prepare.ts; `fit` as a model file
+ * records it, else by shape); typed arrays are checked.
  */
-export function modelInput(input: unknown, inputShape: readonly number[], what: string): Uint8Array | Float32Array {
-  if (isImageLike(input) || (Array.isArray(input) && input.length > 0 && input.every(isImageLike))) return prepareImages(input as ImageLike | ImageLike[], inputShape, what);
+export function modelInput(input: unknown, inputShape: readonly number[], what: string, fit?: Fit): Uint8Array | Float32Array {
+  if (isImageLike(input) || (Array.isArray(input) && input.length > 0 && input.every(isImageLike))) return prepareImages(input as ImageLike | ImageLike[], inputShape, what, fit);
   return checkImages(input, what);
 }

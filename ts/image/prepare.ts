@@ -175,12 +175,12 @@ export function prepareImage(img: ImageLike, inputShape: readonly number[], what
 }
 
 /** An ImageData, or several, as the u8 input of a model of `inputShape` (examples back to back). */
-export function prepareImages(input: ImageLike | readonly ImageLike[], inputShape: readonly number[], what = 'predict'): Uint8Array {
+export function prepareImages(input: ImageLike | readonly ImageLike[], inputShape: readonly number[], what = 'predict', fit?: Fit): Uint8Array {
   const list = Array.isArray(input) ? input : [input as ImageLike];
   const size = inputShape.reduce((a, b) => a * b, 1), out = new Uint8Array(list.length * size);
   list.forEach((img, i) => {
     if (!isImageLike(img)) throw new Error(`${what}: image ${i} is not an ImageData ({ data, width, height })`);
-    out.set(prepareImage(img, inputShape, list.length > 1 ? `${what}: image ${i}` : what), i * size);
+    out.set(prepareImage(img, inputShape, list.length > 1 ? `${what}: image ${i}` : what, fit), i * size);
   });
   return out;
 }

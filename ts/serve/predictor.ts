@@ -110,7 +110,7 @@ export class Predictor {
     if (this.closing) return Promise.reject(new PredictorClosedError('predictor: closed'));
     let p: Uint8Array | Float32Array;
     try {
-      p = modelInput(pixels, this.model.inputShape, 'predict');
+      p = modelInput(pixels, this.model.inputShape, 'predict', this.fit);
       if (p.length !== this.model.inputSize) throw new Error(`predict: ${p.length} values, the model takes ${this.model.inputSize} (${this.model.inputShape.join('x')})`);
     } catch (e) {
       return Promise.reject(e);
