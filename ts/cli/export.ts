@@ -8,7 +8,7 @@ import { parseChoice } from './options.js';
 export function register(program: Command): void {
   program
     .command('export <model>')
-    .description('write a model as ONNX (opset 13): input "pixels" float [N,1,28,28] of 0..255, output "probabilities"')
+    .description('write a model as ONNX (opset 13): input "pixels" float [N, C, H, W] of 0..255 (the model\'s input shape), output "probabilities"')
     .option('--format <name>', 'onnx', 'onnx')
     .option('--out <file>', 'where to write it (default: the model file with .onnx)')
     .action(async (path: string, f: { format: string; out?: string }) => {
