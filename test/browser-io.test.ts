@@ -6,7 +6,7 @@
  * exercised by the demo's e2e in Chromium); loadPictures over a folder's
  * files gives exactly loadImageFolder's data set.
  */
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -166,6 +166,25 @@ describe('loadPictures', () => {
     // files with their paths (a dropped folder; a worker's copy, which has no webkitRelativePath) read alike
     const pathed = await loadPictures(filesOf(root).map((f) => ({ path: f.webkitRelativePath, file: new Blob([f]) })), { imageSize: 8 });
     expect(Buffer.from(pathed.train.images).equals(Buffer.from((await loadImageFolder(root, { imageSize: 8 })).train.images))).toBe(true);
+  });
+
+  it('large pictures need a chosen size: the first one past 256 a side is named, after reading it alone (folder and page alike)', async () => {
+    const root = join(mkdtempSync(join(tmpdir(), 'cnn-wasm-large-')), 'photos');
+    for (const [cls, w, h] of [['a', 300, 200], ['b', 40, 30]] as const) {
+      mkdirSync(join(root, cls), { recursive: true });
+      for (let i = 0; i < 3; i++) {
+        const png = new PNG({ width: w, height: h });
+        png.data.fill(100 + 50 * i);
+        writeFileSync(join(root, cls, `${i}.png`), PNG.sync.write(png));
+      }
+    }
+    let read = 0;
+    await expect(loadImageFolder(root, { onProgress: (d) => { read = d; } })).rejects.toThrow(`loadImageFolder: ${join(root, 'a', '0.png')} is 300x200: with no imageSize, pictures are fitted to the first one's size, which must be at most 256x256; choose a size`);
+    expect(read).toBe(1);
+    await expect(loadPictures(filesOf(root))).rejects.toThrow(/^loadPictures: photos\/a\/0\.png is 300x200: with no imageSize/);
+    // With a size, the same pictures load.
+    expect((await loadImageFolder(root, { imageSize: 32 })).shape).toEqual([1, 32, 32]);
+    expect((await loadPictures(filesOf(root), { imageSize: [20, 30] })).shape).toEqual([1, 20, 30]);
   });
 
   it('pictures per class: ImageData and PGM files; train/ and test/ folders; bad input is named', async () => {

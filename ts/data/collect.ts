@@ -13,7 +13,7 @@ import { Rng } from '../rng.js';
 
 /** How pictures are fitted and split (shared by loadImageFolder and loadPictures). */
 export interface PictureOptions {
-  /** Height and width the images are fitted to (default: the first image's). */
+  /** Height and width the images are fitted to (default: the first readable training image's, which must then be at most 256x256). */
   imageSize?: number | readonly [height: number, width: number];
   /** 1 (gray) or 3 (RGB); default 3 if any training image has colour, else 1. */
   channels?: 1 | 3;
@@ -79,6 +79,25 @@ export function checkPictureOptions(o: PictureOptions, who: string): { size: [nu
   if (o.fit !== undefined && o.fit !== 'digit' && o.fit !== 'resize') throw new Error(`${who}: fit must be 'resize' or 'digit', got ${JSON.stringify(o.fit)}`);
   if (digit && ((o.channels ?? 1) !== 1 || (size && (size[0] !== 28 || size[1] !== 28)))) throw new Error(`${who}: fit 'digit' makes 28x28 gray images (MNIST's centring): leave imageSize and channels out`);
   return { size: size as [number, number] | null, digit };
+}
+
+/** Largest side of the default size (the first readable training picture's) when no imageSize is given. */
+export const MAX_DEFAULT_SIDE = 256;
+
+/** The first picture is too large to be the default size: the caller must choose one (not a bad file to skip). */
+export class ImageSizeNeeded extends Error {}
+
+/**
+ * The default size, the first readable training picture's [height, width],
+ * refused past MAX_DEFAULT_SIDE: every picture would be kept at that size
+ * (a folder of phone photos is gigabytes) for a network that needs a
+ * chosen one, and this says so after one picture rather than all of them.
+ */
+export function firstPictureSize(height: number, width: number, source: string, who: string): [number, number] {
+  if (height > MAX_DEFAULT_SIDE || width > MAX_DEFAULT_SIDE) {
+    throw new ImageSizeNeeded(`${who}: ${source} is ${width}x${height}: with no imageSize, pictures are fitted to the first one's size, which must be at most ${MAX_DEFAULT_SIDE}x${MAX_DEFAULT_SIDE}; choose a size (imageSize: 64, or --image-size 64 on the command line; small CNNs are made for 28 to 64 pixels a side)`);
+  }
+  return [height, width];
 }
 
 /** One picture fitted: RGB planes at `size` (or MNIST's 28x28 gray digit), and whether it has colour. */

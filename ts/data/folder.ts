@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { readFileCapped, writeFileAtomic } from '../io/files.js';
 import { IMAGE_FILE_NAME } from '../image/formats.js';
 import { availableCores } from '../parallel/group.js';
-import { checkPictureOptions, finishPictures, type Fitted, type FolderSplit, type ImageFolder, type PictureOptions } from './collect.js';
+import { checkPictureOptions, finishPictures, firstPictureSize, type Fitted, type FolderSplit, type ImageFolder, type PictureOptions } from './collect.js';
 import { decodeFiles, decodeFile, type Decoded } from './decode-files.js';
 
 export type { FolderSplit, ImageFolder } from './collect.js';
@@ -92,7 +92,8 @@ export async function loadImageFolder(dir: string, o: ImageFolderOptions = {}): 
 /** The cache's name for a load: the options and every file's path, size and modification time. */
 function cacheKey(dir: string, o: ImageFolderOptions, files: string[]): string {
   const h = createHash('sha256');
-  h.update(JSON.stringify({ v: 1, dir: resolve(dir), imageSize: o.imageSize, channels: o.channels, fit: o.fit, valSize: o.valSize, seed: o.seed, strict: o.strict, maxSide: o.maxSide }));
+  // v2: with no imageSize, a first picture past MAX_DEFAULT_SIDE is refused (a v1 cache of one would bypass that).
+  h.update(JSON.stringify({ v: 2, dir: resolve(dir), imageSize: o.imageSize, channels: o.channels, fit: o.fit, valSize: o.valSize, seed: o.seed, strict: o.strict, maxSide: o.maxSide }));
   for (const f of files) {
     const st = statSync(f);
     h.update(`\n${f}\t${st.size}\t${st.mtimeMs}`);
@@ -181,7 +182,7 @@ async function decodeFolder(dir: string, o: ImageFolderOptions, trainClasses: { 
     for (const it of items) {
       const r = note(it.file, decodeFile(it.file, { ...settings, size: null }));
       results.push(r);
-      if ('px' in r) { size = r.size; break; }
+      if ('px' in r) { size = firstPictureSize(r.size[0], r.size[1], it.file, 'loadImageFolder'); break; }
     }
     if (!size) throw new Error(`${dir}: no readable training image (${skipped.length} skipped; first: ${skipped[0]?.file}: ${skipped[0]?.reason})`);
   }

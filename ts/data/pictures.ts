@@ -12,7 +12,7 @@
 import { IMAGE_FILE_NAME, imageFormat, jpegSize, MAX_IMAGE_SIDE, pgmToRgba, pngSize } from '../image/formats.js';
 import { isImageLike, type ImageLike } from '../image/prepare.js';
 import { isNode } from '../env.js';
-import { checkPictureOptions, finishPictures, fitPicture, type Fitted, type ImageFolder, type PictureOptions } from './collect.js';
+import { checkPictureOptions, finishPictures, firstPictureSize, fitPicture, ImageSizeNeeded, type Fitted, type ImageFolder, type PictureOptions } from './collect.js';
 
 /** A picture a page has: a file, a decoded bitmap, an element or pixels. */
 export type PictureSource = Blob | ImageLike | CanvasImageSource;
@@ -101,12 +101,13 @@ export async function loadPictures(input: PicturesInput, o: PicturesOptions = {}
   for (const it of items) {
     try {
       const img = await pixelsOf(it.picture, it.source, o.maxSide ?? MAX_IMAGE_SIDE);
-      size ??= [img.height, img.width];
+      size ??= firstPictureSize(img.height, img.width, it.source, 'loadPictures');
       const f = fitPicture(img, size, digit, it.source), into = it.test ? te : tr;
       into.px.push(f.px);
       into.labels.push(classNames.indexOf(it.className));
       into.colour ||= f.colour;
     } catch (e) {
+      if (e instanceof ImageSizeNeeded) throw e;
       const reason = (e as Error).message.replace(`${it.source}: `, '');
       if (o.strict) throw new Error(`${it.source}: ${reason}`);
       skipped.push({ file: it.source, reason });
