@@ -182,9 +182,17 @@ describe('loadPictures', () => {
     await expect(loadImageFolder(root, { onProgress: (d) => { read = d; } })).rejects.toThrow(`loadImageFolder: ${join(root, 'a', '0.png')} is 300x200: with no imageSize, pictures are fitted to the first one's size, which must be at most 256x256; choose a size`);
     expect(read).toBe(1);
     await expect(loadPictures(filesOf(root))).rejects.toThrow(/^loadPictures: photos\/a\/0\.png is 300x200: with no imageSize/);
-    // With a size, the same pictures load.
-    expect((await loadImageFolder(root, { imageSize: 32 })).shape).toEqual([1, 32, 32]);
-    expect((await loadPictures(filesOf(root), { imageSize: [20, 30] })).shape).toEqual([1, 20, 30]);
+    // With a size, the same pictures load; the sizes they had are reported (disk, cache and page alike).
+    const cache = mkdtempSync(join(tmpdir(), 'cnn-wasm-large-cache-'));
+    const disk = await loadImageFolder(root, { imageSize: 32, cache });
+    expect(disk.shape).toEqual([1, 32, 32]);
+    expect(disk.pictureSizes).toEqual({ height: [30, 200], width: [40, 300] });
+    const again = await loadImageFolder(root, { imageSize: 32, cache });
+    expect(again.fromCache).toBe(true);
+    expect(again.pictureSizes).toEqual(disk.pictureSizes);
+    const page = await loadPictures(filesOf(root), { imageSize: [20, 30] });
+    expect(page.shape).toEqual([1, 20, 30]);
+    expect(page.pictureSizes).toEqual(disk.pictureSizes);
   });
 
   it('pictures per class: ImageData and PGM files; train/ and test/ folders; bad input is named', async () => {

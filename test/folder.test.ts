@@ -297,6 +297,24 @@ describe('cnn-wasm on an image folder', () => {
     expect(JSON.parse(p.stdout).predictions[0].name).toBe('seven');
   }, 120_000);
 
+  it('pictures of many sizes: train says what they were and what they are fitted to, unless --image-size chose it', () => {
+    const root = mkdtempSync(join(tmpdir(), 'cnn-wasm-folder-sizes-'));
+    for (const [cls, w, h] of [['a', 20, 10], ['a', 24, 40], ['b', 30, 12], ['b', 22, 16]] as const) {
+      mkdirSync(join(root, cls), { recursive: true });
+      const png = new PNG({ width: w, height: h });
+      png.data.fill(cls === 'a' ? 40 : 200);
+      for (let i = 0; i < 4; i++) writeFileSync(join(root, cls, `${w}x${h}-${i}.png`), PNG.sync.write(png));
+    }
+    const train = (...more: string[]) => spawnSync(process.execPath, [bin, 'train', '--model', 'dense-head', '--dataset', root, '--epochs', '1', '--val-size', '2', '--out', join(root, 'm.cnnw'), ...more], { encoding: 'utf8' });
+    const r = train();
+    expect(r.status, r.stderr).toBe(0);
+    // The first picture (a/20x10-0.png) gives the size.
+    expect(r.stderr).toMatch(/^note: the pictures are 20 to 30 pixels wide and 10 to 40 high; all are fitted to 20x10 \(width x height\), the first one's size \(choose with --image-size\)$/m);
+    const chosen = train('--image-size', '16');
+    expect(chosen.status, chosen.stderr).toBe(0);
+    expect(chosen.stderr).not.toMatch(/note: the pictures are/);
+  }, 60_000);
+
   it('more than 256 classes: train and eval keep every label (class 299 is not class 43)', () => {
     const root = mkdtempSync(join(tmpdir(), 'cnn-wasm-folder-many-'));
     const K = 300, name = (c: number) => `c${String(c).padStart(3, '0')}`;
@@ -313,6 +331,7 @@ describe('cnn-wasm on an image folder', () => {
     const r = spawnSync(process.execPath, [bin, 'train', '--model', 'dense-head', '--dataset', root, '--epochs', '1', '--out', out, '--json'], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).trainImages).toBe(2 * K);
+    expect(r.stderr).not.toMatch(/note: the pictures are/); // all 28x28: nothing to say
     const ev = spawnSync(process.execPath, [bin, 'eval', out, '--dataset', root, '--json'], { encoding: 'utf8' });
     expect(ev.status, ev.stderr).toBe(0);
     const e = JSON.parse(ev.stdout);

@@ -127,6 +127,10 @@ export function register(program: Command): void {
       const data = await cliDataset(datasetSpec, out, { folder });
       if (data.shape) {
         if (data.skipped?.length) process.stderr.write(`warning: ${data.skipped.length} file${data.skipped.length > 1 ? 's' : ''} skipped (--strict makes them end the run), e.g. ${data.skipped[0].file}: ${data.skipped[0].reason}\n`);
+        const ps = data.pictureSizes, span = (r: [number, number]) => (r[0] === r[1] ? `${r[0]}` : `${r[0]} to ${r[1]}`);
+        if (ps && f.imageSize === undefined && f.fit !== 'digit' && (ps.height[0] !== ps.height[1] || ps.width[0] !== ps.width[1])) {
+          process.stderr.write(`note: the pictures are ${span(ps.width)} pixels wide and ${span(ps.height)} high; all are fitted to ${data.shape[2]}x${data.shape[1]} (width x height), the first one's size (choose with --image-size)\n`);
+        }
       } else {
         if (valFraction !== undefined) throw new UsageError(`invalid value '${f.valSize}' for --val-size (a count of images; fractions are for image folders)`);
         for (const [flag, v] of [['--image-size', f.imageSize], ['--channels', f.channels], ['--fit', f.fit]] as const) if (v !== undefined) throw new UsageError(`${flag} applies to image folders; ${data.name} is not one`);

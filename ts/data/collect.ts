@@ -50,6 +50,12 @@ export interface ImageFolder {
   normalization: { scale: number; mean: number[]; std: number[] };
   /** Whether the pixels came from the cache (no image was decoded). */
   fromCache: boolean;
+  /**
+   * The smallest and largest height and width among the pictures read, as
+   * they were before fitting ([min, max] each): pictures of many sizes are
+   * all fitted to `shape`.
+   */
+  pictureSizes: { height: [number, number]; width: [number, number] };
 }
 
 /** Each channel's mean and standard deviation of pixel / 255 over a split (float64 sums). */
@@ -109,8 +115,23 @@ export function fitPicture(img: ImageLike, size: readonly [number, number], digi
   return { px, colour };
 }
 
-/** Fitted pictures of one split, in the order read. */
-export interface Fitted { px: Uint8Array[]; labels: number[]; colour: boolean }
+/** Fitted pictures of one split, in the order read, and the range of the sizes they had ([min, max]; empty while none). */
+export interface Fitted { px: Uint8Array[]; labels: number[]; colour: boolean; heights: number[]; widths: number[] }
+
+/** An empty split. */
+export function fitted(): Fitted {
+  return { px: [], labels: [], colour: false, heights: [], widths: [] };
+}
+
+/** Adds one fitted picture (of its own [height, width] `from`) to a split. */
+export function addFitted(into: Fitted, f: { px: Uint8Array; colour: boolean }, label: number, from: readonly [number, number]): void {
+  into.px.push(f.px);
+  into.labels.push(label);
+  into.colour ||= f.colour;
+  const widen = (r: number[], v: number) => { if (r.length === 0) r.push(v, v); else { r[0] = Math.min(r[0], v); r[1] = Math.max(r[1], v); } };
+  widen(into.heights, from[0]);
+  widen(into.widths, from[1]);
+}
 
 /**
  * Fitted pictures into an ImageFolder: gray or RGB, the seeded stratified
@@ -163,7 +184,9 @@ export function finishPictures(where: string, classNames: string[], size: readon
     trainIdx.sort((a, b) => a - b);
   }
   const train = pack(tr.px, tr.labels, valCount > 0 ? trainIdx : undefined);
+  const range = (a: number[], b: number[] | undefined): [number, number] => (b && b.length ? [Math.min(a[0], b[0]), Math.max(a[1], b[1])] : [a[0], a[1]]);
   return {
+    pictureSizes: { height: range(tr.heights, te?.heights), width: range(tr.widths, te?.widths) },
     classNames, shape: [channels, H, W], train,
     normalization: { scale: 1 / 255, ...channelMoments(train.images, train.count, channels) },
     fromCache: false,

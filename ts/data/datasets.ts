@@ -30,6 +30,8 @@ export interface DatasetSplits {
   normalization?: { scale: number; mean: number[]; std: number[] };
   val?: LabelledImages | null;
   skipped?: { file: string; reason: string }[];
+  /** Image folders: the range of the pictures' own heights and widths before fitting (see ImageFolder). */
+  pictureSizes?: { height: [number, number]; width: [number, number] };
 }
 
 /** Fashion-MNIST's class names, by label. */
@@ -146,7 +148,7 @@ async function fromFolder(dir: string, o: ImageFolderOptions): Promise<DatasetSp
   return {
     name: dir, source: `image folder ${resolve(dir)} (${f.classNames.length} classes, ${f.shape.join('x')})`,
     train: split(f.train), test: split(test), val: f.test && f.val ? split(f.val) : null,
-    classNames: f.classNames, shape: f.shape, skipped: f.skipped, normalization: f.normalization,
+    classNames: f.classNames, shape: f.shape, skipped: f.skipped, normalization: f.normalization, pictureSizes: f.pictureSizes,
   };
 }
 

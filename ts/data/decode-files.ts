@@ -11,8 +11,8 @@ import { readFileCapped } from '../io/files.js';
 import { threadEntry } from '../parallel/group.js';
 import { fitPicture } from './collect.js';
 
-/** A file decoded and fitted (RGB planes, or MNIST's gray digit), or why it could not be. */
-export type Decoded = { px: Uint8Array; colour: boolean; size: [number, number] } | { reason: string };
+/** A file decoded and fitted (RGB planes, or MNIST's gray digit, at `size`; `from` its own [height, width]), or why it could not be. */
+export type Decoded = { px: Uint8Array; colour: boolean; size: [number, number]; from: [number, number] } | { reason: string };
 
 /** Settings a decoding thread is started with. */
 export interface DecodeSettings { size: [number, number] | null; digit: boolean; maxSide?: number }
@@ -22,7 +22,7 @@ export function decodeFile(file: string, s: DecodeSettings): Decoded {
   try {
     const img = decodeRgba(readFileCapped(file, 'an image', maxImageFileBytes(s.maxSide)), file, { maxSide: s.maxSide });
     const size: [number, number] = s.size ?? [img.height, img.width];
-    return { ...fitPicture(img, size, s.digit, file), size };
+    return { ...fitPicture(img, size, s.digit, file), size, from: [img.height, img.width] };
   } catch (e) {
     return { reason: (e as Error).message.replace(`${file}: `, '') };
   }

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { readFileCapped, writeFileAtomic } from '../io/files.js';
 import { IMAGE_FILE_NAME } from '../image/formats.js';
 import { availableCores } from '../parallel/group.js';
-import { checkPictureOptions, finishPictures, firstPictureSize, type Fitted, type FolderSplit, type ImageFolder, type PictureOptions } from './collect.js';
+import { addFitted, checkPictureOptions, finishPictures, firstPictureSize, fitted, type FolderSplit, type ImageFolder, type PictureOptions } from './collect.js';
 import { decodeFiles, decodeFile, type Decoded } from './decode-files.js';
 
 export type { FolderSplit, ImageFolder } from './collect.js';
@@ -107,7 +107,7 @@ const CACHE_MAGIC = 'CNNWFOLD';
 function encodeCache(f: ImageFolder): Uint8Array {
   const splits = (['train', 'val', 'test'] as const).map((k) => f[k]);
   const header = new TextEncoder().encode(JSON.stringify({
-    classNames: f.classNames, shape: f.shape, skipped: f.skipped, normalization: f.normalization, counts: splits.map((d) => (d ? d.count : -1)),
+    classNames: f.classNames, shape: f.shape, skipped: f.skipped, normalization: f.normalization, pictureSizes: f.pictureSizes, counts: splits.map((d) => (d ? d.count : -1)),
   }));
   const size = f.shape[0] * f.shape[1] * f.shape[2];
   const total = 12 + header.length + splits.reduce((t, d) => t + (d ? d.count * (size + 2) : 0), 0);
@@ -138,7 +138,7 @@ function readCache(file: string): ImageFolder | null {
     if (bytes.length < 12 || new TextDecoder().decode(bytes.subarray(0, 8)) !== CACHE_MAGIC) return null;
     const hl = dv.getUint32(8, true);
     if (12 + hl > bytes.length) return null;
-    const h = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + hl))) as { classNames: string[]; shape: [number, number, number]; skipped: ImageFolder['skipped']; normalization: ImageFolder['normalization']; counts: number[] };
+    const h = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + hl))) as { classNames: string[]; shape: [number, number, number]; skipped: ImageFolder['skipped']; normalization: ImageFolder['normalization']; pictureSizes?: ImageFolder['pictureSizes']; counts: number[] };
     const size = h.shape[0] * h.shape[1] * h.shape[2];
     const want = 12 + hl + h.counts.reduce((t, c) => t + (c > 0 ? c * (size + 2) : 0), 0);
     if (want !== bytes.length) return null;
@@ -151,8 +151,8 @@ function readCache(file: string): ImageFolder | null {
       for (let i = 0; i < count; i++, at += 2) labels[i] = dv.getUint16(at, true);
       return { images, labels, count } as FolderSplit;
     });
-    if (!train) return null;
-    return { classNames: h.classNames, shape: h.shape, train, val, test, skipped: h.skipped, normalization: h.normalization, fromCache: true };
+    if (!train || !h.pictureSizes) return null;
+    return { classNames: h.classNames, shape: h.shape, train, val, test, skipped: h.skipped, normalization: h.normalization, pictureSizes: h.pictureSizes, fromCache: true };
   } catch {
     return null;
   }
@@ -189,13 +189,9 @@ async function decodeFolder(dir: string, o: ImageFolderOptions, trainClasses: { 
   const rest = items.slice(results.length).map((it) => it.file);
   const threads = o.threads ?? Math.min(await availableCores(), Math.ceil(rest.length / 2_000));
   results.push(...await decodeFiles(rest, { ...settings, size }, threads, (k, r) => note(rest[k], r)));
-  const tr: Fitted = { px: [], labels: [], colour: false }, te: Fitted = { px: [], labels: [], colour: false };
+  const tr = fitted(), te = fitted();
   results.forEach((r, k) => {
-    if (!('px' in r)) return;
-    const into = items[k].test ? te : tr;
-    into.px.push(r.px);
-    into.labels.push(items[k].label);
-    into.colour ||= r.colour;
+    if ('px' in r) addFitted(items[k].test ? te : tr, r, items[k].label, r.from);
   });
   return finishPictures(dir, classNames, size, tr, testClasses ? te : null, o, skipped);
 }

@@ -12,7 +12,7 @@
 import { IMAGE_FILE_NAME, imageFormat, jpegSize, MAX_IMAGE_SIDE, pgmToRgba, pngSize } from '../image/formats.js';
 import { isImageLike, type ImageLike } from '../image/prepare.js';
 import { isNode } from '../env.js';
-import { checkPictureOptions, finishPictures, firstPictureSize, fitPicture, ImageSizeNeeded, type Fitted, type ImageFolder, type PictureOptions } from './collect.js';
+import { addFitted, checkPictureOptions, finishPictures, firstPictureSize, fitPicture, fitted, ImageSizeNeeded, type ImageFolder, type PictureOptions } from './collect.js';
 
 /** A picture a page has: a file, a decoded bitmap, an element or pixels. */
 export type PictureSource = Blob | ImageLike | CanvasImageSource;
@@ -96,16 +96,13 @@ export async function loadPictures(input: PicturesInput, o: PicturesOptions = {}
   const extra = [...new Set(items.filter((it) => it.test && !classNames.includes(it.className)).map((it) => it.className))];
   if (extra.length) throw new Error(`loadPictures: test class${extra.length > 1 ? 'es' : ''} ${extra.join(', ')} not among the training classes (${classNames.join(', ')})`);
   const skipped: ImageFolder['skipped'] = [];
-  const tr: Fitted = { px: [], labels: [], colour: false }, te: Fitted = { px: [], labels: [], colour: false };
+  const tr = fitted(), te = fitted();
   let size = digit ? [28, 28] as [number, number] : given, done = 0;
   for (const it of items) {
     try {
       const img = await pixelsOf(it.picture, it.source, o.maxSide ?? MAX_IMAGE_SIDE);
       size ??= firstPictureSize(img.height, img.width, it.source, 'loadPictures');
-      const f = fitPicture(img, size, digit, it.source), into = it.test ? te : tr;
-      into.px.push(f.px);
-      into.labels.push(classNames.indexOf(it.className));
-      into.colour ||= f.colour;
+      addFitted(it.test ? te : tr, fitPicture(img, size, digit, it.source), classNames.indexOf(it.className), [img.height, img.width]);
     } catch (e) {
       if (e instanceof ImageSizeNeeded) throw e;
       const reason = (e as Error).message.replace(`${it.source}: `, '');
