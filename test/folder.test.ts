@@ -297,7 +297,7 @@ describe('cnn-wasm on an image folder', () => {
     expect(JSON.parse(p.stdout).predictions[0].name).toBe('seven');
   }, 120_000);
 
-  it('pictures of many sizes: train says what they were and what they are fitted to, unless --image-size chose it', () => {
+  it('pictures of many sizes: train says what they were and what they are fitted to, unless --image-size or the checkpoint chose it', async () => {
     const root = mkdtempSync(join(tmpdir(), 'cnn-wasm-folder-sizes-'));
     for (const [cls, w, h] of [['a', 20, 10], ['a', 24, 40], ['b', 30, 12], ['b', 22, 16]] as const) {
       mkdirSync(join(root, cls), { recursive: true });
@@ -313,6 +313,13 @@ describe('cnn-wasm on an image folder', () => {
     const chosen = train('--image-size', '16');
     expect(chosen.status, chosen.stderr).toBe(0);
     expect(chosen.stderr).not.toMatch(/note: the pictures are/);
+    // --resume reads the folder at the checkpoint's input size and channels, not the first picture's.
+    const resumed = spawnSync(process.execPath, [bin, 'train', '--resume', join(root, 'm.cnnw'), '--epochs', '2', '--val-size', '2', '--out', join(root, 'm2.cnnw'), '--json'], { encoding: 'utf8' });
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stderr).not.toMatch(/note: the pictures are/);
+    const { model } = loadModel(join(root, 'm2.cnnw'), { backend: await initBackend() });
+    expect(model.inputShape).toEqual([1, 16, 16]);
+    model.dispose();
   }, 60_000);
 
   it('more than 256 classes: train and eval keep every label (class 299 is not class 43)', () => {

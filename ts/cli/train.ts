@@ -108,6 +108,13 @@ export function register(program: Command): void {
 
       const be = await initBackend({ backend: backendChoice });
       const resumed = f.resume ? resumeFrom(f.resume, be) : null;
+      if (resumed) {
+        // An image folder is read again as the checkpoint was trained: its input size, channels and fit, unless flags say otherwise.
+        const [c, h, w] = resumed.model.inputShape;
+        folder.imageSize ??= [h, w];
+        folder.channels ??= c === 3 ? 3 : 1;
+        folder.fit ??= resumed.fit;
+      }
       const modelName = resumed ? resumed.preset : flagModel!;
       const datasetSpec = resumed && cmd.getOptionValueSource('dataset') === 'default' ? resumed.dataset : f.dataset;
       // Where the model goes is checked now, not after the training it would lose.
@@ -128,7 +135,7 @@ export function register(program: Command): void {
       if (data.shape) {
         if (data.skipped?.length) process.stderr.write(`warning: ${data.skipped.length} file${data.skipped.length > 1 ? 's' : ''} skipped (--strict makes them end the run), e.g. ${data.skipped[0].file}: ${data.skipped[0].reason}\n`);
         const ps = data.pictureSizes, span = (r: [number, number]) => (r[0] === r[1] ? `${r[0]}` : `${r[0]} to ${r[1]}`);
-        if (ps && f.imageSize === undefined && f.fit !== 'digit' && (ps.height[0] !== ps.height[1] || ps.width[0] !== ps.width[1])) {
+        if (ps && folder.imageSize === undefined && folder.fit !== 'digit' && (ps.height[0] !== ps.height[1] || ps.width[0] !== ps.width[1])) {
           process.stderr.write(`note: the pictures are ${span(ps.width)} pixels wide and ${span(ps.height)} high; all are fitted to ${data.shape[2]}x${data.shape[1]} (width x height), the first one's size (choose with --image-size)\n`);
         }
       } else {
@@ -294,7 +301,7 @@ function looksLikeDirectory(spec: string): boolean {
 }
 
 /** Loads a checkpoint for --resume: model, optimizer with state, and what it was trained on. */
-function resumeFrom(path: string, be: Backend): { model: Sequential; optimizer: Optimizer; preset: string; dataset: string; epochs: number; architecture: { recipe: Recipe } | null } {
+function resumeFrom(path: string, be: Backend): { model: Sequential; optimizer: Optimizer; preset: string; dataset: string; epochs: number; architecture: { recipe: Recipe } | null; fit: 'digit' | 'resize' | undefined } {
   let loaded;
   try {
     loaded = loadModel(path, { backend: be });
@@ -315,6 +322,7 @@ function resumeFrom(path: string, be: Backend): { model: Sequential; optimizer: 
   return {
     model, optimizer, preset, dataset: typeof metadata.dataset === 'string' ? metadata.dataset : 'mnist', epochs: typeof metadata.epochs === 'number' ? metadata.epochs : 0,
     architecture: ownArchitecture ? { recipe: recipe! } : null,
+    fit: metadata.fit === 'digit' || metadata.fit === 'resize' ? metadata.fit : undefined,
   };
 }
 
