@@ -69,7 +69,7 @@ export function register(program: Command): void {
       const out = makeOut(!!f.json);
       // Every flag is checked before anything is loaded, downloaded or trained.
       const backendChoice = parseBackend(f.backend);
-      const seed = parseIntFlag('--seed', f.seed, 0, 2 ** 31);
+      let seed = parseIntFlag('--seed', f.seed, 0, 2 ** 31);
       if (f.resume) {
         for (const [flag, v] of [['--lr', f.lr], ['--momentum', f.momentum], ['--weight-decay', f.weightDecay], ['--optimizer', f.optimizer]] as const) {
           if (v !== undefined) throw new UsageError(`${flag} cannot be combined with --resume: the optimizer and its state come from the checkpoint`);
@@ -86,8 +86,8 @@ export function register(program: Command): void {
       const epochsFlag = f.epochs !== undefined ? parseIntFlag('--epochs', f.epochs, 1, 10_000) : undefined;
       const batchFlag = f.batchSize !== undefined ? parseIntFlag('--batch-size', f.batchSize, 1, 65_536) : undefined;
       const limitFlag = f.limit !== undefined ? parseIntFlag('--limit', f.limit, 1) : undefined;
-      const valFraction = f.valSize !== undefined && /^0?\.\d+$/.test(f.valSize.trim()) ? Number(f.valSize) : undefined;
-      const valFlag = f.valSize !== undefined && valFraction === undefined ? parseIntFlag('--val-size', f.valSize, 0) : undefined;
+      let valFraction = f.valSize !== undefined && /^0?\.\d+$/.test(f.valSize.trim()) ? Number(f.valSize) : undefined;
+      let valFlag = f.valSize !== undefined && valFraction === undefined ? parseIntFlag('--val-size', f.valSize, 0) : undefined;
       const folder = {
         imageSize: f.imageSize === undefined ? undefined : parseImageSize(f.imageSize),
         channels: f.channels === undefined ? undefined : (Number(parseChoice('--channels', f.channels, ['1', '3'] as const)) as 1 | 3),
@@ -108,12 +108,23 @@ export function register(program: Command): void {
 
       const be = await initBackend({ backend: backendChoice });
       const resumed = f.resume ? resumeFrom(f.resume, be) : null;
+      let batchSizeRun = batchFlag;
       if (resumed) {
         // An image folder is read again as the checkpoint was trained: its input size, channels and fit, unless flags say otherwise.
         const [c, h, w] = resumed.model.inputShape;
         folder.imageSize ??= [h, w];
         folder.channels ??= c === 3 ? 3 : 1;
         folder.fit ??= resumed.fit;
+        // The run goes on as it was: its seed (so its hold-out), --val-size and batch size, unless flags say otherwise.
+        const run = resumed.run;
+        if (cmd.getOptionValueSource('seed') === 'default' && run.seed !== undefined) folder.seed = seed = run.seed;
+        if (f.valSize === undefined && run.valSize !== undefined) {
+          f.valSize = run.valSize;
+          valFraction = /^0?\.\d+$/.test(run.valSize.trim()) ? Number(run.valSize) : undefined;
+          valFlag = valFraction === undefined ? parseIntFlag('--val-size', run.valSize, 0) : undefined;
+          folder.valSize = valFraction ?? valFlag;
+        }
+        batchSizeRun ??= run.batchSize;
       }
       const modelName = resumed ? resumed.preset : flagModel!;
       const datasetSpec = resumed && cmd.getOptionValueSource('dataset') === 'default' ? resumed.dataset : f.dataset;
@@ -182,7 +193,9 @@ export function register(program: Command): void {
       if (wdFlag !== undefined) opt = { ...opt, weightDecay: wdFlag } as OptimizerConfig;
       const optimizer = resumed ? resumed.optimizer : optimizerFromConfig(opt);
       const epochs = epochsFlag ?? Math.max(1, recipe.epochs - doneEpochs);
-      const batchSize = batchFlag ?? recipe.batchSize;
+      const batchSize = batchSizeRun ?? recipe.batchSize;
+      // What --resume needs to go on with the same run (the flags a user gave; the defaults need no saying).
+      const runInfo = { seed, ...(f.valSize !== undefined ? { valSize: f.valSize } : {}), batchSize };
 
       // Splits: optional limit, validation hold-out from the end of the training set.
       let trainCount = data.train.count;
@@ -223,7 +236,7 @@ export function register(program: Command): void {
       const saveBest = f.saveBest ? {
         onEpochEnd: (l: EpochLogs) => {
           if (watch!.bestEpoch !== l.epoch) return; // not better than an epoch already written
-          const metadata = { preset: modelName, ...ownRecipe, dataset: data.name, epochs: doneEpochs + l.epoch + 1, steps: optimizer.iterations, valLoss: l.valLoss, valAccuracy: l.valAccuracy, best: true, ...(data.shape ? { fit: folder.fit ?? 'resize' } : {}) };
+          const metadata = { preset: modelName, ...ownRecipe, run: runInfo, dataset: data.name, epochs: doneEpochs + l.epoch + 1, steps: optimizer.iterations, valLoss: l.valLoss, valAccuracy: l.valAccuracy, best: true, ...(data.shape ? { fit: folder.fit ?? 'resize' } : {}) };
           saveModel(model, outPath, { optimizer, metadata: { ...metadata, ...(data.classNames ? { classNames: data.classNames } : {}), ...(data.shape ? { fit: folder.fit ?? 'resize' } : {}) } });
           out.info(`  best so far (val loss ${l.valLoss!.toFixed(4)}): saved to ${outPath}`);
         },
@@ -269,7 +282,7 @@ export function register(program: Command): void {
       // An interrupted last epoch does not count as done.
       const completed = doneEpochs + history.epochs.length - (interrupted ? 1 : 0);
       const best = watch && watch.bestEpoch >= 0 ? { bestEpoch: doneEpochs + watch.bestEpoch + 1, bestValLoss: watch.best } : {};
-      const metadata = { preset: modelName, ...ownRecipe, dataset: data.name, epochs: completed, steps: optimizer.iterations, testAccuracy: result.accuracy, testLoss: result.loss, interrupted, ...best };
+      const metadata = { preset: modelName, ...ownRecipe, run: runInfo, dataset: data.name, epochs: completed, steps: optimizer.iterations, testAccuracy: result.accuracy, testLoss: result.loss, interrupted, ...best };
       saveModel(model, outPath, { optimizer, metadata: { ...metadata, ...(data.classNames ? { classNames: data.classNames } : {}), ...(data.shape ? { fit: folder.fit ?? 'resize' } : {}) } });
       if (interrupted) out.info(`checkpoint saved to ${outPath} after ${history.steps} steps; continue with: cnn-wasm train --resume ${outPath}`);
       if (reportPath) {
@@ -301,7 +314,10 @@ function looksLikeDirectory(spec: string): boolean {
 }
 
 /** Loads a checkpoint for --resume: model, optimizer with state, and what it was trained on. */
-function resumeFrom(path: string, be: Backend): { model: Sequential; optimizer: Optimizer; preset: string; dataset: string; epochs: number; architecture: { recipe: Recipe } | null; fit: 'digit' | 'resize' | undefined } {
+function resumeFrom(path: string, be: Backend): {
+  model: Sequential; optimizer: Optimizer; preset: string; dataset: string; epochs: number; architecture: { recipe: Recipe } | null; fit: 'digit' | 'resize' | undefined;
+  run: { seed?: number; valSize?: string; batchSize?: number };
+} {
   let loaded;
   try {
     loaded = loadModel(path, { backend: be });
@@ -323,6 +339,18 @@ function resumeFrom(path: string, be: Backend): { model: Sequential; optimizer: 
     model, optimizer, preset, dataset: typeof metadata.dataset === 'string' ? metadata.dataset : 'mnist', epochs: typeof metadata.epochs === 'number' ? metadata.epochs : 0,
     architecture: ownArchitecture ? { recipe: recipe! } : null,
     fit: metadata.fit === 'digit' || metadata.fit === 'resize' ? metadata.fit : undefined,
+    run: runOf(metadata.run),
+  };
+}
+
+/** A checkpoint's record of its run (seed, --val-size, batch size), what of it is well-formed (a file from elsewhere may hold anything). */
+function runOf(v: unknown): { seed?: number; valSize?: string; batchSize?: number } {
+  if (typeof v !== 'object' || v === null) return {};
+  const r = v as Record<string, unknown>;
+  return {
+    ...(Number.isInteger(r.seed) && (r.seed as number) >= 0 && (r.seed as number) <= 2 ** 31 ? { seed: r.seed as number } : {}),
+    ...(typeof r.valSize === 'string' && /^(\d+|0?\.\d+)$/.test(r.valSize.trim()) ? { valSize: r.valSize } : {}),
+    ...(Number.isInteger(r.batchSize) && (r.batchSize as number) >= 1 && (r.batchSize as number) <= 65_536 ? { batchSize: r.batchSize as number } : {}),
   };
 }
 
