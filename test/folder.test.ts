@@ -321,15 +321,15 @@ describe('cnn-wasm on an image folder', () => {
     expect(model.inputShape).toEqual([1, 16, 16]);
     model.dispose();
     // The run's seed, hold-out and batch size are the checkpoint's too: the same validation images, not others trained on before.
-    const first = spawnSync(process.execPath, [bin, 'train', '--model', 'dense-head', '--dataset', root, '--epochs', '1', '--seed', '7', '--val-size', '0.25', '--batch-size', '4', '--image-size', '16', '--out', join(root, 'r1.cnnw')], { encoding: 'utf8' });
+    const first = spawnSync(process.execPath, [bin, 'train', '--model', 'dense-head', '--dataset', root, '--epochs', '1', '--seed', '7', '--val-size', '0.25', '--batch-size', '4', '--limit', '10', '--augment', 'flip,shift=1', '--image-size', '16', '--out', join(root, 'r1.cnnw')], { encoding: 'utf8' });
     expect(first.status, first.stderr).toBe(0);
     const again = spawnSync(process.execPath, [bin, 'train', '--resume', join(root, 'r1.cnnw'), '--epochs', '1', '--out', join(root, 'r2.cnnw')], { encoding: 'utf8' });
     expect(again.status, again.stderr).toBe(0);
     const setup = (o: string) => o.split('\n').filter((l) => /^training |^backend /.test(l)).map((l) => l.replace(/, \d+ epoch\(s\)/, ''));
     expect(setup(again.stdout)).toEqual(setup(first.stdout));
-    expect(again.stdout).toMatch(/12 train, 4 test images\nbackend .*batch 4, .*seed 7$/m);
+    expect(again.stdout).toMatch(/10 train, 4 test images\nbackend .*batch 4, .*seed 7, augment flip,shift=1$/m);
     const r2 = loadModel(join(root, 'r2.cnnw'), { backend: await initBackend() });
-    expect(r2.metadata.run).toEqual({ seed: 7, valSize: '0.25', batchSize: 4 });
+    expect(r2.metadata.run).toEqual({ seed: 7, valSize: '0.25', batchSize: 4, limit: 10, augment: 'flip,shift=1' });
     r2.model.dispose();
   }, 60_000);
 

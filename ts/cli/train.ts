@@ -85,7 +85,7 @@ export function register(program: Command): void {
       const wdFlag = f.weightDecay !== undefined ? parseNumberFlag('--weight-decay', f.weightDecay, 0, 1) : undefined;
       const epochsFlag = f.epochs !== undefined ? parseIntFlag('--epochs', f.epochs, 1, 10_000) : undefined;
       const batchFlag = f.batchSize !== undefined ? parseIntFlag('--batch-size', f.batchSize, 1, 65_536) : undefined;
-      const limitFlag = f.limit !== undefined ? parseIntFlag('--limit', f.limit, 1) : undefined;
+      let limitFlag = f.limit !== undefined ? parseIntFlag('--limit', f.limit, 1) : undefined;
       let valFraction = f.valSize !== undefined && /^0?\.\d+$/.test(f.valSize.trim()) ? Number(f.valSize) : undefined;
       let valFlag = f.valSize !== undefined && valFraction === undefined ? parseIntFlag('--val-size', f.valSize, 0) : undefined;
       const folder = {
@@ -125,6 +125,11 @@ export function register(program: Command): void {
           folder.valSize = valFraction ?? valFlag;
         }
         batchSizeRun ??= run.batchSize;
+        limitFlag ??= run.limit;
+        if (f.augment === undefined && run.augment !== undefined) {
+          f.augment = run.augment;
+          augment = parseAugment(run.augment);
+        }
       }
       const modelName = resumed ? resumed.preset : flagModel!;
       const datasetSpec = resumed && cmd.getOptionValueSource('dataset') === 'default' ? resumed.dataset : f.dataset;
@@ -195,7 +200,7 @@ export function register(program: Command): void {
       const epochs = epochsFlag ?? Math.max(1, recipe.epochs - doneEpochs);
       const batchSize = batchSizeRun ?? recipe.batchSize;
       // What --resume needs to go on with the same run (the flags a user gave; the defaults need no saying).
-      const runInfo = { seed, ...(f.valSize !== undefined ? { valSize: f.valSize } : {}), batchSize };
+      const runInfo = { seed, ...(f.valSize !== undefined ? { valSize: f.valSize } : {}), batchSize, ...(limitFlag !== undefined ? { limit: limitFlag } : {}), ...(f.augment !== undefined ? { augment: f.augment } : {}) };
 
       // Splits: optional limit, validation hold-out from the end of the training set.
       let trainCount = data.train.count;
@@ -215,7 +220,7 @@ export function register(program: Command): void {
       if (resumed) out.info(`resuming ${f.resume}: ${doneEpochs} epoch(s) and ${optimizer.iterations} steps done; ${epochs} more epoch(s)`);
       out.info(`training ${modelName} on ${data.name} (${data.source}): ${fmtInt(train.count)} train, ${val ? `${fmtInt(val.count)} validation, ` : ''}${fmtInt(test.count)} test images`);
       const used = usefulWorkers(workers, batchSize, train.count);
-      out.info(`backend ${be.name}${used > 1 ? ` on ${used} worker threads` : ''}, ${epochs} epoch(s), batch ${batchSize}, ${opt.kind} ${JSON.stringify(opt.learningRate)}${opt.kind === 'sgd' ? ` momentum ${opt.momentum}` : ''}${opt.weightDecay ? ` weight decay ${opt.weightDecay}` : ''}, seed ${seed}`);
+      out.info(`backend ${be.name}${used > 1 ? ` on ${used} worker threads` : ''}, ${epochs} epoch(s), batch ${batchSize}, ${opt.kind} ${JSON.stringify(opt.learningRate)}${opt.kind === 'sgd' ? ` momentum ${opt.momentum}` : ''}${opt.weightDecay ? ` weight decay ${opt.weightDecay}` : ''}, seed ${seed}${f.augment !== undefined ? `, augment ${f.augment}` : ''}`);
 
       // Ctrl-C: stop after the current step and save a checkpoint; a second Ctrl-C exits at once.
       let interrupted = false;
@@ -316,7 +321,7 @@ function looksLikeDirectory(spec: string): boolean {
 /** Loads a checkpoint for --resume: model, optimizer with state, and what it was trained on. */
 function resumeFrom(path: string, be: Backend): {
   model: Sequential; optimizer: Optimizer; preset: string; dataset: string; epochs: number; architecture: { recipe: Recipe } | null; fit: 'digit' | 'resize' | undefined;
-  run: { seed?: number; valSize?: string; batchSize?: number };
+  run: RunRecord;
 } {
   let loaded;
   try {
@@ -343,15 +348,30 @@ function resumeFrom(path: string, be: Backend): {
   };
 }
 
-/** A checkpoint's record of its run (seed, --val-size, batch size), what of it is well-formed (a file from elsewhere may hold anything). */
-function runOf(v: unknown): { seed?: number; valSize?: string; batchSize?: number } {
+/** What a checkpoint records of its run, for --resume to go on with it: the flags that choose the data and its order. */
+interface RunRecord { seed?: number; valSize?: string; batchSize?: number; limit?: number; augment?: string }
+
+/** A checkpoint's record of its run, what of it is well-formed (a file from elsewhere may hold anything). */
+function runOf(v: unknown): RunRecord {
   if (typeof v !== 'object' || v === null) return {};
   const r = v as Record<string, unknown>;
   return {
     ...(Number.isInteger(r.seed) && (r.seed as number) >= 0 && (r.seed as number) <= 2 ** 31 ? { seed: r.seed as number } : {}),
     ...(typeof r.valSize === 'string' && /^(\d+|0?\.\d+)$/.test(r.valSize.trim()) ? { valSize: r.valSize } : {}),
     ...(Number.isInteger(r.batchSize) && (r.batchSize as number) >= 1 && (r.batchSize as number) <= 65_536 ? { batchSize: r.batchSize as number } : {}),
+    ...(Number.isInteger(r.limit) && (r.limit as number) >= 1 ? { limit: r.limit as number } : {}),
+    ...(typeof r.augment === 'string' && augmentParses(r.augment) ? { augment: r.augment } : {}),
   };
+}
+
+/** Whether an --augment list parses. */
+function augmentParses(list: string): boolean {
+  try {
+    parseAugment(list);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Parses --image-size: N (square) or WxH; returns [height, width]. */
