@@ -11,7 +11,7 @@
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { decodeImage, decodeRgba, imageFormat, toMnist } from '../image/decode.js';
+import { decodeRgba, imageFormat } from '../image/decode.js';
 import { prepareImage } from '../image/prepare.js';
 import { PredictorClosedError, QueueFullError, type Prediction, type Predictor } from './predictor.js';
 
@@ -177,13 +177,11 @@ export async function startServer(predictor: Predictor, o: ServeOptions = {}): P
       return { predictions };
     }
     if (isImage) {
-      // Prepared as the model file says its training prepared pictures, as `cnn-wasm predict` does:
+      // Prepared as the model file says its training prepared pictures, by the code `cnn-wasm predict` uses:
       // a digit model's MNIST centring, any other model's resize (gray, or RGB composited on white).
-      const [c, h, w] = predictor.model.inputShape;
-      const digits = predictor.fit !== 'resize' && c === 1 && h === 28 && w === 28;
       let pixels: Uint8Array;
       try {
-        pixels = digits ? toMnist(decodeImage(body, 'the image', { maxSide })) : prepareImage(decodeRgba(body, 'the image', { maxSide }), predictor.model.inputShape, 'the image', predictor.fit);
+        pixels = prepareImage(decodeRgba(body, 'the image', { maxSide }), predictor.model.inputShape, 'the image', predictor.fit);
       } catch (e) {
         throw new BadRequest(400, (e as Error).message);
       }
