@@ -131,10 +131,10 @@ export function register(program: Command): void {
           files.forEach((file, i) => {
             const ranked = Array.from(probs.subarray(i * k, (i + 1) * k), (p, c) => ({ class: c, ...(names ? { name: names[c] } : {}), probability: p }))
               .sort((a, b) => b.probability - a.probability).slice(0, top);
-            const show = (r: (typeof ranked)[number]) => `${r.class}  ${(r.probability * 100).toFixed(2)}%${r.name ? `  ${r.name}` : ''}`;
+            const show = (r: (typeof ranked)[number], width = 0) => `${r.class}  ${(r.probability * 100).toFixed(2).padStart(width)}%${r.name ? `  ${r.name}` : ''}`;
             if (f.json) console.log(JSON.stringify({ image: file, predictions: ranked }));
-            else if (single) for (const r of ranked) console.log(`${r.class}  ${(r.probability * 100).toFixed(2).padStart(6)}%${r.name ? `  ${r.name}` : ''}`);
-            else console.log(`${file}  ${ranked.map(show).join('; ')}`);
+            else if (single) for (const r of ranked) console.log(show(r, 6));
+            else console.log(`${file}  ${ranked.map((r) => show(r)).join('; ')}`);
           });
         }
       } finally {

@@ -86,8 +86,7 @@ export function register(program: Command): void {
       const epochsFlag = f.epochs !== undefined ? parseIntFlag('--epochs', f.epochs, 1, 10_000) : undefined;
       const batchFlag = f.batchSize !== undefined ? parseIntFlag('--batch-size', f.batchSize, 1, 65_536) : undefined;
       let limitFlag = f.limit !== undefined ? parseIntFlag('--limit', f.limit, 1) : undefined;
-      let valFraction = f.valSize !== undefined && /^0?\.\d+$/.test(f.valSize.trim()) ? Number(f.valSize) : undefined;
-      let valFlag = f.valSize !== undefined && valFraction === undefined ? parseIntFlag('--val-size', f.valSize, 0) : undefined;
+      let { fraction: valFraction, count: valFlag } = parseValSize(f.valSize);
       const folder = {
         imageSize: f.imageSize === undefined ? undefined : parseImageSize(f.imageSize),
         channels: f.channels === undefined ? undefined : (Number(parseChoice('--channels', f.channels, ['1', '3'] as const)) as 1 | 3),
@@ -120,8 +119,7 @@ export function register(program: Command): void {
         if (cmd.getOptionValueSource('seed') === 'default' && run.seed !== undefined) folder.seed = seed = run.seed;
         if (f.valSize === undefined && run.valSize !== undefined) {
           f.valSize = run.valSize;
-          valFraction = /^0?\.\d+$/.test(run.valSize.trim()) ? Number(run.valSize) : undefined;
-          valFlag = valFraction === undefined ? parseIntFlag('--val-size', run.valSize, 0) : undefined;
+          ({ fraction: valFraction, count: valFlag } = parseValSize(run.valSize));
           folder.valSize = valFraction ?? valFlag;
         }
         batchSizeRun ??= run.batchSize;
@@ -357,7 +355,7 @@ function runOf(v: unknown): RunRecord {
   const r = v as Record<string, unknown>;
   return {
     ...(Number.isInteger(r.seed) && (r.seed as number) >= 0 && (r.seed as number) <= 2 ** 31 ? { seed: r.seed as number } : {}),
-    ...(typeof r.valSize === 'string' && /^(\d+|0?\.\d+)$/.test(r.valSize.trim()) ? { valSize: r.valSize } : {}),
+    ...(typeof r.valSize === 'string' && /^(\d+|0?\.\d+)$/.test(r.valSize.trim()) ? { valSize: r.valSize } : {}), // what parseValSize takes
     ...(Number.isInteger(r.batchSize) && (r.batchSize as number) >= 1 && (r.batchSize as number) <= 65_536 ? { batchSize: r.batchSize as number } : {}),
     ...(Number.isInteger(r.limit) && (r.limit as number) >= 1 ? { limit: r.limit as number } : {}),
     ...(typeof r.augment === 'string' && augmentParses(r.augment) ? { augment: r.augment } : {}),
@@ -372,6 +370,13 @@ function augmentParses(list: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Parses --val-size: a fraction below 1 (image folders) or a count of images. */
+function parseValSize(v: string | undefined): { fraction: number | undefined; count: number | undefined } {
+  if (v === undefined) return { fraction: undefined, count: undefined };
+  if (/^0?\.\d+$/.test(v.trim())) return { fraction: Number(v), count: undefined };
+  return { fraction: undefined, count: parseIntFlag('--val-size', v, 0) };
 }
 
 /** Parses --image-size: N (square) or WxH; returns [height, width]. */

@@ -38,7 +38,6 @@ export interface ImageFolderOptions extends PictureOptions {
   threads?: number;
 }
 
-
 const isDir = (p: string) => { try { return statSync(p).isDirectory(); } catch { return false; } };
 const subdirs = (p: string) => readdirSync(p).filter((n) => !n.startsWith('.') && isDir(join(p, n))).sort();
 
