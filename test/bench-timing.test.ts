@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { interleavedRoundsAsync, medianRatio, ratioRange } from '../ts/bench/timing.js';
+import { interleavedRounds, interleavedRoundsAsync, interleavedRoundsFirstApart, medianRatio, ratioRange } from '../ts/bench/timing.js';
 
 describe('side-by-side ratios', () => {
   // Seconds per call of two contenders over 5 rounds: a ran 2x, 1.5x, 3x, 1x, 2.5x as fast as b.
@@ -74,5 +74,32 @@ describe('interleavedRoundsAsync', () => {
       });
       expect(log.filter((x) => x === 'settle 0').length).toBe(1 + 2 * (sliceMs ? 5 : 1));
     }
+  });
+});
+
+describe('interleavedRoundsFirstApart', () => {
+  let clock = 0;
+  beforeEach(() => { clock = 0; vi.spyOn(performance, 'now').mockImplementation(() => clock); });
+  afterEach(() => { vi.restoreAllMocks(); });
+  /** Contenders whose call takes `cold` ms right after another contender ran (its buffers evicted), `warm` ms otherwise. */
+  const evicting = (log: number[], ...ms: [number, number][]) => ms.map(([warm, cold], i) => () => {
+    clock += log.length > 0 && log[log.length - 1] !== i ? cold : warm;
+    log.push(i);
+  });
+
+  it("times each slice's first call apart from the slice's other calls", () => {
+    const log: number[] = [];
+    const r = interleavedRoundsFirstApart(evicting(log, [1, 3], [2, 2]), { rounds: 3, minMs: 20, warmup: 1, sliceMs: 4 });
+    expect(r.inCache).toEqual([[0.001, 0.001, 0.001], [0.002, 0.002, 0.002]]);
+    expect(r.firstCalls).toEqual([[0.003, 0.003, 0.003], [0.002, 0.002, 0.002]]);
+    // After two calls each (one warm-up, one to size the slices): 1 + 4 calls of the first, 1 + 2 of the second, 5 times a round.
+    expect(log.slice(4, 12)).toEqual([0, 0, 0, 0, 0, 1, 1, 1]);
+    expect(log.length).toBe(4 + 3 * 5 * 8);
+  });
+
+  it('interleavedRounds, timing every call, mixes the evicted calls into its times', () => {
+    const r = interleavedRounds(evicting([], [1, 3], [2, 2]), { rounds: 1, minMs: 20, warmup: 1, sliceMs: 4 });
+    // Each slice of 4 calls: one at 3 ms, three at 1 ms.
+    expect(r[0][0]).toBeCloseTo(0.0015, 10);
   });
 });

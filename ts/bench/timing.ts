@@ -30,6 +30,28 @@ export function interleavedRounds(
   contenders: (() => void)[],
   opts: { rounds?: number; minMs?: number; warmup?: number; sliceMs?: number } = {},
 ): number[][] {
+  return slicedRounds(contenders, opts, false).inCache;
+}
+
+/**
+ * {@link interleavedRounds} for contenders whose buffers the others evict: each
+ * slice starts with one more call, timed apart (`firstCalls`: its operands
+ * partly evicted by the other contenders' calls since its last slice), so that
+ * `inCache` times the slice's other calls, which find their operands where the
+ * previous call left them. Returns seconds per call, `[contender][round]`.
+ */
+export function interleavedRoundsFirstApart(
+  contenders: (() => void)[],
+  opts: { rounds?: number; minMs?: number; warmup?: number; sliceMs?: number } = {},
+): { inCache: number[][]; firstCalls: number[][] } {
+  return slicedRounds(contenders, opts, true);
+}
+
+function slicedRounds(
+  contenders: (() => void)[],
+  opts: { rounds?: number; minMs?: number; warmup?: number; sliceMs?: number },
+  firstApart: boolean,
+): { inCache: number[][]; firstCalls: number[][] } {
   const rounds = opts.rounds ?? 5, minMs = opts.minMs ?? 60, warmup = opts.warmup ?? 3, sliceMs = opts.sliceMs ?? 2;
   const reps = contenders.map((fn) => {
     for (let i = 0; i < warmup; i++) fn();
@@ -38,20 +60,29 @@ export function interleavedRounds(
     const dt = performance.now() - t0;
     return Math.max(1, Math.round(sliceMs / Math.max(dt, 1e-3)));
   });
-  const samples: number[][] = contenders.map(() => []);
+  const inCache: number[][] = contenders.map(() => []), firstCalls: number[][] = contenders.map(() => []);
   for (let r = 0; r < rounds; r++) {
-    const total = contenders.map(() => 0), calls = contenders.map(() => 0);
+    const total = contenders.map(() => 0), calls = contenders.map(() => 0), firstTotal = contenders.map(() => 0), firsts = contenders.map(() => 0);
     while (Math.min(...total) < minMs) {
       contenders.forEach((fn, i) => {
+        if (firstApart) {
+          const t1 = performance.now();
+          fn();
+          firstTotal[i] += performance.now() - t1;
+          firsts[i]++;
+        }
         const t0 = performance.now();
         for (let k = 0; k < reps[i]; k++) fn();
         total[i] += performance.now() - t0;
         calls[i] += reps[i];
       });
     }
-    contenders.forEach((_, i) => samples[i].push(total[i] / 1000 / calls[i]));
+    contenders.forEach((_, i) => {
+      inCache[i].push(total[i] / 1000 / calls[i]);
+      if (firstApart) firstCalls[i].push(firstTotal[i] / 1000 / firsts[i]);
+    });
   }
-  return samples;
+  return { inCache, firstCalls };
 }
 
 /** {@link interleavedRounds}, reduced to each contender's median seconds per call. */

@@ -21,7 +21,8 @@ function relaxedNote(): string {
 
 function printKernelRow(r: KernelResult): void {
   const relaxed = r.relaxedGflops === null ? `${pad('-', 8, true)} ${pad('-', 6, true)}` : `${pad(r.relaxedGflops.toFixed(1), 8, true)} ${pad((r.relaxedPeakShare! * 100).toFixed(0) + '%', 6, true)}`;
-  console.log(`${pad(r.name, 16)} ${relaxed} ${pad(r.simdGflops.toFixed(1), 8, true)} ${pad((r.peakShare * 100).toFixed(0) + '%', 6, true)} ${pad(r.scalarGflops.toFixed(1), 8, true)} ${pad(r.ratio.toFixed(2) + 'x', 7, true)}  ${r.description}`);
+  const evicted = `${r.relaxedEvictedPeakShare === null ? '-' : (r.relaxedEvictedPeakShare * 100).toFixed(0)}/${(r.evictedPeakShare * 100).toFixed(0)}%`;
+  console.log(`${pad(r.name, 16)} ${relaxed} ${pad(r.simdGflops.toFixed(1), 8, true)} ${pad((r.peakShare * 100).toFixed(0) + '%', 6, true)} ${pad(r.scalarGflops.toFixed(1), 8, true)} ${pad(r.ratio.toFixed(2) + 'x', 7, true)} ${pad(evicted, 9, true)}  ${r.description}`);
 }
 
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
@@ -166,8 +167,9 @@ export function register(program: Command): void {
         if (!opts.json) {
           console.log(`kernel benchmarks: GFLOP/s (higher is better), medians of ${rounds} rounds; the builds alternate every ~2 ms, ratio = SIMD over scalar, the median of per-round ratios`);
           console.log(`this machine's f32x4 peaks (12 independent chains): multiply, then add ${peak.simdGflops.toFixed(1)} GFLOP/s; fused (relaxed_madd) ${peak.relaxedGflops === null ? `not measured: ${relaxedNote()}` : `${peak.relaxedGflops.toFixed(1)} GFLOP/s`}`);
-          console.log('"peak" = each kernel\'s share of its own build\'s peak, timed in the same rounds');
-          console.log(`${pad('name', 16)} ${pad('relaxed', 8, true)} ${pad('peak', 6, true)} ${pad('SIMD', 8, true)} ${pad('peak', 6, true)} ${pad('scalar', 8, true)} ${pad('ratio', 7, true)}  shape`);
+          console.log('"peak" = each kernel\'s share of its own build\'s peak, timed in the same rounds, its operands in cache (as in a training step, where the layer before has just written them);');
+          console.log('"evicted" = the same shares (relaxed/SIMD) for the first call of each slice, timed apart: the other builds\' calls have partly evicted its operands');
+          console.log(`${pad('name', 16)} ${pad('relaxed', 8, true)} ${pad('peak', 6, true)} ${pad('SIMD', 8, true)} ${pad('peak', 6, true)} ${pad('scalar', 8, true)} ${pad('ratio', 7, true)} ${pad('evicted', 9, true)}  shape`);
         }
         const results = await benchKernels({ filter: opts.filter, rounds, onResult: opts.json ? undefined : printKernelRow });
         if (results.length === 0) throw new UsageError(`bench: no kernel benchmark matches '${opts.filter}'`);
@@ -177,6 +179,7 @@ export function register(program: Command): void {
             kernels: results.map((r) => ({
               name: r.name, simdGflops: +r.simdGflops.toFixed(2), scalarGflops: +r.scalarGflops.toFixed(2), ratio: +r.ratio.toFixed(3), peakShare: +r.peakShare.toFixed(3),
               relaxedGflops: r.relaxedGflops === null ? null : +r.relaxedGflops.toFixed(2), relaxedPeakShare: r.relaxedPeakShare === null ? null : +r.relaxedPeakShare.toFixed(3),
+              evictedPeakShare: +r.evictedPeakShare.toFixed(3), relaxedEvictedPeakShare: r.relaxedEvictedPeakShare === null ? null : +r.relaxedEvictedPeakShare.toFixed(3),
             })),
           }));
         }
