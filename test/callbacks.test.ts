@@ -64,6 +64,18 @@ describe('earlyStopping', () => {
     expect(script({ patience: 5 }, [1, 0.5, 0.7])).toMatchObject({ restored: -1 });
   });
 
+  it('initialValue (the weights training starts from, e.g. a resumed checkpoint, scored it): only an epoch that beats it is best, and restoreBestWeights falls back to the starting weights', () => {
+    // The starting weights are those getWeights gives before the first epoch (current = -1).
+    expect(script({ patience: 5, restoreBestWeights: true, initialValue: 0.6 }, [1, 0.7, 0.65])).toMatchObject({ stopped: -1, best: -1, restored: -1 });
+    expect(script({ patience: 5, restoreBestWeights: true, initialValue: 0.6 }, [1, 0.5, 0.7])).toMatchObject({ stopped: -1, best: 1, restored: 1 });
+    // The wait counts from the start (and, as in Keras, the first epoch never stops training): patience 1 stops after the second.
+    expect(script({ patience: 1, restoreBestWeights: true, initialValue: 0.6 }, [1, 0.9, 0.5])).toMatchObject({ stopped: 1, best: -1, restored: -1 });
+    const es = earlyStopping({ initialValue: 0.6 });
+    void es.onTrainBegin!();
+    expect(es.best).toBe(0.6);
+    expect(() => earlyStopping({ initialValue: NaN })).toThrow(/earlyStopping: initialValue must be a finite number, got null/);
+  });
+
   it('a monitored number training does not report is said once, and nothing stops', () => {
     const r = script({ monitor: 'valLoss', patience: 0 }, [1, 2, 3], 'loss');
     expect(r.stopped).toBe(-1);

@@ -388,6 +388,35 @@ describe('train --early-stop and --save-best', () => {
   }, 60_000);
 });
 
+describe('train --resume with --save-best', () => {
+  it('a resumed epoch worse than the checkpoint on the validation split neither overwrites it nor is kept', async () => {
+    const out = join(dir, 'resume-best.cnnw');
+    const first = run('train', '--model', 'dense-head', '--dataset', 'mnist-sample', '--epochs', '3', '--limit', '1500', '--val-size', '500', '--lr', '0.2', '--save-best', '--out', out, '--json');
+    expect(first.code, first.err).toBe(0);
+    const bestLoss = JSON.parse(first.out).bestValLoss as number;
+    const be = await initBackend();
+    const weights = () => {
+      const { model } = loadModel(out, { backend: be });
+      const w = model.getWeights().map((t) => Array.from(t.values));
+      model.dispose();
+      return w;
+    };
+    const before = weights();
+    const r = run('train', '--resume', out, '--epochs', '1', '--save-best', '--json');
+    expect(r.code, r.err).toBe(0);
+    // The test means something: the resumed epoch's validation loss is worse than the checkpoint's.
+    const resumedLoss = Number(/epoch 4\/4: .*val loss ([0-9.]+)/.exec(r.err)![1]);
+    expect(resumedLoss).toBeGreaterThan(bestLoss);
+    expect(r.err).toMatch(new RegExp(`the checkpoint's validation loss is ${bestLoss.toFixed(4)}: an epoch must beat it to be saved`));
+    expect(r.err).not.toMatch(/best so far/);
+    expect(r.err).toMatch(new RegExp(`no epoch beat the checkpoint's validation loss \\(${bestLoss.toFixed(4)}\\): kept its weights`));
+    const j = JSON.parse(r.out);
+    expect(j).toMatchObject({ bestEpoch: 3, bestValLoss: bestLoss });
+    // The file holds the checkpoint's weights (its optimizer state and epoch count have moved on).
+    expect(weights()).toEqual(before);
+  }, 60_000);
+});
+
 describe('eval: per class', () => {
   it('classReport counts each true class against each prediction, as a naive count does', async () => {
     const { classReport, formatReport } = await import('../ts/cli/confusion.js');

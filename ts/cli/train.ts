@@ -235,7 +235,12 @@ export function register(program: Command): void {
       const t0 = performance.now();
       let lastLine = 0;
       // --early-stop and --save-best: Keras's EarlyStopping on the validation loss; the best epoch's weights are kept.
-      const watch = patienceFlag !== undefined || f.saveBest ? earlyStopping({ monitor: 'valLoss', patience: patienceFlag ?? Number.MAX_SAFE_INTEGER, restoreBestWeights: true }) : null;
+      // A resumed run starts from the checkpoint's weights: an epoch must beat their validation loss to be saved or kept.
+      const startLoss = resumed && val && (patienceFlag !== undefined || f.saveBest) ? model.evaluate(val, { batchSize: Math.max(batchSize, 256) }).loss : undefined;
+      if (startLoss !== undefined) out.info(`the checkpoint's validation loss is ${startLoss.toFixed(4)}: an epoch must beat it to be saved or kept`);
+      const watch = patienceFlag !== undefined || f.saveBest
+        ? earlyStopping({ monitor: 'valLoss', patience: patienceFlag ?? Number.MAX_SAFE_INTEGER, restoreBestWeights: true, ...(startLoss !== undefined && Number.isFinite(startLoss) ? { initialValue: startLoss } : {}) })
+        : null;
       const saveBest = f.saveBest ? {
         onEpochEnd: (l: EpochLogs) => {
           if (watch!.bestEpoch !== l.epoch) return; // not better than an epoch already written
@@ -271,8 +276,9 @@ export function register(program: Command): void {
           onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
         }, ...(watch ? [watch] : []), ...(saveBest ? [saveBest] : [])],
       });
-      if (watch && watch.stoppedEpoch >= 0) out.info(`early stop after epoch ${doneEpochs + watch.stoppedEpoch + 1}: the validation loss last improved in epoch ${doneEpochs + watch.bestEpoch + 1}`);
+      if (watch && watch.stoppedEpoch >= 0) out.info(`early stop after epoch ${doneEpochs + watch.stoppedEpoch + 1}: the validation loss last improved in epoch ${doneEpochs + watch.bestEpoch + 1}${watch.bestEpoch < 0 ? " (the checkpoint's)" : ''}`);
       if (watch && watch.bestEpoch >= 0 && watch.bestEpoch !== history.epochs.length - 1) out.info(`kept the weights of epoch ${doneEpochs + watch.bestEpoch + 1} (best validation loss ${watch.best!.toFixed(4)})`);
+      if (watch && watch.bestEpoch < 0 && watch.best !== null && history.epochs.length > 0) out.info(`no epoch beat the checkpoint's validation loss (${watch.best.toFixed(4)}): kept its weights`);
       (bar as cliProgress.SingleBar | null)?.stop();
       process.off('SIGINT', onSigint);
       const seconds = (performance.now() - t0) / 1000;
@@ -284,7 +290,8 @@ export function register(program: Command): void {
       }
       // An interrupted last epoch does not count as done.
       const completed = doneEpochs + history.epochs.length - (interrupted ? 1 : 0);
-      const best = watch && watch.bestEpoch >= 0 ? { bestEpoch: doneEpochs + watch.bestEpoch + 1, bestValLoss: watch.best } : {};
+      // bestEpoch -1: none beat the checkpoint, whose epochs were doneEpochs.
+      const best = watch && watch.best !== null ? { bestEpoch: doneEpochs + watch.bestEpoch + 1, bestValLoss: watch.best } : {};
       const metadata = { preset: modelName, ...ownRecipe, run: runInfo, dataset: data.name, epochs: completed, steps: optimizer.iterations, testAccuracy: result.accuracy, testLoss: result.loss, interrupted, ...best };
       saveModel(model, outPath, { optimizer, metadata: { ...metadata, ...(data.classNames ? { classNames: data.classNames } : {}), ...(data.shape ? { fit: folder.fit ?? 'resize' } : {}) } });
       if (interrupted) out.info(`checkpoint saved to ${outPath} after ${history.steps} steps; continue with: cnn-wasm train --resume ${outPath}`);

@@ -20,13 +20,20 @@ export interface EarlyStoppingOptions {
   restoreBestWeights?: boolean;
   /** Epochs to let pass before watching (default 0). */
   startFromEpoch?: number;
+  /**
+   * The monitored value of the weights training starts from (a resumed
+   * checkpoint's, measured before fit): an epoch must beat it to be the best,
+   * and with `restoreBestWeights` the starting weights come back when none does
+   * (`bestEpoch` stays -1). Like Keras's ModelCheckpoint initial_value_threshold.
+   */
+  initialValue?: number;
 }
 
 /** An earlyStopping callback, and what it saw. */
 export interface EarlyStopping extends Callbacks {
   /** The epoch (0-based) training was stopped after, or -1. */
   readonly stoppedEpoch: number;
-  /** The epoch (0-based) with the best monitored value so far, or -1. */
+  /** The epoch (0-based) with the best monitored value so far, or -1 (none yet, or none beat `initialValue`). */
   readonly bestEpoch: number;
   /** The best monitored value so far, or null. */
   readonly best: number | null;
@@ -49,7 +56,9 @@ export function earlyStopping(o: EarlyStoppingOptions = {}): EarlyStopping {
     if (!Number.isInteger(v) || v < 0) throw new Error(`earlyStopping: ${k} must be an integer >= 0, got ${JSON.stringify(v)}`);
   }
   if (!Number.isFinite(minDelta)) throw new Error(`earlyStopping: minDelta must be a finite number, got ${JSON.stringify(o.minDelta)}`);
-  if (o.baseline !== undefined && !Number.isFinite(o.baseline)) throw new Error(`earlyStopping: baseline must be a finite number, got ${JSON.stringify(o.baseline)}`);
+  for (const k of ['baseline', 'initialValue'] as const) {
+    if (o[k] !== undefined && !Number.isFinite(o[k])) throw new Error(`earlyStopping: ${k} must be a finite number, got ${JSON.stringify(o[k])}`);
+  }
   let ctx: TrainingContext | null = null;
   let wait = 0, stopped = -1, bestEpoch = -1, best: number | null = null, bestWeights: WeightTensor[] | null = null, warned = false;
   return {
@@ -59,7 +68,8 @@ export function earlyStopping(o: EarlyStoppingOptions = {}): EarlyStopping {
     setContext(c) { ctx = c; },
     onTrainBegin() {
       // A callback may be given to several fits: each starts afresh.
-      wait = 0; stopped = -1; bestEpoch = -1; best = null; bestWeights = null; warned = false;
+      wait = 0; stopped = -1; bestEpoch = -1; best = o.initialValue ?? null; warned = false;
+      bestWeights = o.initialValue !== undefined && o.restoreBestWeights ? ctx!.getWeights() : null;
     },
     onEpochEnd(logs: EpochLogs) {
       const current = logs[monitor];
