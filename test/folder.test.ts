@@ -265,6 +265,89 @@ describe('JPEG files from strangers', () => {
   });
 });
 
+describe('EXIF orientation', () => {
+  // A 5x3 picture of distinct pixels, and where the EXIF standard puts its row 0 and column 0 when it is shown, per orientation.
+  const w = 5, h = 3;
+  const stored = new Uint8Array(w * h * 4);
+  for (let p = 0; p < w * h; p++) stored.set([p * 16, 255 - p * 16, (p * 40) % 256, 255], 4 * p);
+  const plain = new Uint8Array(jpeg.encode({ data: stored, width: w, height: h }, 100).data);
+  const SIDES: Record<number, [row0: 'top' | 'bottom' | 'left' | 'right', col0: 'left' | 'right' | 'top' | 'bottom']> = {
+    1: ['top', 'left'], 2: ['top', 'right'], 3: ['bottom', 'right'], 4: ['bottom', 'left'],
+    5: ['left', 'top'], 6: ['right', 'top'], 7: ['right', 'bottom'], 8: ['left', 'bottom'],
+  };
+  /** The picture as shown: each stored pixel carried to where its row and column go. */
+  function shown(img: { width: number; height: number; data: Uint8Array }, o: number) {
+    const [row0, col0] = SIDES[o], across = row0 === 'left' || row0 === 'right';
+    const W = across ? img.height : img.width, H = across ? img.width : img.height, out = new Uint8Array(W * H * 4);
+    for (let sy = 0; sy < img.height; sy++) {
+      for (let sx = 0; sx < img.width; sx++) {
+        const dx = across ? (row0 === 'left' ? sy : img.height - 1 - sy) : col0 === 'left' ? sx : img.width - 1 - sx;
+        const dy = across ? (col0 === 'top' ? sx : img.width - 1 - sx) : row0 === 'top' ? sy : img.height - 1 - sy;
+        out.set(img.data.subarray(4 * (sy * img.width + sx), 4 * (sy * img.width + sx) + 4), 4 * (dy * W + dx));
+      }
+    }
+    return { width: W, height: H, data: out };
+  }
+
+  it('a JPEG decodes upright, as browsers and image viewers show it, for each of the 8 orientations and both byte orders', async () => {
+    const { decodeRgba, decodeImage } = await import('../ts/image/decode.js');
+    const { withExifOrientation } = await import('./support/pictures.js');
+    const base = decodeRgba(plain, 'plain.jpg');
+    for (const order of ['II', 'MM'] as const) {
+      for (let o = 1; o <= 8; o++) {
+        const got = decodeRgba(withExifOrientation(plain, o, order), `o${o}.jpg`);
+        const want = shown(base, o);
+        expect([got.width, got.height], `orientation ${o} ${order}`).toEqual([want.width, want.height]);
+        expect(Buffer.from(got.data).equals(Buffer.from(want.data)), `orientation ${o} ${order}`).toBe(true);
+      }
+    }
+    expect(decodeImage(withExifOrientation(plain, 6), 'o6.jpg')).toMatchObject({ width: 3, height: 5 });
+  });
+
+  it('a malformed or strange EXIF block is read as no turn, in bounded time, and the picture still decodes', async () => {
+    const { decodeRgba, jpegOrientation } = await import('../ts/image/decode.js');
+    const { withApp1, withExifOrientation } = await import('./support/pictures.js');
+    const exif = withExifOrientation(plain, 6);
+    expect(jpegOrientation(exif)).toBe(6);
+    const at = 2 + 4 + 6; // the TIFF block: after the APP1 marker, its length and "Exif\0\0"
+    const bad: [string, (b: Uint8Array) => void][] = [
+      ['byte order neither II nor MM', (b) => b.set([0x58, 0x58], at)],
+      ['not 42', (b) => { b[at + 2] = 43; }],
+      ['IFD0 past the block', (b) => b.set([0xff, 0xff, 0, 0], at + 4)],
+      ['65,535 entries in a block of one', (b) => b.set([0xff, 0xff], at + 8)],
+      ['type LONG', (b) => { b[at + 12] = 4; }],
+      ['two values', (b) => { b[at + 14] = 2; }],
+      ['orientation 0', (b) => b.set([0, 0], at + 18)],
+      ['orientation 9', (b) => b.set([9, 0], at + 18)],
+    ];
+    for (const [what, spoil] of bad) {
+      const b = exif.slice();
+      spoil(b);
+      expect(jpegOrientation(b), what).toBe(1);
+      expect(decodeRgba(b, 'x.jpg'), what).toMatchObject({ width: 5, height: 3 });
+    }
+    // Not Exif (an XMP packet), an APP1 cut short, a segment length past the end of the file.
+    expect(jpegOrientation(withApp1(plain, new TextEncoder().encode('http://ns.adobe.com/xap/1.0/\0<x/>')))).toBe(1);
+    expect(jpegOrientation(withApp1(plain, Uint8Array.of(0x45, 0x78, 0x69, 0x66, 0, 0, 0x49)))).toBe(1);
+    expect(jpegOrientation(exif.subarray(0, 20))).toBe(1);
+    expect(jpegOrientation(Uint8Array.of(0xff, 0xd8))).toBe(1);
+    // After a non-Exif APP1, the Exif one still counts.
+    expect(jpegOrientation(withApp1(exif, new TextEncoder().encode('http://ns.adobe.com/xap/1.0/\0<x/>')))).toBe(6);
+  });
+
+  it('an image folder of phone photos (orientation 6) holds them upright, and says the upright size', async () => {
+    const { withExifOrientation } = await import('./support/pictures.js');
+    const root = mkdtempSync(join(tmpdir(), 'cnn-wasm-exif-'));
+    for (const c of ['a', 'b']) {
+      mkdirSync(join(root, c));
+      for (let i = 0; i < 3; i++) writeFileSync(join(root, c, `${i}.jpg`), withExifOrientation(plain, 6));
+    }
+    const f = await loadImageFolder(root);
+    expect(f.shape).toEqual([3, 5, 3]);
+    expect(f.pictureSizes).toEqual({ height: [5, 5], width: [3, 3] });
+  });
+});
+
 describe('cnn-wasm on an image folder', () => {
   it('train (train/ and test/), eval and predict with class names', async () => {
     const root = mkdtempSync(join(tmpdir(), 'cnn-wasm-folder-cli-'));

@@ -18,3 +18,29 @@ export function writeColourFolder(root: string, perClass: number): void {
     }
   }
 }
+
+/**
+ * A JPEG with an EXIF block declaring `orientation` (the Orientation tag of
+ * IFD0, as cameras write it) inserted after its start-of-image marker; the
+ * TIFF block in little- ('II') or big-endian ('MM') byte order.
+ */
+export function withExifOrientation(jpegBytes: Uint8Array, orientation: number, order: 'II' | 'MM' = 'II'): Uint8Array {
+  const tiff = new Uint8Array(8 + 2 + 12 + 4);
+  const dv = new DataView(tiff.buffer), le = order === 'II';
+  tiff.set([order.charCodeAt(0), order.charCodeAt(1)]);
+  dv.setUint16(2, 42, le);
+  dv.setUint32(4, 8, le); // IFD0 right after the header
+  dv.setUint16(8, 1, le); // one entry
+  dv.setUint16(10, 0x0112, le); // Orientation
+  dv.setUint16(12, 3, le); // SHORT
+  dv.setUint32(14, 1, le); // one value
+  dv.setUint16(18, orientation, le); // in the entry's first two value bytes
+  dv.setUint32(22, 0, le); // no next IFD
+  return withApp1(jpegBytes, Uint8Array.of(0x45, 0x78, 0x69, 0x66, 0, 0, ...tiff));
+}
+
+/** A JPEG with an APP1 segment of `payload` inserted after its start-of-image marker. */
+export function withApp1(jpegBytes: Uint8Array, payload: Uint8Array): Uint8Array {
+  const len = payload.length + 2;
+  return Uint8Array.of(0xff, 0xd8, 0xff, 0xe1, len >> 8, len & 255, ...payload, ...jpegBytes.subarray(2));
+}

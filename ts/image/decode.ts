@@ -5,9 +5,9 @@ import { inflateSync } from 'node:zlib';
 import { crc32 } from '../io/crc32.js';
 import type { Gray } from './mnist.js';
 import { rgbaToGray } from './prepare.js';
-import { decodePgm, imageFormat, jpegSize, MAX_IMAGE_SIDE, pgmToRgba, type Rgba } from './formats.js';
+import { decodePgm, imageFormat, jpegOrientation, jpegSize, MAX_IMAGE_SIDE, orientRgba, pgmToRgba, type Rgba } from './formats.js';
 export { toMnist, type Gray } from './mnist.js';
-export { decodePgm, imageFormat, jpegSize, pngSize, pgmToRgba, MAX_IMAGE_SIDE, maxImageFileBytes, type Rgba } from './formats.js';
+export { decodePgm, imageFormat, jpegOrientation, jpegSize, orientRgba, pngSize, pgmToRgba, MAX_IMAGE_SIDE, maxImageFileBytes, type Rgba } from './formats.js';
 
 /**
  * Decodes PNG (any bit depth / colour type). Transparency is composited on
@@ -172,7 +172,7 @@ export function decodeImage(bytes: Uint8Array, source: string, o: { maxSide?: nu
   throw new Error(`${source}: unsupported image format (PNG, JPEG and PGM are supported)`);
 }
 
-/** Decodes a baseline or progressive JPEG into RGBA, its declared size checked before decoding. */
+/** Decodes a baseline or progressive JPEG into RGBA, its declared size checked before decoding, turned upright by its EXIF orientation (as browsers show it). */
 export function decodeJpeg(bytes: Uint8Array, source: string, o: { maxSide?: number } = {}): Rgba {
   const max = o.maxSide ?? MAX_IMAGE_SIDE;
   const size = jpegSize(bytes);
@@ -182,7 +182,7 @@ export function decodeJpeg(bytes: Uint8Array, source: string, o: { maxSide?: num
   }
   try {
     const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: (max * max) / 1e6 + 1, maxMemoryUsageInMB: 1024 });
-    return { width: img.width, height: img.height, data: img.data };
+    return orientRgba({ width: img.width, height: img.height, data: img.data }, jpegOrientation(bytes));
   } catch (e) {
     throw new Error(`${source}: not a readable JPEG (${(e as Error).message})`);
   }

@@ -46,6 +46,85 @@ export function jpegSize(bytes: Uint8Array): { width: number; height: number } |
   return null;
 }
 
+/**
+ * The EXIF orientation a JPEG declares (1-8: how its stored rows are to be
+ * turned to show it upright, as cameras and phones write it), or 1 when it
+ * declares none or its EXIF block is malformed (read as browsers do: only the
+ * first APP1 Exif segment before the image data; every offset checked against
+ * the bytes).
+ */
+export function jpegOrientation(bytes: Uint8Array): number {
+  let at = 2;
+  while (at + 4 <= bytes.length) {
+    if (bytes[at] !== 0xff) return 1;
+    const marker = bytes[at + 1];
+    if (marker === 0xff) { at++; continue; } // fill byte
+    if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) { at += 2; continue; }
+    if (marker === 0xda || marker === 0xd9) return 1; // the image data starts: no EXIF before it
+    const len = (bytes[at + 2] << 8) | bytes[at + 3];
+    if (len < 2 || at + 2 + len > bytes.length) return 1;
+    // APP1 "Exif\0\0", then a TIFF header: byte order, 42, the offset of IFD0 (from the TIFF header).
+    if (marker === 0xe1 && len >= 8 && bytes[at + 4] === 0x45 && bytes[at + 5] === 0x78 && bytes[at + 6] === 0x69 && bytes[at + 7] === 0x66 && bytes[at + 8] === 0 && bytes[at + 9] === 0) {
+      return tiffOrientation(bytes.subarray(at + 10, at + 2 + len));
+    }
+    at += 2 + len;
+  }
+  return 1;
+}
+
+/** The Orientation tag (0x0112) of a TIFF block's first IFD, or 1. */
+function tiffOrientation(t: Uint8Array): number {
+  if (t.length < 8) return 1;
+  const little = t[0] === 0x49 && t[1] === 0x49, big = t[0] === 0x4d && t[1] === 0x4d;
+  if (!little && !big) return 1;
+  const u16 = (i: number) => (little ? t[i] | (t[i + 1] << 8) : (t[i] << 8) | t[i + 1]);
+  const u32 = (i: number) => (little ? (t[i] | (t[i + 1] << 8) | (t[i + 2] << 16)) + t[i + 3] * 2 ** 24 : ((t[i + 1] << 16) | (t[i + 2] << 8) | t[i + 3]) + t[i] * 2 ** 24);
+  if (u16(2) !== 42) return 1;
+  const ifd = u32(4);
+  if (ifd + 2 > t.length) return 1;
+  const n = u16(ifd);
+  if (ifd + 2 + 12 * n > t.length) return 1; // entries declared past the block: malformed
+  for (let k = 0; k < n; k++) {
+    const e = ifd + 2 + 12 * k;
+    // Orientation: type SHORT (3), count 1, the value in the entry's first two bytes.
+    if (u16(e) === 0x0112) {
+      const v = u16(e + 8);
+      return u16(e + 2) === 3 && u32(e + 4) === 1 && v >= 1 && v <= 8 ? v : 1;
+    }
+  }
+  return 1;
+}
+
+/**
+ * A picture turned upright by its EXIF orientation (1-8): what image viewers
+ * and browsers show, and what the browser's createImageBitmap decodes to.
+ * Orientations 5-8 swap width and height.
+ */
+export function orientRgba(img: Rgba, orientation: number): Rgba {
+  if (orientation < 2 || orientation > 8) return img;
+  const { width: w, height: h, data } = img;
+  const swap = orientation >= 5, ow = swap ? h : w, oh = swap ? w : h;
+  const aligned = data.byteOffset % 4 === 0 ? data : data.slice(); // a pixel a 32-bit word
+  const out = new Uint8Array(ow * oh * 4), src = new Uint32Array(aligned.buffer, aligned.byteOffset, w * h), dst = new Uint32Array(out.buffer);
+  for (let y = 0; y < oh; y++) {
+    for (let x = 0; x < ow; x++) {
+      // The stored pixel (sx, sy) shown at (x, y).
+      let sx: number, sy: number;
+      switch (orientation) {
+        case 2: sx = w - 1 - x; sy = y; break; // mirrored
+        case 3: sx = w - 1 - x; sy = h - 1 - y; break; // turned 180°
+        case 4: sx = x; sy = h - 1 - y; break; // flipped
+        case 5: sx = y; sy = x; break; // transposed
+        case 6: sx = y; sy = h - 1 - x; break; // to be turned 90° clockwise
+        case 7: sx = w - 1 - y; sy = h - 1 - x; break; // transversed
+        default: sx = w - 1 - y; sy = x; break; // 8: to be turned 90° anticlockwise
+      }
+      dst[y * ow + x] = src[sy * w + sx];
+    }
+  }
+  return { width: ow, height: oh, data: out };
+}
+
 /** Which image format bytes start like (PNG signature, JPEG start of image, PGM magic), or null: what decodeImage reads. */
 export function imageFormat(bytes: Uint8Array): 'png' | 'jpeg' | 'pgm' | null {
   if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) return 'png';

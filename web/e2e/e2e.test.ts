@@ -15,7 +15,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { initBackend } from '../../ts/backend/load.js';
 import { loadImageFolder } from '../../ts/data/folder.js';
 import { readSplit, sampleDir } from '../../ts/data/sample.js';
-import { writeColourFolder } from '../../test/support/pictures.js';
+import { withExifOrientation, writeColourFolder } from '../../test/support/pictures.js';
+import { decodeRgba } from '../../ts/image/decode.js';
+import jpeg from 'jpeg-js';
 import { weightsHash } from '../src/shared.js';
 import { listenLocal } from '../../test/support/http.js';
 
@@ -290,5 +292,21 @@ it('pictures as files, ImageBitmaps, <img>, <canvas> and ImageData become the sa
     return (window as unknown as { cnnWasmPictureKinds: (b: Record<string, File[]>) => Promise<Record<string, string>> }).cnnWasmPictureKinds(files);
   }, byClass);
   expect(hashes).toEqual({ file: hash, bitmap: hash, img: hash, canvas: hash, imageData: hash });
+  expect(consoleErrors).toEqual([]);
+});
+
+it('a phone photo (a JPEG with an EXIF orientation) reads upright in the page, as in Node', async () => {
+  // A gray gradient 6 wide and 4 high, stored as a camera held sideways stores it (orientation 6: turn 90° clockwise to show).
+  const w = 6, h = 4, rgba = new Uint8Array(w * h * 4);
+  for (let p = 0; p < w * h; p++) rgba.set([p * 10, p * 10, p * 10, 255], 4 * p);
+  for (const o of [3, 6, 8]) {
+    const bytes = withExifOrientation(new Uint8Array(jpeg.encode({ data: rgba, width: w, height: h }, 100).data), o);
+    const node = decodeRgba(bytes, `o${o}.jpg`);
+    const page_ = await page.evaluate(([b, name]) => (window as unknown as { cnnWasmPixelsOf: (b: number[], n: string) => Promise<{ width: number; height: number; data: number[] }> }).cnnWasmPixelsOf(b, name), [[...bytes], `o${o}.jpg`] as [number[], string]);
+    expect([page_.width, page_.height], `orientation ${o}`).toEqual([node.width, node.height]);
+    // Two JPEG decoders (the browser's and jpeg-js) round alike within a few levels; a turn the other way would move the gradient by 40 or more.
+    const diff = Math.max(...page_.data.map((v, i) => Math.abs(v - node.data[i])));
+    expect(diff, `orientation ${o}`).toBeLessThanOrEqual(6);
+  }
   expect(consoleErrors).toEqual([]);
 });

@@ -1,6 +1,6 @@
 /** The demo page: controls, live curves, drawing pad, probability bars and the network's insides. */
 import { downloadBytes } from '../../ts/io/browser-storage.js';
-import { loadPictures, type PictureSource } from '../../ts/data/pictures.js';
+import { loadPictures, pixelsOf, type PictureSource } from '../../ts/data/pictures.js';
 import { toMnist } from '../../ts/image/mnist.js';
 import type { FromWorker, LayerMaps, ToWorker } from './protocol.js';
 
@@ -592,4 +592,10 @@ init();
     out[kind] = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', all)), (b) => b.toString(16).padStart(2, '0')).join('');
   }
   return out;
+};
+
+// Test hook: a picture file's pixels as the library reads them in a page (the browser's decoder).
+(window as unknown as { cnnWasmPixelsOf: (bytes: number[], name: string) => Promise<{ width: number; height: number; data: number[] }> }).cnnWasmPixelsOf = async (bytes, name) => {
+  const img = await pixelsOf(new File([new Uint8Array(bytes)], name), name);
+  return { width: img.width, height: img.height, data: Array.from(img.data) };
 };
