@@ -36,6 +36,30 @@ describe('PGM', () => {
     expect(decodePgm(new Uint8Array([...enc('P5 2 1 100 '), 50, 100]), 'ok.pgm').data).toEqual(new Float32Array([127.5, 255]));
   });
 
+  it('ASCII PGM values are read as a string split reads them: any whitespace, comments, leading zeros, 16-bit maxval', () => {
+    /** The reference: comments cut to the end of their line, the rest split on whitespace. */
+    const reference = (text: string) => {
+      const t = text.replace(/#[^\n]*/g, ' ').split(/\s+/).filter(Boolean);
+      const [w, h, max] = t.slice(1, 4).map(Number);
+      return Float32Array.from(t.slice(4, 4 + w * h).map((v) => (Number(v) / max) * 255));
+    };
+    let seed = 7;
+    const rand = (k: number) => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed % k; };
+    const gaps = [' ', '  ', '\t', '\n', '\r\n', ' \v\f', '\n# a comment 12 34\n', ' #\n'];
+    for (const max of [1, 255, 1000, 65535]) {
+      const w = 1 + rand(9), h = 1 + rand(9);
+      let text = `P2${gaps[rand(8)]}${w} ${h}\n${max}`;
+      for (let i = 0; i < w * h; i++) text += gaps[rand(8)] + '0'.repeat(rand(3)) + String(rand(max + 1));
+      text += rand(2) ? '\n' : '';
+      const got = decodePgm(enc(text), 'r.pgm');
+      expect([got.width, got.height]).toEqual([w, h]);
+      expect(got.data, text).toEqual(reference(text));
+    }
+    expect(() => decodePgm(enc('P2 3 1 255 1 2'), 't.pgm')).toThrow(/^t.pgm: truncated PGM: 2 of 3 pixel values$/);
+    expect(() => decodePgm(enc('P2 2 1 255 1 2#x'), 'h.pgm')).toThrow(/^h.pgm: pixel 1 is "2#x", not a number$/);
+    expect(() => decodePgm(enc(`P2 1 1 255 ${'9'.repeat(400)}`), 'l.pgm')).toThrow(/^l.pgm: pixel 0 is Infinity, above the maxval 255/);
+  });
+
   it('sides beyond the limit are refused from the header', () => {
     expect(() => decodePgm(enc(`P5 ${MAX_IMAGE_SIDE + 1} 1 255 `), 'big.pgm')).toThrow(/big.pgm: invalid PGM header \(4097x1/);
   });
