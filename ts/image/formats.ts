@@ -175,7 +175,7 @@ export function decodePgm(bytes: Uint8Array, source: string, o: { maxSide?: numb
       out[i] = (v / maxval) * 255;
     }
   } else {
-    // ASCII values, read byte by byte (a token at a time through strings took 7.5 s for a 4096x4096 file).
+    // ASCII values, read byte by byte: a string (and a decoder) per value made a large file cost seconds (docs/benchmarks.md).
     const len = bytes.length;
     for (let i = 0; i < n; i++) {
       for (;;) {
