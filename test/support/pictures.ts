@@ -1,6 +1,7 @@
-/** Pictures for tests: small colour PNG folders written with pngjs. */
+/** Pictures for tests: small colour PNG folders (pngjs), photo-sized JPEG folders (jpeg-js), EXIF blocks. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 
 /** A folder of small colour PNGs: three classes, the colour and a bar's position vary. */
@@ -43,4 +44,27 @@ export function withExifOrientation(jpegBytes: Uint8Array, orientation: number, 
 export function withApp1(jpegBytes: Uint8Array, payload: Uint8Array): Uint8Array {
   const len = payload.length + 2;
   return Uint8Array.of(0xff, 0xd8, 0xff, 0xe1, len >> 8, len & 255, ...payload, ...jpegBytes.subarray(2));
+}
+
+/**
+ * A folder of photo-sized JPEGs (jpeg-js, quality 85): two classes, a warm and
+ * a cool scene with stripes whose phase varies; every third picture is stored
+ * sideways with EXIF orientation 6, as a phone held upright stores it.
+ */
+export function writePhotoFolder(root: string, perClass: number, width = 240, height = 176): void {
+  for (const [name, tint] of [['warm', [200, 120, 60]], ['cool', [60, 120, 200]]] as const) {
+    mkdirSync(join(root, name), { recursive: true });
+    for (let i = 0; i < perClass; i++) {
+      const sideways = i % 3 === 2, w = sideways ? height : width, h = sideways ? width : height;
+      const rgba = new Uint8Array(w * h * 4);
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          const stripe = Math.floor((x + 3 * i) / 12) % 2 === 0 ? 40 : 0;
+          rgba.set([tint[0] - stripe + (y % 16), tint[1] + ((x * 7) % 30), tint[2] - stripe, 255], 4 * (y * w + x));
+        }
+      }
+      const bytes = new Uint8Array(jpeg.encode({ data: rgba, width: w, height: h }, 85).data);
+      writeFileSync(join(root, name, `${String(i).padStart(3, '0')}.jpg`), sideways ? withExifOrientation(bytes, 6) : bytes);
+    }
+  }
 }

@@ -6,9 +6,9 @@
 import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { decodeRgba, maxImageFileBytes, type Rgba } from '../image/decode.js';
+import { decodeRgba, imageFormat, maxImageFileBytes, type Rgba } from '../image/decode.js';
 import { IMAGE_FILE_NAME } from '../image/formats.js';
-import { prepareImage } from '../image/prepare.js';
+import { prepareImage, resizeTarget } from '../image/prepare.js';
 import { FileProblem, openModel } from './common.js';
 import { classNamesOf, MAGIC } from '../io/modelfile.js';
 import { readFileCapped } from '../io/files.js';
@@ -69,11 +69,17 @@ function isModelFile(path: string): boolean {
   }
 }
 
-/** One image read and decoded; a problem is thrown as a message naming the file. */
-function decoded(file: string): Rgba {
+/** One image's bytes, read and recognised as a PNG, JPEG or PGM; a problem is thrown as a message naming the file. */
+function imageBytes(file: string): Uint8Array {
   const bytes = readFileCapped(file, 'a PNG, JPEG or PGM image', maxImageFileBytes());
+  if (imageFormat(bytes) === null) throw new Error(`${file}: unsupported image format (PNG, JPEG and PGM are supported)`);
+  return bytes;
+}
+
+/** One image decoded for a model that fits pictures to `fitTo` (null: reads them whole); a problem is thrown as a message naming the file. */
+function decoded(file: string, bytes: Uint8Array, fitTo: [number, number] | null): Rgba {
   try {
-    return decodeRgba(bytes, file);
+    return decodeRgba(bytes, file, { fitTo });
   } catch (e) {
     throw new Error(`${file}: ${(e as Error).message.replace(`${file}: `, '')}`);
   }
@@ -92,11 +98,11 @@ export function register(program: Command): void {
       const entries = expand(images);
       const single = entries.length === 1 && images.length === 1 && 'file' in entries[0] && entries[0].file === images[0];
       const top = f.top === undefined ? (single ? 3 : 1) : parseIntFlag('--top', f.top, 1, 10);
-      // One image is decoded before the model is opened: a file that is no image is named first.
-      let first: Rgba | null = null;
+      // One image is read before the model is opened: a file that is no image is named first.
+      let first: Uint8Array | null = null;
       if (single) {
         try {
-          first = decoded(images[0]);
+          first = imageBytes(images[0]);
         } catch (e) {
           throw new FileProblem((e as Error).message);
         }
@@ -104,7 +110,7 @@ export function register(program: Command): void {
       const { model, metadata } = await openModel(path, f.backend);
       const names = classNamesOf(metadata, model.classes);
       const fit = metadata.fit === 'digit' || metadata.fit === 'resize' ? metadata.fit : undefined;
-      const k = model.classes, size = model.inputSize;
+      const k = model.classes, size = model.inputSize, fitTo = resizeTarget(model.inputShape, fit);
       let failed = 0;
       const problem = (message: string) => {
         failed++;
@@ -119,7 +125,7 @@ export function register(program: Command): void {
               continue;
             }
             try {
-              const picture = single && first ? first : decoded(e.file);
+              const picture = decoded(e.file, single && first ? first : imageBytes(e.file), fitTo);
               pixels.set(prepareImage(picture, model.inputShape, e.file, fit), files.length * size);
               files.push(e.file);
             } catch (err) {

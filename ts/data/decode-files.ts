@@ -20,9 +20,11 @@ export interface DecodeSettings { size: [number, number] | null; digit: boolean;
 /** Reads, decodes and fits one file; a problem is returned as its reason (without the file name). */
 export function decodeFile(file: string, s: DecodeSettings): Decoded {
   try {
-    const img = decodeRgba(readFileCapped(file, 'an image', maxImageFileBytes(s.maxSide)), file, { maxSide: s.maxSide });
+    // A picture resized to a size set beforehand may be decoded smaller (a large JPEG at 1/8 scale); `full` keeps its own size.
+    const img = decodeRgba(readFileCapped(file, 'an image', maxImageFileBytes(s.maxSide)), file, { maxSide: s.maxSide, fitTo: s.size && !s.digit ? s.size : null });
     const size: [number, number] = s.size ?? [img.height, img.width];
-    return { ...fitPicture(img, size, s.digit, file), size, from: [img.height, img.width] };
+    const own = 'full' in img ? img.full : img;
+    return { ...fitPicture(img, size, s.digit, file), size, from: [own.height, own.width] };
   } catch (e) {
     return { reason: (e as Error).message.replace(`${file}: `, '') };
   }

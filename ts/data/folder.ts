@@ -92,7 +92,7 @@ export async function loadImageFolder(dir: string, o: ImageFolderOptions = {}): 
 function cacheKey(dir: string, o: ImageFolderOptions, files: string[]): string {
   const h = createHash('sha256');
   // v2: with no imageSize, a first picture past MAX_DEFAULT_SIDE is refused (a v1 cache of one would bypass that).
-  // v3: JPEGs are turned upright by their EXIF orientation.
+  // v3: JPEGs are turned upright by their EXIF orientation, and large ones read at 1/8 scale for small sizes.
   h.update(JSON.stringify({ v: 3, dir: resolve(dir), imageSize: o.imageSize, channels: o.channels, fit: o.fit, valSize: o.valSize, seed: o.seed, strict: o.strict, maxSide: o.maxSide }));
   for (const f of files) {
     const st = statSync(f);

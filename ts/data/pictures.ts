@@ -11,6 +11,7 @@
  */
 import { IMAGE_FILE_NAME, imageFormat, jpegSize, MAX_IMAGE_SIDE, pgmToRgba, pngSize } from '../image/formats.js';
 import { isImageLike, type ImageLike } from '../image/prepare.js';
+import { jpegEighthToFit, type ReducedRgba } from '../image/jpeg-eighth.js';
 import { isNode } from '../env.js';
 import { addFitted, checkPictureOptions, finishPictures, firstPictureSize, fitPicture, fitted, ImageSizeNeeded, type ImageFolder, type PictureOptions } from './collect.js';
 
@@ -100,9 +101,10 @@ export async function loadPictures(input: PicturesInput, o: PicturesOptions = {}
   let size = digit ? [28, 28] as [number, number] : given, done = 0;
   for (const it of items) {
     try {
-      const img = await pixelsOf(it.picture, it.source, o.maxSide ?? MAX_IMAGE_SIDE);
+      const img = await pixelsOf(it.picture, it.source, o.maxSide ?? MAX_IMAGE_SIDE, size && !digit ? size : null);
       size ??= firstPictureSize(img.height, img.width, it.source, 'loadPictures');
-      addFitted(it.test ? te : tr, fitPicture(img, size, digit, it.source), classNames.indexOf(it.className), [img.height, img.width]);
+      const own = 'full' in img ? (img as ReducedRgba).full : img;
+      addFitted(it.test ? te : tr, fitPicture(img, size, digit, it.source), classNames.indexOf(it.className), [own.height, own.width]);
     } catch (e) {
       if (e instanceof ImageSizeNeeded) throw e;
       const reason = (e as Error).message.replace(`${it.source}: `, '');
@@ -139,8 +141,12 @@ function sizeOf(src: CanvasImageSource): [number, number] {
 /**
  * A picture's RGBA pixels: ImageData as it is; a file decoded (its declared
  * size checked first); anything drawable drawn on a canvas of its own size.
+ * With `fitTo` (the [height, width] the picture is to be shrunk to), a JPEG
+ * file at least 8 times that size each way is decoded at 1/8 scale by the
+ * library, here as in Node (see DecodeOptions), the result carrying its own
+ * size in `full`.
  */
-export async function pixelsOf(picture: PictureSource, source: string, maxSide = MAX_IMAGE_SIDE): Promise<ImageLike> {
+export async function pixelsOf(picture: PictureSource, source: string, maxSide = MAX_IMAGE_SIDE, fitTo: readonly [number, number] | null = null): Promise<ImageLike | ReducedRgba> {
   if (isImageLike(picture)) return picture;
   if (typeof Blob !== 'undefined' && picture instanceof Blob) {
     const bytes = new Uint8Array(await picture.arrayBuffer());
@@ -150,6 +156,8 @@ export async function pixelsOf(picture: PictureSource, source: string, maxSide =
     const declared = format === 'png' ? pngSize(bytes) : jpegSize(bytes);
     if (!declared) throw new Error(`${source}: not a readable ${format.toUpperCase()} (no size in its header)`);
     if (declared.width > maxSide || declared.height > maxSide) throw new Error(`${source}: ${format.toUpperCase()} is ${declared.width}x${declared.height}, larger than the ${maxSide}x${maxSide} limit (scale it down)`);
+    const reduced = format === 'jpeg' && fitTo ? jpegEighthToFit(bytes, fitTo) : null;
+    if (reduced) return reduced;
     if (typeof createImageBitmap === 'undefined') {
       if (!isNode) throw new Error(`${source}: this environment cannot decode ${format.toUpperCase()} (no createImageBitmap)`);
       // Node: the library's own decoders, as loadImageFolder reads files (a computed specifier keeps them out of browser bundles).

@@ -129,6 +129,17 @@ function toU8s(v: Float32Array, out: Uint8Array, at: number): Uint8Array {
 export type Fit = 'digit' | 'resize';
 
 /**
+ * The [height, width] prepareImage fits a picture to for a model of
+ * `inputShape` [C, H, W] and `fit`, or null for MNIST's digit centring, which
+ * reads the whole picture: what a decoder may shrink a picture towards first.
+ */
+export function resizeTarget(inputShape: readonly number[], fit?: Fit): [number, number] | null {
+  const [c, H, W] = inputShape;
+  if (c === 1 && (fit ?? (H === 28 && W === 28 ? 'digit' : 'resize')) === 'digit') return null;
+  return [H, W];
+}
+
+/**
  * One picture as u8 input of a model of `inputShape` [C, H, W]: a 1x28x28
  * model gets MNIST's centring (a digit) unless `fit` is 'resize', other
  * one-channel models the gray picture resized, three-channel models its RGB

@@ -12,7 +12,7 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { decodeRgba, imageFormat } from '../image/decode.js';
-import { prepareImage } from '../image/prepare.js';
+import { prepareImage, resizeTarget } from '../image/prepare.js';
 import { PredictorClosedError, QueueFullError, type Prediction, type Predictor } from './predictor.js';
 
 /** Options of {@link startServer}. */
@@ -181,7 +181,8 @@ export async function startServer(predictor: Predictor, o: ServeOptions = {}): P
       // a digit model's MNIST centring, any other model's resize (gray, or RGB composited on white).
       let pixels: Uint8Array;
       try {
-        pixels = prepareImage(decodeRgba(body, 'the image', { maxSide }), predictor.model.inputShape, 'the image', predictor.fit);
+        const shape = predictor.model.inputShape;
+        pixels = prepareImage(decodeRgba(body, 'the image', { maxSide, fitTo: resizeTarget(shape, predictor.fit) }), shape, 'the image', predictor.fit);
       } catch (e) {
         throw new BadRequest(400, (e as Error).message);
       }

@@ -295,6 +295,23 @@ it('pictures as files, ImageBitmaps, <img>, <canvas> and ImageData become the sa
   expect(consoleErrors).toEqual([]);
 });
 
+/** A picture file's pixels as the library reads them in the page (`fitTo`: the size it is to be shrunk to). */
+const pixelsInPage = (bytes: Uint8Array, name: string, fitTo?: [number, number]) => page.evaluate(([b, n, f]) =>
+  (window as unknown as { cnnWasmPixelsOf: (b: number[], n: string, f?: [number, number]) => Promise<{ width: number; height: number; data: number[] }> }).cnnWasmPixelsOf(b, n, f ?? undefined),
+[[...bytes], name, fitTo ?? null] as [number[], string, [number, number] | null]);
+
+it('a large JPEG to be shrunk is read at 1/8 scale by the library in the page too: the same bytes as in Node', async () => {
+  const w = 320, h = 240, rgba = new Uint8Array(w * h * 4);
+  for (let p = 0; p < w * h; p++) rgba.set([p % 251, (p >> 3) % 240, (p * 7) % 256, 255], 4 * p);
+  const bytes = withExifOrientation(new Uint8Array(jpeg.encode({ data: rgba, width: w, height: h }, 85).data), 6);
+  const node = decodeRgba(bytes, 'big.jpg', { fitTo: [32, 24] });
+  expect([node.width, node.height]).toEqual([30, 40]);
+  const inPage = await pixelsInPage(bytes, 'big.jpg', [32, 24]);
+  expect([inPage.width, inPage.height]).toEqual([30, 40]);
+  expect(Buffer.from(inPage.data).equals(Buffer.from(node.data))).toBe(true);
+  expect(consoleErrors).toEqual([]);
+});
+
 it('a phone photo (a JPEG with an EXIF orientation) reads upright in the page, as in Node', async () => {
   // A gray gradient 6 wide and 4 high, stored as a camera held sideways stores it (orientation 6: turn 90° clockwise to show).
   const w = 6, h = 4, rgba = new Uint8Array(w * h * 4);
@@ -302,7 +319,7 @@ it('a phone photo (a JPEG with an EXIF orientation) reads upright in the page, a
   for (const o of [3, 6, 8]) {
     const bytes = withExifOrientation(new Uint8Array(jpeg.encode({ data: rgba, width: w, height: h }, 100).data), o);
     const node = decodeRgba(bytes, `o${o}.jpg`);
-    const page_ = await page.evaluate(([b, name]) => (window as unknown as { cnnWasmPixelsOf: (b: number[], n: string) => Promise<{ width: number; height: number; data: number[] }> }).cnnWasmPixelsOf(b, name), [[...bytes], `o${o}.jpg`] as [number[], string]);
+    const page_ = await pixelsInPage(bytes, `o${o}.jpg`);
     expect([page_.width, page_.height], `orientation ${o}`).toEqual([node.width, node.height]);
     // Two JPEG decoders (the browser's and jpeg-js) round alike within a few levels; a turn the other way would move the gradient by 40 or more.
     const diff = Math.max(...page_.data.map((v, i) => Math.abs(v - node.data[i])));

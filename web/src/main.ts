@@ -595,7 +595,7 @@ init();
 };
 
 // Test hook: a picture file's pixels as the library reads them in a page (the browser's decoder).
-(window as unknown as { cnnWasmPixelsOf: (bytes: number[], name: string) => Promise<{ width: number; height: number; data: number[] }> }).cnnWasmPixelsOf = async (bytes, name) => {
-  const img = await pixelsOf(new File([new Uint8Array(bytes)], name), name);
+(window as unknown as { cnnWasmPixelsOf: (bytes: number[], name: string, fitTo?: [number, number]) => Promise<{ width: number; height: number; data: number[] }> }).cnnWasmPixelsOf = async (bytes, name, fitTo) => {
+  const img = await pixelsOf(new File([new Uint8Array(bytes)], name), name, undefined, fitTo ?? null);
   return { width: img.width, height: img.height, data: Array.from(img.data) };
 };
