@@ -147,6 +147,13 @@ describe('train, eval, predict', () => {
     expect(mixed.out.trim().split('\n').map((l) => JSON.parse(l).image)).toEqual([join(dir, 'd0.png'), join(dir, 'd5.png')]);
     mkdirSync(join(dir, 'no-images'), { recursive: true });
     expect(run('predict', model, join(dir, 'no-images'))).toMatchObject({ code: 1, err: expect.stringMatching(/no-images: no PNG, JPEG or PGM files in this directory/) });
+    // A phone's HEIC picture in a directory, or given alone, is named with what to do; the others are classified.
+    writeFileSync(join(sub, 'IMG_0002.HEIC'), 'ftypheic');
+    const heic = run('predict', model, join(dir, 'pics'), '--json');
+    expect(heic.code).toBe(1);
+    expect(heic.err.trim()).toBe(`cnn-wasm: ${join(sub, 'IMG_0002.HEIC')}: HEIC pictures are not read; PNG, JPEG and PGM are (convert it, e.g. to JPEG)`);
+    expect(heic.out.trim().split('\n').map((l) => JSON.parse(l).image)).toEqual([join(dir, 'pics', 'a.pgm'), join(dir, 'pics', 'b.png'), join(sub, 'c.png')]);
+    expect(run('predict', model, join(sub, 'IMG_0002.HEIC')).err).toMatch(/IMG_0002\.HEIC: HEIC pictures are not read; PNG, JPEG and PGM are/);
   });
 
   it('gradcheck passes for a preset', () => {

@@ -132,6 +132,35 @@ describe('loadImageFolder', () => {
     writeFolder(join(single, 'x'), 'train', 1, 0);
     await expect(loadImageFolder(join(single, 'x'))).rejects.toThrow(/only one class folder \(\w+\); a classifier needs at least two/);
   });
+
+  it('pictures in formats not read (HEIC, WebP, ...) are named as skipped, in a folder and in a page alike, never passed over in silence', async () => {
+    const dir = join(root, 'phone');
+    writeFolder(dir, 'train', 40, 0);
+    const [a, b] = readdirSync(dir).sort();
+    writeFileSync(join(dir, a, 'IMG_0001.HEIC'), 'ftypheic');
+    writeFileSync(join(dir, b, 'cat.webp'), 'RIFF....WEBP');
+    writeFileSync(join(dir, b, 'notes.txt'), 'not a picture: not named');
+    const f = await loadImageFolder(dir);
+    expect(f.skipped).toEqual([
+      { file: join(dir, a, 'IMG_0001.HEIC'), reason: 'HEIC pictures are not read; PNG, JPEG and PGM are (convert it, e.g. to JPEG)' },
+      { file: join(dir, b, 'cat.webp'), reason: 'WEBP pictures are not read; PNG, JPEG and PGM are (convert it, e.g. to JPEG)' },
+    ]);
+    expect(f.train.count + (f.val?.count ?? 0) + (f.test?.count ?? 0)).toBe(40);
+    await expect(loadImageFolder(dir, { strict: true })).rejects.toThrow(`${join(dir, a, 'IMG_0001.HEIC')}: HEIC pictures are not read`);
+    // The same files chosen in a page.
+    const { loadPictures } = await import('../ts/data/pictures.js');
+    const files = readdirSync(dir).flatMap((c) => readdirSync(join(dir, c)).map((n) => ({ path: `phone/${c}/${n}`, file: new Blob([readFileSync(join(dir, c, n))]) })));
+    const page = await loadPictures(files);
+    expect(page.skipped).toEqual(f.skipped.map((x) => ({ ...x, file: `phone/${x.file.slice(dir.length + 1)}` })));
+    await expect(loadPictures(files, { strict: true })).rejects.toThrow(`phone/${a}/IMG_0001.HEIC: HEIC pictures are not read`);
+    // A class folder of nothing but such pictures says what it holds.
+    const iphone = join(root, 'iphone');
+    for (const c of ['cats', 'dogs']) {
+      mkdirSync(join(iphone, c), { recursive: true });
+      for (const n of ['1.heic', '2.HEIC', '3.gif']) writeFileSync(join(iphone, c, n), 'x');
+    }
+    await expect(loadImageFolder(iphone)).rejects.toThrow(`${join(iphone, 'cats')}: class folder with no PNG, JPEG or PGM files (it holds 3 HEIC, GIF pictures, which are not read: convert them, e.g. to JPEG)`);
+  });
 });
 
 

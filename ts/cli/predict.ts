@@ -7,7 +7,7 @@ import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { decodeRgba, imageFormat, maxImageFileBytes, type Rgba } from '../image/decode.js';
-import { IMAGE_FILE_NAME } from '../image/formats.js';
+import { IMAGE_FILE_NAME, OTHER_PICTURE_FILE, otherPictureReason } from '../image/formats.js';
 import { prepareImage, resizeTarget } from '../image/prepare.js';
 import { FileProblem, openModel } from './common.js';
 import { classNamesOf, MAGIC } from '../io/modelfile.js';
@@ -21,14 +21,15 @@ const CHUNK = 256;
 type Entry = { file: string } | { problem: string };
 
 /** The image files under `dir` (subfolders too, not through links), sorted by path. */
-function imagesUnder(dir: string): string[] {
-  const out: string[] = [];
+function imagesUnder(dir: string): Entry[] {
+  const out: Entry[] = [];
   const walk = (d: string) => {
     for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       if (e.name.startsWith('.')) continue;
       const p = join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (IMAGE_FILE_NAME.test(e.name)) out.push(p);
+      else if (IMAGE_FILE_NAME.test(e.name)) out.push({ file: p });
+      else if (OTHER_PICTURE_FILE.test(e.name)) out.push({ problem: `${p}: ${otherPictureReason(p)}` }); // named, not passed over
     }
   };
   walk(dir);
@@ -46,8 +47,8 @@ function expand(args: string[]): Entry[] {
     }
     if (!dir) return [{ file: a }];
     try {
-      const files = imagesUnder(a);
-      return files.length ? files.map((file) => ({ file })) : [{ problem: `${a}: no PNG, JPEG or PGM files in this directory (nor in its subfolders)` }];
+      const found = imagesUnder(a);
+      return found.some((e) => 'file' in e) ? found : [...found, { problem: `${a}: no PNG, JPEG or PGM files in this directory (nor in its subfolders)` }];
     } catch (e) {
       return [{ problem: `${a}: cannot list the directory (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` }];
     }
@@ -72,7 +73,7 @@ function isModelFile(path: string): boolean {
 /** One image's bytes, read and recognised as a PNG, JPEG or PGM; a problem is thrown as a message naming the file. */
 function imageBytes(file: string): Uint8Array {
   const bytes = readFileCapped(file, 'a PNG, JPEG or PGM image', maxImageFileBytes());
-  if (imageFormat(bytes) === null) throw new Error(`${file}: unsupported image format (PNG, JPEG and PGM are supported)`);
+  if (imageFormat(bytes) === null) throw new Error(`${file}: ${OTHER_PICTURE_FILE.test(file) ? otherPictureReason(file) : 'unsupported image format (PNG, JPEG and PGM are supported)'}`);
   return bytes;
 }
 

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readFileCapped, writeFileAtomic } from '../io/files.js';
-import { IMAGE_FILE_NAME } from '../image/formats.js';
+import { IMAGE_FILE_NAME, OTHER_PICTURE_FILE, otherPictureReason } from '../image/formats.js';
 import { availableCores } from '../parallel/group.js';
 import { addFitted, checkPictureOptions, finishPictures, firstPictureSize, fitted, type FolderSplit, type ImageFolder, type PictureOptions } from './collect.js';
 import { decodeFiles, decodeFile, type Decoded } from './decode-files.js';
@@ -48,8 +48,11 @@ export function isImageFolder(dir: string): boolean {
   return subdirs(root).some((c) => readdirSync(join(root, c)).some((f) => IMAGE_FILE_NAME.test(f)));
 }
 
+/** A class folder's image files, and its pictures in formats this library does not read (to be named as skipped). */
+interface ClassFiles { name: string; files: string[]; others: string[] }
+
 /** The class folders of `root` and their image files, checked: at least two classes, none empty. */
-function listClasses(root: string, classNames?: string[]): { name: string; files: string[] }[] {
+function listClasses(root: string, classNames?: string[]): ClassFiles[] {
   const names = subdirs(root);
   if (names.length === 0) throw new Error(`${root}: no class folders (an image folder holds one subfolder of images per class)`);
   if (!classNames && names.length < 2) throw new Error(`${root}: only one class folder (${names[0]}); a classifier needs at least two`);
@@ -58,9 +61,13 @@ function listClasses(root: string, classNames?: string[]): { name: string; files
     if (extra.length) throw new Error(`${root}: class folder${extra.length > 1 ? 's' : ''} ${extra.join(', ')} ${extra.length > 1 ? 'are' : 'is'} not among the training classes (${classNames.join(', ')})`);
   }
   return names.map((name) => {
-    const files = readdirSync(join(root, name)).filter((f) => IMAGE_FILE_NAME.test(f)).sort();
-    if (files.length === 0) throw new Error(`${join(root, name)}: class folder with no PNG, JPEG or PGM files`);
-    return { name, files: files.map((f) => join(root, name, f)) };
+    const all = readdirSync(join(root, name)).filter((f) => !f.startsWith('.')).sort();
+    const files = all.filter((f) => IMAGE_FILE_NAME.test(f)), others = all.filter((f) => OTHER_PICTURE_FILE.test(f));
+    if (files.length === 0) {
+      const kinds = [...new Set(others.map((f) => /\.([^.]+)$/.exec(f)![1].toUpperCase()))].join(', ');
+      throw new Error(`${join(root, name)}: class folder with no PNG, JPEG or PGM files${others.length ? ` (it holds ${others.length} ${kinds} picture${others.length > 1 ? 's' : ''}, which are not read: convert them, e.g. to JPEG)` : ''}`);
+    }
+    return { name, files: files.map((f) => join(root, name, f)), others: others.map((f) => join(root, name, f)) };
   });
 }
 
@@ -75,7 +82,7 @@ export async function loadImageFolder(dir: string, o: ImageFolderOptions = {}): 
   const classNames = trainClasses.map((c) => c.name);
   if (classNames.length > 65_536) throw new Error(`${dir}: ${classNames.length} classes, more than 65,536`);
   const testClasses = hasSplits && isDir(join(dir, 'test')) ? listClasses(join(dir, 'test'), classNames) : null;
-  const cacheFile = o.cache ? join(o.cache, `${cacheKey(dir, o, [...trainClasses, ...(testClasses ?? [])].flatMap((c) => c.files))}.folder`) : null;
+  const cacheFile = o.cache ? join(o.cache, `${cacheKey(dir, o, [...trainClasses, ...(testClasses ?? [])].flatMap((c) => [...c.files, ...c.others]))}.folder`) : null;
   const cached = cacheFile ? readCache(cacheFile) : null;
   if (cached) return cached;
   const loaded = await decodeFolder(dir, o, trainClasses, testClasses, classNames);
@@ -159,10 +166,15 @@ function readCache(file: string): ImageFolder | null {
 }
 
 /** Decodes and prepares every image of the folder, on worker threads when it is large. */
-async function decodeFolder(dir: string, o: ImageFolderOptions, trainClasses: { name: string; files: string[] }[], testClasses: { name: string; files: string[] }[] | null, classNames: string[]): Promise<ImageFolder> {
+async function decodeFolder(dir: string, o: ImageFolderOptions, trainClasses: ClassFiles[], testClasses: ClassFiles[] | null, classNames: string[]): Promise<ImageFolder> {
   const { size: given, digit } = checkPictureOptions(o, 'loadImageFolder');
   if (o.threads !== undefined && !(Number.isInteger(o.threads) && o.threads >= 1 && o.threads <= 256)) throw new Error(`loadImageFolder: threads must be an integer from 1 to 256, got ${JSON.stringify(o.threads)}`);
   const skipped: ImageFolder['skipped'] = [];
+  // Pictures in formats not read are named first (and end a strict load), as bad files are.
+  for (const file of [...trainClasses, ...(testClasses ?? [])].flatMap((c) => c.others)) {
+    if (o.strict) throw new Error(`${file}: ${otherPictureReason(file)}`);
+    skipped.push({ file, reason: otherPictureReason(file) });
+  }
   const items = [...trainClasses.map((c) => ({ c, test: false })), ...(testClasses ?? []).map((c) => ({ c, test: true }))]
     .flatMap(({ c, test }) => c.files.map((file) => ({ file, label: classNames.indexOf(c.name), test })));
   const settings = { digit, maxSide: o.maxSide };

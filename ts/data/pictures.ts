@@ -9,7 +9,7 @@
  * no colour-space conversion); PGM by the library; in Node, by the
  * library's own decoders (as loadImageFolder).
  */
-import { IMAGE_FILE_NAME, imageFormat, jpegSize, MAX_IMAGE_SIDE, pgmToRgba, pngSize } from '../image/formats.js';
+import { IMAGE_FILE_NAME, imageFormat, jpegSize, MAX_IMAGE_SIDE, OTHER_PICTURE_FILE, otherPictureReason, pgmToRgba, pngSize } from '../image/formats.js';
 import { isImageLike, type ImageLike } from '../image/prepare.js';
 import { jpegEighthToFit, type ReducedRgba } from '../image/jpeg-eighth.js';
 import { isNode } from '../env.js';
@@ -43,8 +43,12 @@ export interface PicturesOptions extends PictureOptions {
 /** One picture to read, with its class and split. */
 interface Item { source: string; className: string; test: boolean; picture: PictureSource }
 
-/** A folder's files grouped by the folder above each (its class); a top train/ or test/ folder names the split. */
-function itemsOfFiles(given: readonly (File | PathedFile)[]): Item[] {
+/**
+ * A folder's files grouped by the folder above each (its class); a top train/
+ * or test/ folder names the split. Pictures in formats not read (HEIC, WebP,
+ * ...) go to `others`, to be named as skipped, as loadImageFolder names them.
+ */
+function itemsOfFiles(given: readonly (File | PathedFile)[], others: string[]): Item[] {
   const items: Item[] = [];
   const files = given.map((f) => ('path' in f && 'file' in f ? f.file : f));
   const paths = given.map((f) => ('path' in f && 'file' in f ? f.path : (f as File & { webkitRelativePath?: string }).webkitRelativePath || (f as File).name));
@@ -57,8 +61,9 @@ function itemsOfFiles(given: readonly (File | PathedFile)[]): Item[] {
   const splitAt = parts.every((p) => p.length >= 4) && parts.some((p) => p[1] === 'train') ? 1 : parts.every((p) => p.length >= 3) && parts.some((p) => p[0] === 'train') ? 0 : -1;
   parts.forEach((p, i) => {
     const name = p[p.length - 1];
-    if (name.startsWith('.') || !IMAGE_FILE_NAME.test(name)) return; // .DS_Store, notes.txt: not images, as in a folder on disk
     if (splitAt >= 0 && p[splitAt] !== 'train' && p[splitAt] !== 'test') return;
+    if (!name.startsWith('.') && OTHER_PICTURE_FILE.test(name)) others.push(paths[i]);
+    if (name.startsWith('.') || !IMAGE_FILE_NAME.test(name)) return; // .DS_Store, notes.txt: not images, as in a folder on disk
     items.push({ source: paths[i], className: p[p.length - 2], test: splitAt >= 0 && p[splitAt] === 'test', picture: files[i] });
   });
   return items.sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
@@ -86,7 +91,8 @@ const isFileList = (x: unknown): x is FileList | readonly (File | PathedFile)[] 
 export async function loadPictures(input: PicturesInput, o: PicturesOptions = {}): Promise<ImageFolder> {
   const { size: given, digit } = checkPictureOptions(o, 'loadPictures');
   let items: Item[];
-  if (isFileList(input)) items = itemsOfFiles(Array.from(input as ArrayLike<File | PathedFile>));
+  const others: string[] = [];
+  if (isFileList(input)) items = itemsOfFiles(Array.from(input as ArrayLike<File | PathedFile>), others);
   else if (typeof input === 'object' && input !== null && 'train' in input && typeof input.train === 'object' && !Array.isArray(input.train)) {
     const split = input as { train: PicturesByClass; test?: PicturesByClass };
     items = [...itemsOfClasses(split.train, false), ...(split.test ? itemsOfClasses(split.test, true) : [])];
@@ -97,6 +103,10 @@ export async function loadPictures(input: PicturesInput, o: PicturesOptions = {}
   const extra = [...new Set(items.filter((it) => it.test && !classNames.includes(it.className)).map((it) => it.className))];
   if (extra.length) throw new Error(`loadPictures: test class${extra.length > 1 ? 'es' : ''} ${extra.join(', ')} not among the training classes (${classNames.join(', ')})`);
   const skipped: ImageFolder['skipped'] = [];
+  for (const file of others.sort()) {
+    if (o.strict) throw new Error(`${file}: ${otherPictureReason(file)}`);
+    skipped.push({ file, reason: otherPictureReason(file) });
+  }
   const tr = fitted(), te = fitted();
   let size = digit ? [28, 28] as [number, number] : given, done = 0;
   for (const it of items) {

@@ -8,6 +8,15 @@ import type { Gray } from './mnist.js';
 /** File name endings read as images (image folders, pictures chosen in a page, `predict` on a directory). */
 export const IMAGE_FILE_NAME = /\.(png|jpe?g|pgm)$/i;
 
+/** File name endings of pictures this library cannot read (phones' HEIC, the web's WebP, AVIF and GIF, BMP, TIFF, JPEG XL): named when skipped, never silently passed over. */
+export const OTHER_PICTURE_FILE = /\.(heic|heif|webp|avif|gif|bmp|tiff?|jxl)$/i;
+
+/** Why a picture named like OTHER_PICTURE_FILE is skipped. */
+export function otherPictureReason(name: string): string {
+  const ext = /\.([^.]+)$/.exec(name)?.[1].toUpperCase() ?? '';
+  return `${ext} pictures are not read; PNG, JPEG and PGM are (convert it, e.g. to JPEG)`;
+}
+
 /** Largest PNG/PGM side accepted (checked from the header, before decoding). */
 export const MAX_IMAGE_SIDE = 4096;
 
