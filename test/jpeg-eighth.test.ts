@@ -41,7 +41,10 @@ const maxDiff = (a: Uint8Array, b: Uint8Array) => a.reduce((m, v, i) => Math.max
 
 describe('decodeJpegEighth', () => {
   // Chroma sampled at half the width (4:2:2) or half each side (4:2:0): a chroma block covers 2x1 or 2x2 blocks of the picture.
-  it.each([['colour444', 1, 1], ['gray', 1, 1], ['colour422', 2, 1], ['colour420', 2, 2], ['restart', 2, 2]] as const)('%s.jpg gives what libjpeg-turbo decodes at 1/8 scale', (name, sx, sy) => {
+  it.each([
+    ['colour444', 1, 1], ['gray', 1, 1], ['colour422', 2, 1], ['colour420', 2, 2], ['restart', 2, 2], ['separate-scans', 2, 2],
+    ['progressive', 2, 2], ['progressive-restart', 2, 2], ['progressive-gray', 1, 1],
+  ] as const)('%s.jpg gives what libjpeg-turbo decodes at 1/8 scale', (name, sx, sy) => {
     const got = decodeJpegEighth(fixture(`${name}.jpg`));
     const want = readPnm(fixture(`${name}.eighth.pnm`));
     expect(got).not.toBeNull();
@@ -81,14 +84,13 @@ describe('decodeJpegEighth', () => {
     expect(maxDiff(got.data, means)).toBeLessThanOrEqual(2);
   });
 
-  it('progressive and arithmetic-coded files are left to the full decoder', () => {
-    expect(decodeJpegEighth(fixture('progressive.jpg'))).toBeNull();
+  it('arithmetic-coded files, and what is no JPEG, are left to the full decoder', () => {
     expect(decodeJpegEighth(fixture('arithmetic.jpg'))).toBeNull();
     expect(decodeJpegEighth(Uint8Array.of(0x89, 0x50, 0x4e, 0x47))).toBeNull();
   });
 
-  it('a file cut anywhere, or with bytes spoilt, gives null or a picture of the declared size, never an exception', () => {
-    const good = fixture('restart.jpg');
+  it.each(['restart', 'progressive-restart'])('%s.jpg cut anywhere, or with bytes spoilt, gives null or a picture of the declared size, never an exception', (name) => {
+    const good = fixture(`${name}.jpg`);
     const sos = good.findIndex((b, i) => b === 0xff && good[i + 1] === 0xda);
     for (let cut = 0; cut < good.length - 2; cut += 7) {
       const r = decodeJpegEighth(good.subarray(0, cut));

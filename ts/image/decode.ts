@@ -177,7 +177,7 @@ export function decodeImage(bytes: Uint8Array, source: string, o: { maxSide?: nu
 /**
  * What decodeRgba and decodeJpeg take: the largest side accepted (default
  * 4,096), and `fitTo`, the [height, width] the picture is to be shrunk to
- * next: a baseline JPEG at least 8 times that size each way is then decoded
+ * next: a JPEG (baseline or progressive) at least 8 times that size each way is then decoded
  * at 1/8 scale (each 8x8 block's mean, from its DC coefficient alone; a
  * 12-megapixel photo ~28x faster, see docs/benchmarks.md), and the result
  * carries its own size in `full`.

@@ -1,13 +1,14 @@
 /**
- * A baseline JPEG decoded at 1/8 scale (browser-safe): each 8x8 block becomes
- * one pixel, the block's mean, which its DC coefficient alone gives (the
- * IDCT's constant term). The AC coefficients are Huffman-decoded only to be
- * skipped, so a 12-megapixel phone photo to be shrunk to a training size is
- * read without its full-size inverse DCT, colour conversion or pixels (what
- * libjpeg's scale_denom 8 does). Returns null for anything else (progressive,
- * arithmetic-coded, 12-bit, CMYK or Adobe-transformed, several scans, or
- * malformed or cut-short data): the caller then decodes in full, and the full
- * decoder names what is wrong. Work is bounded by the declared size.
+ * A JPEG decoded at 1/8 scale (browser-safe): each 8x8 block becomes one
+ * pixel, the block's mean, which its DC coefficient alone gives (the IDCT's
+ * constant term). In a baseline file the AC coefficients are Huffman-decoded
+ * only to be skipped; in a progressive one their scans are skipped whole. So
+ * a 12-megapixel phone photo to be shrunk to a training size is read without
+ * its full-size inverse DCT, colour conversion or pixels (what libjpeg's
+ * scale_denom 8 does). Returns null for anything else (arithmetic-coded,
+ * lossless, 12-bit, CMYK or Adobe-transformed, or malformed or cut-short
+ * data): the caller then decodes in full, and the full decoder names what is
+ * wrong. Work is bounded by the declared size and the file's length.
  */
 import { jpegOrientation, jpegSize, orientRgba, type Rgba } from './formats.js';
 
@@ -56,26 +57,39 @@ function huffman(counts: Uint8Array, symbols: Uint8Array): Huffman | null {
   return { lookup, maxcode, mincode, valptr, symbols };
 }
 
-interface Component { id: number; h: number; v: number; tq: number; td: number; ta: number; perLine: number; perColumn: number; means: Float32Array }
+/** A frame's component: sampling factors, tables, and each block's quantised DC coefficient (a grid `perLine` blocks wide, whole MCUs). */
+interface Component { id: number; h: number; v: number; tq: number; td: number; ta: number; q: number; perLine: number; perColumn: number; cols: number; rows: number; dc: Float64Array; dcScans: number }
 
-/** The 1/8-scale picture of a baseline JPEG, or null (see the file's comment). */
+/** How a scan's blocks are read: a baseline block (DC difference, AC codes skipped), a progressive first DC scan, or a DC refinement bit. */
+type ScanKind = 'baseline' | 'dcFirst' | 'dcRefine';
+
+/** DC scans a file may hold before it is left to the full decoder (a first scan and refinements of up to 13 bits, per component). */
+const MAX_DC_SCANS = 14;
+
+/** The 1/8-scale picture of a baseline or progressive JPEG, or null (see the file's comment). */
 export function decodeJpegEighth(bytes: Uint8Array): Rgba | null {
   const end = bytes.length;
   if (end < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8) return null;
   const dcQuant = new Float64Array(4).fill(NaN); // only each table's first (DC) step is needed
   const dcTables: (Huffman | null)[] = [null, null, null, null], acTables: (Huffman | null)[] = [null, null, null, null];
-  let width = 0, height = 0, restart = 0;
+  let width = 0, height = 0, restart = 0, progressive = false;
   let comps: Component[] | null = null;
   let at = 2;
   for (;;) {
-    if (at + 4 > end || bytes[at] !== 0xff) return null;
+    if (at + 2 > end || bytes[at] !== 0xff) return null;
     const marker = bytes[at + 1];
     if (marker === 0xff) { at++; continue; }
+    if (marker === 0xd9) {
+      // The end: every component needs its DC coefficients.
+      return comps && comps.every((c) => c.dcScans > 0) ? picture(comps, width, height) : null;
+    }
+    if (at + 4 > end) return null;
     const len = (bytes[at + 2] << 8) | bytes[at + 3], seg = at + 4, segEnd = at + 2 + len;
     if (len < 2 || segEnd > end) return null;
-    if (marker === 0xc0 || marker === 0xc1) {
-      // Baseline or extended sequential, Huffman-coded: precision, height, width, components.
+    if (marker === 0xc0 || marker === 0xc1 || marker === 0xc2) {
+      // Baseline, extended sequential or progressive, Huffman-coded: precision, height, width, components.
       if (comps || len < 8 || bytes[seg] !== 8) return null;
+      progressive = marker === 0xc2;
       height = (bytes[seg + 1] << 8) | bytes[seg + 2];
       width = (bytes[seg + 3] << 8) | bytes[seg + 4];
       const n = bytes[seg + 5];
@@ -84,11 +98,22 @@ export function decodeJpegEighth(bytes: Uint8Array): Rgba | null {
       comps = [];
       for (let i = 0; i < n; i++) {
         const c = seg + 6 + 3 * i, h = bytes[c + 1] >> 4, v = bytes[c + 1] & 15, tq = bytes[c + 2];
-        if (h < 1 || h > 4 || v < 1 || v > 4 || tq > 3) return null;
-        comps.push({ id: bytes[c], h, v, tq, td: 0, ta: 0, perLine: 0, perColumn: 0, means: new Float32Array(0) });
+        if (h < 1 || h > 4 || v < 1 || v > 4 || tq > 3 || comps.some((x) => x.id === bytes[c])) return null;
+        comps.push({ id: bytes[c], h, v, tq, td: 0, ta: 0, q: NaN, perLine: 0, perColumn: 0, cols: 0, rows: 0, dc: new Float64Array(0), dcScans: 0 });
       }
-    } else if (marker >= 0xc2 && marker <= 0xcf && marker !== 0xc4) {
-      return null; // progressive, lossless, hierarchical or arithmetic-coded
+      const hmax = Math.max(...comps.map((c) => c.h)), vmax = Math.max(...comps.map((c) => c.v));
+      if (comps.some((c) => hmax % c.h !== 0 || vmax % c.v !== 0)) return null;
+      const mcusX = Math.ceil(width / (8 * hmax)), mcusY = Math.ceil(height / (8 * vmax));
+      for (const c of comps) {
+        c.perLine = mcusX * c.h;
+        c.perColumn = mcusY * c.v;
+        // The blocks a scan of this component alone covers (its own size, not whole MCUs).
+        c.cols = Math.ceil(Math.ceil((width * c.h) / hmax) / 8);
+        c.rows = Math.ceil(Math.ceil((height * c.v) / vmax) / 8);
+        c.dc = new Float64Array(c.perLine * c.perColumn);
+      }
+    } else if (marker >= 0xc3 && marker <= 0xcf && marker !== 0xc4) {
+      return null; // lossless, hierarchical or arithmetic-coded
     } else if (marker === 0xdb) {
       for (let p = seg; p < segEnd;) {
         const pq = bytes[p] >> 4, tq = bytes[p] & 15, size = pq === 0 ? 64 : 128;
@@ -117,37 +142,61 @@ export function decodeJpegEighth(bytes: Uint8Array): Rgba | null {
     } else if (marker === 0xda) {
       if (!comps) return null;
       const ns = bytes[seg];
-      if (ns !== comps.length || len < 6 + 2 * ns) return null; // one scan holding every component
+      if (ns < 1 || ns > comps.length || len < 6 + 2 * ns) return null;
+      const p = seg + 1 + 2 * ns, ss = bytes[p], se = bytes[p + 1], ah = bytes[p + 2] >> 4, al = bytes[p + 2] & 15;
+      const kind: ScanKind | 'ac' | null = !progressive
+        ? (ss === 0 && se === 63 && ah === 0 && al === 0 ? 'baseline' : null)
+        : ss === 0 ? (se === 0 && al <= 13 ? (ah === 0 ? 'dcFirst' : 'dcRefine') : null) : se >= ss && se <= 63 ? 'ac' : null;
+      if (kind === null) return null;
+      if (kind === 'ac') {
+        // The AC coefficients are not needed: on to the next marker.
+        at = nextMarker(bytes, segEnd);
+        if (at < 0) return null;
+        continue;
+      }
+      const scomps: Component[] = [];
       for (let i = 0; i < ns; i++) {
         const c = comps.find((x) => x.id === bytes[seg + 1 + 2 * i]);
-        if (!c) return null;
+        if (!c || scomps.includes(c)) return null;
         c.td = bytes[seg + 2 + 2 * i] >> 4;
         c.ta = bytes[seg + 2 + 2 * i] & 15;
-        if (c.td > 3 || c.ta > 3 || !dcTables[c.td] || !acTables[c.ta] || Number.isNaN(dcQuant[c.tq])) return null;
+        if (kind !== 'dcRefine' && (c.td > 3 || !dcTables[c.td])) return null;
+        if (kind === 'baseline' && (c.ta > 3 || !acTables[c.ta])) return null;
+        // A first scan fixes the component's DC step; a refinement needs a first scan before it.
+        if (kind === 'dcRefine' ? c.dcScans === 0 : c.dcScans > 0) return null;
+        if (kind !== 'dcRefine') c.q = dcQuant[c.tq];
+        if (Number.isNaN(c.q) || ++c.dcScans > MAX_DC_SCANS) return null;
+        scomps.push(c);
       }
-      const p = seg + 1 + 2 * ns;
-      if (bytes[p] !== 0 || bytes[p + 1] !== 63 || bytes[p + 2] !== 0) return null; // spectral selection 0-63, no approximation
-      const scanned = scan(bytes, segEnd, comps, width, height, restart, dcTables, acTables);
-      return scanned ? picture(comps, width, height, dcQuant) : null;
-    } else if (marker === 0xd9) {
-      return null; // the end before any scan
+      const after = scan(bytes, segEnd, scomps, kind, al, restart, dcTables, acTables);
+      if (after < 0) return null;
+      at = nextMarker(bytes, after);
+      if (at < 0) return null;
+      continue;
     }
     at = segEnd;
   }
 }
 
-/** Decodes the scan starting at `start`: each block's DC sum into its component's `means` (unquantised); false if the data is malformed or cut short. */
-function scan(bytes: Uint8Array, start: number, comps: Component[], width: number, height: number, restart: number, dcTables: (Huffman | null)[], acTables: (Huffman | null)[]): boolean {
-  const hmax = Math.max(...comps.map((c) => c.h)), vmax = Math.max(...comps.map((c) => c.v));
-  if (comps.some((c) => hmax % c.h !== 0 || vmax % c.v !== 0)) return false;
-  const single = comps.length === 1;
-  const mcusX = single ? Math.ceil(width / 8) : Math.ceil(width / (8 * hmax)), mcusY = single ? Math.ceil(height / 8) : Math.ceil(height / (8 * vmax));
-  for (const c of comps) {
-    c.perLine = single ? mcusX : mcusX * c.h;
-    c.perColumn = single ? mcusY : mcusY * c.v;
-    c.means = new Float32Array(c.perLine * c.perColumn);
+/** The offset of the next marker at or after `from` (0xFF then neither 0x00, a fill 0xFF, nor a restart marker), or -1. */
+function nextMarker(bytes: Uint8Array, from: number): number {
+  for (let i = from; i + 1 < bytes.length; i++) {
+    if (bytes[i] !== 0xff) continue;
+    const m = bytes[i + 1];
+    if (m !== 0 && m !== 0xff && (m < 0xd0 || m > 0xd7)) return i;
   }
-  const end = bytes.length;
+  return -1;
+}
+
+/**
+ * Decodes one scan starting at `start` into its components' `dc` grids: the
+ * MCUs of an interleaved scan, or one component's own blocks in raster order.
+ * Returns where the reader stopped, or -1 if the data is malformed or cut short.
+ */
+function scan(bytes: Uint8Array, start: number, comps: Component[], kind: ScanKind, al: number, restart: number, dcTables: (Huffman | null)[], acTables: (Huffman | null)[]): number {
+  const single = comps.length === 1;
+  const mcusX = single ? comps[0].cols : comps[0].perLine / comps[0].h, mcusY = single ? comps[0].rows : comps[0].perColumn / comps[0].v;
+  const scale = 2 ** al, end = bytes.length;
   let pos = start, buf = 0, cnt = 0, pad = 0;
   // Keeps at least 24 bits in buf (its low cnt bits); past the data or at a marker, zeros (counted in pad).
   const fill = () => {
@@ -187,12 +236,17 @@ function scan(bytes: Uint8Array, start: number, comps: Component[], width: numbe
     }
     return -1;
   };
-  /** One block: its DC difference, and the AC coefficients skipped. */
-  const block = (dc: Huffman, ac: Huffman): number => {
+  /** A block's DC difference (NaN if no code matches). */
+  const dcDiff = (dc: Huffman): number => {
     const s = decode(dc);
     if (s < 0 || s > 11) return NaN;
-    let diff = bits(s);
-    if (s > 0 && diff < 1 << (s - 1)) diff += 1 - (1 << s);
+    const diff = bits(s);
+    return s > 0 && diff < 1 << (s - 1) ? diff + 1 - (1 << s) : diff;
+  };
+  /** A baseline block: its DC difference, and the AC coefficients skipped. */
+  const block = (dc: Huffman, ac: Huffman): number => {
+    const diff = dcDiff(dc);
+    if (Number.isNaN(diff)) return NaN;
     for (let k = 1; k < 64;) {
       const rs = decode(ac);
       if (rs < 0) return NaN;
@@ -214,38 +268,43 @@ function scan(bytes: Uint8Array, start: number, comps: Component[], width: numbe
     if (restart > 0 && m > 0 && m % restart === 0) {
       // A restart marker: what is left of the last byte is padding (a whole byte left over is malformed),
       // the reader stands at the marker, and the predictions start again.
-      if (cnt - pad >= 8) return false;
+      if (cnt - pad >= 8) return -1;
       cnt = 0; buf = 0; pad = 0;
       while (pos < end && bytes[pos] === 0xff && bytes[pos + 1] === 0xff) pos++;
-      if (pos + 1 >= end || bytes[pos] !== 0xff || bytes[pos + 1] < 0xd0 || bytes[pos + 1] > 0xd7) return false;
+      if (pos + 1 >= end || bytes[pos] !== 0xff || bytes[pos + 1] < 0xd0 || bytes[pos + 1] > 0xd7) return -1;
       pos += 2;
       preds.fill(0);
     }
     const mx = m % mcusX, my = (m - mx) / mcusX;
     for (let ci = 0; ci < comps.length; ci++) {
-      const c = comps[ci], dc = dcTables[c.td]!, ac = acTables[c.ta]!;
+      const c = comps[ci], dc = dcTables[c.td], ac = acTables[c.ta];
       const bh = single ? 1 : c.h, bv = single ? 1 : c.v;
       for (let v = 0; v < bv; v++) {
         for (let h = 0; h < bh; h++) {
-          const diff = block(dc, ac);
-          if (Number.isNaN(diff)) return false;
+          const at = (my * bv + v) * c.perLine + mx * bh + h;
+          if (kind === 'dcRefine') {
+            c.dc[at] += bits(1) * scale; // the next lower bit of the coefficient
+            continue;
+          }
+          const diff = kind === 'baseline' ? block(dc!, ac!) : dcDiff(dc!);
+          if (Number.isNaN(diff)) return -1;
           preds[ci] += diff;
-          c.means[(my * bv + v) * c.perLine + mx * bh + h] = preds[ci];
+          c.dc[at] = preds[ci] * scale;
         }
       }
     }
-    if (pad > cnt) return false; // bits past the data were used: cut short
+    if (pad > cnt) return -1; // bits past the data were used: cut short
   }
-  return true;
+  return pos;
 }
 
-/** The 1/8-scale RGBA picture from the blocks' DC sums: mean = DC x step / 8 + 128, chroma repeated over the blocks it covers. */
-function picture(comps: Component[], width: number, height: number, dcQuant: Float64Array): Rgba {
+/** The 1/8-scale RGBA picture from the blocks' DC coefficients: mean = DC x step / 8 + 128, chroma repeated over the blocks it covers. */
+function picture(comps: Component[], width: number, height: number): Rgba {
   const w = Math.ceil(width / 8), h = Math.ceil(height / 8), out = new Uint8Array(w * h * 4);
   const hmax = Math.max(...comps.map((c) => c.h)), vmax = Math.max(...comps.map((c) => c.v));
   const mean = (c: Component, x: number, y: number) => {
     const bx = comps.length === 1 ? x : Math.floor((x * c.h) / hmax), by = comps.length === 1 ? y : Math.floor((y * c.v) / vmax);
-    return (c.means[by * c.perLine + bx] * dcQuant[c.tq]) / 8 + 128;
+    return (c.dc[by * c.perLine + bx] * c.q) / 8 + 128;
   };
   const byte = (v: number) => (v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v));
   for (let y = 0; y < h; y++) {
