@@ -6,8 +6,10 @@
  * fitted, split and measured by the same code as an image folder in Node
  * (data/collect.ts), so a model trained in a page prepares inputs as the
  * CLI does. PNG and JPEG files are decoded by the browser (createImageBitmap,
- * no colour-space conversion); PGM by the library; in Node, by the
- * library's own decoders (as loadImageFolder).
+ * no colour-space conversion), but for a JPEG at least 8 times the size it
+ * is fitted to, which the library reads at 1/8 scale (as in Node: the same
+ * bytes); PGM by the library; in Node, by the library's own decoders (as
+ * loadImageFolder).
  */
 import { IMAGE_FILE_NAME, imageFormat, jpegSize, MAX_IMAGE_SIDE, OTHER_PICTURE_FILE, otherPictureReason, pgmToRgba, pngSize } from '../image/formats.js';
 import { isImageLike, type ImageLike } from '../image/prepare.js';

@@ -177,10 +177,10 @@ export function decodeImage(bytes: Uint8Array, source: string, o: { maxSide?: nu
 /**
  * What decodeRgba and decodeJpeg take: the largest side accepted (default
  * 4,096), and `fitTo`, the [height, width] the picture is to be shrunk to
- * next: a JPEG (baseline or progressive) at least 8 times that size each way is then decoded
- * at 1/8 scale (each 8x8 block's mean, from its DC coefficient alone; a
- * 12-megapixel photo ~28x faster, see docs/benchmarks.md), and the result
- * carries its own size in `full`.
+ * next: a JPEG (baseline or progressive) at least 8 times that size each way
+ * is then decoded at 1/8 scale (each 8x8 block's mean, from its DC
+ * coefficient alone: no full-size inverse DCT or pixels; docs/benchmarks.md
+ * has the times), and the result carries its own size in `full`.
  */
 export interface DecodeOptions { maxSide?: number; fitTo?: readonly [number, number] | null }
 
