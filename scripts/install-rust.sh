@@ -29,6 +29,16 @@ if ! command -v wasm-ld-22 >/dev/null 2>&1; then
 fi
 
 if ! works; then
+  # The libraries rustc-web and cargo-web link against (libgit2, libcurl, libssh2, ...) come from
+  # the system: those not installed are installed through apt (plain libraries: nothing is removed).
+  libs=()
+  for p in $(apt-cache depends rustc-web cargo-web 2>/dev/null | awk '/^ *Depends: lib/ {print $2}' | grep -v '^libstd-rust' | sort -u); do
+    dpkg -s "$p" >/dev/null 2>&1 || libs+=("$p")
+  done
+  if [ "${#libs[@]}" -gt 0 ]; then
+    echo "install-rust: installing the libraries the toolchain needs: ${libs[*]}" >&2
+    apt-get install -y -q --no-upgrade "${libs[@]}" >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q --no-upgrade "${libs[@]}" >/dev/null; }
+  fi
   echo "install-rust: unpacking Debian's rustc-web $version into $prefix" >&2
   debs="$(mktemp -d)"
   trap 'rm -rf "$debs"' EXIT
@@ -42,7 +52,7 @@ if ! works; then
   # cargo's own libraries (libgit2, libcurl, ...) come from the system; name what is missing.
   missing="$(LD_LIBRARY_PATH="$tmp/usr/lib/x86_64-linux-gnu" ldd "$tmp/usr/bin/cargo" "$tmp/usr/bin/rustc" | awk '/not found/ {print $1}' | sort -u | tr '\n' ' ')"
   if [ -n "$missing" ]; then
-    echo "install-rust: libraries cargo or rustc need are missing: $missing(apt-get install -y cargo-web installs them, but removes Debian's rustc 1.63)" >&2
+    echo "install-rust: libraries cargo or rustc need are missing: $missing(apt-cache depends rustc-web cargo-web names their packages; apt-get install -y cargo-web would also remove Debian's rustc 1.63)" >&2
     exit 1
   fi
   rm -rf "$prefix"
