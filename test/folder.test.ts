@@ -333,6 +333,27 @@ describe('EXIF orientation', () => {
     expect(decodeImage(withExifOrientation(plain, 6), 'o6.jpg')).toMatchObject({ width: 3, height: 5 });
   });
 
+  it("a PNG's eXIf chunk before its image data turns it as a browser does (after the data, it does not)", async () => {
+    const { decodeRgba, decodeImage, pngOrientation } = await import('../ts/image/decode.js');
+    const { withPngExif } = await import('./support/pictures.js');
+    const png = new PNG({ width: w, height: h });
+    png.data.set(stored);
+    const plainPng = new Uint8Array(PNG.sync.write(png));
+    const base = decodeRgba(plainPng, 'plain.png');
+    for (let o = 1; o <= 8; o++) {
+      const got = decodeRgba(withPngExif(plainPng, o), `o${o}.png`), want = shown(base, o);
+      expect([got.width, got.height], `orientation ${o}`).toEqual([want.width, want.height]);
+      expect(Buffer.from(got.data).equals(Buffer.from(want.data)), `orientation ${o}`).toBe(true);
+    }
+    expect(decodeImage(withPngExif(plainPng, 6), 'o6.png')).toMatchObject({ width: 3, height: 5 });
+    const late = withPngExif(plainPng, 6, true);
+    expect(pngOrientation(late)).toBe(1);
+    expect(decodeRgba(late, 'late.png')).toMatchObject({ width: 5, height: 3 });
+    // A chunk length past the end of the file: no turn read (the decoder names the file's fault).
+    const cut = withPngExif(plainPng, 6).slice(0, 8 + 25 + 20);
+    expect(pngOrientation(cut)).toBe(1);
+  });
+
   it('a malformed or strange EXIF block is read as no turn, in bounded time, and the picture still decodes', async () => {
     const { decodeRgba, jpegOrientation } = await import('../ts/image/decode.js');
     const { withApp1, withExifOrientation } = await import('./support/pictures.js');

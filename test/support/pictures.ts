@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
+import { crc32 } from '../../ts/io/crc32.js';
 
 /** A folder of small colour PNGs: three classes, the colour and a bar's position vary. */
 export function writeColourFolder(root: string, perClass: number): void {
@@ -67,4 +68,27 @@ export function writePhotoFolder(root: string, perClass: number, width = 240, he
       writeFileSync(join(root, name, `${String(i).padStart(3, '0')}.jpg`), sideways ? withExifOrientation(bytes, 6) : bytes);
     }
   }
+}
+
+/** A PNG with an eXIf chunk declaring `orientation` inserted before its first IDAT (or, with `afterData`, before IEND). */
+export function withPngExif(pngBytes: Uint8Array, orientation: number, afterData = false): Uint8Array {
+  const tiff = new Uint8Array(26), dv = new DataView(tiff.buffer);
+  tiff.set([0x4d, 0x4d]); // big-endian, as PNG itself is
+  dv.setUint16(2, 42);
+  dv.setUint32(4, 8);
+  dv.setUint16(8, 1);
+  dv.setUint16(10, 0x0112);
+  dv.setUint16(12, 3);
+  dv.setUint32(14, 1);
+  dv.setUint16(18, orientation);
+  const chunk = new Uint8Array(12 + tiff.length), cv = new DataView(chunk.buffer);
+  cv.setUint32(0, tiff.length);
+  chunk.set([0x65, 0x58, 0x49, 0x66], 4); // eXIf
+  chunk.set(tiff, 8);
+  cv.setUint32(8 + tiff.length, crc32(chunk.subarray(4, 8 + tiff.length)) >>> 0);
+  // Chunks from byte 8: the first IDAT (or IEND) is where the new one goes.
+  let at = 8;
+  const type = (i: number) => String.fromCharCode(...pngBytes.subarray(i + 4, i + 8));
+  while (type(at) !== (afterData ? 'IEND' : 'IDAT')) at += 12 + new DataView(pngBytes.buffer, pngBytes.byteOffset).getUint32(at);
+  return Uint8Array.from([...pngBytes.subarray(0, at), ...chunk, ...pngBytes.subarray(at)]);
 }

@@ -5,11 +5,11 @@ import { inflateSync } from 'node:zlib';
 import { crc32 } from '../io/crc32.js';
 import type { Gray } from './mnist.js';
 import { rgbaToGray } from './prepare.js';
-import { decodePgm, imageFormat, jpegOrientation, jpegSize, MAX_IMAGE_SIDE, orientRgba, pgmToRgba, type Rgba } from './formats.js';
+import { decodePgm, imageFormat, jpegOrientation, jpegSize, MAX_IMAGE_SIDE, orientRgba, pgmToRgba, pngOrientation, type Rgba } from './formats.js';
 import { jpegEighthToFit, type ReducedRgba } from './jpeg-eighth.js';
 export { toMnist, type Gray } from './mnist.js';
 export type { ReducedRgba } from './jpeg-eighth.js';
-export { decodePgm, imageFormat, jpegOrientation, jpegSize, orientRgba, pngSize, pgmToRgba, MAX_IMAGE_SIDE, maxImageFileBytes, type Rgba } from './formats.js';
+export { decodePgm, imageFormat, jpegOrientation, jpegSize, orientRgba, pngOrientation, pngSize, pgmToRgba, MAX_IMAGE_SIDE, maxImageFileBytes, type Rgba } from './formats.js';
 
 /**
  * Decodes PNG (any bit depth / colour type). Transparency is composited on
@@ -34,7 +34,9 @@ export function decodePng(bytes: Uint8Array, source: string, o: { maxSide?: numb
   } catch (e) {
     throw new Error(`${source}: not a readable PNG (${(e as Error).message})`);
   }
-  return rgbaToGray(png.data, png.width, png.height); // RGBA 8-bit after decoding
+  // RGBA 8-bit after decoding, turned upright by an eXIf orientation.
+  const upright = orientRgba({ width: png.width, height: png.height, data: png.data }, pngOrientation(bytes));
+  return rgbaToGray(upright.data, upright.width, upright.height);
 }
 
 const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
@@ -214,14 +216,15 @@ export function decodeRgba(bytes: Uint8Array, source: string, o: DecodeOptions =
       if (w > max || h > max) throw new Error(`${source}: PNG is ${w}x${h}, larger than the ${max}x${max} limit (scale it down)`);
     }
     const parsed = checkPngData(bytes, source);
+    let img: Rgba;
     try {
       const common = rgbaOfCommonPng(parsed);
-      if (common) return common;
-      const png = PNG.sync.read(Buffer.from(bytes));
-      return { width: png.width, height: png.height, data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.length) };
+      const png = common ? null : PNG.sync.read(Buffer.from(bytes));
+      img = common ?? { width: png!.width, height: png!.height, data: new Uint8Array(png!.data.buffer, png!.data.byteOffset, png!.data.length) };
     } catch (e) {
       throw new Error(`${source}: not a readable PNG (${(e as Error).message})`);
     }
+    return orientRgba(img, pngOrientation(bytes)); // an eXIf chunk's turn, as browsers apply it
   }
   if (format === 'pgm') return pgmToRgba(bytes, source, o);
   throw new Error(`${source}: unsupported image format (PNG, JPEG and PGM are supported)`);

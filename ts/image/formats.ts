@@ -81,6 +81,23 @@ export function jpegOrientation(bytes: Uint8Array): number {
   return 1;
 }
 
+/**
+ * The EXIF orientation a PNG declares in an eXIf chunk before its image data
+ * (as browsers read it: one after IDAT is not applied), or 1. Every chunk
+ * length is checked against the bytes; anything malformed counts as no turn.
+ */
+export function pngOrientation(bytes: Uint8Array): number {
+  let at = 8;
+  while (at + 8 <= bytes.length) {
+    const len = ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
+    const type = String.fromCharCode(bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]);
+    if (type === 'IDAT' || type === 'IEND' || at + 12 + len > bytes.length) return 1;
+    if (type === 'eXIf') return tiffOrientation(bytes.subarray(at + 8, at + 8 + len));
+    at += 12 + len;
+  }
+  return 1;
+}
+
 /** The Orientation tag (0x0112) of a TIFF block's first IFD, or 1. */
 function tiffOrientation(t: Uint8Array): number {
   if (t.length < 8) return 1;

@@ -15,9 +15,10 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { initBackend } from '../../ts/backend/load.js';
 import { loadImageFolder } from '../../ts/data/folder.js';
 import { readSplit, sampleDir } from '../../ts/data/sample.js';
-import { withExifOrientation, writeColourFolder } from '../../test/support/pictures.js';
+import { withExifOrientation, withPngExif, writeColourFolder } from '../../test/support/pictures.js';
 import { decodeRgba } from '../../ts/image/decode.js';
 import jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
 import { weightsHash } from '../src/shared.js';
 import { listenLocal } from '../../test/support/http.js';
 
@@ -299,6 +300,19 @@ it('pictures as files, ImageBitmaps, <img>, <canvas> and ImageData become the sa
 const pixelsInPage = (bytes: Uint8Array, name: string, fitTo?: [number, number]) => page.evaluate(([b, n, f]) =>
   (window as unknown as { cnnWasmPixelsOf: (b: number[], n: string, f?: [number, number]) => Promise<{ width: number; height: number; data: number[] }> }).cnnWasmPixelsOf(b, n, f ?? undefined),
 [[...bytes], name, fitTo ?? null] as [number[], string, [number, number] | null]);
+
+it("a PNG's eXIf orientation: the page's decoder and Node's give the same bytes (before the image data it turns the picture, after it not)", async () => {
+  const png = new PNG({ width: 6, height: 4 });
+  for (let p = 0; p < 24; p++) png.data.set([p * 10, 255 - p * 10, p * 3, 255], 4 * p);
+  const plain = new Uint8Array(PNG.sync.write(png));
+  for (const [o, after] of [[6, false], [3, false], [8, false], [6, true]] as const) {
+    const bytes = withPngExif(plain, o, after), node = decodeRgba(bytes, 'p.png');
+    const inPage = await pixelsInPage(bytes, 'p.png');
+    expect([inPage.width, inPage.height], `orientation ${o}${after ? ' after IDAT' : ''}`).toEqual([node.width, node.height]);
+    expect(Buffer.from(inPage.data).equals(Buffer.from(node.data)), `orientation ${o}${after ? ' after IDAT' : ''}`).toBe(true);
+  }
+  expect(consoleErrors).toEqual([]);
+});
 
 it('a large JPEG to be shrunk is read at 1/8 scale by the library in the page too: the same bytes as in Node', async () => {
   const w = 320, h = 240, rgba = new Uint8Array(w * h * 4);
