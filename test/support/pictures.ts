@@ -27,6 +27,11 @@ export function writeColourFolder(root: string, perClass: number): void {
  * TIFF block in little- ('II') or big-endian ('MM') byte order.
  */
 export function withExifOrientation(jpegBytes: Uint8Array, orientation: number, order: 'II' | 'MM' = 'II'): Uint8Array {
+  return withApp1(jpegBytes, Uint8Array.of(0x45, 0x78, 0x69, 0x66, 0, 0, ...tiffOrientationBlock(orientation, order)));
+}
+
+/** A TIFF block (EXIF's body) whose IFD0 holds one entry, Orientation = `orientation`, in little- ('II') or big-endian ('MM') byte order. */
+function tiffOrientationBlock(orientation: number, order: 'II' | 'MM'): Uint8Array {
   const tiff = new Uint8Array(8 + 2 + 12 + 4);
   const dv = new DataView(tiff.buffer), le = order === 'II';
   tiff.set([order.charCodeAt(0), order.charCodeAt(1)]);
@@ -38,7 +43,7 @@ export function withExifOrientation(jpegBytes: Uint8Array, orientation: number, 
   dv.setUint32(14, 1, le); // one value
   dv.setUint16(18, orientation, le); // in the entry's first two value bytes
   dv.setUint32(22, 0, le); // no next IFD
-  return withApp1(jpegBytes, Uint8Array.of(0x45, 0x78, 0x69, 0x66, 0, 0, ...tiff));
+  return tiff;
 }
 
 /** A JPEG with an APP1 segment of `payload` inserted after its start-of-image marker. */
@@ -72,15 +77,7 @@ export function writePhotoFolder(root: string, perClass: number, width = 240, he
 
 /** A PNG with an eXIf chunk declaring `orientation` inserted before its first IDAT (or, with `afterData`, before IEND). */
 export function withPngExif(pngBytes: Uint8Array, orientation: number, afterData = false): Uint8Array {
-  const tiff = new Uint8Array(26), dv = new DataView(tiff.buffer);
-  tiff.set([0x4d, 0x4d]); // big-endian, as PNG itself is
-  dv.setUint16(2, 42);
-  dv.setUint32(4, 8);
-  dv.setUint16(8, 1);
-  dv.setUint16(10, 0x0112);
-  dv.setUint16(12, 3);
-  dv.setUint32(14, 1);
-  dv.setUint16(18, orientation);
+  const tiff = tiffOrientationBlock(orientation, 'MM'); // big-endian, as PNG itself is
   const chunk = new Uint8Array(12 + tiff.length), cv = new DataView(chunk.buffer);
   cv.setUint32(0, tiff.length);
   chunk.set([0x65, 0x58, 0x49, 0x66], 4); // eXIf

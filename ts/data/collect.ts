@@ -9,6 +9,7 @@
  */
 import type { Dataset } from '../engine/types.js';
 import { prepareImage, type Fit, type ImageLike } from '../image/prepare.js';
+import { otherPictureReason } from '../image/formats.js';
 import { Rng } from '../rng.js';
 
 /** How pictures are fitted and split (shared by loadImageFolder and loadPictures). */
@@ -104,6 +105,14 @@ export function firstPictureSize(height: number, width: number, source: string, 
     throw new ImageSizeNeeded(`${who}: ${source} is ${width}x${height}: with no imageSize, pictures are fitted to the first one's size, which must be at most ${MAX_DEFAULT_SIDE}x${MAX_DEFAULT_SIDE}; choose a size (imageSize: 64, or --image-size 64 on the command line; small CNNs are made for 28 to 64 pixels a side)`);
   }
   return [height, width];
+}
+
+/** Names pictures in formats not read (HEIC, WebP, ...) as skipped, in the order given; with `strict` the first ends the load. */
+export function skipUnread(files: readonly string[], strict: boolean | undefined, skipped: ImageFolder['skipped']): void {
+  for (const file of files) {
+    if (strict) throw new Error(`${file}: ${otherPictureReason(file)}`);
+    skipped.push({ file, reason: otherPictureReason(file) });
+  }
 }
 
 /** One picture fitted: RGB planes at `size` (or MNIST's 28x28 gray digit), and whether it has colour. */

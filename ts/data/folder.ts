@@ -11,9 +11,9 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readFileCapped, writeFileAtomic } from '../io/files.js';
-import { IMAGE_FILE_NAME, OTHER_PICTURE_FILE, otherPictureReason } from '../image/formats.js';
+import { IMAGE_FILE_NAME, OTHER_PICTURE_FILE } from '../image/formats.js';
 import { availableCores } from '../parallel/group.js';
-import { addFitted, checkPictureOptions, finishPictures, firstPictureSize, fitted, type FolderSplit, type ImageFolder, type PictureOptions } from './collect.js';
+import { addFitted, checkPictureOptions, finishPictures, firstPictureSize, fitted, skipUnread, type FolderSplit, type ImageFolder, type PictureOptions } from './collect.js';
 import { decodeFiles, decodeFile, type Decoded } from './decode-files.js';
 
 export type { FolderSplit, ImageFolder } from './collect.js';
@@ -171,10 +171,7 @@ async function decodeFolder(dir: string, o: ImageFolderOptions, trainClasses: Cl
   if (o.threads !== undefined && !(Number.isInteger(o.threads) && o.threads >= 1 && o.threads <= 256)) throw new Error(`loadImageFolder: threads must be an integer from 1 to 256, got ${JSON.stringify(o.threads)}`);
   const skipped: ImageFolder['skipped'] = [];
   // Pictures in formats not read are named first (and end a strict load), as bad files are.
-  for (const file of [...trainClasses, ...(testClasses ?? [])].flatMap((c) => c.others)) {
-    if (o.strict) throw new Error(`${file}: ${otherPictureReason(file)}`);
-    skipped.push({ file, reason: otherPictureReason(file) });
-  }
+  skipUnread([...trainClasses, ...(testClasses ?? [])].flatMap((c) => c.others), o.strict, skipped);
   const items = [...trainClasses.map((c) => ({ c, test: false })), ...(testClasses ?? []).map((c) => ({ c, test: true }))]
     .flatMap(({ c, test }) => c.files.map((file) => ({ file, label: classNames.indexOf(c.name), test })));
   const settings = { digit, maxSide: o.maxSide };

@@ -11,11 +11,11 @@
  * bytes); PGM by the library; in Node, by the library's own decoders (as
  * loadImageFolder).
  */
-import { IMAGE_FILE_NAME, imageFormat, jpegSize, MAX_IMAGE_SIDE, OTHER_PICTURE_FILE, otherPictureReason, pgmToRgba, pngSize } from '../image/formats.js';
+import { IMAGE_FILE_NAME, imageFormat, jpegSize, MAX_IMAGE_SIDE, OTHER_PICTURE_FILE, pgmToRgba, pngSize } from '../image/formats.js';
 import { isImageLike, type ImageLike } from '../image/prepare.js';
 import { jpegEighthToFit, type ReducedRgba } from '../image/jpeg-eighth.js';
 import { isNode } from '../env.js';
-import { addFitted, checkPictureOptions, finishPictures, firstPictureSize, fitPicture, fitted, ImageSizeNeeded, type ImageFolder, type PictureOptions } from './collect.js';
+import { addFitted, checkPictureOptions, finishPictures, firstPictureSize, fitPicture, fitted, ImageSizeNeeded, skipUnread, type ImageFolder, type PictureOptions } from './collect.js';
 
 /** A picture a page has: a file, a decoded bitmap, an element or pixels. */
 export type PictureSource = Blob | ImageLike | CanvasImageSource;
@@ -105,10 +105,7 @@ export async function loadPictures(input: PicturesInput, o: PicturesOptions = {}
   const extra = [...new Set(items.filter((it) => it.test && !classNames.includes(it.className)).map((it) => it.className))];
   if (extra.length) throw new Error(`loadPictures: test class${extra.length > 1 ? 'es' : ''} ${extra.join(', ')} not among the training classes (${classNames.join(', ')})`);
   const skipped: ImageFolder['skipped'] = [];
-  for (const file of others.sort()) {
-    if (o.strict) throw new Error(`${file}: ${otherPictureReason(file)}`);
-    skipped.push({ file, reason: otherPictureReason(file) });
-  }
+  skipUnread(others.sort(), o.strict, skipped);
   const tr = fitted(), te = fitted();
   let size = digit ? [28, 28] as [number, number] : given, done = 0;
   for (const it of items) {

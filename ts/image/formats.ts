@@ -37,22 +37,34 @@ export interface Rgba {
   data: Uint8Array;
 }
 
-/** The size a JPEG declares in its frame header (SOF0-SOF15 but DHT/JPG/DAC), read before anything is decoded; null if none is found. */
-export function jpegSize(bytes: Uint8Array): { width: number; height: number } | null {
+/**
+ * Walks a JPEG's marker segments before its image data: `visit(marker, at,
+ * len)` for each (`at` the offset of its 0xFF, `len` its length field) until
+ * it returns a value, which is returned; undefined at the first scan, the
+ * end, or bytes that are no segment.
+ */
+function jpegSegments<T>(bytes: Uint8Array, visit: (marker: number, at: number, len: number) => T | undefined): T | undefined {
   let at = 2;
-  while (at + 9 < bytes.length) {
-    if (bytes[at] !== 0xff) return null;
+  while (at + 4 <= bytes.length) {
+    if (bytes[at] !== 0xff) return undefined;
     const marker = bytes[at + 1];
     if (marker === 0xff) { at++; continue; } // fill byte
     if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) { at += 2; continue; }
+    if (marker === 0xda || marker === 0xd9) return undefined; // the image data (or the end) starts
     const len = (bytes[at + 2] << 8) | bytes[at + 3];
-    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-      return { height: (bytes[at + 5] << 8) | bytes[at + 6], width: (bytes[at + 7] << 8) | bytes[at + 8] };
-    }
-    if (marker === 0xda || len < 2) return null; // the scan starts before any frame header
+    if (len < 2) return undefined;
+    const r = visit(marker, at, len);
+    if (r !== undefined) return r;
     at += 2 + len;
   }
-  return null;
+  return undefined;
+}
+
+/** The size a JPEG declares in its frame header (SOF0-SOF15 but DHT/JPG/DAC), read before anything is decoded; null if none is found. */
+export function jpegSize(bytes: Uint8Array): { width: number; height: number } | null {
+  return jpegSegments(bytes, (marker, at) => (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc && at + 9 < bytes.length
+    ? { height: (bytes[at + 5] << 8) | bytes[at + 6], width: (bytes[at + 7] << 8) | bytes[at + 8] }
+    : undefined)) ?? null;
 }
 
 /**
@@ -63,22 +75,12 @@ export function jpegSize(bytes: Uint8Array): { width: number; height: number } |
  * the bytes).
  */
 export function jpegOrientation(bytes: Uint8Array): number {
-  let at = 2;
-  while (at + 4 <= bytes.length) {
-    if (bytes[at] !== 0xff) return 1;
-    const marker = bytes[at + 1];
-    if (marker === 0xff) { at++; continue; } // fill byte
-    if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) { at += 2; continue; }
-    if (marker === 0xda || marker === 0xd9) return 1; // the image data starts: no EXIF before it
-    const len = (bytes[at + 2] << 8) | bytes[at + 3];
-    if (len < 2 || at + 2 + len > bytes.length) return 1;
+  return jpegSegments(bytes, (marker, at, len) => {
+    if (at + 2 + len > bytes.length) return 1;
     // APP1 "Exif\0\0", then a TIFF header: byte order, 42, the offset of IFD0 (from the TIFF header).
-    if (marker === 0xe1 && len >= 8 && bytes[at + 4] === 0x45 && bytes[at + 5] === 0x78 && bytes[at + 6] === 0x69 && bytes[at + 7] === 0x66 && bytes[at + 8] === 0 && bytes[at + 9] === 0) {
-      return tiffOrientation(bytes.subarray(at + 10, at + 2 + len));
-    }
-    at += 2 + len;
-  }
-  return 1;
+    const exif = marker === 0xe1 && len >= 8 && bytes[at + 4] === 0x45 && bytes[at + 5] === 0x78 && bytes[at + 6] === 0x69 && bytes[at + 7] === 0x66 && bytes[at + 8] === 0 && bytes[at + 9] === 0;
+    return exif ? tiffOrientation(bytes.subarray(at + 10, at + 2 + len)) : undefined;
+  }) ?? 1;
 }
 
 /**
