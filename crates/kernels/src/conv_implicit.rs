@@ -303,9 +303,9 @@ fn rows_forward(g: &Geom) -> bool {
 /// stores 16 filter rows 2 floats at a time, ohw floats apart), so forward
 /// runs the row kernel (whole vectors along each filter's output row) even
 /// when the filters fill the panels. Interleaved, SIMD, batch 32, 3x3 'same':
-/// 27 taps, 32 filters on 64x64: 14.0 -> 33.8 GFLOP/s; 64 filters on 32x32:
-/// 10.9 -> 32.3; 16 filters: 29.2 -> 34.2; 36 taps: 30.4 -> 34.1; 72-75 taps:
-/// equal; 144 taps: 42.3 -> 39.8, so not there. The same sums in the same order.
+/// 27 taps, 32 filters on 64x64: 2.4x; 64 filters on 32x32: 3.0x; 16 filters:
+/// 1.17x; 36 taps: 1.12x; 72-75 taps: equal; 144 taps: 0.94x, so not there.
+/// The same sums in the same order.
 const ROWS_MAX_CKK: usize = 80;
 
 /// One row tile: y[f0+f][p + r*OW + 4v ..+4] (+)= sum_k w[f0+f][k] * x[base + r*xs + tap[k] + 4v ..+4]

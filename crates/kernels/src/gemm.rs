@@ -12,7 +12,7 @@
 //! made V8 fall back to a weaker register allocator.
 //!
 //! The probe's other winner, 2x16 reading B in place ("directB"), is slower
-//! than 4x8 on packed B as the general tile (512^3: 29.7 vs 48.8 GFLOP/s), but
+//! than 4x8 on packed B as the general tile (0.6x on 512^3), but
 //! when op(A) has few rows packing B costs more than it saves: then whole
 //! 16-column blocks of B are read in place by a 2x16 tile on the same packed A
 //! (see DIRECT_B_MAX_M), unless B's row stride is a multiple of 4 KiB (see
@@ -44,8 +44,8 @@ const NC: usize = 4096;
 /// few times after packing, so B is read in place by a 2x16 tile instead (a
 /// whole 64-byte line of each B row per k step; the probe's best tile on the
 /// conv shapes). Sums run in the same order either way. LeNet's conv2 as one
-/// GEMM (m = 16): 35 -> 40 GFLOP/s. SIMD build only: 2x16 as scalars would
-/// need 32 accumulators.
+/// GEMM (m = 16): 1.14x. SIMD build only: 2x16 as scalars would need 32
+/// accumulators.
 #[cfg(target_feature = "simd128")]
 const DIRECT_B_MAX_M: usize = 16;
 #[cfg(not(target_feature = "simd128"))]
@@ -61,15 +61,15 @@ const DIRECT_NR: usize = 16;
 /// each row (16 columns) at a time, just before the tiles that use it (see
 /// `pack_block`); the block stays in L1.
 const LINE_COLS: usize = 16;
-/// A/B: [6x25]x[25x100352] 6.9 -> 8.4 GFLOP/s scalar (SIMD, then packing
-/// blocks of 128 KiB: 19.6 -> 23.2; copying panels in the first row pair's
-/// tile instead: 1.32x more).
+/// LeNet's conv1 as one GEMM, [6x25]x[25x100352], interleaved A/B: 1.22x
+/// scalar; SIMD, packing blocks of 128 KiB: 1.18x, and copying panels in the
+/// first row pair's tile instead: 1.32x more.
 const LINE_MAX_M: usize = 16;
 /// B rows ldb floats apart with ldb a multiple of this (4 KiB) all fall into one
 /// L1 set, and the kc lines a tile reads in place evict each other before the
 /// next row pair reads them again: copying them wins there (LeNet's conv1 as one GEMM,
-/// ldb = 100352: 23 vs 24 GFLOP/s when copying meant a packing pass; with the copy
-/// made by the first pair's tile, 26-29 vs 20).
+/// ldb = 100352: 0.96x when copying meant a packing pass; 1.3-1.45x with the
+/// copy made by the first pair's tile).
 const ALIAS_FLOATS: usize = 1024;
 /// Floats of the edge scratch tile.
 const MAX_TILE: usize = MR * NR;
@@ -79,7 +79,7 @@ const MAX_TILE: usize = MR * NR;
 /// whole sum, as a bias pass after the GEMM would add it, so fused and unfused
 /// give the same bits. Tiles with an epilogue are separate instances (`EP` =
 /// true) in functions of their own: a value more live in the tile loops, or a
-/// bigger driver, made V8 spill inside the k loop (4x8 tiles: 41 -> 22 GFLOP/s).
+/// bigger driver, made V8 spill inside the k loop (4x8 tiles at about half speed).
 #[derive(Clone, Copy)]
 struct Epi {
     bias: *const f32,
@@ -470,20 +470,10 @@ unsafe fn tiles_2x16<const EP: bool>(
 /// panel to `buf` (kc x 16, in L1) as it reads it, and the other pairs read the
 /// copy: B is read once, without a packing pass of its own before the
 /// arithmetic ([6x25]x[25x100352]: 1.32x over packing blocks of 128 KiB
-/// first). Tried and slower: reading a line of each row some panels ahead in
-/// the first pair's tile, as a prefetch (0.73-0.86x), and copying panel j+1 in
-/// the first pair's tile of panel j (0.93-1.01x): the first pair's pass is as
-/// fast as B streams from memory, the others' arithmetic does not overlap it.
-/// Nor did a 6 x 8 tile (all rows, half a panel, B a vector at a time so 12
-/// accumulators fit V8's 15 registers) put more arithmetic under that stream:
-/// 0.76x SIMD, 0.69x relaxed. Nor did packing B a 128 KiB block ahead, a row at
-/// a time, between the panels' tiles (0.73x), splitting k so a pass streams
-/// fewer rows (0.92x), or 4x8 tiles over the copy for rows 0-3 (0.99x: the
-/// arithmetic is not the bound; B and C streaming from memory are). Nor did a
-/// copy pass skewed a panel per row into a ring, so that the lines read
-/// together fall into different L1 sets (0.75x), or packing 128-512 column
-/// blocks a row at a time into L1 (0.78-0.85x): a pass of its own costs more
-/// than the aliasing it avoids.
+/// first). When B does not stay in cache its first pair's pass runs as fast
+/// as B streams from memory, and the other pairs' arithmetic does not overlap
+/// it. Prefetching, packing ahead, splitting k, other tiles and skewed copies
+/// were all slower: docs/benchmarks.md (gemm-conv1) lists each with its ratio.
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn tiles_2x16_copy<const EP: bool>(
