@@ -281,6 +281,39 @@ it('"Train on your own images": a chosen folder is prepared as loadImageFolder p
   expect(consoleErrors).toEqual([]);
 }, 180_000);
 
+/** Drags files or folders from the disk onto the drop zone, as a user's file manager does (Chromium's own drag events, real directory entries). */
+async function dropOnZone(paths: string[]): Promise<void> {
+  await page.locator('#own-drop').scrollIntoViewIfNeeded();
+  const box = (await page.locator('#own-drop').boundingBox())!;
+  const cdp = await page.context().newCDPSession(page);
+  const at = { x: box.x + box.width / 2, y: box.y + box.height / 2, data: { items: [], files: paths, dragOperationsMask: 1 } };
+  for (const type of ['dragEnter', 'dragOver', 'drop'] as const) await cdp.send('Input.dispatchDragEvent', { type, ...at });
+  await cdp.detach();
+}
+
+it('a folder dragged onto the drop zone is read as the chosen folder is, and so are its class folders dragged on their own', async () => {
+  const root = join(mkdtempSync(join(tmpdir(), 'cnn-wasm-e2e-drop-')), 'colours');
+  writeColourFolder(root, 10);
+  writeFileSync(join(root, 'red', 'notes.txt'), 'not a picture');
+  const disk = await loadImageFolder(root, { imageSize: 32, valSize: 0.2 });
+  const hash = createHash('sha256').update(disk.train.images).update(Uint8Array.from(disk.train.labels)).digest('hex');
+  await page.fill('#own-size', '32');
+  await page.fill('#own-val', '0.2');
+  for (const paths of [[root], ['red', 'green', 'blue'].map((c) => join(root, c))]) {
+    await page.evaluate(() => { document.body.dataset.ownPictures = 'false'; });
+    await dropOnZone(paths);
+    await page.waitForSelector('body[data-own-pictures="true"]', { timeout: 30_000 });
+    expect(await page.textContent('#own-status'), paths.join(' ')).toBe('30 pictures in 3 classes (blue, green, red), as 3x32x32: 24 to train on, 6 held out (hold-out)');
+    expect(await page.getAttribute('#own-status', 'data-pixels-hash'), paths.join(' ')).toBe(hash);
+  }
+  // a picture dropped without its class folder is named, and nothing is read
+  await page.evaluate(() => { delete document.body.dataset.ownError; });
+  await dropOnZone([join(root, 'red', '001.png')]);
+  await page.waitForFunction(() => document.body.dataset.ownError);
+  expect(await page.textContent('#own-status')).toMatch(/^error: .*001\.png is not in a class folder/);
+  expect(consoleErrors).toEqual([]);
+});
+
 it('pictures as files, ImageBitmaps, <img>, <canvas> and ImageData become the same data set in the page as the folder in Node', async () => {
   const root = join(mkdtempSync(join(tmpdir(), 'cnn-wasm-e2e-kinds-')), 'colours');
   writeColourFolder(root, 4);
