@@ -315,6 +315,28 @@ describe('nothing a user made is lost', () => {
   });
 });
 
+describe('the optimiser a run uses', () => {
+  it('the optimiser flags: --optimizer switches to that kind\'s defaults, --lr keeps a schedule\'s shape, --momentum is for SGD only', async () => {
+    const backend = await initBackend({ backend: 'simd' });
+    const trainWith = (name: string, ...flags: string[]) => {
+      const out = join(dir, `opt-${name}.cnnw`);
+      const r = run('train', '--dataset', 'mnist-sample', '--epochs', '1', '--limit', '256', '--batch-size', '128', '--out', out, '--no-progress', ...flags);
+      expect(r.code, r.err).toBe(0);
+      const { model, optimizer } = loadModel(out, { backend });
+      model.dispose();
+      return optimizer!.config();
+    };
+    // lenet5-bn's recipe: SGD, momentum 0.9, weight decay 4e-4, lr 0.1 * 0.9^(step/30)
+    expect(trainWith('recipe')).toMatchObject({ kind: 'sgd', momentum: 0.9, weightDecay: 4e-4, learningRate: { kind: 'stepDecay', lr: 0.1, factor: 0.9, every: 30 } });
+    expect(trainWith('lr', '--lr', '0.05', '--momentum', '0.5')).toMatchObject({ kind: 'sgd', momentum: 0.5, weightDecay: 4e-4, learningRate: { kind: 'stepDecay', lr: 0.05, factor: 0.9, every: 30 } });
+    expect(trainWith('adam', '--optimizer', 'adam', '--lr', '0.002', '--weight-decay', '0.001'))
+      .toMatchObject({ kind: 'adam', learningRate: 0.002, beta1: 0.9, beta2: 0.999, weightDecay: 0.001 });
+    const r = run('train', '--dataset', 'mnist-sample', '--epochs', '1', '--limit', '256', '--optimizer', 'adam', '--momentum', '0.5', '--out', join(dir, 'opt-no.cnnw'));
+    expect(r).toMatchObject({ code: 2, err: expect.stringMatching(/--momentum applies to --optimizer sgd/) });
+    expect(existsSync(join(dir, 'opt-no.cnnw'))).toBe(false);
+  });
+});
+
 describe('messages a new user meets', () => {
   const model = join(dir, 'msg-model.cnnw');
   const trained = () => {

@@ -1,31 +1,25 @@
 /** `cnn-wasm train`: train a preset on a data set, with progress, validation, a final test and a saved model. */
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { basename, resolve } from 'node:path';
-import { initBackend } from '../backend/load.js';
-import { saveModel } from '../model-file-node.js';
-import { createPreset, PRESET_NAMES, presetRecipe, type Recipe } from '../models/presets.js';
-import type { Backend } from '../backend/load.js';
-import { ModelFileError } from '../io/modelfile.js';
-import { loadModel } from '../model-file-node.js';
-import type { Sequential } from '../model.js';
-import type { Optimizer } from '../optim/optimizer.js';
-import { optimizerFromConfig, type OptimizerConfig } from '../optim/optimizer.js';
-import { asDataset, checkImageSize, cliDataset, FileProblem, makeOut, readArchitectureFile } from './common.js';
-import { ExitWith, parseBackend, parseChoice, parseIntFlag, parseNumberFlag, parseWorkersFlag, UsageError } from './options.js';
 import { existsSync } from 'node:fs';
-import { createFromArchitecture } from '../models/architecture.js';
-import { DATASET_NAMES } from '../data/datasets.js';
-import { checkWritable, writeFileAtomic } from '../io/files.js';
-import { classReport } from './confusion.js';
-import { argmax } from '../engine/argmax.js';
-import { renderReport, type Mistake } from './report.js';
-import type { Dataset, Evaluation, Sequential as Model } from '../model.js';
-import { TrainingDivergedError } from '../model.js';
-import { usefulWorkers, type EpochLogs } from '../train/fit.js';
-import { earlyStopping } from '../train/callbacks.js';
+import { basename, resolve } from 'node:path';
+import { initBackend, type Backend } from '../backend/load.js';
 import { parseAugment } from '../data/augment.js';
-import { availableCores } from '../parallel/pool.js';
+import { DATASET_NAMES } from '../data/datasets.js';
+import { argmax } from '../engine/argmax.js';
+import { checkWritable, writeFileAtomic } from '../io/files.js';
+import { ModelFileError } from '../io/modelfile.js';
+import { loadModel, saveModel } from '../model-file-node.js';
+import { TrainingDivergedError, type Dataset, type Evaluation, type Sequential } from '../model.js';
+import { createFromArchitecture } from '../models/architecture.js';
+import { createPreset, PRESET_NAMES, presetRecipe, type Recipe } from '../models/presets.js';
+import { optimizerFromConfig, type Optimizer, type OptimizerConfig } from '../optim/optimizer.js';
+import { earlyStopping } from '../train/callbacks.js';
+import { usefulWorkers, type Callbacks, type EpochLogs } from '../train/fit.js';
+import { asDataset, checkImageSize, cliDataset, FileProblem, makeOut, readArchitectureFile, type Out } from './common.js';
+import { classReport } from './confusion.js';
+import { ExitWith, parseBackend, parseChoice, parseIntFlag, parseNumberFlag, parseWorkersFlag, UsageError } from './options.js';
+import { renderReport, type Mistake } from './report.js';
 
 interface TrainFlags {
   model: string; dataset: string; resume?: string; epochs?: string; batchSize?: string; lr?: string; momentum?: string; weightDecay?: string;
@@ -163,7 +157,7 @@ export function register(program: Command): void {
       // A model of the user's own architecture records its recipe, so that --resume can go on with it.
       const ownRecipe = arch || resumed?.architecture ? { recipe } : {};
       const shaped = { backend: be, seed, ...(data.shape ? { inputShape: data.shape, classes: data.classNames!.length } : {}) };
-      let model: Model;
+      let model: Sequential;
       try {
         model = resumed ? resumed.model : arch ? createFromArchitecture(arch, archFile!, shaped) : createPreset(modelName, shaped).model;
       } catch (e) {
@@ -177,23 +171,8 @@ export function register(program: Command): void {
       // An image folder's model normalises each channel by the training images' own mean and std.
       if (!resumed && data.normalization) model.setNormalization(data.normalization);
 
-      // Optimiser: the recipe, with flags overriding (or the checkpoint's, with its state).
-      let opt: OptimizerConfig = resumed ? resumed.optimizer.config() : recipe.optimizer;
-      const optName = optFlag ?? opt.kind;
-      if (optName !== opt.kind) {
-        opt = optName === 'adam'
-          ? { kind: 'adam', learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, decoupled: false }
-          : { kind: 'sgd', learningRate: 0.01, momentum: 0.9, nesterov: false, weightDecay: 0, weightDecayOn: 'all' };
-      }
-      if (lrFlag !== undefined) {
-        const s = opt.learningRate;
-        opt = { ...opt, learningRate: typeof s === 'number' ? lrFlag : { ...s, lr: lrFlag } } as OptimizerConfig;
-      }
-      if (momentumFlag !== undefined) {
-        if (opt.kind !== 'sgd') throw new UsageError('--momentum applies to --optimizer sgd');
-        opt = { ...opt, momentum: momentumFlag };
-      }
-      if (wdFlag !== undefined) opt = { ...opt, weightDecay: wdFlag } as OptimizerConfig;
+      // Optimiser: the recipe, with flags overriding (or the checkpoint's, with its state: --resume refuses those flags).
+      const opt = optimizerConfig(resumed ? resumed.optimizer.config() : recipe.optimizer, { kind: optFlag, lr: lrFlag, momentum: momentumFlag, weightDecay: wdFlag });
       const optimizer = resumed ? resumed.optimizer : optimizerFromConfig(opt);
       const epochs = epochsFlag ?? Math.max(1, recipe.epochs - doneEpochs);
       const batchSize = batchSizeRun ?? recipe.batchSize;
@@ -230,10 +209,7 @@ export function register(program: Command): void {
       };
       process.on('SIGINT', onSigint);
 
-      const useBar = f.progress && process.stderr.isTTY && !out.json;
-      let bar: cliProgress.SingleBar | null = null;
       const t0 = performance.now();
-      let lastLine = 0;
       // --early-stop and --save-best: Keras's EarlyStopping on the validation loss; the best epoch's weights are kept.
       // A resumed run starts from the checkpoint's weights: an epoch must beat their validation loss to be saved or kept.
       const startLoss = resumed && val && (patienceFlag !== undefined || f.saveBest) ? model.evaluate(val, { batchSize: Math.max(batchSize, 256) }).loss : undefined;
@@ -249,37 +225,15 @@ export function register(program: Command): void {
           out.info(`  best so far (val loss ${l.valLoss!.toFixed(4)}): saved to ${outPath}`);
         },
       } : null;
+      const progress = progressLines({ out, bar: f.progress && process.stderr.isTTY && !out.json, doneEpochs, epochs, batches: Math.ceil(train.count / batchSize), heldOut: val ? 'val' : 'test' });
       const history = await model.fit(train, {
         optimizer, epochs, batchSize, seed: seed + doneEpochs, validationData: val ?? test, workers, augment,
-        callbacks: [{
-          onEpochBegin: (epoch) => {
-            if (useBar) {
-              bar = new cliProgress.SingleBar({
-                format: `epoch ${doneEpochs + epoch + 1}/${doneEpochs + epochs} |{bar}| {percentage}% | {value}/{total} | loss {loss} acc {acc} | {ips} img/s | ETA {eta_formatted}`,
-                stream: process.stderr, hideCursor: true, etaBuffer: 50,
-              }, cliProgress.Presets.shades_classic);
-              bar.start(Math.ceil(train.count / batchSize), 0, { loss: '-', acc: '-', ips: '-' });
-            }
-          },
-          onBatchEnd: (b) => {
-            if (bar) bar.update(b.batch + 1, { loss: b.loss.toFixed(4), acc: pct(b.accuracy), ips: fmtInt(b.imagesPerSecond) });
-            else if (!out.json && performance.now() - lastLine > 10_000) {
-              lastLine = performance.now();
-              out.info(`  epoch ${doneEpochs + b.epoch + 1} step ${b.batch + 1}/${b.batches}: loss ${b.loss.toFixed(4)}, ${fmtInt(b.imagesPerSecond)} img/s`);
-            }
-          },
-          onEpochEnd: (l) => {
-            (bar as cliProgress.SingleBar | null)?.stop();
-            const vname = val ? 'val' : 'test';
-            out.info(`epoch ${doneEpochs + l.epoch + 1}/${doneEpochs + epochs}: loss ${l.loss.toFixed(4)}, acc ${pct(l.accuracy)}, ${vname} loss ${l.valLoss!.toFixed(4)}, ${vname} acc ${pct(l.valAccuracy!)}, ${fmtInt(l.imagesPerSecond)} img/s, ${l.seconds.toFixed(1)} s`);
-          },
-          onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
-        }, ...(watch ? [watch] : []), ...(saveBest ? [saveBest] : [])],
+        callbacks: [progress, ...(watch ? [watch] : []), ...(saveBest ? [saveBest] : [])],
       });
       if (watch && watch.stoppedEpoch >= 0) out.info(`early stop after epoch ${doneEpochs + watch.stoppedEpoch + 1}: the validation loss last improved in epoch ${doneEpochs + watch.bestEpoch + 1}${watch.bestEpoch < 0 ? " (the checkpoint's)" : ''}`);
       if (watch && watch.bestEpoch >= 0 && watch.bestEpoch !== history.epochs.length - 1) out.info(`kept the weights of epoch ${doneEpochs + watch.bestEpoch + 1} (best validation loss ${watch.best!.toFixed(4)})`);
       if (watch && watch.bestEpoch < 0 && watch.best !== null && history.epochs.length > 0) out.info(`no epoch beat the checkpoint's validation loss (${watch.best.toFixed(4)}): kept its weights`);
-      (bar as cliProgress.SingleBar | null)?.stop();
+      progress.stop();
       process.off('SIGINT', onSigint);
       const seconds = (performance.now() - t0) / 1000;
       const trainSeconds = history.epochs.reduce((s, e) => s + e.seconds, 0);
@@ -316,6 +270,63 @@ export function register(program: Command): void {
       optimizer.dispose();
       if (interrupted) throw new ExitWith(130); // scripts can tell a run that stopped early
     });
+}
+
+/** The optimiser a run uses: the recipe's (or a checkpoint's), another kind's defaults when --optimizer names another, then --lr, --momentum and --weight-decay. */
+function optimizerConfig(base: OptimizerConfig, flags: { kind?: 'sgd' | 'adam'; lr?: number; momentum?: number; weightDecay?: number }): OptimizerConfig {
+  let opt = base;
+  if (flags.kind !== undefined && flags.kind !== opt.kind) {
+    opt = flags.kind === 'adam'
+      ? { kind: 'adam', learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, decoupled: false }
+      : { kind: 'sgd', learningRate: 0.01, momentum: 0.9, nesterov: false, weightDecay: 0, weightDecayOn: 'all' };
+  }
+  if (flags.lr !== undefined) {
+    const s = opt.learningRate;
+    opt = { ...opt, learningRate: typeof s === 'number' ? flags.lr : { ...s, lr: flags.lr } } as OptimizerConfig; // a schedule keeps its shape
+  }
+  if (flags.momentum !== undefined) {
+    if (opt.kind !== 'sgd') throw new UsageError('--momentum applies to --optimizer sgd');
+    opt = { ...opt, momentum: flags.momentum };
+  }
+  if (flags.weightDecay !== undefined) opt = { ...opt, weightDecay: flags.weightDecay } as OptimizerConfig;
+  return opt;
+}
+
+/**
+ * What a run shows while it trains: on a terminal a bar per epoch (else a line
+ * every 10 s), and a line at the end of each epoch; epochs are counted on from
+ * a checkpoint's. `stop()` ends a bar an interrupted epoch left open.
+ */
+function progressLines(o: { out: Out; bar: boolean; doneEpochs: number; epochs: number; batches: number; heldOut: 'val' | 'test' }): Callbacks & { stop(): void } {
+  let bar: cliProgress.SingleBar | null = null, lastLine = 0;
+  const { out, doneEpochs, epochs } = o;
+  return {
+    onEpochBegin: (epoch) => {
+      if (!o.bar) return;
+      bar = new cliProgress.SingleBar({
+        format: `epoch ${doneEpochs + epoch + 1}/${doneEpochs + epochs} |{bar}| {percentage}% | {value}/{total} | loss {loss} acc {acc} | {ips} img/s | ETA {eta_formatted}`,
+        stream: process.stderr, hideCursor: true, etaBuffer: 50,
+      }, cliProgress.Presets.shades_classic);
+      bar.start(o.batches, 0, { loss: '-', acc: '-', ips: '-' });
+    },
+    onBatchEnd: (b) => {
+      if (bar) bar.update(b.batch + 1, { loss: b.loss.toFixed(4), acc: pct(b.accuracy), ips: fmtInt(b.imagesPerSecond) });
+      else if (!out.json && performance.now() - lastLine > 10_000) {
+        lastLine = performance.now();
+        out.info(`  epoch ${doneEpochs + b.epoch + 1} step ${b.batch + 1}/${b.batches}: loss ${b.loss.toFixed(4)}, ${fmtInt(b.imagesPerSecond)} img/s`);
+      }
+    },
+    onEpochEnd: (l) => {
+      bar?.stop();
+      bar = null;
+      out.info(`epoch ${doneEpochs + l.epoch + 1}/${doneEpochs + epochs}: loss ${l.loss.toFixed(4)}, acc ${pct(l.accuracy)}, ${o.heldOut} loss ${l.valLoss!.toFixed(4)}, ${o.heldOut} acc ${pct(l.valAccuracy!)}, ${fmtInt(l.imagesPerSecond)} img/s, ${l.seconds.toFixed(1)} s`);
+    },
+    onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
+    stop: () => {
+      bar?.stop();
+      bar = null;
+    },
+  };
 }
 
 /** Whether a --dataset value names a directory rather than a data set. */
@@ -395,7 +406,7 @@ function parseImageSize(v: string): [number, number] {
 }
 
 /** The report page of a trained model on its test split: the most confident mistakes are the wrong answers with the highest probability. */
-function trainingReport(model: Model, test: Dataset, epochs: EpochLogs[], result: Evaluation, classNames: string[] | null, facts: string[]): string {
+function trainingReport(model: Sequential, test: Dataset, epochs: EpochLogs[], result: Evaluation, classNames: string[] | null, facts: string[]): string {
   const k = model.classes, probs = model.predict(test.images), size = model.inputSize;
   const predicted = new Int32Array(test.count), best = new Float32Array(test.count);
   for (let i = 0; i < test.count; i++) {
