@@ -186,6 +186,17 @@ export function decodeImage(bytes: Uint8Array, source: string, o: { maxSide?: nu
  */
 export interface DecodeOptions { maxSide?: number; fitTo?: readonly [number, number] | null }
 
+/**
+ * What a decoder's exception says of a file: its own message where it names a
+ * problem ("SOI not found", "invalid filter"), but a TypeError or RangeError is
+ * the decoder tripping over damage it did not check for, whose message
+ * ("Cannot read properties of undefined") would mean nothing to the user.
+ */
+function decoderProblem(e: unknown): string {
+  if (e instanceof TypeError || e instanceof RangeError || !(e instanceof Error)) return 'its data is damaged or cut short';
+  return e.message;
+}
+
 /** Decodes a baseline or progressive JPEG into RGBA, its declared size checked before decoding, turned upright by its EXIF orientation (as browsers show it). */
 export function decodeJpeg(bytes: Uint8Array, source: string, o: DecodeOptions = {}): Rgba | ReducedRgba {
   const max = o.maxSide ?? MAX_IMAGE_SIDE;
@@ -200,7 +211,7 @@ export function decodeJpeg(bytes: Uint8Array, source: string, o: DecodeOptions =
     const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: (max * max) / 1e6 + 1, maxMemoryUsageInMB: 1024 });
     return orientRgba({ width: img.width, height: img.height, data: img.data }, jpegOrientation(bytes));
   } catch (e) {
-    throw new Error(`${source}: not a readable JPEG (${(e as Error).message})`);
+    throw new Error(`${source}: not a readable JPEG (${decoderProblem(e)})`);
   }
 }
 
@@ -222,7 +233,7 @@ export function decodeRgba(bytes: Uint8Array, source: string, o: DecodeOptions =
       const png = common ? null : PNG.sync.read(Buffer.from(bytes));
       img = common ?? { width: png!.width, height: png!.height, data: new Uint8Array(png!.data.buffer, png!.data.byteOffset, png!.data.length) };
     } catch (e) {
-      throw new Error(`${source}: not a readable PNG (${(e as Error).message})`);
+      throw new Error(`${source}: not a readable PNG (${decoderProblem(e)})`);
     }
     return orientRgba(img, pngOrientation(bytes)); // an eXIf chunk's turn, as browsers apply it
   }
