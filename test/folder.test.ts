@@ -292,6 +292,36 @@ describe('JPEG files from strangers', () => {
     expect(() => decodeRgba(ok.subarray(0, 200), 'cut.jpg')).toThrow(/^cut\.jpg: not a readable JPEG/);
     expect(() => decodeRgba(Uint8Array.of(0xff, 0xd8, 0xff, 0xd9), 'empty.jpg')).toThrow(/^empty\.jpg: not a readable JPEG \(no frame header/);
   });
+
+  it('arithmetic-coded, lossless and hierarchical JPEGs are named as such, with what to do, in a folder too', async () => {
+    const { decodeRgba } = await import('../ts/image/decode.js');
+    const advice = 'a kind this decoder does not read: save it as a baseline or progressive JPEG, or as a PNG';
+    // libjpeg-turbo's cjpeg -arithmetic (test/fixtures/jpeg-eighth, scripts/make-jpeg-eighth-fixtures.sh)
+    const arith = new Uint8Array(readFileSync(new URL('./fixtures/jpeg-eighth/arithmetic.jpg', import.meta.url)));
+    expect(() => decodeRgba(arith, 'a.jpg')).toThrow(`a.jpg: an arithmetic-coded JPEG (SOF9), ${advice}`);
+    expect(() => decodeRgba(arith, 'a.jpg', { fitTo: [8, 8] })).toThrow(`a.jpg: an arithmetic-coded JPEG (SOF9), ${advice}`);
+    // A baseline file whose frame marker says another process (the decoder would misread its data as baseline's).
+    const ok = new Uint8Array(jpeg.encode({ data: new Uint8Array(16 * 16 * 4).fill(90), width: 16, height: 16 }, 90).data);
+    const sof = ok.findIndex((b, i) => i >= 2 && b === 0xff && ok[i + 1] === 0xc0);
+    for (const [marker, words] of [[0xc3, 'a lossless JPEG (SOF3)'], [0xc5, 'a hierarchical JPEG (SOF5)'], [0xcf, 'a lossless JPEG (SOF15)'], [0xce, 'a hierarchical JPEG (SOF14)'], [0xca, 'an arithmetic-coded JPEG (SOF10)']] as const) {
+      const other = ok.slice();
+      other[sof + 1] = marker;
+      expect(() => decodeRgba(other, 'o.jpg')).toThrow(`o.jpg: ${words}, ${advice}`);
+    }
+    for (const marker of [0xc1, 0xc2]) { // extended sequential and progressive Huffman: read (the bytes are baseline's, valid for both)
+      const other = ok.slice();
+      other[sof + 1] = marker;
+      expect(decodeRgba(other, 'o.jpg')).toMatchObject({ width: 16, height: 16 });
+    }
+    const root = mkdtempSync(join(tmpdir(), 'cnn-wasm-arith-'));
+    for (const c of ['a', 'b']) {
+      mkdirSync(join(root, c));
+      for (let i = 0; i < 3; i++) writeFileSync(join(root, c, `${i}.jpg`), ok);
+    }
+    writeFileSync(join(root, 'a', 'arith.jpg'), arith);
+    const f = await loadImageFolder(root, { imageSize: 8, valSize: 0 });
+    expect(f.skipped).toEqual([{ file: join(root, 'a', 'arith.jpg'), reason: `an arithmetic-coded JPEG (SOF9), ${advice}` }]);
+  });
 });
 
 describe('EXIF orientation', () => {

@@ -5,11 +5,11 @@ import { inflateSync } from 'node:zlib';
 import { crc32 } from '../io/crc32.js';
 import type { Gray } from './mnist.js';
 import { rgbaToGray } from './prepare.js';
-import { decodePgm, imageFormat, jpegOrientation, jpegSize, MAX_IMAGE_SIDE, orientRgba, pgmToRgba, pngOrientation, type Rgba } from './formats.js';
+import { decodePgm, imageFormat, jpegOrientation, jpegSize, jpegUnreadFrame, MAX_IMAGE_SIDE, orientRgba, pgmToRgba, pngOrientation, type Rgba } from './formats.js';
 import { jpegEighthToFit, type ReducedRgba } from './jpeg-eighth.js';
 export { toMnist, type Gray } from './mnist.js';
 export type { ReducedRgba } from './jpeg-eighth.js';
-export { decodePgm, imageFormat, jpegOrientation, jpegSize, orientRgba, pngOrientation, pngSize, pgmToRgba, MAX_IMAGE_SIDE, maxImageFileBytes, type Rgba } from './formats.js';
+export { decodePgm, imageFormat, jpegOrientation, jpegSize, jpegUnreadFrame, orientRgba, pngOrientation, pngSize, pgmToRgba, MAX_IMAGE_SIDE, maxImageFileBytes, type Rgba } from './formats.js';
 
 /**
  * Decodes PNG (any bit depth / colour type). Transparency is composited on
@@ -205,6 +205,8 @@ export function decodeJpeg(bytes: Uint8Array, source: string, o: DecodeOptions =
   if (size.width === 0 || size.height === 0 || size.width > max || size.height > max) {
     throw new Error(`${source}: JPEG is ${size.width}x${size.height}, ${size.width && size.height ? `larger than the ${max}x${max} limit (scale it down)` : 'an empty image'}`);
   }
+  const unread = jpegUnreadFrame(bytes);
+  if (unread) throw new Error(`${source}: ${unread}, a kind this decoder does not read: save it as a baseline or progressive JPEG, or as a PNG`);
   const reduced = o.fitTo ? jpegEighthToFit(bytes, o.fitTo) : null;
   if (reduced) return reduced;
   try {

@@ -68,6 +68,21 @@ export function jpegSize(bytes: Uint8Array): { width: number; height: number } |
 }
 
 /**
+ * What kind of JPEG frame a file declares when it is one the decoder does not
+ * read (its SOF marker: lossless, hierarchical or arithmetic-coded), as words
+ * for a message; null for baseline, extended and progressive Huffman-coded
+ * frames, or when no frame header is found.
+ */
+export function jpegUnreadFrame(bytes: Uint8Array): string | null {
+  const marker = jpegSegments(bytes, (m) => (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc ? m : undefined));
+  if (marker === undefined || marker <= 0xc2) return null;
+  const sof = `SOF${marker - 0xc0}`;
+  if (marker === 0xc3 || marker === 0xc7 || marker === 0xcb || marker === 0xcf) return `a lossless JPEG (${sof})`;
+  if (marker >= 0xc5 && marker <= 0xc7 || marker >= 0xcd) return `a hierarchical JPEG (${sof})`;
+  return `an arithmetic-coded JPEG (${sof})`;
+}
+
+/**
  * The EXIF orientation a JPEG declares (1-8: how its stored rows are to be
  * turned to show it upright, as cameras and phones write it), or 1 when it
  * declares none or its EXIF block is malformed (read as browsers do: only the
