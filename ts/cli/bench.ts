@@ -114,7 +114,7 @@ function workerSystems(flag: string | undefined): { pytorch: boolean; build: Wor
 export function register(program: Command): void {
   program
     .command('bench')
-    .description('benchmark training and inference against scalar, TensorFlow.js and ConvNetJS side by side (--kernels: GEMM/conv GFLOP/s)')
+    .description('benchmark training and inference of the builds side by side with PyTorch, onnxruntime, TensorFlow.js and ConvNetJS where installed (--kernels: GEMM/conv GFLOP/s, --workers, --profile)')
     .option('--model <name>', 'lenet5-bn | lenet5 | deep4 (or any preset)', 'lenet5-bn')
     .option('--systems <list>', `comma-separated subset of ${SYSTEMS.join(',')} (with --workers: of ${WORKER_SYSTEMS.join(',')})`)
     .option('--profile', 'per-layer forward/backward milliseconds per step (cnn-wasm, both builds)')

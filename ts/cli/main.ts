@@ -19,7 +19,7 @@ export function buildProgram(): Command {
   const program = new Command();
   program
     .name('cnn-wasm')
-    .description('Train and run small CNNs in WebAssembly (SIMD128 or scalar)')
+    .description('Train and run small CNNs in WebAssembly (relaxed SIMD, SIMD128 or scalar builds)')
     .version(VERSION, '-v, --version')
     .showHelpAfterError()
     .exitOverride();
