@@ -293,7 +293,7 @@ describe('JPEG files from strangers', () => {
     expect(() => decodeRgba(Uint8Array.of(0xff, 0xd8, 0xff, 0xd9), 'empty.jpg')).toThrow(/^empty\.jpg: not a readable JPEG \(no frame header/);
   });
 
-  it('arithmetic-coded, lossless and hierarchical JPEGs are named as such, with what to do, in a folder too', async () => {
+  it('arithmetic-coded, lossless, hierarchical and 12-bit JPEGs are named as such, with what to do, in a folder too', async () => {
     const { decodeRgba } = await import('../ts/image/decode.js');
     const advice = 'a kind this decoder does not read: save it as a baseline or progressive JPEG, or as a PNG';
     // libjpeg-turbo's cjpeg -arithmetic (test/fixtures/jpeg-eighth, scripts/make-jpeg-eighth-fixtures.sh)
@@ -308,6 +308,9 @@ describe('JPEG files from strangers', () => {
       other[sof + 1] = marker;
       expect(() => decodeRgba(other, 'o.jpg')).toThrow(`o.jpg: ${words}, ${advice}`);
     }
+    const twelve = ok.slice();
+    twelve[sof + 4] = 12; // the frame header's sample precision: a 12-bit JPEG (its data would be read as 8-bit samples)
+    expect(() => decodeRgba(twelve, 't.jpg')).toThrow(`t.jpg: a JPEG of 12-bit samples (SOF0), ${advice}`);
     for (const marker of [0xc1, 0xc2]) { // extended sequential and progressive Huffman: read (the bytes are baseline's, valid for both)
       const other = ok.slice();
       other[sof + 1] = marker;

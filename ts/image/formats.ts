@@ -60,26 +60,33 @@ function jpegSegments<T>(bytes: Uint8Array, visit: (marker: number, at: number, 
   return undefined;
 }
 
-/** The size a JPEG declares in its frame header (SOF0-SOF15 but DHT/JPG/DAC), read before anything is decoded; null if none is found. */
+/** Whether a JPEG marker starts a frame header: SOF0-SOF15, but not DHT, JPG and DAC, which share that range. */
+const isFrameHeader = (marker: number): boolean => marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+
+/** The size a JPEG declares in its frame header, read before anything is decoded; null if none is found. */
 export function jpegSize(bytes: Uint8Array): { width: number; height: number } | null {
-  return jpegSegments(bytes, (marker, at) => (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc && at + 9 < bytes.length
+  return jpegSegments(bytes, (marker, at) => (isFrameHeader(marker) && at + 9 < bytes.length
     ? { height: (bytes[at + 5] << 8) | bytes[at + 6], width: (bytes[at + 7] << 8) | bytes[at + 8] }
     : undefined)) ?? null;
 }
 
 /**
  * What kind of JPEG frame a file declares when it is one the decoder does not
- * read (its SOF marker: lossless, hierarchical or arithmetic-coded), as words
- * for a message; null for baseline, extended and progressive Huffman-coded
- * frames, or when no frame header is found.
+ * read, as words for a message: lossless, hierarchical or arithmetic-coded
+ * (its SOF marker), or samples of other than 8 bits (12-bit JPEGs, which the
+ * decoder would read as 8-bit ones and give wrong pixels). Null for 8-bit
+ * baseline, extended and progressive Huffman-coded frames, or when no frame
+ * header is found.
  */
 export function jpegUnreadFrame(bytes: Uint8Array): string | null {
-  const marker = jpegSegments(bytes, (m) => (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc ? m : undefined));
-  if (marker === undefined || marker <= 0xc2) return null;
-  const sof = `SOF${marker - 0xc0}`;
+  const frame = jpegSegments(bytes, (m, at) => (isFrameHeader(m) ? { marker: m, precision: at + 4 < bytes.length ? bytes[at + 4] : 8 } : undefined));
+  if (frame === undefined) return null;
+  const { marker, precision } = frame, sof = `SOF${marker - 0xc0}`;
   if (marker === 0xc3 || marker === 0xc7 || marker === 0xcb || marker === 0xcf) return `a lossless JPEG (${sof})`;
-  if (marker >= 0xc5 && marker <= 0xc7 || marker >= 0xcd) return `a hierarchical JPEG (${sof})`;
-  return `an arithmetic-coded JPEG (${sof})`;
+  if ((marker >= 0xc5 && marker <= 0xc7) || marker >= 0xcd) return `a hierarchical JPEG (${sof})`;
+  if (marker >= 0xc9) return `an arithmetic-coded JPEG (${sof})`;
+  if (precision !== 8) return `a JPEG of ${precision}-bit samples (${sof})`;
+  return null;
 }
 
 /**
