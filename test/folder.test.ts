@@ -499,6 +499,60 @@ describe('cnn-wasm on an image folder', () => {
     r2.model.dispose();
   }, 60_000);
 
+  it('--fit crop: each picture\'s centred part of the input\'s shape, in training, in the model file, in predict and after --resume', async () => {
+    const { prepareImage } = await import('../ts/image/prepare.js');
+    const { decodeRgba } = await import('../ts/image/decode.js');
+    const root = mkdtempSync(join(tmpdir(), 'cnn-wasm-folder-crop-'));
+    // Landscape and portrait pictures: the class is the colour of the centre square; the edges that cropping cuts carry the other class's colour.
+    const files: string[] = [];
+    for (const [cls, centre, edge] of [['blue', [30, 40, 220], [220, 40, 30]], ['red', [220, 40, 30], [30, 40, 220]]] as const) {
+      mkdirSync(join(root, cls));
+      for (const [w, h] of [[24, 12], [12, 24], [30, 12], [12, 18]]) {
+        const png = new PNG({ width: w, height: h }), side = Math.min(w, h), x0 = Math.floor((w - side) / 2), y0 = Math.floor((h - side) / 2);
+        for (let y = 0; y < h; y++) {
+          for (let x = 0; x < w; x++) {
+            const inside = x >= x0 && x < x0 + side && y >= y0 && y < y0 + side;
+            png.data.set([...(inside ? centre : edge).map((v) => v + ((x * 3 + y) % 9)), 255], 4 * (y * w + x));
+          }
+        }
+        const file = join(root, cls, `${w}x${h}.png`);
+        writeFileSync(file, PNG.sync.write(png));
+        files.push(file);
+      }
+    }
+    const shape = [3, 8, 8];
+    const cropped = (file: string) => prepareImage(decodeRgba(new Uint8Array(readFileSync(file)), file), shape, file, 'crop');
+    const folder = await loadImageFolder(root, { imageSize: 8, fit: 'crop' });
+    expect(folder.shape).toEqual(shape);
+    const want = files.slice().sort().map(cropped); // the folder's order: classes, then files, sorted
+    want.forEach((px, i) => expect(Buffer.from(folder.train.images.subarray(i * 192, (i + 1) * 192)).equals(Buffer.from(px)), files.slice().sort()[i]).toBe(true));
+    // Cropping cut the other class's colour away; resizing would have mixed it in.
+    const squeezed = await loadImageFolder(root, { imageSize: 8 });
+    expect(Buffer.from(squeezed.train.images).equals(Buffer.from(folder.train.images))).toBe(false);
+
+    const out = join(root, 'm.cnnw');
+    const r = spawnSync(process.execPath, [bin, 'train', '--model', 'dense-head', '--dataset', root, '--image-size', '8', '--fit', 'crop', '--epochs', '1', '--val-size', '2', '--out', out], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const { model, metadata } = loadModel(out, { backend: await initBackend({ backend: 'simd' }) });
+    expect(metadata.fit).toBe('crop');
+    const file = join(root, 'red', '12x24.png');
+    const p = spawnSync(process.execPath, [bin, 'predict', out, file, '--json', '--top', '2', '--backend', 'simd'], { encoding: 'utf8' });
+    expect(p.status, p.stderr).toBe(0);
+    const probs = model.predict(cropped(file));
+    expect(JSON.parse(p.stdout).predictions.map((x: { class: number; probability: number }) => [x.class, x.probability]).sort((a: number[], b: number[]) => a[0] - b[0]))
+      .toEqual([[0, probs[0]], [1, probs[1]]]);
+    model.dispose();
+    // --resume reads the folder as the checkpoint was trained: cropped.
+    const again = spawnSync(process.execPath, [bin, 'train', '--resume', out, '--epochs', '1', '--out', join(root, 'm2.cnnw')], { encoding: 'utf8' });
+    expect(again.status, again.stderr).toBe(0);
+    const resumed = loadModel(join(root, 'm2.cnnw'), { backend: await initBackend() });
+    expect(resumed.metadata.fit).toBe('crop');
+    resumed.model.dispose();
+    const bad = spawnSync(process.execPath, [bin, 'train', '--dataset', root, '--fit', 'cover'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/invalid value 'cover' for --fit \(valid: resize, digit, crop\)/);
+  }, 60_000);
+
   it('more than 256 classes: train and eval keep every label (class 299 is not class 43)', () => {
     const root = mkdtempSync(join(tmpdir(), 'cnn-wasm-folder-many-'));
     const K = 300, name = (c: number) => `c${String(c).padStart(3, '0')}`;

@@ -234,3 +234,64 @@ describe('prepareImage at the picture\'s own size', () => {
     expect(composited[7]).toBe(data[4 * 7]);
   });
 });
+
+describe("prepareImage with fit 'crop': the picture's largest centred part of the input's shape, resized", () => {
+  it('centreCrop keeps whole rows or columns and splits the cut evenly (the odd pixel to the right or bottom)', async () => {
+    const { centreCrop } = await import('../ts/image/prepare.js');
+    expect(centreCrop(12, 6, 4, 4)).toEqual([3, 0, 6, 6]);
+    expect(centreCrop(11, 4, 4, 4)).toEqual([3, 0, 4, 4]); // 7 columns cut: 3 on the left, 4 on the right
+    expect(centreCrop(4, 11, 4, 4)).toEqual([0, 3, 4, 4]);
+    expect(centreCrop(640, 480, 32, 32)).toEqual([80, 0, 480, 480]); // a landscape photo for a square input
+    expect(centreCrop(480, 640, 32, 32)).toEqual([0, 80, 480, 480]); // the same photo taken upright
+    expect(centreCrop(100, 100, 40, 20)).toEqual([0, 25, 100, 50]); // a 2:1 input: rows cut
+    expect(centreCrop(30, 20, 12, 8)).toEqual([0, 0, 30, 20]); // already the input's shape
+    expect(centreCrop(1, 50, 8, 8)).toEqual([0, 24, 1, 1]);
+  });
+
+  it("equals the area average of the centre alone (float64 reference), and nothing of the cut edges leaks in, for RGB and gray models", async () => {
+    const { prepareImage } = await import('../ts/image/prepare.js');
+    // 12x6, aspect 2:1: columns 0-2 and 9-11 pure red; the centre 6x6 (columns 3-8) blue-green values.
+    const w = 12, h = 6, data = new Uint8ClampedArray(4 * w * h);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const centre = x >= 3 && x <= 8;
+        data.set(centre ? [0, 20 * (x - 3) + 7 * y, 250 - 13 * y, 255] : [255, 0, 0, 255], 4 * (y * w + x));
+      }
+    }
+    // Area average of the 6x6 centre down to 4x4, in float64: output pixel o covers source [1.5 o, 1.5 o + 1.5).
+    const area = (ch: number) => {
+      const out: number[] = [];
+      for (let oy = 0; oy < 4; oy++) {
+        for (let ox = 0; ox < 4; ox++) {
+          let s = 0;
+          for (let sy = 0; sy < 6; sy++) {
+            for (let sx = 0; sx < 6; sx++) {
+              const cover = (a: number, i: number) => Math.max(0, Math.min(a + 1.5, i + 1) - Math.max(a, i));
+              s += cover(1.5 * ox, sx) * cover(1.5 * oy, sy) * data[4 * (sy * w + sx + 3) + ch];
+            }
+          }
+          out.push(s / 2.25);
+        }
+      }
+      return out;
+    };
+    const rgb = prepareImage({ width: w, height: h, data }, [3, 4, 4], 'x', 'crop');
+    for (let ch = 0; ch < 3; ch++) {
+      const want = area(ch);
+      for (let i = 0; i < 16; i++) expect(Math.abs(rgb[ch * 16 + i] - want[i]), `channel ${ch} pixel ${i}`).toBeLessThanOrEqual(0.5 + 1e-4);
+    }
+    expect(Math.max(...rgb.subarray(0, 16))).toBe(0); // no red from the cut columns
+    const squeezed = prepareImage({ width: w, height: h, data }, [3, 4, 4], 'x', 'resize');
+    expect(Math.max(...squeezed.subarray(0, 16))).toBeGreaterThan(100); // 'resize' keeps them
+    const gray = prepareImage({ width: w, height: h, data }, [1, 4, 4], 'x', 'crop');
+    const lum = [0, 1, 2].map(area);
+    for (let i = 0; i < 16; i++) expect(Math.abs(gray[i] - (0.299 * lum[0][i] + 0.587 * lum[1][i] + 0.114 * lum[2][i]))).toBeLessThanOrEqual(1);
+  });
+
+  it('a fit that is none of resize, crop or digit is refused by name', async () => {
+    const { prepareImage } = await import('../ts/image/prepare.js');
+    const img = { width: 2, height: 2, data: new Uint8ClampedArray(16).fill(255) };
+    expect(() => prepareImage(img, [3, 2, 2], 'p.png', 'cover' as never)).toThrow(`p.png: fit must be 'resize', 'digit', 'crop', got "cover"`);
+  });
+});
+

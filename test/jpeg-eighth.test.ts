@@ -171,7 +171,7 @@ describe('predict on a large JPEG', () => {
     const { model } = createPreset('simple', { backend: await initBackend({ backend: 'simd' }), inputShape: [3, 16, 16], classes: 2, seed: 4 });
     const path = join(root, '..', 'm.cnnw');
     saveModel(model, path, { metadata: { classNames: ['cool', 'warm'], fit: 'resize' } });
-    const loaded = decodeFile(file, { size: [16, 16], digit: false });
+    const loaded = decodeFile(file, { size: [16, 16], fit: 'resize' });
     if ('reason' in loaded) throw new Error(loaded.reason);
     expect(loaded.from).toEqual([176, 240]);
     const want = Array.from(model.predict(loaded.px));

@@ -213,6 +213,37 @@ describe('serve: a model of your own pictures', () => {
   }, 60_000);
 });
 
+describe('serve: a model trained with fit crop', () => {
+  it("gets the centred part of a picture of another shape: a 32x16 picture's middle 16x16, exactly", async () => {
+    const be = await initBackend({ backend: 'simd' });
+    const m = sequential([conv2d({ filters: 4, kernelSize: 3, activation: 'relu' }), flatten(), dense({ units: 3 })], { inputShape: [3, 16, 16], classes: 3, seed: 6, backend: be });
+    const path = join(dir, 'cropped.cnnw');
+    saveModel(m, path, { metadata: { fit: 'crop' } });
+    // 32x16: columns 8-23 hold the picture the model is given; the 8 columns on each side are what cropping cuts.
+    const png = new PNG({ width: 32, height: 16 }), planes = new Uint8Array(3 * 256);
+    for (let y = 0; y < 16; y++) {
+      for (let x = 0; x < 32; x++) {
+        const i = y * 16 + (x - 8), inside = x >= 8 && x < 24;
+        const rgb = inside ? [(i * 7) & 255, (i * 13 + 50) & 255, 255 - i] : [255, 255, 0];
+        png.data.set([...rgb, 255], 4 * (y * 32 + x));
+        if (inside) rgb.forEach((v, c) => { planes[c * 256 + i] = v; });
+      }
+    }
+    const reference = m.predict(planes);
+    m.dispose();
+    const p = await createPredictor(path, { backend: 'simd' });
+    expect(p.fit).toBe('crop');
+    const srv = await startServer(p, { port: 0 });
+    try {
+      const r = await fetch(`${srv.url}/predict`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(PNG.sync.write(png)) });
+      expect(r.status, await r.clone().text()).toBe(200);
+      expect(new Float32Array((await r.json()).probabilities)).toEqual(reference);
+    } finally {
+      await srv.close();
+    }
+  });
+});
+
 describe('createPredictor: pictures as ImageData', () => {
   it('a 1x28x28 model trained with fit resize gets its pictures resized, not centred like a digit', async () => {
     const be = await initBackend();

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { asDataset, checkImageSize, cliDataset, makeOut, openModel, otherDataset } from './common.js';
 import { classReport, formatReport } from './confusion.js';
 import { classNamesOf } from '../io/modelfile.js';
+import { fitOf } from '../image/prepare.js';
 
 export function register(program: Command): void {
   program
@@ -15,7 +16,7 @@ export function register(program: Command): void {
       const out = makeOut(!!f.json);
       const { model, metadata } = await openModel(path, f.backend);
       const spec = f.dataset ?? (typeof metadata.dataset === 'string' ? metadata.dataset : 'mnist');
-      const fit = metadata.fit === 'digit' || metadata.fit === 'resize' ? metadata.fit : undefined;
+      const fit = fitOf(metadata.fit);
       const data = await cliDataset(spec, out, { splits: 'test', folder: { imageSize: [model.inputShape[1], model.inputShape[2]], channels: model.inputShape[0] as 1 | 3, fit } });
       if (!data.shape) checkImageSize(data);
       const trainedOn = typeof metadata.dataset === 'string' ? metadata.dataset : undefined;

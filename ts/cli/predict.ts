@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { decodeRgba, imageFormat, maxImageFileBytes, type Rgba } from '../image/decode.js';
 import { IMAGE_FILE_NAME, OTHER_PICTURE_FILE, otherPictureReason } from '../image/formats.js';
-import { prepareImage, resizeTarget } from '../image/prepare.js';
+import { fitOf, prepareImage, resizeTarget } from '../image/prepare.js';
 import { FileProblem, openModel } from './common.js';
 import { classNamesOf, MAGIC } from '../io/modelfile.js';
 import { readFileCapped } from '../io/files.js';
@@ -110,7 +110,7 @@ export function register(program: Command): void {
       }
       const { model, metadata } = await openModel(path, f.backend);
       const names = classNamesOf(metadata, model.classes);
-      const fit = metadata.fit === 'digit' || metadata.fit === 'resize' ? metadata.fit : undefined;
+      const fit = fitOf(metadata.fit);
       const k = model.classes, size = model.inputSize, fitTo = resizeTarget(model.inputShape, fit);
       let failed = 0;
       const problem = (message: string) => {

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { initBackend, type Backend } from '../backend/load.js';
 import { parseAugment } from '../data/augment.js';
+import { fitOf, FITS, type Fit } from '../image/prepare.js';
 import { DATASET_NAMES } from '../data/datasets.js';
 import { argmax } from '../engine/argmax.js';
 import { checkWritable, writeFileAtomic } from '../io/files.js';
@@ -38,7 +39,7 @@ export function register(program: Command): void {
     .option('--dataset <name|dir>', 'mnist | mnist-sample | fashion-mnist | a directory with the four IDX files | an image folder (a subfolder of PNG/JPEG/PGM files per class, or train/ and test/ holding them)', 'mnist')
     .option('--image-size <n|WxH>', 'image folders: the size images are resized to (default: the first image\'s)')
     .option('--channels <1|3>', 'image folders: gray or RGB (default: 3 if any training image has colour)')
-    .option('--fit <resize|digit>', 'image folders: resize whole images (default), or centre digits as MNIST does (28x28 gray)')
+    .option('--fit <resize|crop|digit>', 'image folders: resize whole images (default; a picture of another shape is squeezed), crop each to its largest centred part of --image-size\'s shape and resize that, or centre digits as MNIST does (28x28 gray)')
     .option('--strict', 'image folders: a file that cannot be read ends the run (default: it is named and skipped)')
     .option('--epochs <n>', 'epochs (default: the preset recipe)')
     .option('--batch-size <n>', 'batch size (default: the preset recipe)')
@@ -84,7 +85,7 @@ export function register(program: Command): void {
       const folder = {
         imageSize: f.imageSize === undefined ? undefined : parseImageSize(f.imageSize),
         channels: f.channels === undefined ? undefined : (Number(parseChoice('--channels', f.channels, ['1', '3'] as const)) as 1 | 3),
-        fit: f.fit === undefined ? undefined : parseChoice('--fit', f.fit, ['resize', 'digit'] as const),
+        fit: f.fit === undefined ? undefined : parseChoice('--fit', f.fit, FITS),
         strict: !!f.strict, seed, valSize: valFraction ?? valFlag,
       };
       const workers = await parseWorkersFlag(f.workers);
@@ -336,7 +337,7 @@ function looksLikeDirectory(spec: string): boolean {
 
 /** Loads a checkpoint for --resume: model, optimizer with state, and what it was trained on. */
 function resumeFrom(path: string, be: Backend): {
-  model: Sequential; optimizer: Optimizer; preset: string; dataset: string; epochs: number; architecture: { recipe: Recipe } | null; fit: 'digit' | 'resize' | undefined;
+  model: Sequential; optimizer: Optimizer; preset: string; dataset: string; epochs: number; architecture: { recipe: Recipe } | null; fit: Fit | undefined;
   run: RunRecord;
 } {
   let loaded;
@@ -359,7 +360,7 @@ function resumeFrom(path: string, be: Backend): {
   return {
     model, optimizer, preset, dataset: typeof metadata.dataset === 'string' ? metadata.dataset : 'mnist', epochs: typeof metadata.epochs === 'number' ? metadata.epochs : 0,
     architecture: ownArchitecture ? { recipe: recipe! } : null,
-    fit: metadata.fit === 'digit' || metadata.fit === 'resize' ? metadata.fit : undefined,
+    fit: fitOf(metadata.fit),
     run: runOf(metadata.run),
   };
 }

@@ -8,7 +8,7 @@
  * page (data/pictures.ts) both end here, so both prepare images alike.
  */
 import type { Dataset } from '../engine/types.js';
-import { prepareImage, type Fit, type ImageLike } from '../image/prepare.js';
+import { FITS, prepareImage, type Fit, type ImageLike } from '../image/prepare.js';
 import { otherPictureReason } from '../image/formats.js';
 import { Rng } from '../rng.js';
 
@@ -18,7 +18,7 @@ export interface PictureOptions {
   imageSize?: number | readonly [height: number, width: number];
   /** 1 (gray) or 3 (RGB); default 3 if any training image has colour, else 1. */
   channels?: 1 | 3;
-  /** 'resize' (default) or 'digit' (MNIST's centring, 28x28 gray). */
+  /** 'resize' (default: the whole picture, squeezed to imageSize's shape), 'crop' (its largest centred part of that shape, resized) or 'digit' (MNIST's centring, 28x28 gray). */
   fit?: Fit;
   /** Without a test split: how much of the training images to hold out, stratified by class: a count, or a fraction below 1 (default 0). */
   valSize?: number;
@@ -78,14 +78,14 @@ export function channelMoments(images: Uint8Array, count: number, channels: numb
 }
 
 /** The options checked; the target size, if given. Errors are prefixed with `who`. */
-export function checkPictureOptions(o: PictureOptions, who: string): { size: [number, number] | null; digit: boolean } {
+export function checkPictureOptions(o: PictureOptions, who: string): { size: [number, number] | null; fit: Fit; digit: boolean } {
   const size = o.imageSize === undefined ? null : typeof o.imageSize === 'number' ? [o.imageSize, o.imageSize] : [...o.imageSize];
   if (size && (size.length !== 2 || !size.every((v) => Number.isInteger(v) && v >= 1 && v <= 4096))) throw new Error(`${who}: imageSize must be integers from 1 to 4,096, got ${JSON.stringify(o.imageSize)}`);
   if (o.channels !== undefined && o.channels !== 1 && o.channels !== 3) throw new Error(`${who}: channels must be 1 or 3, got ${JSON.stringify(o.channels)}`);
   const digit = o.fit === 'digit';
-  if (o.fit !== undefined && o.fit !== 'digit' && o.fit !== 'resize') throw new Error(`${who}: fit must be 'resize' or 'digit', got ${JSON.stringify(o.fit)}`);
+  if (o.fit !== undefined && !FITS.includes(o.fit)) throw new Error(`${who}: fit must be ${FITS.map((f) => `'${f}'`).join(', ')}, got ${JSON.stringify(o.fit)}`);
   if (digit && ((o.channels ?? 1) !== 1 || (size && (size[0] !== 28 || size[1] !== 28)))) throw new Error(`${who}: fit 'digit' makes 28x28 gray images (MNIST's centring): leave imageSize and channels out`);
-  return { size: size as [number, number] | null, digit };
+  return { size: size as [number, number] | null, fit: o.fit ?? 'resize', digit };
 }
 
 /** Largest side of the default size (the first readable training picture's) when no imageSize is given. */
@@ -115,10 +115,10 @@ export function skipUnread(files: readonly string[], strict: boolean | undefined
   }
 }
 
-/** One picture fitted: RGB planes at `size` (or MNIST's 28x28 gray digit), and whether it has colour. */
-export function fitPicture(img: ImageLike, size: readonly [number, number], digit: boolean, source: string): { px: Uint8Array; colour: boolean } {
-  if (digit) return { px: prepareImage(img, [1, 28, 28], source, 'digit'), colour: false };
-  const px = prepareImage(img, [3, size[0], size[1]], source, 'resize'), plane = size[0] * size[1];
+/** One picture fitted: RGB planes at `size`, resized or cropped (or MNIST's 28x28 gray digit), and whether it has colour. */
+export function fitPicture(img: ImageLike, size: readonly [number, number], fit: Fit, source: string): { px: Uint8Array; colour: boolean } {
+  if (fit === 'digit') return { px: prepareImage(img, [1, 28, 28], source, 'digit'), colour: false };
+  const px = prepareImage(img, [3, size[0], size[1]], source, fit), plane = size[0] * size[1];
   let colour = false;
   for (let i = 0; i < plane && !colour; i++) colour = px[i] !== px[plane + i] || px[i] !== px[2 * plane + i];
   return { px, colour };

@@ -9,22 +9,23 @@ import { Worker } from 'node:worker_threads';
 import { decodeRgba, maxImageFileBytes } from '../image/decode.js';
 import { readFileCapped } from '../io/files.js';
 import { threadEntry } from '../parallel/group.js';
+import type { Fit } from '../image/prepare.js';
 import { fitPicture } from './collect.js';
 
 /** A file decoded and fitted (RGB planes, or MNIST's gray digit, at `size`; `from` its own [height, width]), or why it could not be. */
 export type Decoded = { px: Uint8Array; colour: boolean; size: [number, number]; from: [number, number] } | { reason: string };
 
 /** Settings a decoding thread is started with. */
-export interface DecodeSettings { size: [number, number] | null; digit: boolean; maxSide?: number }
+export interface DecodeSettings { size: [number, number] | null; fit: Fit; maxSide?: number }
 
 /** Reads, decodes and fits one file; a problem is returned as its reason (without the file name). */
 export function decodeFile(file: string, s: DecodeSettings): Decoded {
   try {
     // A picture resized to a size set beforehand may be decoded smaller (a large JPEG at 1/8 scale); `full` keeps its own size.
-    const img = decodeRgba(readFileCapped(file, 'an image', maxImageFileBytes(s.maxSide)), file, { maxSide: s.maxSide, fitTo: s.size && !s.digit ? s.size : null });
+    const img = decodeRgba(readFileCapped(file, 'an image', maxImageFileBytes(s.maxSide)), file, { maxSide: s.maxSide, fitTo: s.size && s.fit !== 'digit' ? s.size : null });
     const size: [number, number] = s.size ?? [img.height, img.width];
     const own = 'full' in img ? img.full : img;
-    return { ...fitPicture(img, size, s.digit, file), size, from: [own.height, own.width] };
+    return { ...fitPicture(img, size, s.fit, file), size, from: [own.height, own.width] };
   } catch (e) {
     return { reason: (e as Error).message.replace(`${file}: `, '') };
   }

@@ -167,14 +167,14 @@ function readCache(file: string): ImageFolder | null {
 
 /** Decodes and prepares every image of the folder, on worker threads when it is large. */
 async function decodeFolder(dir: string, o: ImageFolderOptions, trainClasses: ClassFiles[], testClasses: ClassFiles[] | null, classNames: string[]): Promise<ImageFolder> {
-  const { size: given, digit } = checkPictureOptions(o, 'loadImageFolder');
+  const { size: given, fit, digit } = checkPictureOptions(o, 'loadImageFolder');
   if (o.threads !== undefined && !(Number.isInteger(o.threads) && o.threads >= 1 && o.threads <= 256)) throw new Error(`loadImageFolder: threads must be an integer from 1 to 256, got ${JSON.stringify(o.threads)}`);
   const skipped: ImageFolder['skipped'] = [];
   // Pictures in formats not read are named first (and end a strict load), as bad files are.
   skipUnread([...trainClasses, ...(testClasses ?? [])].flatMap((c) => c.others), o.strict, skipped);
   const items = [...trainClasses.map((c) => ({ c, test: false })), ...(testClasses ?? []).map((c) => ({ c, test: true }))]
     .flatMap(({ c, test }) => c.files.map((file) => ({ file, label: classNames.indexOf(c.name), test })));
-  const settings = { digit, maxSide: o.maxSide };
+  const settings = { fit, maxSide: o.maxSide };
   let done = 0;
   const note = (file: string, r: Decoded): Decoded => {
     if ('reason' in r) {

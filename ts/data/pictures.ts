@@ -91,7 +91,7 @@ const isFileList = (x: unknown): x is FileList | readonly (File | PathedFile)[] 
  * skipped (or ends the load with `strict`).
  */
 export async function loadPictures(input: PicturesInput, o: PicturesOptions = {}): Promise<ImageFolder> {
-  const { size: given, digit } = checkPictureOptions(o, 'loadPictures');
+  const { size: given, fit, digit } = checkPictureOptions(o, 'loadPictures');
   let items: Item[];
   const others: string[] = [];
   if (isFileList(input)) items = itemsOfFiles(Array.from(input as ArrayLike<File | PathedFile>), others);
@@ -113,7 +113,7 @@ export async function loadPictures(input: PicturesInput, o: PicturesOptions = {}
       const img = await pixelsOf(it.picture, it.source, o.maxSide ?? MAX_IMAGE_SIDE, size && !digit ? size : null);
       size ??= firstPictureSize(img.height, img.width, it.source, 'loadPictures');
       const own = 'full' in img ? (img as ReducedRgba).full : img;
-      addFitted(it.test ? te : tr, fitPicture(img, size, digit, it.source), classNames.indexOf(it.className), [own.height, own.width]);
+      addFitted(it.test ? te : tr, fitPicture(img, size, fit, it.source), classNames.indexOf(it.className), [own.height, own.width]);
     } catch (e) {
       if (e instanceof ImageSizeNeeded) throw e;
       const reason = (e as Error).message.replace(`${it.source}: `, '');

@@ -125,8 +125,45 @@ function toU8s(v: Float32Array, out: Uint8Array, at: number): Uint8Array {
   return out;
 }
 
-/** How a picture is fitted to a model's input: 'digit', MNIST's centring (a 1x28x28 model's default); 'resize', the whole picture resized (every other model's). */
-export type Fit = 'digit' | 'resize';
+/**
+ * How a picture is fitted to a model's input: 'digit', MNIST's centring (a
+ * 1x28x28 model's default); 'resize', the whole picture resized (every other
+ * model's; a picture of another shape is squeezed); 'crop', the largest
+ * centred part of the input's shape, resized (Keras's crop_to_aspect_ratio:
+ * nothing is squeezed, the edges of a picture of another shape are lost).
+ */
+export type Fit = 'digit' | 'resize' | 'crop';
+
+/** Every Fit, as flags and messages list them. */
+export const FITS: readonly Fit[] = ['resize', 'digit', 'crop'];
+
+/** A model file's record of its fit, if it is one (a file from elsewhere may hold anything). */
+export function fitOf(v: unknown): Fit | undefined {
+  return (FITS as readonly unknown[]).includes(v) ? (v as Fit) : undefined;
+}
+
+/**
+ * The centred part of a `width` x `height` picture that has the aspect of
+ * `W` x `H`, as [x, y, width, height]: whole rows or whole columns are kept,
+ * and what is cut is split evenly between the two sides (the extra pixel of
+ * an odd cut goes to the right or bottom).
+ */
+export function centreCrop(width: number, height: number, W: number, H: number): [number, number, number, number] {
+  if (width * H > height * W) {
+    const w = Math.max(1, Math.min(width, Math.round((height * W) / H)));
+    return [Math.floor((width - w) / 2), 0, w, height];
+  }
+  const h = Math.max(1, Math.min(height, Math.round((width * H) / W)));
+  return [0, Math.floor((height - h) / 2), width, h];
+}
+
+/** The [x, y, w, h] part of an RGBA picture, as a picture of its own. */
+function cropRgba(img: ImageLike, [x0, y0, w, h]: readonly number[]): ImageLike {
+  if (x0 === 0 && y0 === 0 && w === img.width && h === img.height) return img;
+  const data = new Uint8Array(4 * w * h);
+  for (let y = 0; y < h; y++) data.set(img.data.subarray(4 * ((y0 + y) * img.width + x0), 4 * ((y0 + y) * img.width + x0 + w)), 4 * y * w);
+  return { data, width: w, height: h };
+}
 
 /**
  * The [height, width] prepareImage fits a picture to for a model of
@@ -141,14 +178,17 @@ export function resizeTarget(inputShape: readonly number[], fit?: Fit): [number,
 
 /**
  * One picture as u8 input of a model of `inputShape` [C, H, W]: a 1x28x28
- * model gets MNIST's centring (a digit) unless `fit` is 'resize', other
- * one-channel models the gray picture resized, three-channel models its RGB
- * (composited on white) resized.
+ * model gets MNIST's centring (a digit) unless `fit` is 'resize' or 'crop',
+ * other one-channel models the gray picture resized, three-channel models
+ * its RGB (composited on white) resized; with 'crop', only the picture's
+ * centred part of the input's shape (see {@link centreCrop}).
  */
 export function prepareImage(img: ImageLike, inputShape: readonly number[], what = 'predict', fit?: Fit): Uint8Array {
   checkImageLike(img, what);
   const [c, H, W] = inputShape;
   if (inputShape.length !== 3 || (c !== 1 && c !== 3)) throw new Error(`${what}: images are prepared for models of 1 or 3 channels [C, H, W]; this model takes (${inputShape.join(', ')})`);
+  if (fit !== undefined && !FITS.includes(fit)) throw new Error(`${what}: fit must be ${FITS.map((f) => `'${f}'`).join(', ')}, got ${JSON.stringify(fit)}`);
+  if (fit === 'crop') return prepareImage(cropRgba(img, centreCrop(img.width, img.height, W, H)), inputShape, what, 'resize');
   const { data, width, height } = img;
   if (c === 1) {
     const gray = rgbaToGray(data, width, height);

@@ -14,7 +14,7 @@ import { modelInput } from '../input.js';
 import { argmax } from '../engine/argmax.js';
 import { InferencePool } from '../parallel/infer.js';
 import type { CreateWorker } from '../parallel/group.js';
-import type { Fit } from '../image/prepare.js';
+import { fitOf, type Fit } from '../image/prepare.js';
 
 /** Options of {@link createPredictor}. */
 export interface PredictorOptions {
@@ -101,7 +101,7 @@ export class Predictor {
     const workers = o.workers ?? 1, maxBatch = o.maxBatch ?? 64;
     // Chunks of at most maxBatch / workers (and INFER_CHUNK): a full batch keeps every worker busy.
     const pool = await InferencePool.create(model, { workers, batchSize: Math.max(1, Math.ceil(maxBatch / workers)), capacity: maxBatch, createWorker: o.createWorker });
-    const fit = metadata.fit === 'digit' || metadata.fit === 'resize' ? metadata.fit : undefined;
+    const fit = fitOf(metadata.fit);
     return new Predictor(model, pool, names, o, fit);
   }
 
