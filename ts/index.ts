@@ -51,7 +51,7 @@ export type { ImageFolder, FolderSplit, PictureOptions } from './data/collect.js
 export { Rng } from './rng.js';
 export { VERSION } from './version.js';
 export { toMnist } from './image/mnist.js';
-export { centreCrop, prepareImage, prepareImages, rgbaToGray, resizeChannel, type Fit, type ImageLike } from './image/prepare.js';
+export { centreCrop, fitOf, prepareImage, prepareImages, resizeTarget, rgbaToGray, resizeChannel, type Fit, type ImageLike } from './image/prepare.js';
 export type { Gray } from './image/mnist.js';
 export { parseIdxBytes, pairImagesLabels, encodeIdx, IdxError } from './data/idx.js';
 export type { IdxArray, LabelledImages } from './data/idx.js';

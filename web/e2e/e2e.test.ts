@@ -17,6 +17,8 @@ import { loadImageFolder } from '../../ts/data/folder.js';
 import { readSplit, sampleDir } from '../../ts/data/sample.js';
 import { withExifOrientation, withPngExif, writeColourFolder } from '../../test/support/pictures.js';
 import { decodeRgba } from '../../ts/image/decode.js';
+import { prepareImage } from '../../ts/image/prepare.js';
+import { loadModel } from '../../ts/model-file-node.js';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { weightsHash } from '../src/shared.js';
@@ -265,6 +267,23 @@ it('"Train on your own images": a chosen folder is prepared as loadImageFolder p
   };
   const before = await classify();
   expect(before.label).toBe('red');
+  // A photo 8 times the input's size is read at 1/8 scale to be classified, as training read such pictures:
+  // the page's probabilities are Node's for the downloaded model and the library's decode, bit for bit.
+  const big = 320, bigRgba = new Uint8Array(big * big * 4);
+  for (let p = 0; p < big * big; p++) bigRgba.set([200 + (p % 40), (p >> 9) % 60, 30 + (p % 7) * 5, 255], 4 * p);
+  const photo = join(root, '..', 'photo.jpg');
+  const photoBytes = new Uint8Array(jpeg.encode({ data: bigRgba, width: big, height: big }, 90).data);
+  writeFileSync(photo, photoBytes);
+  await page.setInputFiles('#own-classify', photo);
+  await page.waitForFunction(() => document.querySelector('#own-prediction')?.getAttribute('data-probs'), null, { timeout: 30_000 });
+  const inPage = (await page.getAttribute('#own-prediction', 'data-probs'))!.split(',').map(Number);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#own-download')]);
+  const saved = join(root, '..', 'downloaded.cnnw');
+  await download.saveAs(saved);
+  const { model: fromPage } = loadModel(saved, { backend: await initBackend({ backend: 'relaxed' }) });
+  const pixels = prepareImage(decodeRgba(photoBytes, 'photo.jpg', { fitTo: [32, 32] }), fromPage.inputShape, 'photo.jpg', 'resize');
+  expect(inPage).toEqual(Array.from(fromPage.predict(pixels)));
+  fromPage.dispose();
   await page.screenshot({ path: join(shots, 'own-images.png'), fullPage: true });
   // a new page load: the model comes back from IndexedDB with its class names and gives the same probabilities, bit for bit
   await page.reload();
@@ -291,7 +310,7 @@ async function dropOnZone(paths: string[]): Promise<void> {
   await cdp.detach();
 }
 
-it('a folder dragged onto the drop zone is read as the chosen folder is, and so are its class folders dragged on their own', async () => {
+it('a folder dragged onto the drop zone is read as the chosen folder is, and so are its class folders dragged on their own; fit crop as in Node', async () => {
   const root = join(mkdtempSync(join(tmpdir(), 'cnn-wasm-e2e-drop-')), 'colours');
   writeColourFolder(root, 10);
   writeFileSync(join(root, 'red', 'notes.txt'), 'not a picture');
@@ -306,6 +325,16 @@ it('a folder dragged onto the drop zone is read as the chosen folder is, and so 
     expect(await page.textContent('#own-status'), paths.join(' ')).toBe('30 pictures in 3 classes (blue, green, red), as 3x32x32: 24 to train on, 6 held out (hold-out)');
     expect(await page.getAttribute('#own-status', 'data-pixels-hash'), paths.join(' ')).toBe(hash);
   }
+  // fit 'crop': the pictures (12x10) lose their edges to a square, as loadImageFolder's fit 'crop' cuts them
+  const cropped = await loadImageFolder(root, { imageSize: 32, valSize: 0.2, fit: 'crop' });
+  const cropHash = createHash('sha256').update(cropped.train.images).update(Uint8Array.from(cropped.train.labels)).digest('hex');
+  expect(cropHash).not.toBe(hash);
+  await page.selectOption('#own-fit', 'crop');
+  await page.evaluate(() => { document.body.dataset.ownPictures = 'false'; });
+  await dropOnZone([root]);
+  await page.waitForSelector('body[data-own-pictures="true"]', { timeout: 30_000 });
+  expect(await page.getAttribute('#own-status', 'data-pixels-hash')).toBe(cropHash);
+  await page.selectOption('#own-fit', 'resize');
   // a picture dropped without its class folder is named, and nothing is read
   await page.evaluate(() => { delete document.body.dataset.ownError; });
   await dropOnZone([join(root, 'red', '001.png')]);

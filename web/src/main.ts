@@ -341,7 +341,8 @@ function chooseOwn(files: { path: string; file: Blob }[]): void {
   document.body.dataset.ownPictures = 'false';
   $<HTMLButtonElement>('own-train').disabled = true;
   ownStatus(`reading ${files.length.toLocaleString()} files…`);
-  send({ type: 'own-pictures', files, imageSize: Number($<HTMLInputElement>('own-size').value), valSize: Number($<HTMLInputElement>('own-val').value) });
+  const fit = $<HTMLSelectElement>('own-fit').value === 'crop' ? 'crop' : 'resize';
+  send({ type: 'own-pictures', files, imageSize: Number($<HTMLInputElement>('own-size').value), valSize: Number($<HTMLInputElement>('own-val').value), fit });
 }
 
 $<HTMLInputElement>('own-folder').addEventListener('change', (e) => {

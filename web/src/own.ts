@@ -6,8 +6,8 @@
  * IndexedDB (indexeddb://name) with its class names.
  */
 import {
-  adam, createPreset, earlyStopping, loadModel, loadPictures, optimizerFromConfig, pixelsOf, prepareImage, serializeModel,
-  type Backend, type CreateWorker, type ImageFolder, type Sequential,
+  adam, createPreset, earlyStopping, fitOf, loadModel, loadPictures, optimizerFromConfig, pixelsOf, prepareImage, resizeTarget, serializeModel,
+  type Backend, type CreateWorker, type Fit, type ImageFolder, type Sequential,
 } from '../../ts/index.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
@@ -15,8 +15,10 @@ type Post = (m: FromWorker, transfer?: Transferable[]) => void;
 type OwnMessage = Extract<ToWorker, { type: `own-${string}` }>;
 
 let pictures: ImageFolder | null = null;
+/** How the chosen pictures were fitted (recorded in the model, and repeated for a picture to classify). */
+let picturesFit: Fit = 'resize';
 let model: Sequential | null = null;
-let meta: { classNames: string[]; fit: 'resize' | 'digit'; preset: string } | null = null;
+let meta: { classNames: string[]; fit: Fit; preset: string } | null = null;
 
 async function sha256(parts: Uint8Array[]): Promise<string> {
   const all = new Uint8Array(parts.reduce((t, p) => t + p.length, 0));
@@ -31,7 +33,8 @@ export async function handleOwn(msg: OwnMessage, backend: Backend, createWorker:
   try {
     switch (msg.type) {
       case 'own-pictures': {
-        pictures = await loadPictures(msg.files, { imageSize: msg.imageSize, valSize: msg.files.some((f) => /(^|\/)test\//.test(f.path)) ? 0 : msg.valSize });
+        pictures = await loadPictures(msg.files, { imageSize: msg.imageSize, fit: msg.fit, valSize: msg.files.some((f) => /(^|\/)test\//.test(f.path)) ? 0 : msg.valSize });
+        picturesFit = msg.fit;
         const held = pictures.test ?? pictures.val!;
         post({
           type: 'own-pictures', classNames: pictures.classNames, shape: pictures.shape, train: pictures.train.count, heldOut: held.count,
@@ -47,7 +50,7 @@ export async function handleOwn(msg: OwnMessage, backend: Backend, createWorker:
         p.model.setNormalization(data.normalization);
         model?.dispose();
         model = p.model;
-        meta = { classNames: data.classNames, fit: 'resize', preset: msg.model };
+        meta = { classNames: data.classNames, fit: picturesFit, preset: msg.model };
         let last = 0;
         // A few hundred pictures, not MNIST's 60,000: Adam at a small rate in batches of 16 trains them steadily
         // (the presets' SGD recipes are tuned for the large sets), and the best epoch's weights are kept.
@@ -90,13 +93,14 @@ export async function handleOwn(msg: OwnMessage, backend: Backend, createWorker:
         }
         model?.dispose();
         model = loaded.model;
-        meta = { classNames: names as string[], fit: loaded.metadata.fit === 'digit' ? 'digit' : 'resize', preset: String(loaded.metadata.preset ?? '') };
+        meta = { classNames: names as string[], fit: fitOf(loaded.metadata.fit) ?? 'resize', preset: String(loaded.metadata.preset ?? '') };
         post({ type: 'own-loaded', url, classNames: meta.classNames, shape: [...model.inputShape], summary: model.summary() });
         break;
       }
       case 'own-classify': {
         if (!model || !meta) throw new Error('train or load a model first');
-        const img = await pixelsOf(msg.file, msg.name);
+        // Decoded as training decoded it (a large JPEG at 1/8 scale), then fitted as training fitted it.
+        const img = await pixelsOf(msg.file, msg.name, undefined, resizeTarget(model.inputShape, meta.fit));
         const probs = model.predict(prepareImage(img, model.inputShape, msg.name, meta.fit));
         post({ type: 'own-prediction', name: msg.name, classNames: meta.classNames, probs });
         break;

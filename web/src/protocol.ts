@@ -10,7 +10,7 @@ export type ToWorker =
   | { type: 'bench'; workers: number }
   | { type: 'hash'; backend: 'relaxed' | 'simd' | 'scalar'; model: string; seed: number; steps: number; workers: number }
   /** Your own images: the chosen folder's files with their paths. */
-  | { type: 'own-pictures'; files: { path: string; file: Blob }[]; imageSize: number; valSize: number }
+  | { type: 'own-pictures'; files: { path: string; file: Blob }[]; imageSize: number; valSize: number; fit: 'resize' | 'crop' }
   | { type: 'own-train'; model: string; epochs: number; lr: number; workers: number }
   | { type: 'own-save'; name: string }
   | { type: 'own-load'; name: string }
