@@ -8,7 +8,7 @@
  * page (data/pictures.ts) both end here, so both prepare images alike.
  */
 import type { Dataset } from '../engine/types.js';
-import { FITS, prepareImage, type Fit, type ImageLike } from '../image/prepare.js';
+import { checkFit, prepareImage, type Fit, type ImageLike } from '../image/prepare.js';
 import { otherPictureReason } from '../image/formats.js';
 import { Rng } from '../rng.js';
 
@@ -82,10 +82,9 @@ export function checkPictureOptions(o: PictureOptions, who: string): { size: [nu
   const size = o.imageSize === undefined ? null : typeof o.imageSize === 'number' ? [o.imageSize, o.imageSize] : [...o.imageSize];
   if (size && (size.length !== 2 || !size.every((v) => Number.isInteger(v) && v >= 1 && v <= 4096))) throw new Error(`${who}: imageSize must be integers from 1 to 4,096, got ${JSON.stringify(o.imageSize)}`);
   if (o.channels !== undefined && o.channels !== 1 && o.channels !== 3) throw new Error(`${who}: channels must be 1 or 3, got ${JSON.stringify(o.channels)}`);
-  const digit = o.fit === 'digit';
-  if (o.fit !== undefined && !FITS.includes(o.fit)) throw new Error(`${who}: fit must be ${FITS.map((f) => `'${f}'`).join(', ')}, got ${JSON.stringify(o.fit)}`);
+  const fit = checkFit(o.fit, who) ?? 'resize', digit = fit === 'digit';
   if (digit && ((o.channels ?? 1) !== 1 || (size && (size[0] !== 28 || size[1] !== 28)))) throw new Error(`${who}: fit 'digit' makes 28x28 gray images (MNIST's centring): leave imageSize and channels out`);
-  return { size: size as [number, number] | null, fit: o.fit ?? 'resize', digit };
+  return { size: size as [number, number] | null, fit, digit };
 }
 
 /** Largest side of the default size (the first readable training picture's) when no imageSize is given. */

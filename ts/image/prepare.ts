@@ -137,6 +137,12 @@ export type Fit = 'digit' | 'resize' | 'crop';
 /** Every Fit, as flags and messages list them. */
 export const FITS: readonly Fit[] = ['resize', 'digit', 'crop'];
 
+/** `fit` as given to a function: undefined, or one of FITS (else an error prefixed with `who`). */
+export function checkFit(fit: unknown, who: string): Fit | undefined {
+  if (fit !== undefined && !(FITS as readonly unknown[]).includes(fit)) throw new Error(`${who}: fit must be ${FITS.map((f) => `'${f}'`).join(', ')}, got ${JSON.stringify(fit)}`);
+  return fit as Fit | undefined;
+}
+
 /** A model file's record of its fit, if it is one (a file from elsewhere may hold anything). */
 export function fitOf(v: unknown): Fit | undefined {
   return (FITS as readonly unknown[]).includes(v) ? (v as Fit) : undefined;
@@ -187,7 +193,7 @@ export function prepareImage(img: ImageLike, inputShape: readonly number[], what
   checkImageLike(img, what);
   const [c, H, W] = inputShape;
   if (inputShape.length !== 3 || (c !== 1 && c !== 3)) throw new Error(`${what}: images are prepared for models of 1 or 3 channels [C, H, W]; this model takes (${inputShape.join(', ')})`);
-  if (fit !== undefined && !FITS.includes(fit)) throw new Error(`${what}: fit must be ${FITS.map((f) => `'${f}'`).join(', ')}, got ${JSON.stringify(fit)}`);
+  checkFit(fit, what);
   if (fit === 'crop') return prepareImage(cropRgba(img, centreCrop(img.width, img.height, W, H)), inputShape, what, 'resize');
   const { data, width, height } = img;
   if (c === 1) {
